@@ -1,0 +1,76 @@
+// The allocation fast path, inlined into every gc::make.
+//
+// Small objects: the size class is a compile-time constant (sizeof and alignof are), so the fast
+// path is: load the thread's cached span for the class, take the lowest set bit of its 64-slot
+// free cache, bump `free_index`. No lock and no atomic read-modify-write. Everything else — an
+// exhausted cache word, a full span, a thread's first allocation, a pending stop — goes to
+// `alloc_slow`, which also decides when a collection starts.
+//
+// Tiny objects (no gc::ptr inside, trivially destructible, under 16 bytes) are bump-allocated
+// inside the thread's current 16-byte block, as Go's tiny allocator does: a block is freed only
+// when nothing points into any object in it.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+#include "tricolor/detail/mutator.hpp"
+#include "tricolor/detail/size_classes.hpp"
+
+namespace gc::detail {
+
+void* alloc_slow(std::uint8_t span_class);
+void* alloc_large(std::size_t size, std::size_t align, bool noscan);
+void* alloc_tiny_slow(std::size_t size, std::size_t align);
+
+template <std::uint8_t SpanClass>
+inline void* alloc_small() {
+  Span* s = t_mutator.alloc[SpanClass];
+  const std::uint64_t cache = s->alloc_cache;
+  if (cache != 0 && g_safepoint_pending.load(std::memory_order_relaxed) == 0) [[likely]] {
+    const unsigned bit = static_cast<unsigned>(std::countr_zero(cache));
+    const std::uint32_t index = s->free_index.load(std::memory_order_relaxed) + bit;
+    const std::uint32_t next = index + 1;
+    // Past a 64-slot boundary the cache word must be refilled from the bitmap: slow path.
+    if (index < s->nelems && (next % 64 != 0 || next == s->nelems)) [[likely]] {
+      s->alloc_cache = (cache >> bit) >> 1;
+      s->free_index.store(next, std::memory_order_relaxed);
+      s->alloc_count.store(s->alloc_count.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
+      return reinterpret_cast<void*>(s->slot_base(index));
+    }
+  }
+  return alloc_slow(SpanClass);
+}
+
+template <std::size_t Size, std::size_t Align>
+inline void* alloc_tiny() {
+  MutatorState& m = t_mutator;
+  const std::uintptr_t offset = (m.tiny_offset + Align - 1) & ~(Align - 1);
+  if (m.tiny != 0 && offset + Size <= kTinySize &&
+      g_safepoint_pending.load(std::memory_order_relaxed) == 0) [[likely]] {
+    m.tiny_offset = offset + Size;
+    return reinterpret_cast<void*>(m.tiny + offset);
+  }
+  return alloc_tiny_slow(Size, Align);
+}
+
+// Where an object of this size, alignment and kind goes; chosen at compile time.
+template <std::size_t Size, std::size_t Align, bool NoScan, bool Tiny>
+inline void* allocate() {
+  static_assert(Align <= kPageSize && (Align & (Align - 1)) == 0, "alignment up to 4096 only");
+  constexpr std::size_t size = Size == 0 ? 1 : Size;
+  if constexpr (Tiny && NoScan && size < kTinySize && Align <= 8) {
+    return alloc_tiny<size, Align>();
+  } else {
+    constexpr std::uint8_t size_class = size_to_class_aligned(size, Align);
+    if constexpr (size_class != 0) {
+      return alloc_small<make_span_class(size_class, NoScan)>();
+    } else {
+      return alloc_large(size, Align, NoScan);
+    }
+  }
+}
+
+}  // namespace gc::detail

@@ -1,0 +1,63 @@
+// The per-thread state that the inline fast paths read: the thread cache's spans, the tiny block,
+// the thread's stack bounds, and the flags through which the collector reaches every thread.
+//
+// `t_mutator` is constant-initialised thread-local storage, so touching it costs one TLS-relative
+// load and never runs an initialiser. Every cached span starts as `g_empty_span`, whose allocation
+// cache is empty: a thread's first allocation falls into the slow path, which registers the thread.
+// Stack bounds are zero until then, so "is this slot on my stack?" is false and the slow path runs.
+//
+// `g_safepoint_pending` is non-zero while the collector wants every thread to stop at its next
+// safepoint; the allocation fast path tests it, so an allocating thread stops within one object.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "tricolor/detail/span.hpp"
+
+namespace gc::detail {
+
+struct ThreadRecord;  // src/runtime/thread_registry.hpp
+
+inline constinit Span g_empty_span{};
+
+constexpr std::array<Span*, kNumSpanClasses> all_empty_spans() {
+  std::array<Span*, kNumSpanClasses> spans{};
+  for (auto& s : spans) s = &g_empty_span;
+  return spans;
+}
+
+struct MutatorState {
+  std::array<Span*, kNumSpanClasses> alloc = all_empty_spans();
+  std::uintptr_t tiny = 0;         // current 16-byte tiny block, 0 if none
+  std::uintptr_t tiny_offset = 0;  // bytes of it already handed out
+  std::uintptr_t stack_lo = 0;     // lowest address of this thread's stack
+  std::uintptr_t stack_size = 0;
+  ThreadRecord* record = nullptr;
+  // Depth of library code that holds internal locks; a stop signal that lands inside is deferred
+  // until the outermost section ends. Written only by the owner thread (and its signal handler).
+  // Relaxed atomics: lock-free, so the signal handler may read and write them.
+  std::atomic<int> critical_depth{0};
+  std::atomic<int> stop_deferred{0};
+};
+
+inline constinit thread_local MutatorState t_mutator{};
+
+inline constinit std::atomic<std::uint32_t> g_safepoint_pending{0};
+
+inline bool on_my_stack(const void* p) {
+  const MutatorState& m = t_mutator;
+  return reinterpret_cast<std::uintptr_t>(p) - m.stack_lo < m.stack_size;
+}
+
+// Out of line: parks the thread if the collector asked (src/runtime/safepoint.cpp).
+void safepoint_slow();
+
+inline void poll_safepoint() {
+  if (g_safepoint_pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    safepoint_slow();
+}
+
+}  // namespace gc::detail

@@ -1,0 +1,104 @@
+// A span: a run of pages holding objects of one size class (or one large object).
+//
+// The fields at the top are the allocation fast path's: while a thread's cache owns the span, only
+// that thread moves `free_index` and `alloc_cache` forward. `alloc_cache` holds the free bits of
+// the 64 slots starting at `free_index` (bit 0 is slot `free_index`); when it runs out, the slow
+// path refills it from `alloc_bits`. Every slot below `free_index` is allocated; a slot at or above
+// it is allocated exactly when its `alloc_bits` bit is set. That is Go's mspan scheme: allocation
+// never writes the bitmap, and the sweeper rebuilds `alloc_bits` from the mark bits.
+//
+// The collector reads `free_index` and `alloc_count` while the owner writes them, so they are
+// relaxed atomics (plain moves on x86-64). Mark bits are set by the marker with atomic OR.
+//
+// `sweepgen` is the heap's sweep generation at which the span was last swept: a span whose value
+// differs from the heap's needs sweeping before anything allocates from it or frees into it.
+// A span that a thread cache owns is never swept (it is on no central list); it is swept when the
+// thread gives it back.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "tricolor/detail/size_classes.hpp"
+
+namespace gc::detail {
+
+// A span class is a size class plus one bit: whether its objects may hold gc::ptr slots.
+inline constexpr std::size_t kNumSpanClasses = kNumSizeClasses * 2;
+inline constexpr std::uint8_t make_span_class(std::size_t size_class, bool noscan) {
+  return static_cast<std::uint8_t>(size_class << 1 | (noscan ? 1 : 0));
+}
+inline constexpr std::size_t span_class_size_class(std::uint8_t sc) { return sc >> 1; }
+inline constexpr bool span_class_noscan(std::uint8_t sc) { return (sc & 1) != 0; }
+
+// The most slots a span holds: an 8 KiB page of 8-byte objects.
+inline constexpr std::size_t kMaxSpanObjects = kPageSize / 8;
+inline constexpr std::size_t kBitmapWords = kMaxSpanObjects / 64;
+
+enum class SpanState : std::uint8_t {
+  kFree,   // in the page heap's free runs (or a recycled descriptor)
+  kInUse,  // holds objects of the managed heap
+};
+
+// What the sweeper calls to destroy a dead object: receives the object's base address.
+using DestructorFn = void (*)(void* object);
+
+struct Span {
+  // ---- allocation fast path (owner thread) ----
+  std::uint64_t alloc_cache = 0;
+  std::atomic<std::uint32_t> free_index{0};
+  std::uint32_t nelems = 0;
+  std::uintptr_t base = 0;
+  std::uint32_t elem_size = 0;
+  std::atomic<std::uint32_t> alloc_count{0};
+
+  // ---- span identity ----
+  std::uint8_t span_class = 0;
+  std::atomic<SpanState> state{SpanState::kFree};
+  bool cached = false;           // owned by a thread cache (guarded by the central lock)
+  bool has_destructors = false;  // `destructors` allocated (guarded by owner / sweeper)
+  std::uint32_t div_magic = 0;   // slot index = (offset * div_magic) >> 32
+  std::size_t npages = 0;
+  std::size_t large_size = 0;  // requested bytes of a large object (0 for small spans)
+  std::atomic<std::uint32_t> sweepgen{0};
+
+  // ---- list links (central lists, page heap) ----
+  Span* next = nullptr;
+  Span* prev = nullptr;
+  int list_id = -1;
+
+  // Per-slot destructors, allocated on the first object that needs one. Low bit set: the object is
+  // dead and queued for its destructor (a "zombie" that the sweeper must keep).
+  std::atomic<std::atomic<std::uintptr_t>*> destructors{nullptr};
+
+  std::atomic<std::uint64_t> alloc_bits[kBitmapWords] = {};
+  std::atomic<std::uint64_t> mark_bits[kBitmapWords] = {};
+  std::atomic<std::uint64_t> checkmark_bits[kBitmapWords] = {};
+
+  std::uint32_t slot_index(std::uintptr_t addr) const {
+    return static_cast<std::uint32_t>((static_cast<std::uint64_t>(addr - base) * div_magic) >> 32);
+  }
+  std::uintptr_t slot_base(std::uint32_t index) const {
+    return base + static_cast<std::uintptr_t>(index) * elem_size;
+  }
+  std::uintptr_t limit() const { return base + npages * kPageSize; }
+  bool noscan() const { return span_class_noscan(span_class); }
+
+  bool is_allocated(std::uint32_t index) const {
+    return index < free_index.load(std::memory_order_relaxed) ||
+           (alloc_bits[index / 64].load(std::memory_order_relaxed) >> (index % 64) & 1) != 0;
+  }
+  bool is_marked(std::uint32_t index) const {
+    return (mark_bits[index / 64].load(std::memory_order_relaxed) >> (index % 64) & 1) != 0;
+  }
+  // Sets the mark bit; true when this call set it (the object turned grey).
+  bool try_mark(std::uint32_t index) {
+    const std::uint64_t bit = std::uint64_t{1} << (index % 64);
+    auto& word = mark_bits[index / 64];
+    if (word.load(std::memory_order_relaxed) & bit) return false;
+    return (word.fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
+  }
+};
+
+}  // namespace gc::detail

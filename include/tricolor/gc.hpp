@@ -1,0 +1,7 @@
+// tricolor: a concurrent tracing garbage collector for C++ after Go's runtime.
+// This header includes the whole public surface; see API.md for the contract.
+#pragma once
+
+#include "tricolor/control.hpp"
+#include "tricolor/make.hpp"
+#include "tricolor/ptr.hpp"

@@ -1,0 +1,104 @@
+// gc::make<T>(args...) and gc::make<T[]>(n): construct objects in the managed heap.
+//
+// The size class, the span kind (scan or noscan) and the tiny-allocator decision are made at
+// compile time from sizeof, alignof and the type's traits. A type that is trivially copyable cannot
+// contain a gc::ptr (gc::ptr is not trivially copyable), so it goes to noscan spans that the marker
+// never scans; everything else is scanned through the pointer bitmap, which only has bits where
+// gc::ptr slots actually live.
+//
+// A type with a non-trivial destructor registers it after construction; the collector runs it when
+// the object dies. If the constructor throws, the slot is handed back and the exception propagates.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "tricolor/detail/alloc.hpp"
+#include "tricolor/ptr.hpp"
+
+namespace gc {
+
+namespace detail {
+
+// Registers `fn` to destroy the object at `object` when it dies (src/gc/destructors.cpp).
+void register_destructor(void* object, DestructorFn fn);
+// Gives back memory whose constructor threw (src/heap/thread_cache.cpp).
+void abandon_allocation(void* object) noexcept;
+
+template <class T>
+inline constexpr bool is_noscan_v = std::is_trivially_copyable_v<T>;
+
+template <class T>
+void destroy_object(void* object) {
+  std::launder(static_cast<T*>(object))->~T();
+}
+
+// An array is laid out as [padding][count][elements...]; the header is at least one size_t and a
+// multiple of the element's alignment, so elements stay aligned and the count sits just before
+// them.
+template <class T>
+inline constexpr std::size_t array_header_size = alignof(T) > sizeof(std::size_t)
+                                                     ? alignof(T)
+                                                     : sizeof(std::size_t);
+
+template <class T>
+void destroy_array(void* object) {
+  T* first = reinterpret_cast<T*>(static_cast<char*>(object) + array_header_size<T>);
+  const std::size_t n = reinterpret_cast<const std::size_t*>(first)[-1];
+  std::destroy(first, first + n);
+}
+
+template <class T>
+void* allocate_for() {
+  return allocate<sizeof(T), alignof(T), is_noscan_v<T>, std::is_trivially_destructible_v<T>>();
+}
+
+class ConstructionGuard {
+ public:
+  explicit ConstructionGuard(void* memory) noexcept : memory_(memory) {}
+  ~ConstructionGuard() {
+    if (memory_ != nullptr) abandon_allocation(memory_);
+  }
+  void release() noexcept { memory_ = nullptr; }
+  ConstructionGuard(const ConstructionGuard&) = delete;
+  ConstructionGuard& operator=(const ConstructionGuard&) = delete;
+
+ private:
+  void* memory_;
+};
+
+void* allocate_array(std::size_t bytes, std::size_t align, bool noscan);
+
+}  // namespace detail
+
+template <class T, class... Args>
+requires(!std::is_array_v<T>) ptr<T> make(Args&&... args) {
+  void* memory = detail::allocate_for<T>();
+  detail::ConstructionGuard guard(memory);
+  T* object = ::new (memory) T(std::forward<Args>(args)...);
+  guard.release();
+  if constexpr (!std::is_trivially_destructible_v<T>)
+    detail::register_destructor(memory, &detail::destroy_object<T>);
+  return ptr<T>(detail::adopt, object);
+}
+
+template <class T>
+requires(std::is_unbounded_array_v<T>) ptr<T> make(std::size_t n) {
+  using E = std::remove_extent_t<T>;
+  constexpr std::size_t header = detail::array_header_size<E>;
+  if (n > (static_cast<std::size_t>(-1) - header) / sizeof(E)) throw std::bad_array_new_length();
+  void* memory = detail::allocate_array(header + n * sizeof(E), alignof(E), detail::is_noscan_v<E>);
+  detail::ConstructionGuard guard(memory);
+  E* first = reinterpret_cast<E*>(static_cast<char*>(memory) + header);
+  reinterpret_cast<std::size_t*>(first)[-1] = n;
+  std::uninitialized_value_construct_n(first, n);
+  guard.release();
+  if constexpr (!std::is_trivially_destructible_v<E>)
+    detail::register_destructor(memory, &detail::destroy_array<E>);
+  return ptr<T>(detail::adopt, first);
+}
+
+}  // namespace gc

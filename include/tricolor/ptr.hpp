@@ -1,0 +1,168 @@
+// gc::ptr<T>: the handle to a managed object.
+//
+// A gc::ptr is one word: the address of (or into) a managed object. Constructing one tells the
+// collector where the slot lives (detail/barrier.hpp): a slot inside the managed heap sets its bit
+// in the pointer bitmap, so the object holding it is scanned precisely; a slot outside the heap and
+// off the current thread's stack registers as a root. Every store goes through the write barrier.
+//
+// A gc::ptr may point into the middle of an object (a member, an array element, a base-class
+// subobject): it keeps the whole object alive. gc::ptr<T[]> points at element 0 of an array made by
+// gc::make<T[]>(n) and knows its length.
+#pragma once
+
+#include <compare>
+#include <cstddef>
+#include <functional>
+#include <ostream>
+#include <type_traits>
+#include <utility>
+
+#include "tricolor/detail/barrier.hpp"
+
+namespace gc {
+
+namespace detail {
+struct adopt_t {
+  explicit adopt_t() = default;
+};
+inline constexpr adopt_t adopt{};
+// Throws std::invalid_argument unless p is null or points into a live managed object.
+void check_managed(const void* p);
+}  // namespace detail
+
+template <class T>
+class ptr {
+ public:
+  using element_type = std::remove_extent_t<T>;
+
+  ptr() noexcept { detail::slot_born(&p_, nullptr); }
+  ptr(std::nullptr_t) noexcept : ptr() {}
+
+  // `p` may be null or point anywhere inside a live managed object, e.g. `ptr<Node>(this)`.
+  explicit ptr(element_type* p) : p_(p) {
+    detail::check_managed(p);
+    detail::slot_born(&p_, p_);
+  }
+  ptr(detail::adopt_t, element_type* p) noexcept : p_(p) { detail::slot_born(&p_, p_); }
+
+  ptr(const ptr& other) noexcept : p_(other.p_) { detail::slot_born(&p_, p_); }
+  ptr(ptr&& other) noexcept : p_(other.p_) {
+    detail::slot_born(&p_, p_);
+    other.reset();
+  }
+  template <class U>
+  requires(!std::is_array_v<T> && !std::is_array_v<U> && std::is_convertible_v<U*, element_type*>)
+      ptr(const ptr<U>& other)
+  noexcept : p_(other.get()) { detail::slot_born(&p_, p_); }
+  template <class U>
+  requires(!std::is_array_v<T> && !std::is_array_v<U> && std::is_convertible_v<U*, element_type*>)
+      ptr(ptr<U>&& other)
+  noexcept : p_(other.get()) {
+    detail::slot_born(&p_, p_);
+    other.reset();
+  }
+
+  ~ptr() { detail::slot_dies(&p_, p_); }
+
+  ptr& operator=(const ptr& other) noexcept {
+    detail::slot_store(&p_, other.p_);
+    return *this;
+  }
+  ptr& operator=(ptr&& other) noexcept {
+    if (this != &other) {
+      detail::slot_store(&p_, other.p_);
+      other.reset();
+    }
+    return *this;
+  }
+  template <class U>
+  requires(!std::is_array_v<T> && !std::is_array_v<U> &&
+           std::is_convertible_v<U*, element_type*>) ptr&
+  operator=(const ptr<U>& other) noexcept {
+    detail::slot_store(&p_, static_cast<element_type*>(other.get()));
+    return *this;
+  }
+  ptr& operator=(std::nullptr_t) noexcept {
+    reset();
+    return *this;
+  }
+
+  void reset() noexcept {
+    if (p_ != nullptr) detail::slot_store(&p_, static_cast<element_type*>(nullptr));
+  }
+  void swap(ptr& other) noexcept {
+    element_type* mine = p_;
+    detail::slot_store(&p_, other.p_);
+    detail::slot_store(&other.p_, mine);
+  }
+
+  element_type* get() const noexcept { return p_; }
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+
+  template <class U = T>
+  requires(!std::is_array_v<U>) U& operator*() const noexcept { return *p_; }
+  template <class U = T>
+  requires(!std::is_array_v<U>) U* operator->() const noexcept { return p_; }
+
+  template <class U = T>
+  requires(std::is_array_v<U>) element_type& operator[](std::size_t i) const noexcept {
+    return p_[i];
+  }
+  // Number of elements of an array made by gc::make<T[]>(n); it is stored just before element 0.
+  template <class U = T>
+  requires(std::is_array_v<U>) std::size_t size()
+  const noexcept { return p_ == nullptr ? 0 : reinterpret_cast<const std::size_t*>(p_)[-1]; }
+
+ private:
+  element_type* p_ = nullptr;
+};
+
+template <class T, class U>
+bool operator==(const ptr<T>& a, const ptr<U>& b) noexcept {
+  return a.get() == b.get();
+}
+template <class T>
+bool operator==(const ptr<T>& a, std::nullptr_t) noexcept {
+  return a.get() == nullptr;
+}
+template <class T, class U>
+std::strong_ordering operator<=>(const ptr<T>& a, const ptr<U>& b) noexcept {
+  return std::compare_three_way{}(static_cast<const volatile void*>(a.get()),
+                                  static_cast<const volatile void*>(b.get()));
+}
+template <class T>
+std::strong_ordering operator<=>(const ptr<T>& a, std::nullptr_t) noexcept {
+  return std::compare_three_way{}(static_cast<const volatile void*>(a.get()),
+                                  static_cast<const volatile void*>(nullptr));
+}
+template <class T>
+void swap(ptr<T>& a, ptr<T>& b) noexcept {
+  a.swap(b);
+}
+
+template <class C, class Traits, class T>
+std::basic_ostream<C, Traits>& operator<<(std::basic_ostream<C, Traits>& os, const ptr<T>& p) {
+  return os << static_cast<const void*>(p.get());
+}
+
+template <class U, class T>
+ptr<U> static_pointer_cast(const ptr<T>& p) noexcept {
+  return ptr<U>(detail::adopt, static_cast<U*>(p.get()));
+}
+template <class U, class T>
+ptr<U> const_pointer_cast(const ptr<T>& p) noexcept {
+  return ptr<U>(detail::adopt, const_cast<U*>(p.get()));
+}
+template <class U, class T>
+ptr<U> dynamic_pointer_cast(const ptr<T>& p) noexcept {
+  return ptr<U>(detail::adopt, dynamic_cast<U*>(p.get()));
+}
+
+}  // namespace gc
+
+template <class T>
+struct std::hash<gc::ptr<T>> {
+  std::size_t operator()(const gc::ptr<T>& p) const noexcept {
+    return std::hash<const void*>{}(p.get());
+  }
+};

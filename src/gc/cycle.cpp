@@ -1,0 +1,211 @@
+#include "gc/cycle.hpp"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+
+#include "gc/destructors.hpp"
+#include "gc/marker.hpp"
+#include "gc/pacer.hpp"
+#include "gc/root_set.hpp"
+#include "gc/sweeper.hpp"
+#include "heap/heap_counters.hpp"
+#include "heap/thread_cache.hpp"
+#include "runtime/safepoint.hpp"
+#include "runtime/settings.hpp"
+#include "runtime/stop_the_world.hpp"
+#include "runtime/trace.hpp"
+
+namespace gc::detail {
+
+namespace {
+
+std::mutex g_cycle_mutex;
+CycleTotals g_totals;          // guarded by g_cycle_mutex
+std::int64_t g_gc_cpu_ns = 0;  // collector CPU time, Go's way: a stopped world costs every core
+thread_local bool t_in_cycle = false;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t unix_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const std::int64_t g_start_ns = now_ns();
+
+int cpu_count() {
+  static const int n = [] {
+    const long c = ::sysconf(_SC_NPROCESSORS_ONLN);
+    return c > 0 ? static_cast<int>(c) : 1;
+  }();
+  return n;
+}
+
+// Takes the cycle lock as a blocked thread, so that a stop in progress never waits for us.
+std::unique_lock<std::mutex> lock_cycle() {
+  std::unique_lock lock(g_cycle_mutex, std::defer_lock);
+  BlockingScope blocked;
+  lock.lock();
+  return lock;
+}
+
+// Scans every thread's stack and the root set. Not inlined: the registers of the collector's own
+// callers are spilled into this frame, which the scan of its own stack covers.
+__attribute__((noinline)) std::int64_t mark_from_roots(Marker& marker, ThreadRecord* self) {
+  __builtin_unwind_init();
+  std::int64_t stack_bytes = 0;
+  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
+    const std::uintptr_t lo =
+        r == self ? current_stack_pointer() : r->scan_sp.load(std::memory_order_relaxed);
+    marker.scan_conservative(lo, r->stack_hi);
+    stack_bytes += static_cast<std::int64_t>(r->stack_hi - lo);
+    // A thread stopped by signal keeps its cache, and so its tiny block, which no root names.
+    if (r != self && !r->cooperative.load(std::memory_order_relaxed))
+      marker.shade(r->mutator->tiny);
+  }
+  mark_roots(marker);
+  return stack_bytes;
+}
+
+// Bytes that cached spans still count as allocated but have not handed out (world stopped).
+std::int64_t unused_cached_bytes() {
+  std::int64_t bytes = 0;
+  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
+    for (Span* s : r->mutator->alloc) {
+      if (s == &g_empty_span) continue;
+      bytes +=
+          static_cast<std::int64_t>(s->nelems - s->alloc_count.load(std::memory_order_relaxed)) *
+          s->elem_size;
+    }
+  }
+  return bytes;
+}
+
+void flush_stopped_caches(ThreadRecord* self) {
+  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
+    if (r == self || r->cooperative.load(std::memory_order_relaxed))
+      flush_thread_cache(*r->mutator, /*keep_unswept=*/true);
+  }
+}
+
+}  // namespace
+
+void run_cycle(CycleReason reason) {
+  ThreadRecord* self = ensure_registered();
+  if (t_in_cycle) return;
+  auto lock = lock_cycle();
+  if (reason == CycleReason::kHeap &&
+      !pacer().should_trigger(g_counters.heap_live.load(std::memory_order_relaxed)))
+    return;
+  t_in_cycle = true;
+
+  while (sweep_one()) {
+  }
+  CycleTrace trace;
+  trace.heap_start = g_counters.heap_live.load(std::memory_order_relaxed);
+  trace.goal = pacer().goal();
+  const std::int64_t t0 = now_ns();
+  const StopStats stop = stop_the_world();
+  flush_stopped_caches(self);
+  const std::int64_t t1 = now_ns();
+
+  Marker marker(Marker::Mode::kMark);
+  trace.stack_bytes = mark_from_roots(marker, self);
+  marker.drain();
+  const std::int64_t t2 = now_ns();
+
+  if (settings().gccheckmark) {
+    clear_checkmarks();
+    Marker verifier(Marker::Mode::kCheckmark);
+    mark_from_roots(verifier, self);
+    verifier.drain();
+  }
+
+  // Mark termination.
+  const std::int64_t marked = marker.marked_bytes();
+  trace.heap_end = g_counters.heap_live.load(std::memory_order_relaxed);
+  trace.heap_marked = marked;
+  g_sweepgen.fetch_add(2, std::memory_order_acq_rel);
+  reset_sweep_cursor();
+  g_counters.heap_live.store(marked + unused_cached_bytes(), std::memory_order_relaxed);
+  pacer().end_cycle(marked);
+  const std::int64_t t3 = now_ns();
+  const std::uint64_t pause = static_cast<std::uint64_t>(t3 - t0);
+  g_totals.pause_ns[g_totals.num_gc % 256] = pause;
+  ++g_totals.num_gc;
+  if (reason != CycleReason::kHeap) ++g_totals.num_forced_gc;
+  g_totals.pause_total_ns += pause;
+  if (pause > g_totals.pause_max_ns) g_totals.pause_max_ns = pause;
+  g_totals.last_gc_unix_ns = static_cast<std::uint64_t>(unix_ns());
+  g_gc_cpu_ns += static_cast<std::int64_t>(pause) * cpu_count();
+  start_the_world();
+  t_in_cycle = false;
+
+  wake_background_sweeper();
+  if (settings().gctrace) {
+    trace.number = g_totals.num_gc;
+    trace.since_start_ns = t0 - g_start_ns;
+    trace.gc_cpu_percent = 100.0 * static_cast<double>(g_gc_cpu_ns) /
+                           (static_cast<double>(t3 - g_start_ns) * cpu_count());
+    trace.stop_ns = t1 - t0;
+    trace.mark_ns = t2 - t1;
+    trace.termination_ns = t3 - t2;
+    trace.next_goal = pacer().goal();
+    trace.threads = stop.threads;
+    trace.signalled = stop.signalled;
+    trace.roots = root_count();
+    trace.forced = reason != CycleReason::kHeap;
+    print_gctrace(trace);
+  }
+}
+
+void maybe_start_cycle() {
+  if (pacer().should_trigger(g_counters.heap_live.load(std::memory_order_relaxed)) && !t_in_cycle)
+    run_cycle(CycleReason::kHeap);
+}
+
+void collect_for_memory() {
+  run_cycle(CycleReason::kOutOfMemory);
+  while (sweep_one()) {
+  }
+}
+
+void collect_and_destroy() {
+  run_cycle(CycleReason::kForced);
+  while (sweep_one()) {
+  }
+  // Slots whose destructor ran while their span was cached are freed by the next sweep: one more
+  // cycle reclaims them, so that collect() leaves nothing it found dead behind.
+  const std::uint64_t deferred_before = deferred_zombie_slots();
+  wait_for_destructors();
+  if (deferred_zombie_slots() != deferred_before) {
+    run_cycle(CycleReason::kForced);
+    while (sweep_one()) {
+    }
+  }
+}
+
+void snapshot_with_world_stopped(void (*fill)(const CycleTotals&, void*), void* context) {
+  ThreadRecord* self = ensure_registered();
+  auto lock = lock_cycle();
+  stop_the_world();
+  flush_stopped_caches(self);
+  CycleTotals totals = g_totals;
+  const std::int64_t elapsed = now_ns() - g_start_ns;
+  totals.gc_cpu_fraction =
+      elapsed > 0 ? static_cast<double>(g_gc_cpu_ns) / (static_cast<double>(elapsed) * cpu_count())
+                  : 0;
+  fill(totals, context);
+  start_the_world();
+}
+
+}  // namespace gc::detail

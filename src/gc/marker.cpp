@@ -1,0 +1,98 @@
+#include "gc/marker.hpp"
+
+#include <bit>
+
+#include "heap/address_space.hpp"
+#include "heap/object_lookup.hpp"
+#include "heap/os_memory.hpp"
+#include "tricolor/detail/heap_range.hpp"
+
+namespace gc::detail {
+
+namespace {
+
+bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
+  const std::uint64_t bit = std::uint64_t{1} << (index % 64);
+  auto& word = bits[index / 64];
+  if (word.load(std::memory_order_relaxed) & bit) return false;
+  return (word.fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
+}
+
+}  // namespace
+
+void Marker::shade(std::uintptr_t word) {
+  ObjectRef object;
+  if (!find_object(word, object)) return;
+  Span* s = object.span;
+  if (mode_ == Mode::kMark) {
+    if (!try_set(s->mark_bits, object.index)) return;
+  } else {
+    if (!try_set(s->checkmark_bits, object.index)) return;
+    if (!s->is_marked(object.index)) report_missed(s, object.index);
+  }
+  marked_bytes_ += static_cast<std::int64_t>(object_size(s));
+  if (!s->noscan()) work_.push(object.base);
+}
+
+void Marker::drain() {
+  std::uintptr_t object;
+  while (work_.pop(object)) scan_object(span_of(object), object);
+}
+
+void Marker::scan_object(Span* s, std::uintptr_t object) {
+  const std::uintptr_t lo = g_heap.lo.load(std::memory_order_relaxed);
+  const std::uintptr_t bytes = object_size(s);
+  scanned_bytes_ += static_cast<std::int64_t>(bytes);
+  std::uintptr_t first = (object - lo) >> 3;
+  const std::uintptr_t end = first + bytes / 8;
+  while (first < end) {
+    const std::uintptr_t w = first / 64;
+    const unsigned lo_bit = first % 64;
+    const std::uintptr_t word_end = (w + 1) * 64 < end ? (w + 1) * 64 : end;
+    const unsigned count = static_cast<unsigned>(word_end - first);
+    const std::uint64_t mask = (count == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << count) - 1))
+                               << lo_bit;
+    std::uint64_t bits = g_heap.pointer_bits[w].load(std::memory_order_relaxed) & mask;
+    while (bits != 0) {
+      const unsigned bit = static_cast<unsigned>(std::countr_zero(bits));
+      bits &= bits - 1;
+      auto* slot = reinterpret_cast<std::uintptr_t*>(lo + (w * 64 + bit) * 8);
+      shade(std::atomic_ref<std::uintptr_t>(*slot).load(std::memory_order_relaxed));
+    }
+    first = word_end;
+  }
+}
+
+// Reads words that belong to other threads' stacks, redzones and all: not instrumented.
+__attribute__((no_sanitize("address", "thread"))) __attribute__((noinline)) void
+Marker::scan_conservative(std::uintptr_t lo, std::uintptr_t hi) {
+  lo = (lo + 7) & ~std::uintptr_t{7};
+  for (std::uintptr_t p = lo; p + 8 <= hi; p += 8) {
+    const std::uintptr_t word = *reinterpret_cast<const volatile std::uintptr_t*>(p);
+    shade(word);
+  }
+}
+
+void Marker::report_missed(Span* s, std::uint32_t index) {
+  os::fatal(
+      "gccheckmark: object %p (size class %zu, %zu bytes, span %p) is reachable but the "
+      "concurrent mark left it white",
+      reinterpret_cast<void*>(s->slot_base(index)), span_class_size_class(s->span_class),
+      static_cast<std::size_t>(object_size(s)), reinterpret_cast<void*>(s->base));
+}
+
+void clear_checkmarks() {
+  const std::uintptr_t lo = g_heap.lo.load(std::memory_order_relaxed);
+  const std::uintptr_t end = heap_frontier();
+  for (std::uintptr_t page = lo; page < end;) {
+    Span* s = span_of(page);
+    if (s == nullptr || s->state.load(std::memory_order_acquire) != SpanState::kInUse) {
+      page += kPageSize;
+      continue;
+    }
+    for (auto& w : s->checkmark_bits) w.store(0, std::memory_order_relaxed);
+    page = s->base + s->npages * kPageSize;
+  }
+}
+
+}  // namespace gc::detail

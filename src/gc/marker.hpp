@@ -1,0 +1,52 @@
+// The marker: greys what the roots reach and blackens grey objects until no grey is left.
+//
+// shade(word) is the one entry point for anything that might be a pointer: a stack word, a root
+// slot, a slot of a heap object. It resolves the word to the object it points into (interior
+// pointers included, in O(1) through the span table and the span's division magic), ignores words
+// that point nowhere, into free pages or at free slots, and sets the object's mark bit. An object
+// whose bit this call set is grey: pushed on the work list, unless its span is noscan.
+//
+// Blackening an object scans exactly its gc::ptr slots, found through the pointer bitmap; words
+// without a bit are never read. Stacks, by contrast, are scanned conservatively: every aligned
+// word.
+//
+// The same marker runs the gccheckmark verification, with the span's second bitmap: it then reports
+// and aborts at the first object it reaches that the real mark left white.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "gc/mark_stack.hpp"
+#include "tricolor/detail/span.hpp"
+
+namespace gc::detail {
+
+class Marker {
+ public:
+  enum class Mode { kMark, kCheckmark };
+  explicit Marker(Mode mode) : mode_(mode) {}
+
+  void shade(std::uintptr_t word);
+  // Shades every aligned word of [lo, hi): a stack or a register save area.
+  void scan_conservative(std::uintptr_t lo, std::uintptr_t hi);
+  // Blackens grey objects until the work list is empty.
+  void drain();
+
+  std::int64_t marked_bytes() const { return marked_bytes_; }
+  std::int64_t scanned_bytes() const { return scanned_bytes_; }
+
+ private:
+  void scan_object(Span* s, std::uintptr_t object);
+  [[noreturn]] void report_missed(Span* s, std::uint32_t index);
+
+  Mode mode_;
+  MarkStack work_;
+  std::int64_t marked_bytes_ = 0;
+  std::int64_t scanned_bytes_ = 0;
+};
+
+// Clears the checkmark bits of every in-use span, before a verification pass.
+void clear_checkmarks();
+
+}  // namespace gc::detail

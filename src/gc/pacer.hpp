@@ -1,0 +1,52 @@
+// The pacer decides when the next cycle starts.
+//
+// Go's rule: after a cycle that found `heap_marked` bytes live, the heap may grow to the goal
+//     goal = heap_marked * (1 + GOGC / 100),  and at least kMinHeapGoal (4 MiB),
+// before the next cycle must be done. A memory limit lowers the goal to what fits under the limit
+// (never below the live heap plus a small headroom, so an impossible limit degrades into a larger
+// heap rather than back-to-back cycles). GOGC=off with no limit never triggers.
+//
+// While marking stops the world, a cycle starts when the live heap reaches the goal itself.
+// The counters compared are span-granular (heap_counters.hpp), so the check costs nothing on the
+// allocation fast path: it runs when a thread cache takes a new span.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+namespace gc::detail {
+
+inline constexpr std::int64_t kMinHeapGoal = std::int64_t{4} << 20;
+
+class Pacer {
+ public:
+  void configure(int percent, std::int64_t memory_limit);
+  // Recomputes the goal after a cycle that marked `heap_marked` bytes.
+  void end_cycle(std::int64_t heap_marked);
+
+  bool should_trigger(std::int64_t heap_live) const {
+    return heap_live >= trigger_.load(std::memory_order_relaxed);
+  }
+  std::int64_t goal() const { return goal_.load(std::memory_order_relaxed); }
+  std::int64_t heap_marked() const { return heap_marked_.load(std::memory_order_relaxed); }
+  int percent() const { return percent_.load(std::memory_order_relaxed); }
+  std::int64_t memory_limit() const { return memory_limit_.load(std::memory_order_relaxed); }
+
+  int set_percent(int percent);
+  std::int64_t set_memory_limit(std::int64_t bytes);
+
+ private:
+  void recompute_locked();
+
+  std::mutex mutex_;
+  std::atomic<int> percent_{100};
+  std::atomic<std::int64_t> memory_limit_{INT64_MAX};
+  std::atomic<std::int64_t> heap_marked_{0};
+  std::atomic<std::int64_t> goal_{kMinHeapGoal};
+  std::atomic<std::int64_t> trigger_{kMinHeapGoal};
+};
+
+Pacer& pacer();
+
+}  // namespace gc::detail

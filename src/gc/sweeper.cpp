@@ -1,0 +1,159 @@
+#include "gc/sweeper.hpp"
+
+#include <bit>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "gc/destructors.hpp"
+#include "heap/central.hpp"
+#include "heap/heap_counters.hpp"
+#include "heap/page_heap.hpp"
+#include "runtime/safepoint.hpp"
+#include "runtime/thread_registry.hpp"
+#include "tricolor/detail/heap_range.hpp"
+
+namespace gc::detail {
+
+void clear_pointer_bits(std::uintptr_t addr, std::size_t bytes) {
+  std::uintptr_t first = (addr - g_heap.lo.load(std::memory_order_relaxed)) >> 3;
+  const std::uintptr_t end = first + bytes / 8;
+  while (first < end) {
+    const std::uintptr_t word = first / 64;
+    const unsigned lo_bit = first % 64;
+    const std::uintptr_t word_end = (word + 1) * 64 < end ? (word + 1) * 64 : end;
+    const unsigned count = static_cast<unsigned>(word_end - first);
+    const std::uint64_t mask = (count == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << count) - 1))
+                               << lo_bit;
+    auto& w = g_heap.pointer_bits[word];
+    if (w.load(std::memory_order_relaxed) & mask) w.fetch_and(~mask, std::memory_order_relaxed);
+    first = word_end;
+  }
+}
+
+bool sweep_span(Span* s) {
+  const std::uint32_t n = s->nelems;
+  const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);
+  const std::uintptr_t object_bytes = s->large_size != 0 ? s->large_size : s->elem_size;
+  std::atomic<std::uintptr_t>* destructors = s->destructors.load(std::memory_order_acquire);
+  std::vector<Zombie> zombies;
+  std::uint32_t live = 0;
+  std::int64_t freed = 0;
+  const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_relaxed);
+  const std::uint32_t words = (n + 63) / 64;
+  for (std::uint32_t w = 0; w < words; ++w) {
+    std::uint64_t allocated = s->alloc_bits[w].load(std::memory_order_relaxed);
+    const std::uint32_t word_first = w * 64;
+    if (free_index > word_first) {
+      const std::uint32_t below = free_index - word_first;
+      allocated |= below >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << below) - 1;
+    }
+    if (n - word_first < 64) allocated &= (std::uint64_t{1} << (n - word_first)) - 1;
+    std::uint64_t kept = s->mark_bits[w].load(std::memory_order_relaxed) & allocated;
+    std::uint64_t dead = allocated & ~kept;
+    while (dead != 0) {
+      const unsigned bit = static_cast<unsigned>(std::countr_zero(dead));
+      dead &= dead - 1;
+      const std::uint32_t index = word_first + bit;
+      const std::uintptr_t entry =
+          destructors != nullptr ? destructors[index].load(std::memory_order_acquire) : 0;
+      if (entry != 0) {
+        // A zombie: keep the slot until its destructor has run.
+        kept |= std::uint64_t{1} << bit;
+        if ((entry & 1) == 0) {
+          destructors[index].store(entry | 1, std::memory_order_relaxed);
+          zombies.push_back({reinterpret_cast<void*>(s->slot_base(index)),
+                             reinterpret_cast<DestructorFn>(entry), s, index, sweepgen});
+        }
+        continue;
+      }
+      ++freed;
+      if (!s->noscan()) clear_pointer_bits(s->slot_base(index), s->elem_size);
+    }
+    s->alloc_bits[w].store(kept, std::memory_order_relaxed);
+    s->mark_bits[w].store(0, std::memory_order_relaxed);
+    live += static_cast<std::uint32_t>(std::popcount(kept));
+  }
+  s->free_index.store(0, std::memory_order_relaxed);
+  s->alloc_count.store(live, std::memory_order_relaxed);
+  s->alloc_cache = 0;
+  if (freed != 0) count_freed(freed, freed * static_cast<std::int64_t>(object_bytes));
+  if (!zombies.empty()) queue_zombies(zombies);
+  if (live == 0) {
+    delete[] s->destructors.exchange(nullptr, std::memory_order_relaxed);
+    page_heap().free(s);
+    return true;
+  }
+  s->sweepgen.store(sweepgen, std::memory_order_release);
+  return false;
+}
+
+namespace {
+// The first span class that may still hold unswept spans; reset when a cycle ends.
+std::atomic<std::size_t> g_sweep_cursor{0};
+}  // namespace
+
+void reset_sweep_cursor() { g_sweep_cursor.store(0, std::memory_order_relaxed); }
+
+bool sweep_one() {
+  CriticalSection critical;
+  for (std::size_t sc = g_sweep_cursor.load(std::memory_order_relaxed); sc < kNumSpanClasses;
+       ++sc) {
+    Central& c = central(static_cast<std::uint8_t>(sc));
+    Span* s = c.take_unswept();
+    if (s == nullptr) {
+      // Nothing new is filed unswept until the next cycle, so the cursor only moves forward.
+      std::size_t expected = sc;
+      g_sweep_cursor.compare_exchange_strong(expected, sc + 1, std::memory_order_relaxed);
+      continue;
+    }
+    if (!sweep_span(s)) c.insert_swept(s);
+    return true;
+  }
+  return false;
+}
+
+namespace {
+
+// Never destroyed: the sweeper thread may still wait on it while the process exits.
+struct SweeperSignal {
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::uint64_t requests = 0;
+};
+SweeperSignal& sweeper_signal() {
+  static SweeperSignal* signal = new SweeperSignal;
+  return *signal;
+}
+
+void background_sweeper() {
+  register_current_thread("sweeper");
+  std::uint64_t seen = 0;
+  for (;;) {
+    {
+      BlockingScope blocked;
+      SweeperSignal& signal = sweeper_signal();
+      std::unique_lock lock(signal.mutex);
+      signal.wake.wait(lock, [&] { return signal.requests != seen; });
+      seen = signal.requests;
+      lock.unlock();  // before the blocking scope ends: leaving it may wait for a stop
+    }
+    while (sweep_one()) poll_safepoint();
+  }
+}
+
+}  // namespace
+
+void wake_background_sweeper() {
+  static std::once_flag started;
+  std::call_once(started, [] { std::thread(background_sweeper).detach(); });
+  SweeperSignal& signal = sweeper_signal();
+  {
+    std::lock_guard lock(signal.mutex);
+    ++signal.requests;
+  }
+  signal.wake.notify_one();
+}
+
+}  // namespace gc::detail

@@ -1,0 +1,75 @@
+#include "heap/address_space.hpp"
+
+#include <atomic>
+#include <mutex>
+
+#include "heap/os_memory.hpp"
+#include "tricolor/detail/heap_range.hpp"
+
+namespace gc::detail {
+
+namespace {
+std::mutex g_grow_mutex;
+std::atomic<std::uintptr_t> g_frontier{0};  // end of the committed part
+std::atomic<std::uintptr_t> g_committed_end{0};
+}  // namespace
+
+void init_address_space() {
+  if (g_heap.size.load(std::memory_order_acquire) != 0) return;
+  std::size_t size = kMaxReservation;
+  void* base = nullptr;
+  for (; size >= kMinReservation; size /= 2) {
+    base = os::reserve(size, kPageSize);
+    if (base == nullptr) continue;
+    const std::size_t pages = size / kPageSize;
+    void* spans = os::map_table(pages * sizeof(std::atomic<Span*>));
+    void* bits = os::map_table(size / 64);
+    if (spans != nullptr && bits != nullptr) {
+      g_heap.spans = static_cast<std::atomic<Span*>*>(spans);
+      g_heap.pointer_bits = static_cast<std::atomic<std::uint64_t>*>(bits);
+      break;
+    }
+    if (spans != nullptr) os::unmap(spans, pages * sizeof(std::atomic<Span*>));
+    if (bits != nullptr) os::unmap(bits, size / 64);
+    os::unmap(base, size);
+    base = nullptr;
+  }
+  if (base == nullptr)
+    os::fatal("cannot reserve %zu bytes of address space for the heap", kMinReservation);
+  const auto lo = reinterpret_cast<std::uintptr_t>(base);
+  g_heap.lo.store(lo, std::memory_order_relaxed);
+  g_frontier.store(lo, std::memory_order_relaxed);
+  g_committed_end.store(lo, std::memory_order_relaxed);
+  g_heap.size.store(size, std::memory_order_release);
+}
+
+std::uintptr_t grow_heap(std::size_t bytes) {
+  std::lock_guard lock(g_grow_mutex);
+  const std::uintptr_t lo = g_heap.lo.load(std::memory_order_relaxed);
+  const std::uintptr_t hi = lo + g_heap.size.load(std::memory_order_relaxed);
+  const std::uintptr_t start = g_frontier.load(std::memory_order_relaxed);
+  if (bytes > hi - start) return 0;
+  const std::uintptr_t end = start + bytes;
+  std::uintptr_t committed = g_committed_end.load(std::memory_order_relaxed);
+  if (end > committed) {
+    // Commit whole granules so that mprotect calls stay rare, but never past the reservation.
+    std::uintptr_t new_end = (end + kCommitGranule - 1) & ~(kCommitGranule - 1);
+    if (new_end > hi) new_end = hi;
+    if (!os::commit(reinterpret_cast<void*>(committed), new_end - committed)) {
+      // The OS refused a granule; try exactly what is needed.
+      new_end = end;
+      if (!os::commit(reinterpret_cast<void*>(committed), new_end - committed)) return 0;
+    }
+    g_committed_end.store(new_end, std::memory_order_relaxed);
+  }
+  g_frontier.store(end, std::memory_order_relaxed);
+  return start;
+}
+
+std::size_t committed_bytes() {
+  return g_frontier.load(std::memory_order_relaxed) - g_heap.lo.load(std::memory_order_relaxed);
+}
+
+std::uintptr_t heap_frontier() { return g_frontier.load(std::memory_order_acquire); }
+
+}  // namespace gc::detail

@@ -1,0 +1,31 @@
+// The heap's address space: one virtual reservation, committed from the bottom up as the page heap
+// grows, with the span table and the pointer bitmap covering all of it (detail/heap_range.hpp).
+//
+// The reservation is made once, at the first use of the library. It asks for kMaxReservation and
+// halves the request until the OS agrees (RLIMIT_AS, a small machine); below kMinReservation the
+// library cannot start and says so. "Is this address in the heap?" then stays two comparisons
+// forever, because the heap never moves and never needs a second reservation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace gc::detail {
+
+inline constexpr std::size_t kMaxReservation = std::size_t{64} << 30;  // 64 GiB
+inline constexpr std::size_t kMinReservation = std::size_t{64} << 20;  // 64 MiB
+inline constexpr std::size_t kCommitGranule = std::size_t{1} << 20;    // commit in 1 MiB steps
+
+// Creates the reservation and side tables (idempotent; called under the runtime's init once).
+void init_address_space();
+
+// Commits `bytes` (a multiple of the page size) more at the frontier; returns the first address,
+// or 0 when the reservation is exhausted or the OS refuses.
+std::uintptr_t grow_heap(std::size_t bytes);
+
+// Bytes committed so far (heap_sys).
+std::size_t committed_bytes();
+// The committed range [lo, frontier).
+std::uintptr_t heap_frontier();
+
+}  // namespace gc::detail

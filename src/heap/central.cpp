@@ -1,0 +1,190 @@
+#include "heap/central.hpp"
+
+#include <array>
+
+#include "gc/sweeper.hpp"
+#include "heap/heap_counters.hpp"
+#include "heap/page_heap.hpp"
+#include "tricolor/detail/heap_range.hpp"
+
+namespace gc::detail {
+
+namespace {
+// Spans a cache_span call sweeps looking for room before it grows the heap instead (Go uses 100).
+constexpr int kSweepBudget = 100;
+
+int swept_index(std::uint32_t sweepgen) { return static_cast<int>(sweepgen / 2 % 2); }
+}  // namespace
+
+void SpanList::push(Span* s, int id) {
+  s->prev = nullptr;
+  s->next = head_;
+  if (head_ != nullptr) head_->prev = s;
+  head_ = s;
+  s->list_id = id;
+}
+
+void SpanList::remove(Span* s) {
+  if (s->prev != nullptr)
+    s->prev->next = s->next;
+  else
+    head_ = s->next;
+  if (s->next != nullptr) s->next->prev = s->prev;
+  s->next = s->prev = nullptr;
+  s->list_id = -1;
+}
+
+Span* SpanList::pop() {
+  Span* s = head_;
+  if (s != nullptr) remove(s);
+  return s;
+}
+
+Central& central(std::uint8_t span_class) {
+  static std::array<Central, kNumSpanClasses>* centrals = new std::array<Central, kNumSpanClasses>;
+  return (*centrals)[span_class];
+}
+
+void init_small_span(Span* s, std::uint8_t span_class) {
+  const std::size_t size_class = span_class_size_class(span_class);
+  s->span_class = span_class;
+  s->elem_size = kClassToSize[size_class];
+  s->nelems = kClassToObjects[size_class];
+  s->div_magic = kClassToDivMagic[size_class];
+  s->sweepgen.store(g_sweepgen.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
+// list ids: 2 * generation + (full ? 1 : 0)
+void Central::insert_locked(Span* s) {
+  const int gen = swept_index(s->sweepgen.load(std::memory_order_relaxed));
+  const bool full = s->alloc_count.load(std::memory_order_relaxed) >= s->nelems;
+  if (full)
+    full_[gen].push(s, 2 * gen + 1);
+  else
+    partial_[gen].push(s, 2 * gen);
+}
+
+Span* Central::cache_span(std::uint8_t span_class) {
+  const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_acquire);
+  const int swept = swept_index(sweepgen);
+  const int unswept = 1 - swept;
+  Span* found = nullptr;
+  for (int budget = kSweepBudget; found == nullptr;) {
+    Span* s = nullptr;
+    bool claimed = false;
+    {
+      std::lock_guard lock(mutex_);
+      if ((s = partial_[swept].pop()) != nullptr) {
+        claimed = try_claim_sweep(s, sweepgen);  // only if it was filed before a flip
+      } else if (budget > 0 && ((s = partial_[unswept].pop()) != nullptr ||
+                                (s = full_[unswept].pop()) != nullptr)) {
+        claimed = try_claim_sweep(s, sweepgen);
+      }
+      if (s != nullptr && !claimed) s->cached = true;
+    }
+    if (s == nullptr) break;
+    if (!claimed) {
+      found = s;
+      break;
+    }
+    --budget;
+    if (sweep_span(s)) continue;  // emptied: back in the page heap
+    std::lock_guard lock(mutex_);
+    if (s->alloc_count.load(std::memory_order_relaxed) < s->nelems) {
+      s->cached = true;
+      found = s;
+    } else {
+      insert_locked(s);
+    }
+  }
+  if (found == nullptr) {
+    const std::size_t npages = kClassToPages[span_class_size_class(span_class)];
+    Span* s = page_heap().allocate(npages);
+    if (s == nullptr) return nullptr;
+    init_small_span(s, span_class);
+    s->cached = true;
+    found = s;
+  }
+  const std::int64_t unused = found->nelems - found->alloc_count.load(std::memory_order_relaxed);
+  count_allocated(unused, found->elem_size);
+  found->alloc_cache = 0;  // the slow path refills it from the bitmap
+  return found;
+}
+
+void Central::uncache_span(Span* s) {
+  const std::int64_t unused = s->nelems - s->alloc_count.load(std::memory_order_relaxed);
+  count_allocated(-unused, s->elem_size);
+  s->alloc_cache = 0;
+  const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_acquire);
+  if (needs_sweep(s, sweepgen)) {
+    // A cycle ended while the span was cached: the owner sweeps it on the way back.
+    {
+      std::lock_guard lock(mutex_);
+      s->cached = false;
+    }
+    if (!try_claim_sweep(s, sweepgen)) return;
+    if (sweep_span(s)) return;
+    std::lock_guard lock(mutex_);
+    insert_locked(s);
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  s->cached = false;
+  insert_locked(s);
+}
+
+void Central::add_large(Span* s) {
+  std::lock_guard lock(mutex_);
+  insert_locked(s);
+}
+
+Span* Central::take_unswept() {
+  const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_acquire);
+  const int unswept = 1 - swept_index(sweepgen);
+  std::lock_guard lock(mutex_);
+  for (;;) {
+    Span* s = partial_[unswept].pop();
+    if (s == nullptr) s = full_[unswept].pop();
+    if (s == nullptr) return nullptr;
+    if (try_claim_sweep(s, sweepgen)) return s;
+    insert_locked(s);
+  }
+}
+
+void Central::insert_swept(Span* s) {
+  std::lock_guard lock(mutex_);
+  insert_locked(s);
+}
+
+bool Central::free_zombie_slot(Span* s, std::uint32_t index, std::uint32_t queued_sweepgen) {
+  std::unique_lock lock(mutex_);
+  if (s->cached || s->list_id < 0 ||
+      s->sweepgen.load(std::memory_order_relaxed) != queued_sweepgen ||
+      index < s->free_index.load(std::memory_order_relaxed))
+    return false;
+  auto& word = s->alloc_bits[index / 64];
+  const std::uint64_t bit = std::uint64_t{1} << (index % 64);
+  if ((word.load(std::memory_order_relaxed) & bit) == 0) return false;
+  word.fetch_and(~bit, std::memory_order_relaxed);
+  const std::uint32_t remaining = s->alloc_count.load(std::memory_order_relaxed) - 1;
+  s->alloc_count.store(remaining, std::memory_order_relaxed);
+  const std::size_t bytes = s->large_size != 0 ? s->large_size : s->elem_size;
+  count_freed(1, static_cast<std::int64_t>(bytes));
+  if (!s->noscan()) clear_pointer_bits(s->slot_base(index), s->elem_size);
+  const int gen = s->list_id / 2;
+  if (s->list_id % 2 == 1) {
+    full_[gen].remove(s);
+  } else {
+    partial_[gen].remove(s);
+  }
+  if (remaining == 0) {
+    lock.unlock();
+    delete[] s->destructors.exchange(nullptr, std::memory_order_relaxed);
+    page_heap().free(s);
+    return true;
+  }
+  insert_locked(s);
+  return true;
+}
+
+}  // namespace gc::detail

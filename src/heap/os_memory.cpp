@@ -1,0 +1,57 @@
+#include "heap/os_memory.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+namespace gc::detail::os {
+
+void* reserve(std::size_t bytes, std::size_t align) {
+  // Over-reserve by `align`, then trim both ends so the kept range is aligned.
+  const std::size_t total = bytes + align;
+  void* raw = ::mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const auto start = reinterpret_cast<std::uintptr_t>(raw);
+  const std::uintptr_t aligned = (start + align - 1) & ~(align - 1);
+  if (aligned > start) ::munmap(raw, aligned - start);
+  const std::uintptr_t end = start + total;
+  if (end > aligned + bytes)
+    ::munmap(reinterpret_cast<void*>(aligned + bytes), end - aligned - bytes);
+  return reinterpret_cast<void*>(aligned);
+}
+
+bool commit(void* p, std::size_t bytes) {
+  return ::mprotect(p, bytes, PROT_READ | PROT_WRITE) == 0;
+}
+
+void release(void* p, std::size_t bytes) { ::madvise(p, bytes, MADV_DONTNEED); }
+
+void* map_table(std::size_t bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+void unmap(void* p, std::size_t bytes) { ::munmap(p, bytes); }
+
+void fatal(const char* format, ...) {
+  char message[512];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(message, sizeof message, format, args);
+  va_end(args);
+  // write(2) rather than stdio: the process may be stopped in the middle of anything.
+  char line[600];
+  const int n = std::snprintf(line, sizeof line, "tricolor: fatal error: %s\n", message);
+  if (n > 0) {
+    const ssize_t written = ::write(2, line, static_cast<std::size_t>(n));
+    (void)written;
+  }
+  std::abort();
+}
+
+}  // namespace gc::detail::os

@@ -1,0 +1,189 @@
+// The allocation slow paths.
+//
+// alloc_slow runs when the fast path finds no slot in its cached span's 64-slot window: it refills
+// the window from the span's bitmap, or gives the span back and takes another from the central
+// list (which sweeps or grows the heap), and then — outside any critical section, with the new slot
+// held in a local that the conservative stack scan sees — starts a collection if the heap has
+// reached the pacer's trigger. When the OS refuses memory, it collects and retries once, then
+// throws std::bad_alloc.
+#include "heap/thread_cache.hpp"
+
+#include <bit>
+#include <new>
+
+#include "gc/cycle.hpp"
+#include "gc/pacer.hpp"
+#include "gc/sweeper.hpp"
+#include "heap/central.hpp"
+#include "heap/heap_counters.hpp"
+#include "heap/page_heap.hpp"
+#include "runtime/safepoint.hpp"
+#include "runtime/thread_registry.hpp"
+#include "tricolor/detail/alloc.hpp"
+#include "tricolor/detail/heap_range.hpp"
+
+namespace gc::detail {
+
+namespace {
+
+// Takes the next free slot of a span the caller's cache owns, refilling the 64-slot window from
+// the allocation bitmap; 0 when the span is full.
+std::uintptr_t take_slot(Span* s) {
+  std::uint32_t index = s->free_index.load(std::memory_order_relaxed);
+  const std::uint32_t n = s->nelems;
+  while (index < n) {
+    const std::uint64_t free_bits =
+        ~s->alloc_bits[index / 64].load(std::memory_order_relaxed) >> (index % 64);
+    if (free_bits == 0) {
+      index = (index / 64 + 1) * 64;
+      continue;
+    }
+    const std::uint32_t slot = index + static_cast<std::uint32_t>(std::countr_zero(free_bits));
+    if (slot >= n) break;
+    const std::uint32_t next = slot + 1;
+    s->free_index.store(next, std::memory_order_relaxed);
+    s->alloc_cache = next % 64 == 0 || next >= n
+                         ? 0
+                         : ~s->alloc_bits[next / 64].load(std::memory_order_relaxed) >> (next % 64);
+    s->alloc_count.store(s->alloc_count.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+    return s->slot_base(slot);
+  }
+  s->free_index.store(n, std::memory_order_relaxed);
+  s->alloc_cache = 0;
+  return 0;
+}
+
+// One attempt to get a slot of `span_class` for the calling thread; 0 if the OS refused memory.
+std::uintptr_t refill_and_take(std::uint8_t span_class) {
+  CriticalSection critical;
+  MutatorState& m = t_mutator;
+  Span* s = m.alloc[span_class];
+  if (s != &g_empty_span) {
+    if (const std::uintptr_t slot = take_slot(s)) return slot;
+    m.alloc[span_class] = &g_empty_span;
+    central(span_class).uncache_span(s);
+  }
+  s = central(span_class).cache_span(span_class);
+  if (s == nullptr) return 0;
+  m.alloc[span_class] = s;
+  return take_slot(s);
+}
+
+[[noreturn]] void out_of_memory() { throw std::bad_alloc(); }
+
+}  // namespace
+
+void flush_thread_cache(MutatorState& m, bool keep_unswept) {
+  CriticalSection critical;
+  const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_acquire);
+  for (std::size_t sc = 0; sc < kNumSpanClasses; ++sc) {
+    Span* s = m.alloc[sc];
+    if (s == &g_empty_span) continue;
+    if (keep_unswept && needs_sweep(s, sweepgen)) continue;
+    m.alloc[sc] = &g_empty_span;
+    central(static_cast<std::uint8_t>(sc)).uncache_span(s);
+  }
+  m.tiny = 0;
+  m.tiny_offset = 0;
+}
+
+void* alloc_slow(std::uint8_t span_class) {
+  ensure_registered();
+  poll_safepoint();
+  std::uintptr_t slot = refill_and_take(span_class);
+  if (slot == 0) {
+    collect_for_memory();
+    slot = refill_and_take(span_class);
+    if (slot == 0) out_of_memory();
+  }
+  void* object = reinterpret_cast<void*>(slot);
+  maybe_start_cycle();
+  return object;
+}
+
+void* alloc_tiny_slow(std::size_t size, std::size_t align) {
+  void* block = alloc_small<make_span_class(2, true)>();  // a fresh 16-byte noscan block
+  (void)align;  // offset 0 of a 16-byte block satisfies any tiny alignment
+  MutatorState& m = t_mutator;
+  // Keep whichever block has more room left, as Go does.
+  if (m.tiny == 0 || size > m.tiny_offset) {
+    m.tiny = reinterpret_cast<std::uintptr_t>(block);
+    m.tiny_offset = size;
+  }
+  return block;
+}
+
+void* alloc_large(std::size_t size, std::size_t align, bool noscan) {
+  (void)align;  // spans are page-aligned, and alignment is at most a page
+  ensure_registered();
+  poll_safepoint();
+  if (size > (std::size_t{1} << 46)) out_of_memory();
+  const std::size_t npages = (size + kPageSize - 1) / kPageSize;
+  Span* s = nullptr;
+  for (int attempt = 0; attempt < 2 && s == nullptr; ++attempt) {
+    if (attempt == 1) collect_for_memory();
+    CriticalSection critical;
+    s = page_heap().allocate(npages);
+    if (s == nullptr) continue;
+    s->span_class = make_span_class(0, noscan);
+    s->elem_size = static_cast<std::uint32_t>(
+        npages * kPageSize > 0xffffffffu ? 0xffffffffu : npages * kPageSize);
+    s->large_size = size;
+    s->nelems = 1;
+    s->div_magic = 0;  // every offset is slot 0
+    s->free_index.store(1, std::memory_order_relaxed);
+    s->alloc_count.store(1, std::memory_order_relaxed);
+    s->sweepgen.store(g_sweepgen.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    count_allocated(1, static_cast<std::int64_t>(size));
+    central(s->span_class).add_large(s);
+  }
+  if (s == nullptr) out_of_memory();
+  void* object = reinterpret_cast<void*>(s->base);
+  maybe_start_cycle();
+  return object;
+}
+
+void* allocate_array(std::size_t bytes, std::size_t align, bool noscan) {
+  const std::uint8_t size_class = size_to_class_aligned(bytes == 0 ? 1 : bytes, align);
+  if (size_class == 0) return alloc_large(bytes, align, noscan);
+  const std::uint8_t span_class = make_span_class(size_class, noscan);
+  // The same fast path as alloc_small, for a class known only at run time.
+  Span* s = t_mutator.alloc[span_class];
+  const std::uint64_t cache = s->alloc_cache;
+  if (cache != 0 && g_safepoint_pending.load(std::memory_order_relaxed) == 0) {
+    const unsigned bit = static_cast<unsigned>(std::countr_zero(cache));
+    const std::uint32_t index = s->free_index.load(std::memory_order_relaxed) + bit;
+    const std::uint32_t next = index + 1;
+    if (index < s->nelems && (next % 64 != 0 || next == s->nelems)) {
+      s->alloc_cache = (cache >> bit) >> 1;
+      s->free_index.store(next, std::memory_order_relaxed);
+      s->alloc_count.store(s->alloc_count.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
+      return reinterpret_cast<void*>(s->slot_base(index));
+    }
+  }
+  return alloc_slow(span_class);
+}
+
+void abandon_allocation(void* object) noexcept {
+  const auto addr = reinterpret_cast<std::uintptr_t>(object);
+  Span* s = span_of(addr);
+  if (s == nullptr) return;
+  CriticalSection critical;
+  const std::uint32_t index = s->slot_index(addr);
+  MutatorState& m = t_mutator;
+  // The common case: the slot is the last one this thread's cached span handed out, so the span's
+  // cursor can step back over it. Otherwise the slot is unreachable and the next sweep frees it.
+  if (m.alloc[s->span_class] == s && s->nelems > 1) {
+    const std::uint32_t next = s->free_index.load(std::memory_order_relaxed);
+    if (index + 1 == next && next % 64 != 0) {
+      s->free_index.store(index, std::memory_order_relaxed);
+      s->alloc_cache = (s->alloc_cache << 1) | 1;
+      s->alloc_count.store(s->alloc_count.load(std::memory_order_relaxed) - 1,
+                           std::memory_order_relaxed);
+    }
+  }
+}
+
+}  // namespace gc::detail

@@ -1,0 +1,14 @@
+// The thread cache's slow paths: refilling a span class, tiny blocks, large objects, giving spans
+// back (src/heap/thread_cache.cpp). The fast paths are inline in include/tricolor/detail/alloc.hpp.
+#pragma once
+
+#include "tricolor/detail/mutator.hpp"
+
+namespace gc::detail {
+
+// Returns every span a thread cache owns to the central lists (on thread exit, and by the
+// collector for a thread stopped at a safepoint). Spans that need sweeping stay cached when
+// `keep_unswept` is set, because the collector must not sweep while the world is stopped.
+void flush_thread_cache(MutatorState& m, bool keep_unswept = false);
+
+}  // namespace gc::detail

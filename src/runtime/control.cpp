@@ -1,0 +1,79 @@
+// The public control and statistics calls of include/tricolor/control.hpp, and gc::ptr's check of
+// raw addresses.
+#include "tricolor/control.hpp"
+
+#include <stdexcept>
+
+#include "gc/cycle.hpp"
+#include "gc/pacer.hpp"
+#include "heap/address_space.hpp"
+#include "heap/heap_counters.hpp"
+#include "heap/object_lookup.hpp"
+#include "heap/page_heap.hpp"
+#include "runtime/runtime.hpp"
+#include "runtime/safepoint.hpp"
+#include "runtime/thread_registry.hpp"
+#include "tricolor/ptr.hpp"
+
+namespace gc {
+
+void collect() { detail::collect_and_destroy(); }
+
+int set_percent(int percent) {
+  detail::ensure_runtime();
+  return detail::pacer().set_percent(percent);
+}
+
+std::int64_t set_memory_limit(std::int64_t bytes) {
+  detail::ensure_runtime();
+  return detail::pacer().set_memory_limit(bytes);
+}
+
+void free_os_memory() {
+  detail::collect_and_destroy();
+  detail::CriticalSection critical;
+  detail::page_heap().release_free_pages();
+}
+
+stats read_stats() {
+  stats result;
+  detail::snapshot_with_world_stopped(
+      [](const detail::CycleTotals& totals, void* context) {
+        stats& s = *static_cast<stats*>(context);
+        const auto& c = detail::g_counters;
+        s.heap_alloc = static_cast<std::uint64_t>(c.heap_alloc.load(std::memory_order_relaxed));
+        s.total_alloc = static_cast<std::uint64_t>(c.total_alloc.load(std::memory_order_relaxed));
+        s.mallocs = static_cast<std::uint64_t>(c.mallocs.load(std::memory_order_relaxed));
+        s.frees = static_cast<std::uint64_t>(c.frees.load(std::memory_order_relaxed));
+        s.heap_sys = detail::committed_bytes();
+        s.heap_inuse = detail::page_heap().inuse_bytes();
+        s.heap_idle = detail::page_heap().idle_bytes();
+        s.heap_released = detail::page_heap().released_bytes();
+        const std::int64_t goal = detail::pacer().goal();
+        s.next_gc = goal == INT64_MAX ? 0 : static_cast<std::uint64_t>(goal);
+        s.num_gc = totals.num_gc;
+        s.num_forced_gc = totals.num_forced_gc;
+        s.pause_total_ns = totals.pause_total_ns;
+        s.pause_max_ns = totals.pause_max_ns;
+        s.last_gc_unix_ns = totals.last_gc_unix_ns;
+        s.pause_ns = totals.pause_ns;
+        s.gc_cpu_fraction = totals.gc_cpu_fraction;
+      },
+      &result);
+  return result;
+}
+
+blocking_region::blocking_region() { detail::enter_blocking(); }
+blocking_region::~blocking_region() { detail::leave_blocking(); }
+
+namespace detail {
+
+void check_managed(const void* p) {
+  if (p == nullptr) return;
+  ObjectRef object;
+  if (!find_object(reinterpret_cast<std::uintptr_t>(p), object))
+    throw std::invalid_argument("gc::ptr: the address is not inside a live managed object");
+}
+
+}  // namespace detail
+}  // namespace gc

@@ -1,0 +1,22 @@
+#include "runtime/runtime.hpp"
+
+#include <mutex>
+
+#include "gc/pacer.hpp"
+#include "heap/address_space.hpp"
+#include "runtime/settings.hpp"
+#include "runtime/stop_the_world.hpp"
+
+namespace gc::detail {
+
+void ensure_runtime() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const Settings& s = settings();
+    init_address_space();
+    install_stop_signal(s.stop_signal);
+    pacer().configure(s.gc_percent, s.memory_limit);
+  });
+}
+
+}  // namespace gc::detail

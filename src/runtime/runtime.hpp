@@ -1,0 +1,9 @@
+// Starting the library: the first slow path on any thread calls ensure_runtime(), which reads the
+// environment, reserves the heap, installs the stop signal and starts the pacer's state, once.
+#pragma once
+
+namespace gc::detail {
+
+void ensure_runtime();
+
+}  // namespace gc::detail

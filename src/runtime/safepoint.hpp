@@ -1,0 +1,55 @@
+// Safepoints, critical sections and blocking scopes: how a thread cooperates with stop-the-world.
+//
+// - A safepoint (poll_safepoint, gc::safepoint, allocation) parks the thread if a stop is pending.
+// - A critical section brackets library code that holds internal locks or is in the middle of
+//   updating shared heap structures. A stop signal that lands inside is remembered and honoured
+//   when the outermost section ends, so the collector never finds a stopped thread holding a lock
+//   it needs, or a half-updated root table.
+// - A blocking scope brackets a wait (a lock the collector may hold, a condition variable, a system
+//   call): the thread counts as stopped for its whole duration, and parks on the way out if a stop
+//   is still in progress. Registers are spilled to the stack first, so the collector can scan it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "tricolor/detail/mutator.hpp"
+
+namespace gc::detail {
+
+class CriticalSection {
+ public:
+  CriticalSection() noexcept {
+    auto& depth = t_mutator.critical_depth;
+    depth.store(depth.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  }
+  ~CriticalSection() {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    auto& depth = t_mutator.critical_depth;
+    const int now = depth.load(std::memory_order_relaxed) - 1;
+    depth.store(now, std::memory_order_relaxed);
+    if (now == 0 && t_mutator.stop_deferred.load(std::memory_order_relaxed) != 0) [[unlikely]] {
+      t_mutator.stop_deferred.store(0, std::memory_order_relaxed);
+      safepoint_slow();
+    }
+  }
+  CriticalSection(const CriticalSection&) = delete;
+  CriticalSection& operator=(const CriticalSection&) = delete;
+};
+
+void enter_blocking();
+void leave_blocking();
+
+class BlockingScope {
+ public:
+  BlockingScope() { enter_blocking(); }
+  ~BlockingScope() { leave_blocking(); }
+  BlockingScope(const BlockingScope&) = delete;
+  BlockingScope& operator=(const BlockingScope&) = delete;
+};
+
+// Address just below the caller's frame: the low end of a stack range to scan.
+std::uintptr_t current_stack_pointer();
+
+}  // namespace gc::detail

@@ -1,0 +1,163 @@
+#include "runtime/stop_the_world.hpp"
+
+#include <signal.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "heap/os_memory.hpp"
+#include "runtime/futex.hpp"
+#include "runtime/safepoint.hpp"
+
+namespace gc::detail {
+
+namespace {
+
+std::atomic<std::uint32_t> g_world_epoch{0};  // odd while stopping or stopped
+std::atomic<std::uint32_t> g_stop_acks{0};    // bumped by each thread that parks
+int g_stop_signal = 0;
+std::unique_lock<std::mutex>* g_registry_lock = nullptr;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Waits until the stop that claimed this thread is over, then marks it running again.
+void wait_until_released(ThreadRecord* r) {
+  for (;;) {
+    std::uint64_t status = r->status.load(std::memory_order_acquire);
+    const std::uint32_t claim = claim_of(status);
+    const std::uint32_t epoch = g_world_epoch.load(std::memory_order_acquire);
+    if (claim != 0 && claim == epoch) {
+      futex_wait(&g_world_epoch, epoch);
+      continue;
+    }
+    if (r->status.compare_exchange_weak(status, kRunning, std::memory_order_acq_rel)) return;
+  }
+}
+
+// Parks the calling thread for the stop in progress, if any. Its registers must already be on its
+// stack above `scan_sp`.
+void park(ThreadRecord* r, std::uintptr_t scan_sp, bool cooperative) {
+  const std::uint32_t epoch = g_world_epoch.load(std::memory_order_acquire);
+  if (epoch % 2 == 0) return;
+  r->scan_sp.store(scan_sp, std::memory_order_relaxed);
+  r->cooperative.store(cooperative, std::memory_order_relaxed);
+  std::uint64_t expected = kRunning;
+  if (!r->status.compare_exchange_strong(expected, stopped_status(epoch),
+                                         std::memory_order_acq_rel))
+    return;  // already stopped (a signal that arrived while the thread was parked)
+  g_stop_acks.fetch_add(1, std::memory_order_release);
+  futex_wake_all(&g_stop_acks);
+  wait_until_released(r);
+}
+
+void on_stop_signal(int, siginfo_t*, void*) {
+  const int saved_errno = errno;
+  MutatorState& m = t_mutator;
+  ThreadRecord* r = m.record;
+  if (r != nullptr && g_world_epoch.load(std::memory_order_acquire) % 2 == 1) {
+    if (m.critical_depth.load(std::memory_order_relaxed) > 0) {
+      m.stop_deferred.store(1, std::memory_order_relaxed);
+    } else {
+      // The kernel saved the interrupted registers in the signal frame, above this frame.
+      park(r, current_stack_pointer(), false);
+    }
+  }
+  errno = saved_errno;
+}
+
+}  // namespace
+
+__attribute__((noinline)) std::uintptr_t current_stack_pointer() {
+  volatile char marker = 0;
+  return reinterpret_cast<std::uintptr_t>(&marker);
+}
+
+__attribute__((noinline)) void safepoint_slow() {
+  MutatorState& m = t_mutator;
+  if (m.record == nullptr || m.critical_depth.load(std::memory_order_relaxed) > 0) return;
+  if (g_world_epoch.load(std::memory_order_acquire) % 2 == 0) return;
+  __builtin_unwind_init();  // spill callee-saved registers into this frame
+  park(m.record, current_stack_pointer(), true);
+}
+
+__attribute__((noinline)) void enter_blocking() {
+  ThreadRecord* r = ensure_registered();
+  __builtin_unwind_init();
+  r->scan_sp.store(current_stack_pointer(), std::memory_order_relaxed);
+  r->cooperative.store(true, std::memory_order_relaxed);
+  r->status.store(stopped_status(0), std::memory_order_release);
+}
+
+void leave_blocking() {
+  ThreadRecord* r = t_mutator.record;
+  wait_until_released(r);
+  poll_safepoint();
+}
+
+bool world_stopped() { return g_world_epoch.load(std::memory_order_acquire) % 2 == 1; }
+
+void install_stop_signal(int signal_number) {
+  g_stop_signal = signal_number;
+  struct sigaction action;
+  std::memset(&action, 0, sizeof action);
+  action.sa_sigaction = on_stop_signal;
+  action.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigfillset(&action.sa_mask);
+  if (::sigaction(signal_number, &action, nullptr) != 0)
+    os::fatal("cannot install the stop signal handler for signal %d", signal_number);
+}
+
+StopStats stop_the_world() {
+  StopStats stats;
+  const std::int64_t start = now_ns();
+  g_registry_lock = new std::unique_lock<std::mutex>(registry_mutex());
+  ThreadRecord* self = t_mutator.record;
+  const std::uint32_t epoch = g_world_epoch.load(std::memory_order_relaxed) + 1;
+  g_world_epoch.store(epoch, std::memory_order_release);
+  g_safepoint_pending.store(1, std::memory_order_release);
+
+  constexpr std::int64_t kSignalAfterNs = 1'000'000;  // a thread gets a millisecond to arrive
+  constexpr std::int64_t kResignalNs = 20'000'000;    // then a signal, repeated now and then
+  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
+    ++stats.threads;
+    if (r == self) continue;
+    std::int64_t signalled_at = 0;
+    for (;;) {
+      std::uint64_t status = r->status.load(std::memory_order_acquire);
+      if (status == stopped_status(epoch)) break;
+      if (is_stopped(status)) {
+        if (r->status.compare_exchange_strong(status, stopped_status(epoch),
+                                              std::memory_order_acq_rel))
+          break;
+        continue;
+      }
+      const std::int64_t now = now_ns();
+      if (now - start >= kSignalAfterNs &&
+          (signalled_at == 0 || now - signalled_at >= kResignalNs)) {
+        if (signalled_at == 0) ++stats.signalled;
+        signalled_at = now;
+        ::pthread_kill(r->handle, g_stop_signal);
+      }
+      const std::uint32_t acks = g_stop_acks.load(std::memory_order_acquire);
+      if (r->status.load(std::memory_order_acquire) != kRunning) continue;
+      futex_wait(&g_stop_acks, acks, 50'000);
+    }
+  }
+  stats.stop_ns = now_ns() - start;
+  return stats;
+}
+
+void start_the_world() {
+  g_safepoint_pending.store(0, std::memory_order_release);
+  g_world_epoch.fetch_add(1, std::memory_order_acq_rel);
+  futex_wake_all(&g_world_epoch);
+  delete g_registry_lock;
+  g_registry_lock = nullptr;
+}
+
+}  // namespace gc::detail

@@ -1,0 +1,94 @@
+#include "runtime/thread_registry.hpp"
+
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "heap/os_memory.hpp"
+#include "heap/thread_cache.hpp"
+#include "runtime/runtime.hpp"
+#include "runtime/safepoint.hpp"
+
+namespace gc::detail {
+
+namespace {
+
+ThreadRecord* g_head = nullptr;
+std::size_t g_count = 0;
+pthread_key_t g_exit_key;
+
+void unregister_current_thread(void*) {
+  MutatorState& m = t_mutator;
+  ThreadRecord* r = m.record;
+  if (r == nullptr) return;
+  flush_thread_cache(m);
+  {
+    // The collector holds the registry lock while the world is stopped: wait for it as a thread
+    // that is blocked, so that the collector never waits for this one.
+    BlockingScope blocked;
+    std::lock_guard lock(registry_mutex());
+    for (ThreadRecord** p = &g_head; *p != nullptr; p = &(*p)->next) {
+      if (*p == r) {
+        *p = r->next;
+        --g_count;
+        break;
+      }
+    }
+  }
+  m.record = nullptr;
+  m.stack_lo = m.stack_size = 0;
+  delete r;
+}
+
+void find_stack(ThreadRecord* r) {
+  pthread_attr_t attr;
+  if (::pthread_getattr_np(::pthread_self(), &attr) != 0)
+    os::fatal("pthread_getattr_np failed: cannot find the thread's stack");
+  void* addr = nullptr;
+  std::size_t size = 0;
+  ::pthread_attr_getstack(&attr, &addr, &size);
+  ::pthread_attr_destroy(&attr);
+  r->stack_lo = reinterpret_cast<std::uintptr_t>(addr);
+  r->stack_hi = r->stack_lo + size;
+}
+
+}  // namespace
+
+std::mutex& registry_mutex() {
+  static std::mutex* mutex = new std::mutex;
+  return *mutex;
+}
+
+ThreadRecord* registry_head() { return g_head; }
+std::size_t registered_threads() { return g_count; }
+
+ThreadRecord* register_current_thread(const char* name) {
+  MutatorState& m = t_mutator;
+  if (m.record != nullptr) return m.record;
+  ensure_runtime();
+  static const bool key_created = [] {
+    return ::pthread_key_create(&g_exit_key, unregister_current_thread) == 0;
+  }();
+  if (!key_created) os::fatal("pthread_key_create failed");
+
+  auto* r = new ThreadRecord;
+  r->handle = ::pthread_self();
+  r->tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  r->name = name;
+  r->mutator = &m;
+  find_stack(r);
+  m.stack_lo = r->stack_lo;
+  m.stack_size = r->stack_hi - r->stack_lo;
+  m.record = r;
+  {
+    // Not yet in the registry, so no stop waits for this thread while it waits for the lock.
+    std::lock_guard lock(registry_mutex());
+    r->next = g_head;
+    g_head = r;
+    ++g_count;
+  }
+  ::pthread_setspecific(g_exit_key, r);
+  return r;
+}
+
+}  // namespace gc::detail

@@ -1,0 +1,62 @@
+// The registry of mutator threads: every thread that touches the library is recorded here on first
+// use and removed when it exits, so that the collector can stop it and scan its stack.
+//
+// A record's `status` is the handshake between the thread and the collector (stop_the_world.hpp):
+//   kRunning            the thread runs and may touch managed memory;
+//   stopped(claim)      the thread is parked at a safepoint, inside a signal handler, or in a
+//                       blocking region, with its registers spilled onto its stack below `scan_sp`.
+// `claim` is the world epoch of the stop that counts the thread as stopped (0: a blocking region no
+// stop has claimed yet). A thread leaves the stopped state only by its own compare-and-swap, after
+// the epoch that claimed it has ended; a collector claims a stopped thread for a new stop by its
+// own compare-and-swap. So a thread is never counted as stopped while it runs.
+#pragma once
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+#include "tricolor/detail/mutator.hpp"
+
+namespace gc::detail {
+
+inline constexpr std::uint64_t kRunning = 0;
+inline constexpr std::uint64_t stopped_status(std::uint32_t claim) {
+  return (std::uint64_t{claim} << 1) | 1;
+}
+inline constexpr bool is_stopped(std::uint64_t status) { return (status & 1) != 0; }
+inline constexpr std::uint32_t claim_of(std::uint64_t status) {
+  return static_cast<std::uint32_t>(status >> 1);
+}
+
+struct ThreadRecord {
+  pthread_t handle{};
+  pid_t tid = 0;
+  const char* name = "";
+  std::uintptr_t stack_lo = 0;
+  std::uintptr_t stack_hi = 0;
+  MutatorState* mutator = nullptr;
+  std::atomic<std::uint64_t> status{kRunning};
+  std::atomic<std::uintptr_t> scan_sp{0};
+  // Stopped at a safepoint or in a blocking region, not by a signal: the collector may flush the
+  // thread's cache, because the thread is not in the middle of an allocation.
+  std::atomic<bool> cooperative{false};
+  ThreadRecord* next = nullptr;
+};
+
+// Registers the calling thread (idempotent). `name` is for diagnostics.
+ThreadRecord* register_current_thread(const char* name = "mutator");
+inline ThreadRecord* ensure_registered() {
+  ThreadRecord* r = t_mutator.record;
+  return r != nullptr ? r : register_current_thread();
+}
+
+// The registry's lock; the collector holds it for the whole of a stop-the-world.
+std::mutex& registry_mutex();
+// First record; walk with ->next while holding registry_mutex().
+ThreadRecord* registry_head();
+std::size_t registered_threads();
+
+}  // namespace gc::detail

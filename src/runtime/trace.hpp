@@ -1,0 +1,41 @@
+// GODEBUG=gctrace=1: one line per cycle on stderr, in the format of Go's runtime:
+//
+//   gc 7 @1.204s 3%: 0.012+1.9+0.004 ms clock, 0.012+0/1.9/0+0.004 ms cpu, 9->9->4 MB, 9 MB goal,
+//   0 MB stacks, 0 MB globals, 3 threads
+//
+// gc N        the cycle's number;            @Ts   seconds since the library started;
+// P%          share of all CPU time spent collecting since the start;
+// a+b+c clock wall time of stopping the world, marking, and mark termination;
+// cpu         the same as CPU time: stop + assist/background/idle mark + termination;
+// A->B->C MB  heap at the start, at the end of marking, and marked live;
+// D MB goal   the goal the cycle ran against; stacks and globals: bytes scanned as roots;
+// N threads   threads registered with the collector. "(forced)" ends a cycle that collect() asked
+// for.
+#pragma once
+
+#include <cstdint>
+
+namespace gc::detail {
+
+struct CycleTrace {
+  std::uint64_t number = 0;
+  std::int64_t since_start_ns = 0;
+  double gc_cpu_percent = 0;
+  std::int64_t stop_ns = 0;
+  std::int64_t mark_ns = 0;
+  std::int64_t termination_ns = 0;
+  std::int64_t heap_start = 0;
+  std::int64_t heap_end = 0;
+  std::int64_t heap_marked = 0;
+  std::int64_t goal = 0;
+  std::int64_t next_goal = 0;
+  std::int64_t stack_bytes = 0;
+  std::uint64_t roots = 0;
+  std::uint32_t threads = 0;
+  std::uint32_t signalled = 0;
+  bool forced = false;
+};
+
+void print_gctrace(const CycleTrace& t);
+
+}  // namespace gc::detail

@@ -12,6 +12,7 @@
 #include "gc/pacer.hpp"
 #include "gc/root_set.hpp"
 #include "gc/sweeper.hpp"
+#include "heap/central.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/thread_cache.hpp"
 #include "runtime/safepoint.hpp"
@@ -67,6 +68,11 @@ __attribute__((noinline)) std::int64_t mark_from_roots(Marker& marker, ThreadRec
     const std::uintptr_t lo =
         r == self ? current_stack_pointer() : r->scan_sp.load(std::memory_order_relaxed);
     marker.scan_conservative(lo, r->stack_hi);
+    if (r != self && r->saved_frame_words != 0) {
+      const auto* frame = r->saved_frame;
+      marker.scan_conservative(reinterpret_cast<std::uintptr_t>(frame),
+                               reinterpret_cast<std::uintptr_t>(frame + r->saved_frame_words));
+    }
     stack_bytes += static_cast<std::int64_t>(r->stack_hi - lo);
     // A thread stopped by signal keeps its cache, and so its tiny block, which no root names.
     if (r != self && !r->cooperative.load(std::memory_order_relaxed))
@@ -88,6 +94,29 @@ std::int64_t unused_cached_bytes() {
     }
   }
   return bytes;
+}
+
+// A span that was not swept after the last cycle (cached by a thread stopped by signal, or not yet
+// reached by the sweepers) still carries that cycle's mark bits. Marking must start from white:
+// an object left marked would count as black and its children would never be traced. Clearing is
+// safe because the sweep that eventually comes will use this cycle's marks, and an object dead
+// then is dead now. World stopped.
+//
+// Spans still cached here stay cached after the cycle, and their owners allocate from them: record
+// where each one's allocations stood when the mark began, so the sweep keeps what comes after.
+void prepare_spans_for_mark() {
+  const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_relaxed);
+  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
+    for (Span* s : r->mutator->alloc) {
+      if (s == &g_empty_span) continue;
+      s->mark_free_index.store(s->free_index.load(std::memory_order_relaxed),
+                               std::memory_order_relaxed);
+      if (needs_sweep(s, sweepgen))
+        for (auto& w : s->mark_bits) w.store(0, std::memory_order_relaxed);
+    }
+  }
+  for (std::size_t sc = 0; sc < kNumSpanClasses; ++sc)
+    central(static_cast<std::uint8_t>(sc)).clear_unswept_marks(sweepgen);
 }
 
 void flush_stopped_caches(ThreadRecord* self) {
@@ -116,6 +145,7 @@ void run_cycle(CycleReason reason) {
   const std::int64_t t0 = now_ns();
   const StopStats stop = stop_the_world();
   flush_stopped_caches(self);
+  prepare_spans_for_mark();
   const std::int64_t t1 = now_ns();
 
   Marker marker(Marker::Mode::kMark);

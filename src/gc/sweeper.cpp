@@ -32,9 +32,23 @@ void clear_pointer_bits(std::uintptr_t addr, std::size_t bytes) {
   }
 }
 
+namespace {
+
+// The bits of the 64-slot word starting at `word_first` that fall in [from, to).
+std::uint64_t range_bits(std::uint32_t word_first, std::uint32_t from, std::uint32_t to) {
+  const std::uint32_t lo = from > word_first ? from - word_first : 0;
+  const std::uint32_t hi = to > word_first ? (to - word_first < 64 ? to - word_first : 64) : 0;
+  if (lo >= hi) return 0;
+  const std::uint64_t upto_hi = hi == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << hi) - 1;
+  return upto_hi & ~((std::uint64_t{1} << lo) - 1);
+}
+
+}  // namespace
+
 bool sweep_span(Span* s) {
   const std::uint32_t n = s->nelems;
   const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);
+  const std::uint32_t mark_free_index = s->mark_free_index.load(std::memory_order_relaxed);
   const std::uintptr_t object_bytes = s->large_size != 0 ? s->large_size : s->elem_size;
   std::atomic<std::uintptr_t>* destructors = s->destructors.load(std::memory_order_acquire);
   std::vector<Zombie> zombies;
@@ -51,6 +65,7 @@ bool sweep_span(Span* s) {
     }
     if (n - word_first < 64) allocated &= (std::uint64_t{1} << (n - word_first)) - 1;
     std::uint64_t kept = s->mark_bits[w].load(std::memory_order_relaxed) & allocated;
+    kept |= allocated & range_bits(word_first, mark_free_index, free_index);
     std::uint64_t dead = allocated & ~kept;
     while (dead != 0) {
       const unsigned bit = static_cast<unsigned>(std::countr_zero(dead));
@@ -76,6 +91,7 @@ bool sweep_span(Span* s) {
     live += static_cast<std::uint32_t>(std::popcount(kept));
   }
   s->free_index.store(0, std::memory_order_relaxed);
+  s->mark_free_index.store(0, std::memory_order_relaxed);
   s->alloc_count.store(live, std::memory_order_relaxed);
   s->alloc_cache = 0;
   if (freed != 0) count_freed(freed, freed * static_cast<std::int64_t>(object_bytes));

@@ -128,6 +128,9 @@ void Central::uncache_span(Span* s) {
     insert_locked(s);
     return;
   }
+  // Nothing is allocated from the span until it is cached again, so the next mark sees all of it.
+  s->mark_free_index.store(s->free_index.load(std::memory_order_relaxed),
+                           std::memory_order_relaxed);
   std::lock_guard lock(mutex_);
   s->cached = false;
   insert_locked(s);
@@ -148,6 +151,16 @@ Span* Central::take_unswept() {
     if (s == nullptr) return nullptr;
     if (try_claim_sweep(s, sweepgen)) return s;
     insert_locked(s);
+  }
+}
+
+void Central::clear_unswept_marks(std::uint32_t sweepgen) {
+  std::lock_guard lock(mutex_);
+  for (SpanList* list : {&partial_[0], &partial_[1], &full_[0], &full_[1]}) {
+    for (Span* s = list->front(); s != nullptr; s = s->next) {
+      if (!needs_sweep(s, sweepgen)) continue;
+      for (auto& w : s->mark_bits) w.store(0, std::memory_order_relaxed);
+    }
   }
 }
 

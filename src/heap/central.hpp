@@ -47,6 +47,9 @@ class Central {
   // Frees the slot of a zombie whose destructor has run, if the span has not been swept or cached
   // since the zombie was queued; false if the slot must wait for the next sweep.
   bool free_zombie_slot(Span* s, std::uint32_t index, std::uint32_t queued_sweepgen);
+  // Clears the mark bits of listed spans that were never swept after the last cycle; called with
+  // the world stopped, before marking (see clear_stale_marks in src/gc/cycle.cpp).
+  void clear_unswept_marks(std::uint32_t sweepgen);
 
  private:
   void insert_locked(Span* s);

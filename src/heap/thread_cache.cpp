@@ -107,7 +107,7 @@ void* alloc_tiny_slow(std::size_t size, std::size_t align) {
   (void)align;  // offset 0 of a 16-byte block satisfies any tiny alignment
   MutatorState& m = t_mutator;
   // Keep whichever block has more room left, as Go does.
-  if (m.tiny == 0 || size > m.tiny_offset) {
+  if (m.tiny == 0 || size < m.tiny_offset) {
     m.tiny = reinterpret_cast<std::uintptr_t>(block);
     m.tiny_offset = size;
   }
@@ -133,6 +133,7 @@ void* alloc_large(std::size_t size, std::size_t align, bool noscan) {
     s->nelems = 1;
     s->div_magic = 0;  // every offset is slot 0
     s->free_index.store(1, std::memory_order_relaxed);
+    s->mark_free_index.store(1, std::memory_order_relaxed);
     s->alloc_count.store(1, std::memory_order_relaxed);
     s->sweepgen.store(g_sweepgen.load(std::memory_order_relaxed), std::memory_order_relaxed);
     count_allocated(1, static_cast<std::int64_t>(size));

@@ -83,12 +83,24 @@ __attribute__((noinline)) void safepoint_slow() {
   if (g_world_epoch.load(std::memory_order_acquire) % 2 == 0) return;
   __builtin_unwind_init();  // spill callee-saved registers into this frame
   park(m.record, current_stack_pointer(), true);
+  // Not a tail call: this frame, with the registers spilled into it, must outlive the park.
+  asm volatile("" ::: "memory");
 }
 
-__attribute__((noinline)) void enter_blocking() {
+// Not instrumented: it copies its own frame, redzones included.
+__attribute__((noinline, no_sanitize("address", "thread"))) void enter_blocking() {
   ThreadRecord* r = ensure_registered();
+  // Spill every callee-saved register of the caller into this frame, then keep a copy of the frame:
+  // the caller's own frame stays put for the whole region, but this one is gone once we return.
   __builtin_unwind_init();
-  r->scan_sp.store(current_stack_pointer(), std::memory_order_relaxed);
+  const auto top = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) + 2 * sizeof(void*);
+  const std::uintptr_t bottom = current_stack_pointer();
+  std::size_t words = (top - bottom) / sizeof(std::uintptr_t);
+  if (words > std::size(r->saved_frame)) words = std::size(r->saved_frame);
+  const auto* frame = reinterpret_cast<const std::uintptr_t*>(top) - words;
+  for (std::size_t i = 0; i < words; ++i) r->saved_frame[i] = frame[i];
+  r->saved_frame_words = words;
+  r->scan_sp.store(top, std::memory_order_relaxed);
   r->cooperative.store(true, std::memory_order_relaxed);
   r->status.store(stopped_status(0), std::memory_order_release);
 }

@@ -43,6 +43,12 @@ struct ThreadRecord {
   // Stopped at a safepoint or in a blocking region, not by a signal: the collector may flush the
   // thread's cache, because the thread is not in the middle of an allocation.
   std::atomic<bool> cooperative{false};
+  // A copy of the frame of enter_blocking(), where the caller's callee-saved registers were
+  // spilled. The thread goes on running inside a blocking region and overwrites its stack below the
+  // caller's frame, so the spilled words would not last there; the collector scans this copy
+  // instead.
+  std::uintptr_t saved_frame[128] = {};
+  std::size_t saved_frame_words = 0;
   ThreadRecord* next = nullptr;
 };
 

@@ -13,7 +13,8 @@
 // `sweepgen` is the heap's sweep generation at which the span was last swept: a span whose value
 // differs from the heap's needs sweeping before anything allocates from it or frees into it.
 // A span that a thread cache owns is never swept (it is on no central list); it is swept when the
-// thread gives it back.
+// thread gives it back. A thread stopped by signal may be in the middle of an allocation, so its
+// cache is left alone across a cycle; `mark_free_index` records what the mark could have seen.
 #pragma once
 
 #include <atomic>
@@ -62,6 +63,10 @@ struct Span {
   std::size_t npages = 0;
   std::size_t large_size = 0;  // requested bytes of a large object (0 for small spans)
   std::atomic<std::uint32_t> sweepgen{0};
+  // `free_index` when the latest mark began. Slots in [mark_free_index, free_index) were handed out
+  // after that mark by a thread cache that kept the span across the cycle: the mark never saw them,
+  // so the sweep keeps them (they are allocated black, in Go's words).
+  std::atomic<std::uint32_t> mark_free_index{0};
 
   // ---- list links (central lists, page heap) ----
   Span* next = nullptr;

@@ -1,0 +1,53 @@
+// Helpers shared by the tests: objects that count their destructions, and a way to wipe stale
+// pointers off the stack before asking whether something was collected.
+//
+// The collector scans stacks conservatively, so a dead object can survive a collection when an old
+// copy of its address still sits in an unused part of the stack or in a register. Tests that check
+// "this was collected" build their garbage in a separate, non-inlined function and call
+// scrub_stack() before gc::collect().
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <tricolor/gc.hpp>
+
+namespace test {
+
+// Overwrites a large stretch of the stack below the caller with zeros.
+__attribute__((noinline)) inline void scrub_stack() {
+  volatile char buffer[64 * 1024];
+  std::memset(const_cast<char*>(buffer), 0, sizeof buffer);
+  asm volatile("" : : "r"(buffer) : "memory");
+}
+
+// Collects with a clean stack.
+__attribute__((noinline)) inline void collect_clean() {
+  scrub_stack();
+  gc::collect();
+}
+
+// Counts constructions and destructions per test; a destruction of a live instance, or a second
+// destruction of the same one, trips the canary.
+struct Tracked {
+  static inline std::atomic<long> alive{0};
+  static inline std::atomic<long> destroyed{0};
+  static inline std::atomic<long> double_destroyed{0};
+  static constexpr std::uint64_t kCanary = 0xC0FFEE5EED5EED00ull;
+
+  explicit Tracked(int id_ = 0) : id(id_) { alive.fetch_add(1); }
+  ~Tracked() {
+    if (canary != kCanary) double_destroyed.fetch_add(1);
+    canary = 0xDEADull;
+    alive.fetch_sub(1);
+    destroyed.fetch_add(1);
+  }
+  bool intact() const { return canary == kCanary; }
+
+  std::uint64_t canary = kCanary;
+  int id;
+  gc::ptr<Tracked> next;
+};
+
+}  // namespace test

@@ -1,0 +1,146 @@
+// gc::ptr<T>: the handle's API as API.md promises it.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <stdexcept>
+#include <type_traits>
+#include <unordered_set>
+
+#include "../support/support.hpp"
+
+namespace {
+
+struct Base {
+  virtual ~Base() = default;
+  int base_value = 1;
+};
+struct Derived : Base {
+  int derived_value = 2;
+};
+struct Other : Base {};
+
+struct Incomplete;
+struct HoldsIncomplete {
+  gc::ptr<Incomplete> later;
+};
+struct Incomplete {
+  int v = 9;
+};
+
+static_assert(sizeof(gc::ptr<int>) == sizeof(void*));
+static_assert(sizeof(gc::ptr<int[]>) == sizeof(void*));
+static_assert(!std::is_convertible_v<int*, gc::ptr<int>>, "raw construction is explicit");
+static_assert(std::is_convertible_v<gc::ptr<Derived>, gc::ptr<Base>>);
+static_assert(!std::is_convertible_v<gc::ptr<Base>, gc::ptr<Derived>>);
+static_assert(std::is_convertible_v<gc::ptr<int>, gc::ptr<const int>>);
+
+TEST(Ptr, NullByDefault) {
+  gc::ptr<int> a;
+  gc::ptr<int> b = nullptr;
+  EXPECT_FALSE(a);
+  EXPECT_EQ(a, nullptr);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.get(), nullptr);
+}
+
+TEST(Ptr, CopyMoveResetSwap) {
+  auto a = gc::make<int>(1);
+  gc::ptr<int> b = a;
+  EXPECT_EQ(a, b);
+  gc::ptr<int> c = std::move(b);
+  EXPECT_EQ(b, nullptr);
+  EXPECT_EQ(c, a);
+  auto d = gc::make<int>(2);
+  c.swap(d);
+  EXPECT_EQ(*c, 2);
+  EXPECT_EQ(*d, 1);
+  swap(c, d);
+  EXPECT_EQ(*c, 1);
+  c.reset();
+  EXPECT_FALSE(c);
+  c = d;
+  EXPECT_EQ(*c, 2);
+  c = nullptr;
+  EXPECT_FALSE(c);
+  gc::ptr<int>& self = d;
+  d = std::move(self);
+  EXPECT_EQ(*d, 2);
+}
+
+TEST(Ptr, ConversionsAndCasts) {
+  gc::ptr<Derived> d = gc::make<Derived>();
+  gc::ptr<Base> b = d;
+  EXPECT_EQ(b->base_value, 1);
+  EXPECT_EQ(gc::static_pointer_cast<Derived>(b)->derived_value, 2);
+  EXPECT_EQ(gc::dynamic_pointer_cast<Derived>(b), d);
+  EXPECT_EQ(gc::dynamic_pointer_cast<Other>(b), nullptr);
+  gc::ptr<const Derived> cd = d;
+  gc::ptr<Derived> back = gc::const_pointer_cast<Derived>(cd);
+  back->derived_value = 5;
+  EXPECT_EQ(cd->derived_value, 5);
+  gc::ptr<Base> moved = gc::ptr<Derived>(gc::make<Derived>());
+  EXPECT_TRUE(moved);
+}
+
+TEST(Ptr, ComparisonHashAndPrinting) {
+  auto a = gc::make<int>(1);
+  auto b = gc::make<int>(2);
+  EXPECT_NE(a, b);
+  EXPECT_TRUE((a < b) != (b < a));
+  EXPECT_EQ(a <=> a, std::strong_ordering::equal);
+  EXPECT_TRUE(a > nullptr);
+  std::unordered_set<gc::ptr<int>> set{a, b, a};
+  EXPECT_EQ(set.size(), 2u);
+  std::ostringstream out, expected;
+  out << a;
+  expected << static_cast<const void*>(a.get());
+  EXPECT_EQ(out.str(), expected.str());
+}
+
+struct SelfReferencing {
+  gc::ptr<SelfReferencing> self() { return gc::ptr<SelfReferencing>(this); }
+  int member = 3;
+  int array[4] = {1, 2, 3, 4};
+};
+
+TEST(Ptr, FromRawPointersIntoManagedObjects) {
+  auto object = gc::make<SelfReferencing>();
+  EXPECT_EQ(object->self(), object);
+  gc::ptr<int> member(&object->member);
+  EXPECT_EQ(*member, 3);
+  gc::ptr<int> element(&object->array[2]);
+  EXPECT_EQ(*element, 3);
+  gc::ptr<int> null_from_raw(static_cast<int*>(nullptr));
+  EXPECT_FALSE(null_from_raw);
+}
+
+TEST(Ptr, RawPointerOutsideTheHeapThrows) {
+  int on_stack = 1;
+  EXPECT_THROW(gc::ptr<int>{&on_stack}, std::invalid_argument);
+  static int global = 2;
+  EXPECT_THROW(gc::ptr<int>{&global}, std::invalid_argument);
+  auto* malloced = new int(3);
+  EXPECT_THROW(gc::ptr<int>{malloced}, std::invalid_argument);
+  delete malloced;
+}
+
+TEST(Ptr, IncompleteAndConstTypes) {
+  auto holder = gc::make<HoldsIncomplete>();
+  holder->later = gc::make<Incomplete>();
+  EXPECT_EQ(holder->later->v, 9);
+  gc::ptr<const int> c = gc::make<const int>(4);
+  EXPECT_EQ(*c, 4);
+}
+
+TEST(Ptr, ArrayHandles) {
+  gc::ptr<int[]> a = gc::make<int[]>(5);
+  for (int i = 0; i < 5; ++i) a[static_cast<std::size_t>(i)] = i * i;
+  EXPECT_EQ(a.size(), 5u);
+  EXPECT_EQ(a[4], 16);
+  gc::ptr<int[]> copy = a;
+  EXPECT_EQ(copy.get(), a.get());
+  gc::ptr<int[]> none;
+  EXPECT_EQ(none.size(), 0u);
+}
+
+}  // namespace

@@ -1,0 +1,133 @@
+// Stopping the world with threads that do not cooperate: one blocked in read(2), one spinning in a
+// loop that never reaches a safepoint. Both hold their objects only through raw pointers on their
+// stacks; collections must go on (the signal stops them) and their objects must survive.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "../support/support.hpp"
+#include "runtime/thread_registry.hpp"
+
+namespace {
+
+using test::Tracked;
+
+__attribute__((noinline)) Tracked* build_list(int n) {
+  gc::ptr<Tracked> head;
+  for (int i = 0; i < n; ++i) {
+    auto t = gc::make<Tracked>(i);
+    t->next = head;
+    head = t;
+  }
+  return head.get();  // only the raw pointer leaves: the stack scan must find it
+}
+
+bool list_intact(const Tracked* t, int n) {
+  for (int i = n - 1; i >= 0; --i, t = t->next.get())
+    if (t == nullptr || !t->intact() || t->id != i) return false;
+  return t == nullptr;
+}
+
+__attribute__((noinline)) void churn(std::size_t bytes) {
+  struct Blob {
+    char b[128];
+  };
+  for (std::size_t done = 0; done < bytes; done += sizeof(Blob)) gc::make<Blob>();
+}
+
+TEST(Threads, BlockedAndSpinningThreadsKeepTheirObjects) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::atomic<bool> stop_spinning{false};
+  std::atomic<int> ready{0};
+  std::atomic<bool> reader_ok{false}, spinner_ok{false};
+
+  std::thread reader([&] {
+    Tracked* mine = build_list(1000);
+    ready.fetch_add(1);
+    char byte;
+    const ssize_t n = ::read(fds[0], &byte, 1);  // blocks for the whole test
+    reader_ok = n == 1 && list_intact(mine, 1000);
+  });
+  std::thread spinner([&] {
+    Tracked* mine = build_list(1000);
+    ready.fetch_add(1);
+    volatile std::uint64_t counter = 0;
+    while (!stop_spinning.load(std::memory_order_relaxed)) counter = counter + 1;
+    spinner_ok = list_intact(mine, 1000);
+  });
+  while (ready.load() < 2) std::this_thread::yield();
+
+  const auto before = gc::read_stats();
+  for (int i = 0; i < 10; ++i) {
+    churn(8 << 20);
+    gc::collect();
+  }
+  const auto after = gc::read_stats();
+  EXPECT_GE(after.num_gc - before.num_gc, 10u);
+  // Each stop waits about a millisecond before signalling; nothing waits for the blocked thread.
+  EXPECT_LT(after.pause_max_ns, 500'000'000u);
+
+  stop_spinning = true;
+  ASSERT_EQ(::write(fds[1], "x", 1), 1);
+  reader.join();
+  spinner.join();
+  EXPECT_TRUE(reader_ok);
+  EXPECT_TRUE(spinner_ok);
+  EXPECT_EQ(Tracked::double_destroyed.load(), 0);
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+TEST(Threads, BlockingRegionsAreNotWaitedFor) {
+  std::atomic<bool> inside{false}, leave{false};
+  std::thread sleeper([&] {
+    Tracked* mine = build_list(100);
+    {
+      gc::blocking_region region;
+      inside = true;
+      while (!leave.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_TRUE(list_intact(mine, 100));
+    gc::make<Tracked>();  // managed memory is usable again after the region
+  });
+  while (!inside.load()) std::this_thread::yield();
+  for (int i = 0; i < 5; ++i) gc::collect();
+  // A thread in a blocking region is never signalled, so stops stay short.
+  EXPECT_LT(gc::read_stats().pause_max_ns, 200'000'000u);
+  leave = true;
+  sleeper.join();
+}
+
+TEST(Threads, ExitingThreadsLeaveTheRegistry) {
+  // Start the library's own threads (sweeper, destructors) first, so they are in the base count.
+  []() __attribute__((noinline)) { gc::make<Tracked>(); }
+  ();
+  gc::collect();
+  gc::collect();
+  const std::size_t base = gc::detail::registered_threads();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) threads.emplace_back([] { churn(1 << 20); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(gc::detail::registered_threads(), base);
+  gc::collect();
+}
+
+TEST(Threads, SafepointLetsALoopCooperate) {
+  std::atomic<bool> stop{false};
+  std::thread looper([&] {
+    Tracked* mine = build_list(50);
+    while (!stop.load(std::memory_order_relaxed)) gc::safepoint();
+    EXPECT_TRUE(list_intact(mine, 50));
+  });
+  for (int i = 0; i < 20; ++i) gc::collect();
+  stop = true;
+  looper.join();
+}
+
+}  // namespace

@@ -205,22 +205,19 @@ void maybe_start_cycle() {
 
 void collect_for_memory() {
   run_cycle(CycleReason::kOutOfMemory);
-  while (sweep_one()) {
-  }
+  finish_sweeping();
 }
 
 void collect_and_destroy() {
   run_cycle(CycleReason::kForced);
-  while (sweep_one()) {
-  }
+  finish_sweeping();
   // Slots whose destructor ran while their span was cached are freed by the next sweep: one more
   // cycle reclaims them, so that collect() leaves nothing it found dead behind.
   const std::uint64_t deferred_before = deferred_zombie_slots();
   wait_for_destructors();
   if (deferred_zombie_slots() != deferred_before) {
     run_cycle(CycleReason::kForced);
-    while (sweep_one()) {
-    }
+    finish_sweeping();
   }
 }
 

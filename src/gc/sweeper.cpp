@@ -67,6 +67,8 @@ bool sweep_span(Span* s) {
     std::uint64_t kept = s->mark_bits[w].load(std::memory_order_relaxed) & allocated;
     kept |= allocated & range_bits(word_first, mark_free_index, free_index);
     std::uint64_t dead = allocated & ~kept;
+    const std::uint64_t zombies_queued = s->zombie_bits[w].load(std::memory_order_relaxed);
+    std::uint64_t freed_bits = 0;
     while (dead != 0) {
       const unsigned bit = static_cast<unsigned>(std::countr_zero(dead));
       dead &= dead - 1;
@@ -76,16 +78,19 @@ bool sweep_span(Span* s) {
       if (entry != 0) {
         // A zombie: keep the slot until its destructor has run.
         kept |= std::uint64_t{1} << bit;
-        if ((entry & 1) == 0) {
-          destructors[index].store(entry | 1, std::memory_order_relaxed);
+        if ((zombies_queued & (std::uint64_t{1} << bit)) == 0) {
+          s->zombie_bits[w].fetch_or(std::uint64_t{1} << bit, std::memory_order_relaxed);
           zombies.push_back({reinterpret_cast<void*>(s->slot_base(index)),
                              reinterpret_cast<DestructorFn>(entry), s, index, sweepgen});
         }
         continue;
       }
+      freed_bits |= std::uint64_t{1} << bit;
       ++freed;
       if (!s->noscan()) clear_pointer_bits(s->slot_base(index), s->elem_size);
     }
+    if (freed_bits & zombies_queued)
+      s->zombie_bits[w].fetch_and(~freed_bits, std::memory_order_relaxed);
     s->alloc_bits[w].store(kept, std::memory_order_relaxed);
     s->mark_bits[w].store(0, std::memory_order_relaxed);
     live += static_cast<std::uint32_t>(std::popcount(kept));
@@ -108,12 +113,16 @@ bool sweep_span(Span* s) {
 namespace {
 // The first span class that may still hold unswept spans; reset when a cycle ends.
 std::atomic<std::size_t> g_sweep_cursor{0};
+// Calls of sweep_one in progress, on any thread.
+std::atomic<int> g_active_sweeps{0};
 }  // namespace
 
 void reset_sweep_cursor() { g_sweep_cursor.store(0, std::memory_order_relaxed); }
 
 bool sweep_one() {
   CriticalSection critical;
+  g_active_sweeps.fetch_add(1, std::memory_order_acq_rel);
+  bool swept = false;
   for (std::size_t sc = g_sweep_cursor.load(std::memory_order_relaxed); sc < kNumSpanClasses;
        ++sc) {
     Central& c = central(static_cast<std::uint8_t>(sc));
@@ -125,9 +134,19 @@ bool sweep_one() {
       continue;
     }
     if (!sweep_span(s)) c.insert_swept(s);
-    return true;
+    swept = true;
+    break;
   }
-  return false;
+  g_active_sweeps.fetch_sub(1, std::memory_order_acq_rel);
+  return swept;
+}
+
+void finish_sweeping() {
+  while (sweep_one()) {
+  }
+  // Another thread may still be in the middle of its last span; its zombies are queued when it
+  // is done. Sweeping one span is short and never blocks, so a yield loop is enough.
+  while (g_active_sweeps.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 }
 
 namespace {

@@ -50,6 +50,9 @@ void clear_pointer_bits(std::uintptr_t addr, std::size_t bytes);
 // Sweeps one span that needs it, from any size class; false when none is left.
 bool sweep_one();
 
+// Sweeps until no span is left unswept, and waits for sweeps other threads have under way.
+void finish_sweeping();
+
 // Starts the background sweeper thread (once), and wakes it after a cycle.
 void wake_background_sweeper();
 

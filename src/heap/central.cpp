@@ -179,6 +179,7 @@ bool Central::free_zombie_slot(Span* s, std::uint32_t index, std::uint32_t queue
   const std::uint64_t bit = std::uint64_t{1} << (index % 64);
   if ((word.load(std::memory_order_relaxed) & bit) == 0) return false;
   word.fetch_and(~bit, std::memory_order_relaxed);
+  s->zombie_bits[index / 64].fetch_and(~bit, std::memory_order_relaxed);
   const std::uint32_t remaining = s->alloc_count.load(std::memory_order_relaxed) - 1;
   s->alloc_count.store(remaining, std::memory_order_relaxed);
   const std::size_t bytes = s->large_size != 0 ? s->large_size : s->elem_size;

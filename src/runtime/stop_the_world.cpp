@@ -73,8 +73,8 @@ void on_stop_signal(int, siginfo_t*, void*) {
 }  // namespace
 
 __attribute__((noinline)) std::uintptr_t current_stack_pointer() {
-  volatile char marker = 0;
-  return reinterpret_cast<std::uintptr_t>(&marker);
+  // This frame lies below the caller's, so the caller's frame is wholly above the result.
+  return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
 }
 
 __attribute__((noinline)) void safepoint_slow() {
@@ -87,19 +87,29 @@ __attribute__((noinline)) void safepoint_slow() {
   asm volatile("" ::: "memory");
 }
 
-// Not instrumented: it copies its own frame, redzones included.
-__attribute__((noinline, no_sanitize("address", "thread"))) void enter_blocking() {
+namespace {
+
+// Copies the words of [bottom, top), at most `capacity` of them from the top down. Not
+// instrumented: the range is a live stack frame, redzones included.
+__attribute__((noinline, no_sanitize("address", "thread"))) std::size_t copy_frame(
+    std::uintptr_t bottom, std::uintptr_t top, std::uintptr_t* out, std::size_t capacity) {
+  std::size_t words = (top - bottom) / sizeof(std::uintptr_t);
+  if (words > capacity) words = capacity;
+  const auto* frame = reinterpret_cast<const std::uintptr_t*>(top) - words;
+  for (std::size_t i = 0; i < words; ++i) out[i] = frame[i];
+  return words;
+}
+
+}  // namespace
+
+__attribute__((noinline)) void enter_blocking() {
   ThreadRecord* r = ensure_registered();
   // Spill every callee-saved register of the caller into this frame, then keep a copy of the frame:
   // the caller's own frame stays put for the whole region, but this one is gone once we return.
   __builtin_unwind_init();
   const auto top = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) + 2 * sizeof(void*);
-  const std::uintptr_t bottom = current_stack_pointer();
-  std::size_t words = (top - bottom) / sizeof(std::uintptr_t);
-  if (words > std::size(r->saved_frame)) words = std::size(r->saved_frame);
-  const auto* frame = reinterpret_cast<const std::uintptr_t*>(top) - words;
-  for (std::size_t i = 0; i < words; ++i) r->saved_frame[i] = frame[i];
-  r->saved_frame_words = words;
+  r->saved_frame_words =
+      copy_frame(current_stack_pointer(), top, r->saved_frame, std::size(r->saved_frame));
   r->scan_sp.store(top, std::memory_order_relaxed);
   r->cooperative.store(true, std::memory_order_relaxed);
   r->status.store(stopped_status(0), std::memory_order_release);

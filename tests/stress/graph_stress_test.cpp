@@ -20,7 +20,6 @@ constexpr int kEdges = 3;
 constexpr std::uint64_t kCanary = 0x5A5A5A5AC0DECAFEull;
 
 std::atomic<std::uint64_t> g_next_id{1};
-std::atomic<long> g_destroyed_while_checked{0};
 std::atomic<long> g_errors{0};
 
 // Nodes are shared between threads, so their edges are guarded by a small spin lock: gc::ptr, like

@@ -11,7 +11,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 #include <tricolor/gc.hpp>
+#include <utility>
 
 namespace test {
 
@@ -20,6 +22,13 @@ __attribute__((noinline)) inline void scrub_stack() {
   volatile char buffer[64 * 1024];
   std::memset(const_cast<char*>(buffer), 0, sizeof buffer);
   asm volatile("" : : "r"(buffer) : "memory");
+}
+
+// Runs `fn` on a thread of its own and waits for it: whatever `fn` leaves behind is referenced
+// from nowhere once the thread is gone, not even from a stale register of the caller.
+template <class F>
+void in_thread(F&& fn) {
+  std::thread(std::forward<F>(fn)).join();
 }
 
 // Collects with a clean stack.

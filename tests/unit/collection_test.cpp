@@ -60,11 +60,10 @@ TEST(Collection, DestructorsRunOnceAndOnlyForDeadObjects) {
 }
 
 TEST(Collection, EveryArrayElementIsDestroyed) {
-  []() __attribute__((noinline)) {
+  test::in_thread([] {
     auto a = gc::make<Tracked[]>(100);
     for (std::size_t i = 0; i < 100; ++i) a[i].id = static_cast<int>(i);
-  }
-  ();
+  });
   test::collect_clean();
   EXPECT_EQ(Tracked::destroyed.load(), 100);
 }
@@ -78,13 +77,12 @@ struct DerivedWithDestructor : NonVirtualBase {
 };
 
 TEST(Collection, ObjectsAreDestroyedAsTheTypeTheyWereMadeAs) {
-  []() __attribute__((noinline)) {
+  test::in_thread([] {
     for (int i = 0; i < 10; ++i) {
       gc::ptr<NonVirtualBase> as_base = gc::make<DerivedWithDestructor>();
       (void)as_base;
     }
-  }
-  ();
+  });
   test::collect_clean();
   EXPECT_EQ(g_derived_destroyed.load(), 10);
 }

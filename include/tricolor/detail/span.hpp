@@ -73,13 +73,15 @@ struct Span {
   Span* prev = nullptr;
   int list_id = -1;
 
-  // Per-slot destructors, allocated on the first object that needs one. Low bit set: the object is
-  // dead and queued for its destructor (a "zombie" that the sweeper must keep).
+  // Per-slot destructors, allocated on the first object that needs one.
   std::atomic<std::atomic<std::uintptr_t>*> destructors{nullptr};
 
   std::atomic<std::uint64_t> alloc_bits[kBitmapWords] = {};
   std::atomic<std::uint64_t> mark_bits[kBitmapWords] = {};
   std::atomic<std::uint64_t> checkmark_bits[kBitmapWords] = {};
+  // Dead objects already queued for their destructor ("zombies" the sweeper must keep). Cleared
+  // when the slot is freed, so a new object in the slot starts unqueued.
+  std::atomic<std::uint64_t> zombie_bits[kBitmapWords] = {};
 
   std::uint32_t slot_index(std::uintptr_t addr) const {
     return static_cast<std::uint32_t>((static_cast<std::uint64_t>(addr - base) * div_magic) >> 32);

@@ -21,7 +21,20 @@
 
 namespace gc {
 
+// A type whose destructor does nothing but destroy its members, and whose members are gc::ptr,
+// gc::ptr arrays or trivially destructible, may skip destruction when it is collected: the
+// collector clears its pointer slots itself, and destroying a dead object's gc::ptr has no other
+// effect. Specialise this to true for such a type to spare it the destructor queue:
+//     template <> inline constexpr bool gc::collect_without_destructor<Node> = true;
+// A type whose destructor must run (it owns memory, a file, a lock; or logs) must not be marked.
+template <class T>
+inline constexpr bool collect_without_destructor = false;
+
 namespace detail {
+
+template <class T>
+inline constexpr bool needs_destructor_v =
+    !std::is_trivially_destructible_v<T> && !collect_without_destructor<std::remove_cv_t<T>>;
 
 // Registers `fn` to destroy the object at `object` when it dies (src/gc/destructors.cpp).
 void register_destructor(void* object, DestructorFn fn);
@@ -80,7 +93,7 @@ requires(!std::is_array_v<T>) ptr<T> make(Args&&... args) {
   detail::ConstructionGuard guard(memory);
   T* object = ::new (memory) T(std::forward<Args>(args)...);
   guard.release();
-  if constexpr (!std::is_trivially_destructible_v<T>)
+  if constexpr (detail::needs_destructor_v<T>)
     detail::register_destructor(memory, &detail::destroy_object<T>);
   return ptr<T>(detail::adopt, object);
 }
@@ -96,7 +109,7 @@ requires(std::is_unbounded_array_v<T>) ptr<T> make(std::size_t n) {
   reinterpret_cast<std::size_t*>(first)[-1] = n;
   std::uninitialized_value_construct_n(first, n);
   guard.release();
-  if constexpr (!std::is_trivially_destructible_v<E>)
+  if constexpr (detail::needs_destructor_v<E>)
     detail::register_destructor(memory, &detail::destroy_array<E>);
   return ptr<T>(detail::adopt, first);
 }

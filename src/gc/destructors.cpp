@@ -18,9 +18,9 @@ namespace {
 
 struct Queue {
   std::mutex mutex;
-  std::condition_variable wake;      // the destructor thread waits for work
-  std::condition_variable progress;  // waiters for "everything queued so far has run"
-  std::vector<Zombie> pending;
+  std::condition_variable wake;              // the destructor thread waits for work
+  std::condition_variable progress;          // waiters for "everything queued so far has run"
+  std::vector<std::vector<Zombie>> pending;  // one batch per swept span
   std::uint64_t queued = 0;
   std::uint64_t finished = 0;
   bool thread_started = false;
@@ -34,7 +34,7 @@ Queue& queue() {
 thread_local bool t_is_destructor_thread = false;
 std::atomic<std::uint64_t> g_deferred_slots{0};
 
-void run_one(const Zombie& z) {
+void run_destructor(const Zombie& z) {
   try {
     z.destructor(z.object);
   } catch (const std::exception& e) {
@@ -42,17 +42,32 @@ void run_one(const Zombie& z) {
   } catch (...) {
     std::fprintf(stderr, "tricolor: a destructor threw (object %p)\n", z.object);
   }
+}
+
+// Runs the destructors of one span's zombies, then frees their slots under one lock.
+void run_batch(const std::vector<Zombie>& batch, std::vector<std::uint32_t>& indexes) {
+  Span* span = batch.front().span;
+  std::atomic<std::uintptr_t>* table = span->destructors.load(std::memory_order_acquire);
+  indexes.clear();
+  for (const Zombie& z : batch) {
+    run_destructor(z);
+    table[z.index].store(0, std::memory_order_release);
+    indexes.push_back(z.index);
+    poll_safepoint();
+  }
   CriticalSection critical;
-  z.span->destructors.load(std::memory_order_acquire)[z.index].store(0, std::memory_order_release);
-  if (!central(z.span->span_class).free_zombie_slot(z.span, z.index, z.sweepgen))
-    g_deferred_slots.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t freed =
+      central(span->span_class)
+          .free_zombie_slots(span, indexes.data(), indexes.size(), batch.front().sweepgen);
+  g_deferred_slots.fetch_add(indexes.size() - freed, std::memory_order_relaxed);
 }
 
 void destructor_thread() {
   register_current_thread("destructors");
   t_is_destructor_thread = true;
   Queue& q = queue();
-  std::vector<Zombie> batch;
+  std::vector<std::vector<Zombie>> batches;
+  std::vector<std::uint32_t> indexes;
   for (;;) {
     {
       // The lock is released before the blocking scope ends: leaving it may wait for a stop, and
@@ -60,19 +75,20 @@ void destructor_thread() {
       BlockingScope blocked;
       std::unique_lock lock(q.mutex);
       q.wake.wait(lock, [&] { return !q.pending.empty(); });
-      batch.swap(q.pending);
+      batches.swap(q.pending);
       lock.unlock();
     }
-    for (const Zombie& z : batch) {
-      run_one(z);
-      poll_safepoint();
+    std::uint64_t ran = 0;
+    for (const auto& batch : batches) {
+      run_batch(batch, indexes);
+      ran += batch.size();
     }
     {
       std::lock_guard lock(q.mutex);
-      q.finished += batch.size();
+      q.finished += ran;
     }
     q.progress.notify_all();
-    batch.clear();
+    batches.clear();
   }
 }
 
@@ -95,13 +111,13 @@ void register_destructor(void* object, DestructorFn fn) {
   table[index].store(reinterpret_cast<std::uintptr_t>(fn), std::memory_order_release);
 }
 
-void queue_zombies(std::vector<Zombie>& batch) {
+void queue_zombies(std::vector<Zombie>&& batch) {
   Queue& q = queue();
   bool start = false;
   {
     std::lock_guard lock(q.mutex);
-    q.pending.insert(q.pending.end(), batch.begin(), batch.end());
     q.queued += batch.size();
+    q.pending.push_back(std::move(batch));
     start = !q.thread_started;
     q.thread_started = true;
   }

@@ -3,7 +3,7 @@
 // Sweeping never runs user code: a dead object with a destructor becomes a zombie, queued here with
 // its span, slot and the sweep generation that found it. The destructor thread runs the destructor,
 // clears the slot's destructor entry, and then frees the slot at once if its span is still on a
-// central list, unchanged since (Central::free_zombie_slot); otherwise the next sweep frees it,
+// central list, unchanged since (Central::free_zombie_slots); otherwise the next sweep frees it,
 // since the slot is now dead and has no destructor. A destructor therefore runs at most once, only
 // for an object that a cycle found unreachable, and user code never runs inside the allocator, the
 // sweeper or a stop-the-world — a destructor may take any lock, allocate, or block.
@@ -24,7 +24,8 @@ struct Zombie {
   std::uint32_t sweepgen;
 };
 
-void queue_zombies(std::vector<Zombie>& batch);
+// Hands over the zombies one sweep of one span found.
+void queue_zombies(std::vector<Zombie>&& batch);
 
 // Blocks until every destructor queued so far has run. Returns how many ran while waiting.
 std::uint64_t wait_for_destructors();

@@ -100,7 +100,7 @@ bool sweep_span(Span* s) {
   s->alloc_count.store(live, std::memory_order_relaxed);
   s->alloc_cache = 0;
   if (freed != 0) count_freed(freed, freed * static_cast<std::int64_t>(object_bytes));
-  if (!zombies.empty()) queue_zombies(zombies);
+  if (!zombies.empty()) queue_zombies(std::move(zombies));
   if (live == 0) {
     delete[] s->destructors.exchange(nullptr, std::memory_order_relaxed);
     page_heap().free(s);

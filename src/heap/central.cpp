@@ -169,22 +169,29 @@ void Central::insert_swept(Span* s) {
   insert_locked(s);
 }
 
-bool Central::free_zombie_slot(Span* s, std::uint32_t index, std::uint32_t queued_sweepgen) {
+std::size_t Central::free_zombie_slots(Span* s, const std::uint32_t* indexes, std::size_t count,
+                                       std::uint32_t queued_sweepgen) {
   std::unique_lock lock(mutex_);
-  if (s->cached || s->list_id < 0 ||
-      s->sweepgen.load(std::memory_order_relaxed) != queued_sweepgen ||
-      index < s->free_index.load(std::memory_order_relaxed))
-    return false;
-  auto& word = s->alloc_bits[index / 64];
-  const std::uint64_t bit = std::uint64_t{1} << (index % 64);
-  if ((word.load(std::memory_order_relaxed) & bit) == 0) return false;
-  word.fetch_and(~bit, std::memory_order_relaxed);
-  s->zombie_bits[index / 64].fetch_and(~bit, std::memory_order_relaxed);
-  const std::uint32_t remaining = s->alloc_count.load(std::memory_order_relaxed) - 1;
+  if (s->cached || s->list_id < 0 || s->sweepgen.load(std::memory_order_relaxed) != queued_sweepgen)
+    return 0;
+  const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);
+  std::uint32_t freed = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::uint32_t index = indexes[i];
+    const std::uint64_t bit = std::uint64_t{1} << (index % 64);
+    auto& word = s->alloc_bits[index / 64];
+    // Below free_index a slot counts as allocated whatever its bit says: leave it to the sweep.
+    if (index < free_index || (word.load(std::memory_order_relaxed) & bit) == 0) continue;
+    word.fetch_and(~bit, std::memory_order_relaxed);
+    s->zombie_bits[index / 64].fetch_and(~bit, std::memory_order_relaxed);
+    if (!s->noscan()) clear_pointer_bits(s->slot_base(index), s->elem_size);
+    ++freed;
+  }
+  if (freed == 0) return 0;
+  const std::uint32_t remaining = s->alloc_count.load(std::memory_order_relaxed) - freed;
   s->alloc_count.store(remaining, std::memory_order_relaxed);
   const std::size_t bytes = s->large_size != 0 ? s->large_size : s->elem_size;
-  count_freed(1, static_cast<std::int64_t>(bytes));
-  if (!s->noscan()) clear_pointer_bits(s->slot_base(index), s->elem_size);
+  count_freed(freed, static_cast<std::int64_t>(bytes * freed));
   const int gen = s->list_id / 2;
   if (s->list_id % 2 == 1) {
     full_[gen].remove(s);
@@ -195,10 +202,10 @@ bool Central::free_zombie_slot(Span* s, std::uint32_t index, std::uint32_t queue
     lock.unlock();
     delete[] s->destructors.exchange(nullptr, std::memory_order_relaxed);
     page_heap().free(s);
-    return true;
+    return freed;
   }
   insert_locked(s);
-  return true;
+  return freed;
 }
 
 }  // namespace gc::detail

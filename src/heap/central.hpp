@@ -44,9 +44,10 @@ class Central {
   Span* take_unswept();
   // Files a span that was just swept (and not freed) on the list of its state.
   void insert_swept(Span* s);
-  // Frees the slot of a zombie whose destructor has run, if the span has not been swept or cached
-  // since the zombie was queued; false if the slot must wait for the next sweep.
-  bool free_zombie_slot(Span* s, std::uint32_t index, std::uint32_t queued_sweepgen);
+  // Frees the slots of zombies whose destructors have run, if the span has not been swept or
+  // cached since they were queued; returns how many it freed (the rest wait for the next sweep).
+  std::size_t free_zombie_slots(Span* s, const std::uint32_t* indexes, std::size_t count,
+                                std::uint32_t queued_sweepgen);
   // Clears the mark bits of listed spans that were never swept after the last cycle; called with
   // the world stopped, before marking (see clear_stale_marks in src/gc/cycle.cpp).
   void clear_unswept_marks(std::uint32_t sweepgen);

@@ -1,0 +1,182 @@
+// bench_alloc_bench — the cost of one allocation: gc::make against malloc/free and new/delete.
+//
+// Objects: Blob<N> = struct { std::byte b[N]; } for N = 16, 64, 256, 4096. Blob is trivially
+// copyable, so tricolor puts it in a noscan span (the marker never looks inside); 16 bytes is a
+// regular size class (the tiny allocator only takes objects under 16 bytes). Scanned is a 64-byte
+// struct { gc::ptr<Scanned> next; std::byte payload[56]; }: it holds a gc::ptr, so it lives in a
+// scanned span with a pointer bitmap, and since gc::ptr has a non-trivial destructor, gc::make
+// also registers a destructor for it.
+//
+// Each benchmark's loop body is one allocation "the way the program pays for it":
+//   gc_make/<kind>/<N>          p = gc::make<T>(); the handle is dropped at the end of the
+//                                iteration and the collector reclaims the object later, on its own
+//                                schedule (gc::collect is never called). So the per-item cost
+//                                includes the amortised mark/sweep work the allocation causes
+//                                (some of it on the collector's background threads — hence
+//                                real-time measurement, below).
+//   gc_make_window/<kind>/<N>   the same, but the new handle is stored into a ring of the last 1024
+//                                objects (a managed array of gc::ptr), so each object lives for
+//                                1024 allocations and every store goes through the write barrier.
+//   malloc_free/<N>             p = malloc(N); free(p) right away: glibc malloc's best case (the
+//                                same chunk comes back from the thread's tcache every time).
+//   malloc_window/<N>           a ring of the last 1024 blocks: free the oldest, malloc a new one
+//                                (closer to a real program; the ring is filled before timing).
+//   new_delete/<N>              p = new Blob<N>(); delete p. Note `new T()` value-initialises, i.e.
+//                                zeroes the N bytes, as gc::make does; malloc does not zero.
+//   new_window/<N>              new/delete with the 1024-object ring.
+// Every variant runs with 1 thread and with 2 threads (suffix threads:2; each thread allocates
+// independently, gc_make threads share one managed heap). benchmark::DoNotOptimize keeps every
+// pointer observable.
+//
+// Reading the output: all benchmarks use real (wall) time, because a collector does part of its
+// work on other threads and CPU time of the allocating thread alone would flatter it. "Time" is
+// wall nanoseconds per allocation per thread; items_per_second is allocations per second summed
+// over the threads (the throughput to compare: with threads:2 on 2 cores a perfectly scalable
+// allocator doubles it). bytes_per_second is items_per_second * sizeof(object). The machine this
+// was written on is shared and noisy: use --benchmark_repetitions=5 and compare medians for
+// anything finer than ~20%.
+//
+//   ./bench_alloc_bench                                  everything
+//   ./bench_alloc_bench --benchmark_filter='/64'         only the 64-byte rows
+//   GODEBUG=gctrace=1 ./bench_alloc_bench --benchmark_filter=gc_make   with the collector's trace
+#include <benchmark/benchmark.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+#include <type_traits>
+
+#include <tricolor/gc.hpp>
+
+namespace {
+
+template <std::size_t N>
+struct Blob {
+  std::byte b[N];
+};
+static_assert(std::is_trivially_copyable_v<Blob<16>> && sizeof(Blob<16>) == 16);
+static_assert(sizeof(Blob<4096>) == 4096);
+
+struct Scanned {
+  gc::ptr<Scanned> next;
+  std::byte payload[56];
+};
+static_assert(!std::is_trivially_copyable_v<Scanned> && sizeof(Scanned) == 64);
+
+constexpr std::size_t kWindow = 1024;  // a power of two
+
+template <class T>
+void finish(benchmark::State& state) {
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(sizeof(T)));
+}
+
+// --- tricolor ------------------------------------------------------------------------------------
+
+template <class T>
+void gc_make(benchmark::State& state) {
+  for (auto _ : state) {
+    gc::ptr<T> p = gc::make<T>();
+    T* raw = p.get();
+    benchmark::DoNotOptimize(raw);
+  }
+  finish<T>(state);
+}
+
+template <class T>
+void gc_make_window(benchmark::State& state) {
+  gc::ptr<gc::ptr<T>[]> window = gc::make<gc::ptr<T>[]>(kWindow);
+  for (std::size_t i = 0; i < kWindow; ++i) window[i] = gc::make<T>();
+  std::size_t next = 0;
+  for (auto _ : state) {
+    window[next] = gc::make<T>();
+    T* raw = window[next].get();
+    benchmark::DoNotOptimize(raw);
+    next = (next + 1) & (kWindow - 1);
+  }
+  finish<T>(state);
+}
+
+// --- malloc / free -------------------------------------------------------------------------------
+
+template <std::size_t N>
+void malloc_free(benchmark::State& state) {
+  for (auto _ : state) {
+    void* p = std::malloc(N);
+    if (p == nullptr) throw std::bad_alloc();
+    benchmark::DoNotOptimize(p);
+    std::free(p);
+  }
+  finish<Blob<N>>(state);
+}
+
+template <std::size_t N>
+void malloc_window(benchmark::State& state) {
+  std::array<void*, kWindow> window{};
+  for (void*& p : window) p = std::malloc(N);
+  std::size_t next = 0;
+  for (auto _ : state) {
+    std::free(window[next]);
+    void* p = std::malloc(N);
+    if (p == nullptr) throw std::bad_alloc();
+    benchmark::DoNotOptimize(p);
+    window[next] = p;
+    next = (next + 1) & (kWindow - 1);
+  }
+  for (void* p : window) std::free(p);
+  finish<Blob<N>>(state);
+}
+
+// --- new / delete --------------------------------------------------------------------------------
+
+template <std::size_t N>
+void new_delete(benchmark::State& state) {
+  using T = Blob<N>;
+  for (auto _ : state) {
+    T* p = new T();
+    benchmark::DoNotOptimize(p);
+    delete p;
+  }
+  finish<T>(state);
+}
+
+template <std::size_t N>
+void new_window(benchmark::State& state) {
+  using T = Blob<N>;
+  std::array<T*, kWindow> window{};
+  for (T*& p : window) p = new T();
+  std::size_t next = 0;
+  for (auto _ : state) {
+    delete window[next];
+    T* p = new T();
+    benchmark::DoNotOptimize(p);
+    window[next] = p;
+    next = (next + 1) & (kWindow - 1);
+  }
+  for (T* p : window) delete p;
+  finish<T>(state);
+}
+
+#define ALLOC_BENCH(fn, name) BENCHMARK(fn)->Name(name)->UseRealTime()->Threads(1)->Threads(2)
+
+#define ALLOC_BENCH_SIZE(N)                                                   \
+  ALLOC_BENCH(malloc_free<N>, "malloc_free/" #N);                             \
+  ALLOC_BENCH(malloc_window<N>, "malloc_window/" #N);                         \
+  ALLOC_BENCH(new_delete<N>, "new_delete/" #N);                               \
+  ALLOC_BENCH(new_window<N>, "new_window/" #N);                               \
+  ALLOC_BENCH(gc_make<Blob<N>>, "gc_make/noscan/" #N);                        \
+  ALLOC_BENCH(gc_make_window<Blob<N>>, "gc_make_window/noscan/" #N)
+
+ALLOC_BENCH_SIZE(16);
+ALLOC_BENCH_SIZE(64);
+ALLOC_BENCH(gc_make<Scanned>, "gc_make/scanned/64");
+ALLOC_BENCH(gc_make_window<Scanned>, "gc_make_window/scanned/64");
+ALLOC_BENCH_SIZE(256);
+ALLOC_BENCH_SIZE(4096);
+
+}  // namespace
+
+BENCHMARK_MAIN();

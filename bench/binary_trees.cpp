@@ -280,8 +280,8 @@ int main(int argc, char** argv) {
 #if TRICOLOR_HAVE_BOEHM
                              {"boehm", true, "", &Boehm::setup, &run<Boehm>},
 #else
-                              {"boehm", false, "libgc-dev not found at build time", nullptr,
-                               nullptr},
+                             {"boehm", false, "libgc-dev not found at build time", nullptr,
+                              nullptr},
 #endif
                              {"shared_ptr", true, "", nullptr, &run<SharedPtr>},
                              {"new_delete", true, "", nullptr, &run<NewDelete>},

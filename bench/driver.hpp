@@ -3,10 +3,10 @@
 // A program built on this header has two modes:
 //
 //   child mode   `bench_X --impl=NAME [--depth=N] [--threads=T] [--repeat=R]`
-//                Runs the workload with one implementation (tricolor, boehm, shared_ptr, new_delete)
-//                in this process, R times (default 1). Each run prints the program's normal output,
-//                verifies its checks (node counts etc.; a failed check exits with status 1) and then
-//                prints one machine-readable line:
+//                Runs the workload with one implementation (tricolor, boehm, shared_ptr,
+//                new_delete) in this process, R times (default 1). Each run prints the program's
+//                normal output, verifies its checks (node counts etc.; a failed check exits with
+//                status 1) and then prints one machine-readable line:
 //                  RESULT impl=<name> depth=<d> threads=<t> seconds=<wall> peak_rss_kb=<ru_maxrss>
 //                `seconds` is the wall-clock time of the workload alone (process start-up and, for
 //                Boehm, GC_INIT are excluded); `peak_rss_kb` is getrusage(RUSAGE_SELF).ru_maxrss,
@@ -15,15 +15,15 @@
 //
 //   driver mode  `bench_X [--depth=N] [--threads=T] [--repeat=R] [--timeout=S] [--verbose]`
 //                For every implementation that was compiled in, runs R (default 3) children,
-//                each a fresh process (fork + exec of /proc/self/exe with --impl=NAME), so that each
-//                one's peak RSS is its own and no implementation inherits another's heap. It prints
-//                the first child's program output once (all of them with --verbose), then a table
-//                with the median / min / max time and the median peak RSS per implementation, and a
-//                line for every implementation that is not available. The children inherit the
-//                environment (GOGC, GOMEMLIMIT, GODEBUG=gctrace=1 ... reach tricolor) and stderr.
-//                A child that fails (check failure, crash, no RESULT line, or killed after --timeout
-//                seconds, default 600) is reported as FAILED with its exit status or signal, and
-//                the driver then exits with status 1.
+//                each a fresh process (fork + exec of /proc/self/exe with --impl=NAME), so that
+//                each one's peak RSS is its own and no implementation inherits another's heap. It
+//                prints the first child's program output once (all of them with --verbose), then a
+//                table with the median / min / max time and the median peak RSS per implementation,
+//                and a line for every implementation that is not available. The children inherit
+//                the environment (GOGC, GOMEMLIMIT, GODEBUG=gctrace=1 ... reach tricolor) and
+//                stderr. A child that fails (check failure, crash, no RESULT line, or killed after
+//                --timeout seconds, default 600) is reported as FAILED with its exit status or
+//                signal, and the driver then exits with status 1.
 //
 // The fork happens before the driver touches any collector, and only async-signal-safe calls
 // (dup2, close, alarm, execv) run between fork and exec. Peak RSS of a child includes the few MiB
@@ -53,29 +53,29 @@
 namespace bench {
 
 struct Options {
-  std::string impl;        // empty: driver mode
-  int depth = 0;           // the program's size parameter
-  int threads = 1;         // worker threads inside one run
-  int repeat = 0;          // 0: the mode's default (driver 3, child 1)
-  int timeout_s = 600;     // driver: a child running longer is killed (SIGALRM)
-  bool verbose = false;    // driver: print every child's program output
+  std::string impl;      // empty: driver mode
+  int depth = 0;         // the program's size parameter
+  int threads = 1;       // worker threads inside one run
+  int repeat = 0;        // 0: the mode's default (driver 3, child 1)
+  int timeout_s = 600;   // driver: a child running longer is killed (SIGALRM)
+  bool verbose = false;  // driver: print every child's program output
 };
 
 struct Impl {
   const char* name;
   bool available;
-  const char* why_missing;                  // shown when !available
-  void (*setup)(const Options&);            // once per process, before the first timed run; may be null
-  bool (*run)(const Options&);              // one run; prints the program output; false = check failed
+  const char* why_missing;        // shown when !available
+  void (*setup)(const Options&);  // once per process, before the first timed run; may be null
+  bool (*run)(const Options&);    // one run; prints the program output; false = check failed
 };
 
 struct Program {
-  const char* name;          // for messages, e.g. "binary_trees"
-  const char* depth_meaning; // for --help
+  const char* name;           // for messages, e.g. "binary_trees"
+  const char* depth_meaning;  // for --help
   int default_depth;
   int min_depth;
   int max_depth;
-  bool same_output;          // driver: every child must print the same program output
+  bool same_output;  // driver: every child must print the same program output
   std::vector<Impl> impls;
 };
 
@@ -94,23 +94,25 @@ inline bool parse_int(std::string_view text, int lo, int hi, int& out) {
 }
 
 inline void usage(const Program& p, const char* argv0, std::FILE* to) {
-  std::fprintf(to,
-               "usage: %s [--impl=NAME] [--depth=N] [--threads=T] [--repeat=R] [--timeout=S] "
-               "[--verbose]\n"
-               "  --impl=NAME   run one implementation in this process (child mode); NAME is one of:",
-               argv0);
+  std::fprintf(
+      to,
+      "usage: %s [--impl=NAME] [--depth=N] [--threads=T] [--repeat=R] [--timeout=S] "
+      "[--verbose]\n"
+      "  --impl=NAME   run one implementation in this process (child mode); NAME is one of:",
+      argv0);
   for (const Impl& i : p.impls) std::fprintf(to, " %s%s", i.name, i.available ? "" : "(n/a)");
-  std::fprintf(to,
-               "\n"
-               "                without --impl: driver mode, runs every available implementation as "
-               "a child process\n"
-               "  --depth=N     %s (default %d, %d..%d)\n"
-               "  --threads=T   worker threads per run (default 1, 1..16)\n"
-               "  --repeat=R    driver: child processes per implementation (default 3); child: runs "
-               "in-process (default 1)\n"
-               "  --timeout=S   driver: kill a child after S seconds (default 600)\n"
-               "  --verbose     driver: print every child's output, not only the first\n",
-               p.depth_meaning, p.default_depth, p.min_depth, p.max_depth);
+  std::fprintf(
+      to,
+      "\n"
+      "                without --impl: driver mode, runs every available implementation as "
+      "a child process\n"
+      "  --depth=N     %s (default %d, %d..%d)\n"
+      "  --threads=T   worker threads per run (default 1, 1..16)\n"
+      "  --repeat=R    driver: child processes per implementation (default 3); child: runs "
+      "in-process (default 1)\n"
+      "  --timeout=S   driver: kill a child after S seconds (default 600)\n"
+      "  --verbose     driver: print every child's output, not only the first\n",
+      p.depth_meaning, p.default_depth, p.min_depth, p.max_depth);
 }
 
 inline bool parse_args(const Program& p, int argc, char** argv, Options& o) {
@@ -319,9 +321,10 @@ inline void print_indented(const std::string& text) {
 
 inline int run_driver(const Program& p, const Options& o, const char* argv0) {
   const int repeat = o.repeat > 0 ? o.repeat : 3;
-  std::printf("%s driver: depth=%d threads=%d repeat=%d (each run: a fresh process '%s "
-              "--impl=NAME --depth=%d --threads=%d')\n",
-              p.name, o.depth, o.threads, repeat, argv0, o.depth, o.threads);
+  std::printf(
+      "%s driver: depth=%d threads=%d repeat=%d (each run: a fresh process '%s "
+      "--impl=NAME --depth=%d --threads=%d')\n",
+      p.name, o.depth, o.threads, repeat, argv0, o.depth, o.threads);
   std::fflush(stdout);
 
   struct Row {
@@ -382,9 +385,10 @@ inline int run_driver(const Program& p, const Options& o, const char* argv0) {
     if (best == 0 || m < best) best = m;
   }
 
-  std::printf("\n%s  depth=%d threads=%d  (median of %d runs, wall seconds of the workload; peak "
-              "RSS = ru_maxrss of the child)\n",
-              p.name, o.depth, o.threads, repeat);
+  std::printf(
+      "\n%s  depth=%d threads=%d  (median of %d runs, wall seconds of the workload; peak "
+      "RSS = ru_maxrss of the child)\n",
+      p.name, o.depth, o.threads, repeat);
   std::printf("%-12s %5s %10s %10s %10s %15s %8s\n", "impl", "runs", "median_s", "min_s", "max_s",
               "peak_rss_MiB", "vs_best");
   for (const Row& row : rows) {

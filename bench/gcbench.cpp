@@ -44,9 +44,8 @@
 #include <cstdio>
 #include <memory>
 #include <new>
-#include <vector>
-
 #include <tricolor/gc.hpp>
+#include <vector>
 
 #include "driver.hpp"
 
@@ -70,14 +69,17 @@ struct Params {
 Params params_for(int depth) { return {depth + 2, depth, depth}; }
 
 constexpr long tree_size(int depth) { return (2L << depth) - 1; }
-long num_iters(const Params& p, int depth) { return 2 * tree_size(p.stretch_depth) / tree_size(depth); }
+long num_iters(const Params& p, int depth) {
+  return 2 * tree_size(p.stretch_depth) / tree_size(depth);
+}
 
 struct NoScope {};
 
-// --- the four implementations ---------------------------------------------------------------------
-// Each provides Node (with left, right of type Ref, and int i, j), Ref, Array, new_node(),
-// new_array(n), raw(ref), array_data(array), drop(ref), Scope / Wait for run_parallel, and
-// diagnostics() (the original's PrintDiagnostics).
+// --- the four implementations
+// --------------------------------------------------------------------- Each provides Node (with
+// left, right of type Ref, and int i, j), Ref, Array, new_node(), new_array(n), raw(ref),
+// array_data(array), drop(ref), Scope / Wait for run_parallel, and diagnostics() (the original's
+// PrintDiagnostics).
 
 struct Tricolor {
   struct Node {
@@ -97,10 +99,11 @@ struct Tricolor {
   static void drop(Ref& r) { r.reset(); }
   static void diagnostics() {
     const gc::stats s = gc::read_stats();
-    std::printf(" Total memory available=%llu bytes  Free memory=%llu bytes  (tricolor heap_sys, "
-                "heap_sys-heap_alloc)\n",
-                static_cast<unsigned long long>(s.heap_sys),
-                static_cast<unsigned long long>(s.heap_sys - std::min(s.heap_sys, s.heap_alloc)));
+    std::printf(
+        " Total memory available=%llu bytes  Free memory=%llu bytes  (tricolor heap_sys, "
+        "heap_sys-heap_alloc)\n",
+        static_cast<unsigned long long>(s.heap_sys),
+        static_cast<unsigned long long>(s.heap_sys - std::min(s.heap_sys, s.heap_alloc)));
   }
 };
 
@@ -117,7 +120,8 @@ struct Boehm {
     bool registered = false;
     Scope() {
       GC_stack_base sb;
-      if (GC_get_stack_base(&sb) == GC_SUCCESS) registered = GC_register_my_thread(&sb) == GC_SUCCESS;
+      if (GC_get_stack_base(&sb) == GC_SUCCESS)
+        registered = GC_register_my_thread(&sb) == GC_SUCCESS;
     }
     ~Scope() {
       if (registered) GC_unregister_my_thread();
@@ -144,9 +148,10 @@ struct Boehm {
   static Node* raw(Ref r) { return r; }
   static void drop(Ref& r) { r = nullptr; }
   static void diagnostics() {
-    std::printf(" Total memory available=%zu bytes  Free memory=%zu bytes  (GC_get_heap_size, "
-                "GC_get_free_bytes; %zu collections)\n",
-                GC_get_heap_size(), GC_get_free_bytes(), static_cast<std::size_t>(GC_get_gc_no()));
+    std::printf(
+        " Total memory available=%zu bytes  Free memory=%zu bytes  (GC_get_heap_size, "
+        "GC_get_free_bytes; %zu collections)\n",
+        GC_get_heap_size(), GC_get_free_bytes(), static_cast<std::size_t>(GC_get_gc_no()));
   }
   static void setup(const bench::Options&) {
     GC_INIT();
@@ -205,7 +210,8 @@ struct NewDelete {
   static void diagnostics() {}
 };
 
-// --- GCBench --------------------------------------------------------------------------------------
+// --- GCBench
+// --------------------------------------------------------------------------------------
 
 template <class I>
 long count(const typename I::Node* n) {
@@ -237,21 +243,22 @@ typename I::Ref make_tree(int depth) {
 
 bool expect(const char* what, int depth, long got, long want) {
   if (got == want) return true;
-  std::fprintf(stderr, "gcbench: WRONG COUNT: %s of depth %d: got %ld nodes, want %ld\n", what, depth,
-               got, want);
+  std::fprintf(stderr, "gcbench: WRONG COUNT: %s of depth %d: got %ld nodes, want %ld\n", what,
+               depth, got, want);
   return false;
 }
 
 long msec_since(std::chrono::steady_clock::time_point t0) {
-  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::steady_clock::now() - t0)
-                               .count());
+  return static_cast<long>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
 }
 
 // One phase (top-down or bottom-up construction of NumIters trees of one depth), split between
 // the threads. Returns false when a count is wrong.
 template <class I>
-bool phase(const Params& p, int depth, int threads, bool top_down, const typename I::Node* long_lived) {
+bool phase(const Params& p, int depth, int threads, bool top_down,
+           const typename I::Node* long_lived) {
   const long iters = num_iters(p, depth);
   std::vector<char> ok(static_cast<std::size_t>(threads), 1);
   bench::run_parallel<typename I::Scope, typename I::Wait>(threads, [&](int t) {
@@ -288,7 +295,8 @@ bool run(const bench::Options& o) {
 
   std::printf("Garbage Collector Test\n");
   std::printf(" Live storage will peak at %ld bytes.\n\n",
-              static_cast<long>(2 * sizeof(typename I::Node) * static_cast<std::size_t>(tree_size(p.long_lived_depth)) +
+              static_cast<long>(2 * sizeof(typename I::Node) *
+                                    static_cast<std::size_t>(tree_size(p.long_lived_depth)) +
                                 sizeof(double) * kArraySize));
   std::printf(" Stretching memory with a binary tree of depth %d\n", p.stretch_depth);
   I::diagnostics();
@@ -297,7 +305,8 @@ bool run(const bench::Options& o) {
   // Stretch the memory space quickly.
   {
     typename I::Ref temp = make_tree<I>(p.stretch_depth);
-    ok &= expect("stretch tree", p.stretch_depth, count<I>(I::raw(temp)), tree_size(p.stretch_depth));
+    ok &=
+        expect("stretch tree", p.stretch_depth, count<I>(I::raw(temp)), tree_size(p.stretch_depth));
     I::drop(temp);
   }
 

@@ -91,7 +91,12 @@ template <class T, class... Args>
 requires(!std::is_array_v<T>) ptr<T> make(Args&&... args) {
   void* memory = detail::allocate_for<T>();
   detail::ConstructionGuard guard(memory);
-  T* object = ::new (memory) T(std::forward<Args>(args)...);
+  T* object;
+  if constexpr (std::is_constructible_v<T, Args&&...>) {
+    object = ::new (memory) T(std::forward<Args>(args)...);
+  } else {
+    object = ::new (memory) T{std::forward<Args>(args)...};  // aggregates, where () does not work
+  }
   guard.release();
   if constexpr (detail::needs_destructor_v<T>)
     detail::register_destructor(memory, &detail::destroy_object<T>);

@@ -4,9 +4,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <thread>
 #include <vector>
 
 #include "../support/support.hpp"
+#include "gc/cycle.hpp"
+#include "gc/sweeper.hpp"
 
 namespace {
 
@@ -85,6 +88,32 @@ TEST(Collection, ObjectsAreDestroyedAsTheTypeTheyWereMadeAs) {
   });
   test::collect_clean();
   EXPECT_EQ(g_derived_destroyed.load(), 10);
+}
+
+// A zombie whose destructor has not run yet must survive later sweeps without being queued again.
+struct SlowToDie {
+  explicit SlowToDie(bool slow_) : slow(slow_) {}
+  ~SlowToDie() {
+    if (slow) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  test::Tracked tracked;
+  bool slow;
+};
+
+TEST(Collection, ADestructorRunsOnceEvenWhenCyclesOvertakeIt) {
+  test::in_thread([] {
+    gc::make<SlowToDie>(true);  // first in its span, so first in the destructor batch
+    for (int i = 0; i < 100; ++i) gc::make<SlowToDie>(false);
+  });
+  gc::detail::run_cycle(gc::detail::CycleReason::kForced);
+  gc::detail::finish_sweeping();  // queues the zombies; the destructor thread sleeps on the first
+  for (int i = 0; i < 3; ++i) {   // these cycles sweep the same span while the zombies wait
+    gc::detail::run_cycle(gc::detail::CycleReason::kForced);
+    gc::detail::finish_sweeping();
+  }
+  gc::collect();
+  EXPECT_EQ(Tracked::destroyed.load(), 101);
+  EXPECT_EQ(Tracked::double_destroyed.load(), 0);
 }
 
 struct AllocatesInDestructor {

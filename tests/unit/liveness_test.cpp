@@ -72,7 +72,9 @@ TEST(Liveness, InteriorPtrKeepsTheWholeObject) {
 gc::ptr<Tracked> g_global_root;
 
 TEST(Liveness, PtrInAGlobal) {
-  [] { g_global_root = chain(500); }();
+  // Built on another thread, so no stale word on this thread's stack can keep the chain alive:
+  // only the global can.
+  test::in_thread([] { g_global_root = chain(500); });
   test::collect_clean();
   EXPECT_EQ(Tracked::destroyed.load(), 0);
   EXPECT_EQ(chain_length(g_global_root.get()), 500);
@@ -83,7 +85,7 @@ TEST(Liveness, PtrInAGlobal) {
 
 TEST(Liveness, PtrInMallocMemory) {
   auto* holder = static_cast<gc::ptr<Tracked>*>(std::malloc(sizeof(gc::ptr<Tracked>)));
-  [holder] { new (holder) gc::ptr<Tracked>(chain(300)); }();
+  test::in_thread([holder] { new (holder) gc::ptr<Tracked>(chain(300)); });
   test::collect_clean();
   EXPECT_EQ(Tracked::destroyed.load(), 0);
   EXPECT_EQ(chain_length(holder->get()), 300);
@@ -95,13 +97,20 @@ TEST(Liveness, PtrInMallocMemory) {
 
 thread_local gc::ptr<Tracked> t_thread_root;
 
-TEST(Liveness, PtrInAThreadLocal) {
-  std::thread([] {
-    [] { t_thread_root = chain(200); }();
-    test::collect_clean();
-    EXPECT_EQ(chain_length(t_thread_root.get()), 200);
-  }).join();
+// Another thread stores into this thread's thread_local, so the chain's address never passes
+// through this thread's registers: only the thread_local keeps it. (A thread's static TLS may lie
+// inside the range its stack is scanned over; the main thread's does not, so test both.)
+void thread_local_keeps_alive() {
+  gc::ptr<Tracked>* slot = &t_thread_root;
+  test::in_thread([slot] { *slot = chain(200); });
+  test::collect_clean();
   EXPECT_EQ(Tracked::destroyed.load(), 0);
+  EXPECT_EQ(chain_length(t_thread_root.get()), 200);
+}
+
+TEST(Liveness, PtrInAThreadLocal) {
+  thread_local_keeps_alive();                    // the main thread
+  std::thread(thread_local_keeps_alive).join();  // another thread
 }
 
 TEST(Liveness, PtrInsideAManagedObject) {

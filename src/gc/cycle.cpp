@@ -24,8 +24,7 @@ namespace gc::detail {
 
 namespace {
 
-std::mutex g_cycle_mutex;
-CycleTotals g_totals;          // guarded by g_cycle_mutex
+CycleTotals g_totals;          // guarded by cycle_mutex()
 std::int64_t g_gc_cpu_ns = 0;  // collector CPU time, Go's way: a stopped world costs every core
 thread_local bool t_in_cycle = false;
 
@@ -53,7 +52,7 @@ int cpu_count() {
 
 // Takes the cycle lock as a blocked thread, so that a stop in progress never waits for us.
 std::unique_lock<std::mutex> lock_cycle() {
-  std::unique_lock lock(g_cycle_mutex, std::defer_lock);
+  std::unique_lock lock(cycle_mutex(), std::defer_lock);
   BlockingScope blocked;
   lock.lock();
   return lock;
@@ -127,6 +126,11 @@ void flush_stopped_caches(ThreadRecord* self) {
 }
 
 }  // namespace
+
+std::mutex& cycle_mutex() {
+  static std::mutex* mutex = new std::mutex;
+  return *mutex;
+}
 
 void run_cycle(CycleReason reason) {
   ThreadRecord* self = ensure_registered();

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <mutex>
 
 namespace gc::detail {
 
@@ -42,5 +43,8 @@ struct CycleTotals {
 // A snapshot of the cycle counters, taken with the world stopped so that it agrees with the
 // heap counters read in the same stop; `fill` receives it and runs before the world restarts.
 void snapshot_with_world_stopped(void (*fill)(const CycleTotals&, void*), void* context);
+
+// The lock that serialises cycles (and anything else that stops the world).
+std::mutex& cycle_mutex();
 
 }  // namespace gc::detail

@@ -26,10 +26,8 @@ struct Queue {
   bool thread_started = false;
 };
 
-Queue& queue() {
-  static Queue* q = new Queue;
-  return *q;
-}
+std::atomic<Queue*> g_queue{new Queue};
+Queue& queue() { return *g_queue.load(std::memory_order_acquire); }
 
 thread_local bool t_is_destructor_thread = false;
 std::atomic<std::uint64_t> g_deferred_slots{0};
@@ -84,6 +82,7 @@ void destructor_thread() {
       ran += batch.size();
     }
     {
+      CriticalSection critical;  // never stopped (or forked) while holding the queue's lock
       std::lock_guard lock(q.mutex);
       q.finished += ran;
     }
@@ -123,6 +122,23 @@ void queue_zombies(std::vector<Zombie>&& batch) {
   }
   if (start) std::thread(destructor_thread).detach();
   q.wake.notify_one();
+}
+
+void restart_destructor_thread_after_fork() {
+  // The destructor thread may have died holding the queue's lock or waiting on its condition
+  // variables: move the work to a fresh queue and start a thread for it if there is any.
+  Queue& old = queue();
+  auto* fresh = new Queue;
+  fresh->pending = std::move(old.pending);
+  // A batch the old thread had taken but not finished is lost with it: its objects stay zombies
+  // (their memory is not reused) and nothing waits for them.
+  std::uint64_t waiting = 0;
+  for (const auto& batch : fresh->pending) waiting += batch.size();
+  fresh->queued = old.queued;
+  fresh->finished = old.queued - waiting;
+  fresh->thread_started = !fresh->pending.empty();
+  g_queue.store(fresh, std::memory_order_release);
+  if (fresh->thread_started) std::thread(destructor_thread).detach();
 }
 
 std::uint64_t deferred_zombie_slots() { return g_deferred_slots.load(std::memory_order_relaxed); }

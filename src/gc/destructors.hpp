@@ -30,6 +30,9 @@ void queue_zombies(std::vector<Zombie>&& batch);
 // Blocks until every destructor queued so far has run. Returns how many ran while waiting.
 std::uint64_t wait_for_destructors();
 
+// In the child after fork(): the destructor thread did not survive; start it again if needed.
+void restart_destructor_thread_after_fork();
+
 // Zombie slots whose destructor has run but that must wait for the next sweep to be freed.
 std::uint64_t deferred_zombie_slots();
 

@@ -157,10 +157,8 @@ struct SweeperSignal {
   std::condition_variable wake;
   std::uint64_t requests = 0;
 };
-SweeperSignal& sweeper_signal() {
-  static SweeperSignal* signal = new SweeperSignal;
-  return *signal;
-}
+std::atomic<SweeperSignal*> g_sweeper_signal{new SweeperSignal};
+SweeperSignal& sweeper_signal() { return *g_sweeper_signal.load(std::memory_order_acquire); }
 
 void background_sweeper() {
   register_current_thread("sweeper");
@@ -180,15 +178,22 @@ void background_sweeper() {
 
 }  // namespace
 
+std::atomic<bool> g_sweeper_started{false};
+
 void wake_background_sweeper() {
-  static std::once_flag started;
-  std::call_once(started, [] { std::thread(background_sweeper).detach(); });
+  if (!g_sweeper_started.exchange(true)) std::thread(background_sweeper).detach();
   SweeperSignal& signal = sweeper_signal();
   {
     std::lock_guard lock(signal.mutex);
     ++signal.requests;
   }
   signal.wake.notify_one();
+}
+
+void forget_background_sweeper_after_fork() {
+  // The old sweeper may have died holding the signal's lock: leave it, start afresh.
+  g_sweeper_signal.store(new SweeperSignal, std::memory_order_release);
+  g_sweeper_started.store(false);
 }
 
 }  // namespace gc::detail

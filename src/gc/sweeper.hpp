@@ -56,6 +56,9 @@ void finish_sweeping();
 // Starts the background sweeper thread (once), and wakes it after a cycle.
 void wake_background_sweeper();
 
+// In the child after fork(): the sweeper thread did not survive; the next cycle starts another.
+void forget_background_sweeper_after_fork();
+
 // Called at mark termination: every span class has unswept spans again.
 void reset_sweep_cursor();
 

@@ -19,13 +19,17 @@ namespace gc {
 
 void collect() { detail::collect_and_destroy(); }
 
+// The pacer's lock is taken inside a critical section, like every library lock, so that no thread
+// is ever stopped (or left behind by fork) while holding it.
 int set_percent(int percent) {
   detail::ensure_runtime();
+  detail::CriticalSection critical;
   return detail::pacer().set_percent(percent);
 }
 
 std::int64_t set_memory_limit(std::int64_t bytes) {
   detail::ensure_runtime();
+  detail::CriticalSection critical;
   return detail::pacer().set_memory_limit(bytes);
 }
 

@@ -4,6 +4,7 @@
 
 #include "gc/pacer.hpp"
 #include "heap/address_space.hpp"
+#include "runtime/fork.hpp"
 #include "runtime/settings.hpp"
 #include "runtime/stop_the_world.hpp"
 
@@ -15,6 +16,7 @@ void ensure_runtime() {
     const Settings& s = settings();
     init_address_space();
     install_stop_signal(s.stop_signal);
+    install_fork_handlers();
     pacer().configure(s.gc_percent, s.memory_limit);
   });
 }

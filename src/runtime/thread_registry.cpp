@@ -62,6 +62,23 @@ std::mutex& registry_mutex() {
 ThreadRecord* registry_head() { return g_head; }
 std::size_t registered_threads() { return g_count; }
 
+void forget_other_threads_after_fork(ThreadRecord* self) {
+  ThreadRecord* r = g_head;
+  while (r != nullptr) {
+    ThreadRecord* next = r->next;
+    if (r != self) {
+      // The thread may have stopped in the middle of an allocation, but it will never resume:
+      // its cache is consistent enough to give back (a half-taken slot just stays free).
+      flush_thread_cache(*r->mutator);
+      delete r;
+    }
+    r = next;
+  }
+  self->next = nullptr;
+  g_head = self;
+  g_count = 1;
+}
+
 ThreadRecord* register_current_thread(const char* name) {
   MutatorState& m = t_mutator;
   if (m.record != nullptr) return m.record;

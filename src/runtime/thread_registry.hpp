@@ -65,4 +65,8 @@ std::mutex& registry_mutex();
 ThreadRecord* registry_head();
 std::size_t registered_threads();
 
+// In the child after fork(), with the registry locked: the other threads are gone. Their caches
+// go back to the central lists and their records are dropped.
+void forget_other_threads_after_fork(ThreadRecord* self);
+
 }  // namespace gc::detail

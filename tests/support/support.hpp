@@ -59,4 +59,22 @@ struct Tracked {
   gc::ptr<Tracked> next;
 };
 
+// A chain of `n` Tracked objects linked through `next`; the head has id n-1, its successor n-2, ...
+__attribute__((noinline)) inline gc::ptr<Tracked> make_chain(int n) {
+  gc::ptr<Tracked> head;
+  for (int i = 0; i < n; ++i) {
+    auto node = gc::make<Tracked>(i);
+    node->next = head;
+    head = node;
+  }
+  return head;
+}
+
+// True when `head` is a chain made by make_chain(n), every node intact.
+inline bool chain_intact(const Tracked* head, int n) {
+  for (int i = n - 1; i >= 0; --i, head = head->next.get())
+    if (head == nullptr || !head->intact() || head->id != i) return false;
+  return head == nullptr;
+}
+
 }  // namespace test

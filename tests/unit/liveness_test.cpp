@@ -14,16 +14,7 @@ namespace {
 
 using test::Tracked;
 
-// Builds a chain of `n` Tracked objects; returns the head.
-__attribute__((noinline)) gc::ptr<Tracked> chain(int n) {
-  gc::ptr<Tracked> head;
-  for (int i = 0; i < n; ++i) {
-    auto node = gc::make<Tracked>(i);
-    node->next = head;
-    head = node;
-  }
-  return head;
-}
+gc::ptr<Tracked> chain(int n) { return test::make_chain(n); }
 
 int chain_length(const Tracked* t) {
   int n = 0;

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/sanitizers.hpp"
 #include "../support/support.hpp"
 #include "runtime/thread_registry.hpp"
 
@@ -20,33 +21,10 @@ namespace {
 
 using test::Tracked;
 
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kThreadSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool kThreadSanitizer = true;
-#else
-constexpr bool kThreadSanitizer = false;
-#endif
-#else
-constexpr bool kThreadSanitizer = false;
-#endif
+using test::kThreadSanitizer;
 
-__attribute__((noinline)) Tracked* build_list(int n) {
-  gc::ptr<Tracked> head;
-  for (int i = 0; i < n; ++i) {
-    auto t = gc::make<Tracked>(i);
-    t->next = head;
-    head = t;
-  }
-  return head.get();  // only the raw pointer leaves: the stack scan must find it
-}
-
-bool list_intact(const Tracked* t, int n) {
-  for (int i = n - 1; i >= 0; --i, t = t->next.get())
-    if (t == nullptr || !t->intact() || t->id != i) return false;
-  return t == nullptr;
-}
+// Only the raw pointer leaves: the stack scan must find it.
+__attribute__((noinline)) Tracked* build_list(int n) { return test::make_chain(n).get(); }
 
 __attribute__((noinline)) void churn(std::size_t bytes) {
   struct Blob {
@@ -74,7 +52,7 @@ TEST(Threads, BlockedAndSpinningThreadsKeepTheirObjects) {
       }
     }
     const ssize_t n = ::read(fds[0], &byte, 1);  // blocks for the whole test
-    reader_ok = n == 1 && list_intact(mine, 1000);
+    reader_ok = n == 1 && test::chain_intact(mine, 1000);
   });
   std::thread spinner([&] {
     Tracked* mine = build_list(1000);
@@ -86,7 +64,7 @@ TEST(Threads, BlockedAndSpinningThreadsKeepTheirObjects) {
       // give it one. It is not a tricolor safepoint: the stop signal still does the work.
       if (kThreadSanitizer && counter % 1024 == 0) sched_yield();
     }
-    spinner_ok = list_intact(mine, 1000);
+    spinner_ok = test::chain_intact(mine, 1000);
   });
   while (ready.load() < 2) std::this_thread::yield();
 
@@ -120,7 +98,7 @@ TEST(Threads, BlockingRegionsAreNotWaitedFor) {
       inside = true;
       while (!leave.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    EXPECT_TRUE(list_intact(mine, 100));
+    EXPECT_TRUE(test::chain_intact(mine, 100));
     gc::make<Tracked>();  // managed memory is usable again after the region
   });
   while (!inside.load()) std::this_thread::yield();
@@ -155,7 +133,7 @@ TEST(Threads, SafepointLetsALoopCooperate) {
   std::thread looper([&] {
     Tracked* mine = build_list(50);
     while (!stop.load(std::memory_order_relaxed)) gc::safepoint();
-    EXPECT_TRUE(list_intact(mine, 50));
+    EXPECT_TRUE(test::chain_intact(mine, 50));
   });
   for (int i = 0; i < 20; ++i) gc::collect();
   stop = true;

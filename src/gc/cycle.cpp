@@ -58,20 +58,34 @@ std::unique_lock<std::mutex> lock_cycle() {
   return lock;
 }
 
+// The copy of a blocking thread's register spill area (stop_the_world.cpp, enter_blocking).
+void scan_saved_frame(Marker& marker, ThreadRecord* r) {
+  if (r->saved_frame_words == 0) return;
+  const auto* frame = r->saved_frame;
+  marker.scan_conservative(reinterpret_cast<std::uintptr_t>(frame),
+                           reinterpret_cast<std::uintptr_t>(frame + r->saved_frame_words));
+}
+
 // Scans every thread's stack and the root set. Not inlined: the registers of the collector's own
 // callers are spilled into this frame, which the scan of its own stack covers.
-__attribute__((noinline)) std::int64_t mark_from_roots(Marker& marker, ThreadRecord* self) {
+//
+// `verifying`: the gccheckmark pass skips the live stack of a thread inside a blocking region. Such
+// a thread keeps running, and the frame that holds the region may change between the two passes
+// (the region's code reuses its slots), so the second pass could see words the first never read;
+// the copy of its registers is scanned by both.
+__attribute__((noinline)) std::int64_t mark_from_roots(Marker& marker, ThreadRecord* self,
+                                                       bool verifying) {
   __builtin_unwind_init();
   std::int64_t stack_bytes = 0;
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     const std::uintptr_t lo =
         r == self ? current_stack_pointer() : r->scan_sp.load(std::memory_order_relaxed);
-    marker.scan_conservative(lo, r->stack_hi);
-    if (r != self && r->saved_frame_words != 0) {
-      const auto* frame = r->saved_frame;
-      marker.scan_conservative(reinterpret_cast<std::uintptr_t>(frame),
-                               reinterpret_cast<std::uintptr_t>(frame + r->saved_frame_words));
+    if (verifying && r != self && r->in_blocking_region.load(std::memory_order_relaxed)) {
+      scan_saved_frame(marker, r);
+      continue;
     }
+    marker.scan_conservative(lo, r->stack_hi);
+    if (r != self) scan_saved_frame(marker, r);
     stack_bytes += static_cast<std::int64_t>(r->stack_hi - lo);
     // A thread stopped by signal keeps its cache, and so its tiny block, which no root names.
     if (r != self && !r->cooperative.load(std::memory_order_relaxed))
@@ -153,14 +167,14 @@ void run_cycle(CycleReason reason) {
   const std::int64_t t1 = now_ns();
 
   Marker marker(Marker::Mode::kMark);
-  trace.stack_bytes = mark_from_roots(marker, self);
+  trace.stack_bytes = mark_from_roots(marker, self, /*verifying=*/false);
   marker.drain();
   const std::int64_t t2 = now_ns();
 
   if (settings().gccheckmark) {
     clear_checkmarks();
     Marker verifier(Marker::Mode::kCheckmark);
-    mark_from_roots(verifier, self);
+    mark_from_roots(verifier, self, /*verifying=*/true);
     verifier.drain();
   }
 

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "heap/central.hpp"
+#include "heap/fixed_pool.hpp"
 #include "heap/os_memory.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
@@ -18,12 +19,11 @@ namespace {
 
 struct Queue {
   std::mutex mutex;
-  std::condition_variable wake;              // the destructor thread waits for work
-  std::condition_variable progress;          // waiters for "everything queued so far has run"
-  std::vector<std::vector<Zombie>> pending;  // one batch per swept span
+  std::condition_variable wake;      // the destructor thread waits for work
+  std::condition_variable progress;  // waiters for "everything queued so far has run"
+  ZombieBatch* pending = nullptr;    // a list of batches, one per swept span
   std::uint64_t queued = 0;
   std::uint64_t finished = 0;
-  bool thread_started = false;
 };
 
 std::atomic<Queue*> g_queue{new Queue};
@@ -32,54 +32,60 @@ Queue& queue() { return *g_queue.load(std::memory_order_acquire); }
 thread_local bool t_is_destructor_thread = false;
 std::atomic<std::uint64_t> g_deferred_slots{0};
 
-void run_destructor(const Zombie& z) {
+using Pool = FixedPool<sizeof(ZombieBatch)>;
+
+void run_destructor(void* object, DestructorFn destructor) {
   try {
-    z.destructor(z.object);
+    destructor(object);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "tricolor: a destructor threw (object %p): %s\n", z.object, e.what());
+    std::fprintf(stderr, "tricolor: a destructor threw (object %p): %s\n", object, e.what());
   } catch (...) {
-    std::fprintf(stderr, "tricolor: a destructor threw (object %p)\n", z.object);
+    std::fprintf(stderr, "tricolor: a destructor threw (object %p)\n", object);
   }
 }
 
 // Runs the destructors of one span's zombies, then frees their slots under one lock.
-void run_batch(const std::vector<Zombie>& batch, std::vector<std::uint32_t>& indexes) {
-  Span* span = batch.front().span;
+void run_batch(ZombieBatch* batch) {
+  Span* span = batch->span;
   std::atomic<std::uintptr_t>* table = span->destructors.load(std::memory_order_acquire);
-  indexes.clear();
-  for (const Zombie& z : batch) {
-    run_destructor(z);
+  std::uint32_t indexes[kMaxSpanObjects];
+  for (std::uint32_t i = 0; i < batch->count; ++i) {
+    const ZombieBatch::Entry& z = batch->entries[i];
+    run_destructor(z.object, z.destructor);
     table[z.index].store(0, std::memory_order_release);
-    indexes.push_back(z.index);
+    indexes[i] = z.index;
     poll_safepoint();
   }
   CriticalSection critical;
   const std::size_t freed =
-      central(span->span_class)
-          .free_zombie_slots(span, indexes.data(), indexes.size(), batch.front().sweepgen);
-  g_deferred_slots.fetch_add(indexes.size() - freed, std::memory_order_relaxed);
+      central(span->span_class).free_zombie_slots(span, indexes, batch->count, batch->sweepgen);
+  g_deferred_slots.fetch_add(batch->count - freed, std::memory_order_relaxed);
 }
 
 void destructor_thread() {
   register_current_thread("destructors");
   t_is_destructor_thread = true;
-  Queue& q = queue();
-  std::vector<std::vector<Zombie>> batches;
-  std::vector<std::uint32_t> indexes;
   for (;;) {
+    Queue& q = queue();
+    ZombieBatch* batches = nullptr;
     {
       // The lock is released before the blocking scope ends: leaving it may wait for a stop, and
       // a sweeping thread that the stop waits for may need this lock.
       BlockingScope blocked;
       std::unique_lock lock(q.mutex);
-      q.wake.wait(lock, [&] { return !q.pending.empty(); });
-      batches.swap(q.pending);
+      q.wake.wait(lock, [&] { return q.pending != nullptr; });
+      batches = q.pending;
+      q.pending = nullptr;
       lock.unlock();
     }
     std::uint64_t ran = 0;
-    for (const auto& batch : batches) {
-      run_batch(batch, indexes);
-      ran += batch.size();
+    while (batches != nullptr) {
+      ZombieBatch* batch = batches;
+      batches = batch->next;
+      run_batch(batch);
+      ran += batch->count;
+      CriticalSection critical;
+      Pool::instance().deallocate(batch);
     }
     {
       CriticalSection critical;  // never stopped (or forked) while holding the queue's lock
@@ -87,9 +93,10 @@ void destructor_thread() {
       q.finished += ran;
     }
     q.progress.notify_all();
-    batches.clear();
   }
 }
+
+std::atomic<bool> g_thread_started{false};
 
 }  // namespace
 
@@ -98,30 +105,54 @@ void register_destructor(void* object, DestructorFn fn) {
   Span* s = span_of(addr);
   std::atomic<std::uintptr_t>* table = s->destructors.load(std::memory_order_acquire);
   if (table == nullptr) {
-    CriticalSection critical;
-    auto* fresh = new std::atomic<std::uintptr_t>[s->nelems]();
+    auto* fresh = new_destructor_table();
     if (s->destructors.compare_exchange_strong(table, fresh, std::memory_order_acq_rel)) {
       table = fresh;
     } else {
-      delete[] fresh;
+      free_destructor_table(fresh);
     }
   }
   const std::uint32_t index = s->nelems == 1 ? 0 : s->slot_index(addr);
   table[index].store(reinterpret_cast<std::uintptr_t>(fn), std::memory_order_release);
 }
 
-void queue_zombies(std::vector<Zombie>&& batch) {
+using TablePool = FixedPool<kMaxSpanObjects * sizeof(std::atomic<std::uintptr_t>)>;
+
+std::atomic<std::uintptr_t>* new_destructor_table() {
+  CriticalSection critical;  // nobody is ever stopped holding the pool's lock
+  void* memory = TablePool::instance().allocate();
+  auto* table = static_cast<std::atomic<std::uintptr_t>*>(memory);
+  for (std::size_t i = 0; i < kMaxSpanObjects; ++i)
+    ::new (&table[i]) std::atomic<std::uintptr_t>(0);
+  return table;
+}
+
+void free_destructor_table(std::atomic<std::uintptr_t>* table) {
+  if (table == nullptr) return;
+  CriticalSection critical;
+  TablePool::instance().deallocate(table);
+}
+
+ZombieBatch* new_zombie_batch(Span* span, std::uint32_t sweepgen) {
+  auto* batch = ::new (Pool::instance().allocate()) ZombieBatch;
+  batch->span = span;
+  batch->sweepgen = sweepgen;
+  return batch;
+}
+
+void queue_zombies(ZombieBatch* batch) {
   Queue& q = queue();
-  bool start = false;
   {
     std::lock_guard lock(q.mutex);
-    q.queued += batch.size();
-    q.pending.push_back(std::move(batch));
-    start = !q.thread_started;
-    q.thread_started = true;
+    q.queued += batch->count;
+    batch->next = q.pending;
+    q.pending = batch;
   }
-  if (start) std::thread(destructor_thread).detach();
   q.wake.notify_one();
+}
+
+void start_destructor_thread() {
+  if (!g_thread_started.exchange(true)) std::thread(destructor_thread).detach();
 }
 
 void restart_destructor_thread_after_fork() {
@@ -129,16 +160,16 @@ void restart_destructor_thread_after_fork() {
   // variables: move the work to a fresh queue and start a thread for it if there is any.
   Queue& old = queue();
   auto* fresh = new Queue;
-  fresh->pending = std::move(old.pending);
+  fresh->pending = old.pending;
   // A batch the old thread had taken but not finished is lost with it: its objects stay zombies
   // (their memory is not reused) and nothing waits for them.
   std::uint64_t waiting = 0;
-  for (const auto& batch : fresh->pending) waiting += batch.size();
+  for (ZombieBatch* b = fresh->pending; b != nullptr; b = b->next) waiting += b->count;
   fresh->queued = old.queued;
   fresh->finished = old.queued - waiting;
-  fresh->thread_started = !fresh->pending.empty();
   g_queue.store(fresh, std::memory_order_release);
-  if (fresh->thread_started) std::thread(destructor_thread).detach();
+  g_thread_started.store(false);
+  if (fresh->pending != nullptr) start_destructor_thread();
 }
 
 std::uint64_t deferred_zombie_slots() { return g_deferred_slots.load(std::memory_order_relaxed); }

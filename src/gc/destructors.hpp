@@ -9,23 +9,37 @@
 // sweeper or a stop-the-world — a destructor may take any lock, allocate, or block.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
-#include <vector>
 
 #include "tricolor/detail/span.hpp"
 
 namespace gc::detail {
 
-struct Zombie {
-  void* object;
-  DestructorFn destructor;
-  Span* span;
-  std::uint32_t index;
-  std::uint32_t sweepgen;
+// The dead objects with destructors that one sweep of one span found. Batches come from a
+// FixedPool, because sweeping runs inside critical sections, where malloc is off limits.
+struct ZombieBatch {
+  struct Entry {
+    void* object;
+    DestructorFn destructor;
+    std::uint32_t index;
+  };
+  ZombieBatch* next = nullptr;
+  Span* span = nullptr;
+  std::uint32_t sweepgen = 0;
+  std::uint32_t count = 0;
+  Entry entries[kMaxSpanObjects];
 };
 
-// Hands over the zombies one sweep of one span found.
-void queue_zombies(std::vector<Zombie>&& batch);
+ZombieBatch* new_zombie_batch(Span* span, std::uint32_t sweepgen);
+
+// A span's table of destructors (one entry per slot), from a FixedPool; zero-filled.
+std::atomic<std::uintptr_t>* new_destructor_table();
+void free_destructor_table(std::atomic<std::uintptr_t>* table);
+// Hands a batch to the destructor thread (which gives it back to the pool when done).
+void queue_zombies(ZombieBatch* batch);
+// Starts the destructor thread if it is not running (outside critical sections: it allocates).
+void start_destructor_thread();
 
 // Blocks until every destructor queued so far has run. Returns how many ran while waiting.
 std::uint64_t wait_for_destructors();

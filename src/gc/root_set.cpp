@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "gc/marker.hpp"
+#include "heap/os_memory.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
 #include "tricolor/detail/barrier.hpp"
@@ -71,11 +72,13 @@ class Stripe {
   }
 
   void rehash(std::size_t wanted) {
-    std::size_t capacity = 16;
+    std::size_t capacity = 512;  // a page of slots at least: each table is its own mapping
     while (capacity * 3 < wanted * 4) capacity *= 2;
+    // mmap, not new: this runs inside a critical section (heap/fixed_pool.hpp explains why).
     std::uintptr_t* old = table_;
     const std::size_t old_capacity = capacity_;
-    table_ = new std::uintptr_t[capacity]();
+    table_ = static_cast<std::uintptr_t*>(os::map_table(capacity * sizeof(std::uintptr_t)));
+    if (table_ == nullptr) os::fatal("out of memory for the root set");
     capacity_ = capacity;
     count_ = 0;
     tombstones_ = 0;
@@ -87,7 +90,7 @@ class Stripe {
       table_[j] = v;
       ++count_;
     }
-    delete[] old;
+    if (old != nullptr) os::unmap(old, old_capacity * sizeof(std::uintptr_t));
   }
 
   std::mutex mutex_;

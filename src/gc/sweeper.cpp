@@ -4,7 +4,6 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
-#include <vector>
 
 #include "gc/destructors.hpp"
 #include "heap/central.hpp"
@@ -51,7 +50,7 @@ bool sweep_span(Span* s) {
   const std::uint32_t mark_free_index = s->mark_free_index.load(std::memory_order_relaxed);
   const std::uintptr_t object_bytes = s->large_size != 0 ? s->large_size : s->elem_size;
   std::atomic<std::uintptr_t>* destructors = s->destructors.load(std::memory_order_acquire);
-  std::vector<Zombie> zombies;
+  ZombieBatch* zombies = nullptr;  // allocated when the first zombie turns up
   std::uint32_t live = 0;
   std::int64_t freed = 0;
   const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_relaxed);
@@ -80,8 +79,9 @@ bool sweep_span(Span* s) {
         kept |= std::uint64_t{1} << bit;
         if ((zombies_queued & (std::uint64_t{1} << bit)) == 0) {
           s->zombie_bits[w].fetch_or(std::uint64_t{1} << bit, std::memory_order_relaxed);
-          zombies.push_back({reinterpret_cast<void*>(s->slot_base(index)),
-                             reinterpret_cast<DestructorFn>(entry), s, index, sweepgen});
+          if (zombies == nullptr) zombies = new_zombie_batch(s, sweepgen);
+          zombies->entries[zombies->count++] = {reinterpret_cast<void*>(s->slot_base(index)),
+                                                reinterpret_cast<DestructorFn>(entry), index};
         }
         continue;
       }
@@ -100,9 +100,9 @@ bool sweep_span(Span* s) {
   s->alloc_count.store(live, std::memory_order_relaxed);
   s->alloc_cache = 0;
   if (freed != 0) count_freed(freed, freed * static_cast<std::int64_t>(object_bytes));
-  if (!zombies.empty()) queue_zombies(std::move(zombies));
+  if (zombies != nullptr) queue_zombies(zombies);
   if (live == 0) {
-    delete[] s->destructors.exchange(nullptr, std::memory_order_relaxed);
+    free_destructor_table(s->destructors.exchange(nullptr, std::memory_order_relaxed));
     page_heap().free(s);
     return true;
   }
@@ -181,6 +181,9 @@ void background_sweeper() {
 std::atomic<bool> g_sweeper_started{false};
 
 void wake_background_sweeper() {
+  // Both background threads start here, outside any critical section (creating a thread
+  // allocates), before the first sweep can queue a destructor.
+  start_destructor_thread();
   if (!g_sweeper_started.exchange(true)) std::thread(background_sweeper).detach();
   SweeperSignal& signal = sweeper_signal();
   {

@@ -1,7 +1,6 @@
 #include "heap/central.hpp"
 
-#include <array>
-
+#include "gc/destructors.hpp"
 #include "gc/sweeper.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/page_heap.hpp"
@@ -41,8 +40,9 @@ Span* SpanList::pop() {
 }
 
 Central& central(std::uint8_t span_class) {
-  static std::array<Central, kNumSpanClasses>* centrals = new std::array<Central, kNumSpanClasses>;
-  return (*centrals)[span_class];
+  // Static storage, not the heap: the first use may be inside a critical section.
+  static Central centrals[kNumSpanClasses];
+  return centrals[span_class];
 }
 
 void init_small_span(Span* s, std::uint8_t span_class) {
@@ -200,7 +200,7 @@ std::size_t Central::free_zombie_slots(Span* s, const std::uint32_t* indexes, st
   }
   if (remaining == 0) {
     lock.unlock();
-    delete[] s->destructors.exchange(nullptr, std::memory_order_relaxed);
+    free_destructor_table(s->destructors.exchange(nullptr, std::memory_order_relaxed));
     page_heap().free(s);
     return freed;
   }

@@ -26,7 +26,7 @@ Span* PageHeap::new_descriptor() {
     s->~Span();
     return ::new (s) Span;
   }
-  return new Span;
+  return ::new (FixedPool<sizeof(Span)>::instance().allocate()) Span;
 }
 
 void PageHeap::set_span_table(std::uintptr_t base, std::size_t npages, Span* span) {

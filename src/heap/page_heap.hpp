@@ -17,6 +17,7 @@
 #include <set>
 #include <utility>
 
+#include "heap/fixed_pool.hpp"
 #include "tricolor/detail/span.hpp"
 
 namespace gc::detail {
@@ -49,8 +50,13 @@ class PageHeap {
   void set_span_table(std::uintptr_t base, std::size_t npages, Span* span);
 
   mutable std::mutex mutex_;
-  std::map<std::uintptr_t, FreeRun> free_by_address_;
-  std::set<std::pair<std::size_t, std::uintptr_t>> free_by_size_;
+  // Node allocations come from FixedPool: the page heap is used inside critical sections.
+  std::map<std::uintptr_t, FreeRun, std::less<>,
+           PoolAllocator<std::pair<const std::uintptr_t, FreeRun>>>
+      free_by_address_;
+  std::set<std::pair<std::size_t, std::uintptr_t>, std::less<>,
+           PoolAllocator<std::pair<std::size_t, std::uintptr_t>>>
+      free_by_size_;
   Span* recycled_ = nullptr;
   std::size_t inuse_pages_ = 0;
   std::size_t free_pages_ = 0;

@@ -111,6 +111,7 @@ __attribute__((noinline)) void enter_blocking() {
   r->saved_frame_words =
       copy_frame(current_stack_pointer(), top, r->saved_frame, std::size(r->saved_frame));
   r->scan_sp.store(top, std::memory_order_relaxed);
+  r->in_blocking_region.store(true, std::memory_order_relaxed);
   r->cooperative.store(true, std::memory_order_relaxed);
   r->status.store(stopped_status(0), std::memory_order_release);
 }
@@ -118,6 +119,7 @@ __attribute__((noinline)) void enter_blocking() {
 void leave_blocking() {
   ThreadRecord* r = t_mutator.record;
   wait_until_released(r);
+  r->in_blocking_region.store(false, std::memory_order_relaxed);
   poll_safepoint();
 }
 

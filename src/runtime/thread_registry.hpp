@@ -49,6 +49,8 @@ struct ThreadRecord {
   // instead.
   std::uintptr_t saved_frame[128] = {};
   std::size_t saved_frame_words = 0;
+  // Inside a blocking region (set by the thread itself around it).
+  std::atomic<bool> in_blocking_region{false};
   ThreadRecord* next = nullptr;
 };
 

@@ -1,0 +1,83 @@
+// Fixed-size blocks from mmap, for the library's own bookkeeping (span descriptors, page-heap index
+// nodes, zombie batches, grey-object chunks, root tables' neighbours).
+//
+// Why not malloc: library code that holds internal locks runs inside critical sections, where a
+// stop signal is deferred. If such code called malloc while another thread had been stopped by
+// signal inside malloc holding an arena lock, it would wait for that thread, and the stop would
+// wait for it: a deadlock. So nothing inside a critical section calls malloc; it takes blocks from
+// here. Blocks are recycled through a free list and never returned to the OS.
+#pragma once
+
+#include <cstddef>
+#include <mutex>
+
+#include "heap/os_memory.hpp"
+
+namespace gc::detail {
+
+template <std::size_t BlockSize>
+class FixedPool {
+  static_assert(BlockSize >= sizeof(void*));
+
+ public:
+  void* allocate() {
+    std::lock_guard lock(mutex_);
+    if (free_ == nullptr) refill();
+    Node* n = free_;
+    free_ = n->next;
+    return n;
+  }
+  void deallocate(void* p) {
+    std::lock_guard lock(mutex_);
+    auto* n = static_cast<Node*>(p);
+    n->next = free_;
+    free_ = n;
+  }
+
+  static FixedPool& instance() {
+    static FixedPool* pool = new FixedPool;  // never destroyed; constructed outside the hot paths
+    return *pool;
+  }
+
+ private:
+  struct Node {
+    Node* next;
+  };
+  static constexpr std::size_t kBlock = (BlockSize + 15) & ~std::size_t{15};
+  static constexpr std::size_t kChunk = kBlock > (std::size_t{1} << 16) ? kBlock
+                                                                        : std::size_t{1} << 20;
+
+  void refill() {
+    auto* chunk = static_cast<char*>(os::map_table(kChunk));
+    if (chunk == nullptr) os::fatal("out of memory for the collector's bookkeeping");
+    for (std::size_t off = 0; off + kBlock <= kChunk; off += kBlock) {
+      auto* n = reinterpret_cast<Node*>(chunk + off);
+      n->next = free_;
+      free_ = n;
+    }
+  }
+
+  std::mutex mutex_;
+  Node* free_ = nullptr;
+};
+
+// A standard allocator over FixedPool, for node-based containers (std::map, std::set) used inside
+// critical sections. Only single-object allocations are supported, which is all nodes need.
+template <class T>
+struct PoolAllocator {
+  using value_type = T;
+  PoolAllocator() noexcept = default;
+  template <class U>
+  PoolAllocator(const PoolAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) {
+    if (n != 1) os::fatal("PoolAllocator: only single nodes");
+    return static_cast<T*>(FixedPool<sizeof(T)>::instance().allocate());
+  }
+  void deallocate(T* p, std::size_t) noexcept { FixedPool<sizeof(T)>::instance().deallocate(p); }
+  template <class U>
+  bool operator==(const PoolAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+
+}  // namespace gc::detail

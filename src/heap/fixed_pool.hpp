@@ -34,10 +34,14 @@ class FixedPool {
     free_ = n;
   }
 
+  // Constant-initialised and trivially destructible: no allocation, no guard, no exit-time
+  // destruction, so the first use may be inside a critical section.
   static FixedPool& instance() {
-    static FixedPool* pool = new FixedPool;  // never destroyed; constructed outside the hot paths
-    return *pool;
+    static constinit FixedPool pool;
+    return pool;
   }
+
+  constexpr FixedPool() = default;
 
  private:
   struct Node {

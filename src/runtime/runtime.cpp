@@ -3,7 +3,9 @@
 #include <mutex>
 
 #include "gc/pacer.hpp"
+#include "gc/root_set.hpp"
 #include "heap/address_space.hpp"
+#include "heap/page_heap.hpp"
 #include "runtime/fork.hpp"
 #include "runtime/settings.hpp"
 #include "runtime/stop_the_world.hpp"
@@ -15,6 +17,10 @@ void ensure_runtime() {
   std::call_once(once, [] {
     const Settings& s = settings();
     init_address_space();
+    // Singletons that allocate when first used are created here, outside any critical section
+    // (heap/fixed_pool.hpp says why that matters).
+    page_heap();
+    root_count();
     install_stop_signal(s.stop_signal);
     install_fork_handlers();
     pacer().configure(s.gc_percent, s.memory_limit);

@@ -29,9 +29,6 @@ class Pacer {
     return heap_live >= trigger_.load(std::memory_order_relaxed);
   }
   std::int64_t goal() const { return goal_.load(std::memory_order_relaxed); }
-  std::int64_t heap_marked() const { return heap_marked_.load(std::memory_order_relaxed); }
-  int percent() const { return percent_.load(std::memory_order_relaxed); }
-  std::int64_t memory_limit() const { return memory_limit_.load(std::memory_order_relaxed); }
 
   int set_percent(int percent);
   std::int64_t set_memory_limit(std::int64_t bytes);

@@ -123,8 +123,6 @@ void leave_blocking() {
   poll_safepoint();
 }
 
-bool world_stopped() { return g_world_epoch.load(std::memory_order_acquire) % 2 == 1; }
-
 void install_stop_signal(int signal_number) {
   g_stop_signal = signal_number;
   struct sigaction action;

@@ -28,9 +28,6 @@ struct StopStats {
 StopStats stop_the_world();
 void start_the_world();
 
-// True between stop_the_world and start_the_world (on any thread).
-bool world_stopped();
-
 // Installs the stop signal's handler (once, at runtime start).
 void install_stop_signal(int signal_number);
 

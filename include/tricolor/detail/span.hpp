@@ -89,7 +89,6 @@ struct Span {
   std::uintptr_t slot_base(std::uint32_t index) const {
     return base + static_cast<std::uintptr_t>(index) * elem_size;
   }
-  std::uintptr_t limit() const { return base + npages * kPageSize; }
   bool noscan() const { return span_class_noscan(span_class); }
 
   bool is_allocated(std::uint32_t index) const {
@@ -98,13 +97,6 @@ struct Span {
   }
   bool is_marked(std::uint32_t index) const {
     return (mark_bits[index / 64].load(std::memory_order_relaxed) >> (index % 64) & 1) != 0;
-  }
-  // Sets the mark bit; true when this call set it (the object turned grey).
-  bool try_mark(std::uint32_t index) {
-    const std::uint64_t bit = std::uint64_t{1} << (index % 64);
-    auto& word = mark_bits[index / 64];
-    if (word.load(std::memory_order_relaxed) & bit) return false;
-    return (word.fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
   }
 };
 

@@ -47,13 +47,8 @@
 #include <tricolor/gc.hpp>
 #include <vector>
 
+#include "boehm_peer.hpp"
 #include "driver.hpp"
-
-#if TRICOLOR_HAVE_BOEHM
-#define GC_THREADS 1
-#define GC_NO_THREAD_REDIRECTS 1  // threads are registered explicitly (GC_register_my_thread)
-#include <gc/gc.h>
-#endif
 
 namespace {
 
@@ -116,19 +111,7 @@ struct Boehm {
   };
   using Ref = Node*;
   using Array = double*;
-  struct Scope {
-    bool registered = false;
-    Scope() {
-      GC_stack_base sb;
-      if (GC_get_stack_base(&sb) == GC_SUCCESS)
-        registered = GC_register_my_thread(&sb) == GC_SUCCESS;
-    }
-    ~Scope() {
-      if (registered) GC_unregister_my_thread();
-    }
-    Scope(const Scope&) = delete;
-    Scope& operator=(const Scope&) = delete;
-  };
+  using Scope = bench::BoehmThreadScope;
   using Wait = NoScope;
 
   static Ref new_node() {

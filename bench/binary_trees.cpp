@@ -120,10 +120,7 @@ struct Boehm {
   static long count(const Node* n) { return n->left ? 1 + count(n->left) + count(n->right) : 1; }
   static const Node* raw(Ref r) { return r; }
   static void release(Ref& r) { r = nullptr; }
-  static void setup(const bench::Options&) {
-    GC_INIT();
-    GC_allow_register_threads();
-  }
+  static void setup(const bench::Options&) { bench::boehm_setup(); }
 };
 #endif
 

@@ -24,5 +24,11 @@ struct BoehmThreadScope {
   BoehmThreadScope& operator=(const BoehmThreadScope&) = delete;
 };
 
+// Once, before the first allocation.
+inline void boehm_setup() {
+  GC_INIT();
+  GC_allow_register_threads();
+}
+
 }  // namespace bench
 #endif

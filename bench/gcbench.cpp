@@ -136,10 +136,7 @@ struct Boehm {
         "GC_get_free_bytes; %zu collections)\n",
         GC_get_heap_size(), GC_get_free_bytes(), static_cast<std::size_t>(GC_get_gc_no()));
   }
-  static void setup(const bench::Options&) {
-    GC_INIT();
-    GC_allow_register_threads();
-  }
+  static void setup(const bench::Options&) { bench::boehm_setup(); }
 };
 #endif
 

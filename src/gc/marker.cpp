@@ -43,24 +43,15 @@ void Marker::scan_object(Span* s, std::uintptr_t object) {
   const std::uintptr_t lo = g_heap.lo.load(std::memory_order_relaxed);
   const std::uintptr_t bytes = object_size(s);
   scanned_bytes_ += static_cast<std::int64_t>(bytes);
-  std::uintptr_t first = (object - lo) >> 3;
-  const std::uintptr_t end = first + bytes / 8;
-  while (first < end) {
-    const std::uintptr_t w = first / 64;
-    const unsigned lo_bit = first % 64;
-    const std::uintptr_t word_end = (w + 1) * 64 < end ? (w + 1) * 64 : end;
-    const unsigned count = static_cast<unsigned>(word_end - first);
-    const std::uint64_t mask = (count == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << count) - 1))
-                               << lo_bit;
-    std::uint64_t bits = g_heap.pointer_bits[w].load(std::memory_order_relaxed) & mask;
+  for_each_pointer_word(object, bytes, [&](std::uintptr_t word, std::uint64_t mask) {
+    std::uint64_t bits = g_heap.pointer_bits[word].load(std::memory_order_relaxed) & mask;
     while (bits != 0) {
       const unsigned bit = static_cast<unsigned>(std::countr_zero(bits));
       bits &= bits - 1;
-      auto* slot = reinterpret_cast<std::uintptr_t*>(lo + (w * 64 + bit) * 8);
+      auto* slot = reinterpret_cast<std::uintptr_t*>(lo + (word * 64 + bit) * 8);
       shade(std::atomic_ref<std::uintptr_t>(*slot).load(std::memory_order_relaxed));
     }
-    first = word_end;
-  }
+  });
 }
 
 // Reads words that belong to other threads' stacks, redzones and all: not instrumented.

@@ -8,6 +8,7 @@
 #include "gc/destructors.hpp"
 #include "heap/central.hpp"
 #include "heap/heap_counters.hpp"
+#include "heap/object_lookup.hpp"
 #include "heap/page_heap.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
@@ -16,19 +17,10 @@
 namespace gc::detail {
 
 void clear_pointer_bits(std::uintptr_t addr, std::size_t bytes) {
-  std::uintptr_t first = (addr - g_heap.lo.load(std::memory_order_relaxed)) >> 3;
-  const std::uintptr_t end = first + bytes / 8;
-  while (first < end) {
-    const std::uintptr_t word = first / 64;
-    const unsigned lo_bit = first % 64;
-    const std::uintptr_t word_end = (word + 1) * 64 < end ? (word + 1) * 64 : end;
-    const unsigned count = static_cast<unsigned>(word_end - first);
-    const std::uint64_t mask = (count == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << count) - 1))
-                               << lo_bit;
+  for_each_pointer_word(addr, bytes, [](std::uintptr_t word, std::uint64_t mask) {
     auto& w = g_heap.pointer_bits[word];
     if (w.load(std::memory_order_relaxed) & mask) w.fetch_and(~mask, std::memory_order_relaxed);
-    first = word_end;
-  }
+  });
 }
 
 namespace {
@@ -48,7 +40,7 @@ bool sweep_span(Span* s) {
   const std::uint32_t n = s->nelems;
   const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);
   const std::uint32_t mark_free_index = s->mark_free_index.load(std::memory_order_relaxed);
-  const std::uintptr_t object_bytes = s->large_size != 0 ? s->large_size : s->elem_size;
+  const std::uintptr_t object_bytes = object_size(s);
   std::atomic<std::uintptr_t>* destructors = s->destructors.load(std::memory_order_acquire);
   ZombieBatch* zombies = nullptr;  // allocated when the first zombie turns up
   std::uint32_t live = 0;

@@ -3,6 +3,7 @@
 #include "gc/destructors.hpp"
 #include "gc/sweeper.hpp"
 #include "heap/heap_counters.hpp"
+#include "heap/object_lookup.hpp"
 #include "heap/page_heap.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
@@ -190,7 +191,7 @@ std::size_t Central::free_zombie_slots(Span* s, const std::uint32_t* indexes, st
   if (freed == 0) return 0;
   const std::uint32_t remaining = s->alloc_count.load(std::memory_order_relaxed) - freed;
   s->alloc_count.store(remaining, std::memory_order_relaxed);
-  const std::size_t bytes = s->large_size != 0 ? s->large_size : s->elem_size;
+  const std::size_t bytes = object_size(s);
   count_freed(freed, static_cast<std::int64_t>(bytes * freed));
   const int gen = s->list_id / 2;
   if (s->list_id % 2 == 1) {

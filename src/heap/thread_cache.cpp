@@ -148,23 +148,7 @@ void* alloc_large(std::size_t size, std::size_t align, bool noscan) {
 void* allocate_array(std::size_t bytes, std::size_t align, bool noscan) {
   const std::uint8_t size_class = size_to_class_aligned(bytes == 0 ? 1 : bytes, align);
   if (size_class == 0) return alloc_large(bytes, align, noscan);
-  const std::uint8_t span_class = make_span_class(size_class, noscan);
-  // The same fast path as alloc_small, for a class known only at run time.
-  Span* s = t_mutator.alloc[span_class];
-  const std::uint64_t cache = s->alloc_cache;
-  if (cache != 0 && g_safepoint_pending.load(std::memory_order_relaxed) == 0) {
-    const unsigned bit = static_cast<unsigned>(std::countr_zero(cache));
-    const std::uint32_t index = s->free_index.load(std::memory_order_relaxed) + bit;
-    const std::uint32_t next = index + 1;
-    if (index < s->nelems && (next % 64 != 0 || next == s->nelems)) {
-      s->alloc_cache = (cache >> bit) >> 1;
-      s->free_index.store(next, std::memory_order_relaxed);
-      s->alloc_count.store(s->alloc_count.load(std::memory_order_relaxed) + 1,
-                           std::memory_order_relaxed);
-      return reinterpret_cast<void*>(s->slot_base(index));
-    }
-  }
-  return alloc_slow(span_class);
+  return alloc_from_cache(make_span_class(size_class, noscan));
 }
 
 void abandon_allocation(void* object) noexcept {

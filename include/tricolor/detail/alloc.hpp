@@ -24,9 +24,10 @@ void* alloc_slow(std::uint8_t span_class);
 void* alloc_large(std::size_t size, std::size_t align, bool noscan);
 void* alloc_tiny_slow(std::size_t size, std::size_t align);
 
-template <std::uint8_t SpanClass>
-inline void* alloc_small() {
-  Span* s = t_mutator.alloc[SpanClass];
+// The fast path proper, for a span class known at compile time (alloc_small) or at run time
+// (arrays).
+inline void* alloc_from_cache(std::uint8_t span_class) {
+  Span* s = t_mutator.alloc[span_class];
   const std::uint64_t cache = s->alloc_cache;
   if (cache != 0 && g_safepoint_pending.load(std::memory_order_relaxed) == 0) [[likely]] {
     const unsigned bit = static_cast<unsigned>(std::countr_zero(cache));
@@ -41,7 +42,12 @@ inline void* alloc_small() {
       return reinterpret_cast<void*>(s->slot_base(index));
     }
   }
-  return alloc_slow(SpanClass);
+  return alloc_slow(span_class);
+}
+
+template <std::uint8_t SpanClass>
+inline void* alloc_small() {
+  return alloc_from_cache(SpanClass);
 }
 
 template <std::size_t Size, std::size_t Align>

@@ -44,4 +44,20 @@ inline std::atomic<std::uint64_t>& pointer_word(std::uintptr_t addr, std::uint64
   return g_heap.pointer_bits[index >> 6];
 }
 
+// Calls fn(word, mask) for each pointer-bitmap word covering [addr, addr + bytes), with the mask of
+// the bits that fall inside the range.
+template <class F>
+inline void for_each_pointer_word(std::uintptr_t addr, std::size_t bytes, F&& fn) {
+  std::uintptr_t first = (addr - g_heap.lo.load(std::memory_order_relaxed)) >> 3;
+  const std::uintptr_t end = first + bytes / 8;
+  while (first < end) {
+    const std::uintptr_t word = first / 64;
+    const std::uintptr_t word_end = (word + 1) * 64 < end ? (word + 1) * 64 : end;
+    const unsigned count = static_cast<unsigned>(word_end - first);
+    const std::uint64_t ones = count == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << count) - 1;
+    fn(word, ones << (first % 64));
+    first = word_end;
+  }
+}
+
 }  // namespace gc::detail

@@ -59,37 +59,49 @@ std::unique_lock<std::mutex> lock_cycle() {
 }
 
 // The copy of a blocking thread's register spill area (stop_the_world.cpp, enter_blocking).
-void scan_saved_frame(Marker& marker, ThreadRecord* r) {
+void scan_saved_frame(Marker& marker, ThreadRecord* r, const char* what) {
   if (r->saved_frame_words == 0) return;
   const auto* frame = r->saved_frame;
   marker.scan_conservative(reinterpret_cast<std::uintptr_t>(frame),
-                           reinterpret_cast<std::uintptr_t>(frame + r->saved_frame_words));
+                           reinterpret_cast<std::uintptr_t>(frame + r->saved_frame_words), what);
 }
 
-// Scans every thread's stack and the root set. Not inlined: the registers of the collector's own
-// callers are spilled into this frame, which the scan of its own stack covers.
+// Scans every thread's stack and the root set. The collecting thread's own stack is scanned from
+// `self_lo` up: the frames of its callers, whose registers run_cycle spilled, and never the
+// collector's own frames, whose dead slots hold whatever the previous pass left there (a slot just
+// past a scanned object, the next span's first page) and would make the two passes disagree.
 //
 // `verifying`: the gccheckmark pass skips the live stack of a thread inside a blocking region. Such
 // a thread keeps running, and the frame that holds the region may change between the two passes
 // (the region's code reuses its slots), so the second pass could see words the first never read;
 // the copy of its registers is scanned by both.
-__attribute__((noinline)) std::int64_t mark_from_roots(Marker& marker, ThreadRecord* self,
-                                                       bool verifying) {
-  __builtin_unwind_init();
+std::int64_t mark_from_roots(Marker& marker, ThreadRecord* self, std::uintptr_t self_lo,
+                             bool verifying) {
   std::int64_t stack_bytes = 0;
+  char stack[96];  // names the root in a gccheckmark report
+  char frame[96];
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
-    const std::uintptr_t lo =
-        r == self ? current_stack_pointer() : r->scan_sp.load(std::memory_order_relaxed);
-    if (verifying && r != self && r->in_blocking_region.load(std::memory_order_relaxed)) {
-      scan_saved_frame(marker, r);
+    const std::uintptr_t lo = r == self ? self_lo : r->scan_sp.load(std::memory_order_relaxed);
+    const bool blocking = r->in_blocking_region.load(std::memory_order_relaxed);
+    const char* how = r == self                                        ? "collecting"
+                      : blocking                                       ? "in a blocking region"
+                      : r->cooperative.load(std::memory_order_relaxed) ? "at a safepoint"
+                                                                       : "stopped by signal";
+    std::snprintf(stack, sizeof stack, "the stack of thread %d (%s, %s)", r->tid, r->name, how);
+    std::snprintf(frame, sizeof frame, "the saved registers of thread %d (%s, %s)", r->tid, r->name,
+                  how);
+    if (verifying && r != self && blocking) {
+      scan_saved_frame(marker, r, frame);
       continue;
     }
-    marker.scan_conservative(lo, r->stack_hi);
-    if (r != self) scan_saved_frame(marker, r);
+    marker.scan_conservative(lo, r->stack_hi, stack);
+    if (r != self) scan_saved_frame(marker, r, frame);
     stack_bytes += static_cast<std::int64_t>(r->stack_hi - lo);
     // A thread stopped by signal keeps its cache, and so its tiny block, which no root names.
-    if (r != self && !r->cooperative.load(std::memory_order_relaxed))
+    if (r != self && !r->cooperative.load(std::memory_order_relaxed)) {
+      marker.set_root_source("the tiny block of thread", static_cast<std::uintptr_t>(r->tid));
       marker.shade(r->mutator->tiny);
+    }
   }
   mark_roots(marker);
   return stack_bytes;
@@ -120,9 +132,13 @@ std::int64_t unused_cached_bytes() {
 void prepare_spans_for_mark() {
   const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_relaxed);
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
+    // A thread stopped by signal may be inside the allocation fast path, past the bump of
+    // `free_index` but before the slot's address exists in any register: keep its latest slot.
+    const std::uint32_t in_flight = r->cooperative.load(std::memory_order_relaxed) ? 0 : 1;
     for (Span* s : r->mutator->alloc) {
       if (s == &g_empty_span) continue;
-      s->mark_free_index.store(s->free_index.load(std::memory_order_relaxed),
+      const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);
+      s->mark_free_index.store(free_index > in_flight ? free_index - in_flight : 0,
                                std::memory_order_relaxed);
       if (needs_sweep(s, sweepgen))
         for (auto& w : s->mark_bits) w.store(0, std::memory_order_relaxed);
@@ -146,7 +162,11 @@ std::mutex& cycle_mutex() {
   return *mutex;
 }
 
-void run_cycle(CycleReason reason) {
+namespace {
+
+// The cycle proper; `self_lo` is where the scan of this thread's stack starts (see run_cycle). Not
+// inlined: its frame must lie below `self_lo`.
+__attribute__((noinline)) void run_cycle_above(CycleReason reason, std::uintptr_t self_lo) {
   ThreadRecord* self = ensure_registered();
   if (t_in_cycle) return;
   auto lock = lock_cycle();
@@ -167,14 +187,14 @@ void run_cycle(CycleReason reason) {
   const std::int64_t t1 = now_ns();
 
   Marker marker(Marker::Mode::kMark);
-  trace.stack_bytes = mark_from_roots(marker, self, /*verifying=*/false);
+  trace.stack_bytes = mark_from_roots(marker, self, self_lo, /*verifying=*/false);
   marker.drain();
   const std::int64_t t2 = now_ns();
 
   if (settings().gccheckmark) {
     clear_checkmarks();
     Marker verifier(Marker::Mode::kCheckmark);
-    mark_from_roots(verifier, self, /*verifying=*/true);
+    mark_from_roots(verifier, self, self_lo, /*verifying=*/true);
     verifier.drain();
   }
 
@@ -214,6 +234,16 @@ void run_cycle(CycleReason reason) {
     trace.forced = reason != CycleReason::kHeap;
     print_gctrace(trace);
   }
+}
+
+}  // namespace
+
+// Spills the caller's callee-saved registers into this frame and starts the stack scan just below
+// it: everything the caller holds is seen, and the frames of the cycle itself are not.
+__attribute__((noinline)) void run_cycle(CycleReason reason) {
+  __builtin_unwind_init();
+  run_cycle_above(reason, current_stack_pointer());
+  asm volatile("" ::: "memory");  // not a tail call: this frame must outlive the cycle
 }
 
 void maybe_start_cycle() {

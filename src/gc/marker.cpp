@@ -36,7 +36,10 @@ void Marker::shade(std::uintptr_t word) {
 
 void Marker::drain() {
   std::uintptr_t object;
-  while (work_.pop(object)) scan_object(span_of(object), object);
+  while (work_.pop(object)) {
+    if (mode_ == Mode::kCheckmark) set_root_source("the object", object);
+    scan_object(span_of(object), object);
+  }
 }
 
 void Marker::scan_object(Span* s, std::uintptr_t object) {
@@ -56,10 +59,11 @@ void Marker::scan_object(Span* s, std::uintptr_t object) {
 
 // Reads words that belong to other threads' stacks, redzones and all: not instrumented.
 __attribute__((no_sanitize("address", "thread"))) __attribute__((noinline)) void
-Marker::scan_conservative(std::uintptr_t lo, std::uintptr_t hi) {
+Marker::scan_conservative(std::uintptr_t lo, std::uintptr_t hi, const char* what) {
   lo = (lo + 7) & ~std::uintptr_t{7};
   for (std::uintptr_t p = lo; p + 8 <= hi; p += 8) {
     const std::uintptr_t word = *reinterpret_cast<const volatile std::uintptr_t*>(p);
+    if (mode_ == Mode::kCheckmark) set_root_source(what, p);
     shade(word);
   }
 }
@@ -67,9 +71,10 @@ Marker::scan_conservative(std::uintptr_t lo, std::uintptr_t hi) {
 void Marker::report_missed(Span* s, std::uint32_t index) {
   os::fatal(
       "gccheckmark: object %p (size class %zu, %zu bytes, span %p) is reachable but the "
-      "concurrent mark left it white",
+      "mark left it white; reached from %s at %p",
       reinterpret_cast<void*>(s->slot_base(index)), span_class_size_class(s->span_class),
-      static_cast<std::size_t>(object_size(s)), reinterpret_cast<void*>(s->base));
+      static_cast<std::size_t>(object_size(s)), reinterpret_cast<void*>(s->base), source_,
+      reinterpret_cast<void*>(source_address_));
 }
 
 void clear_checkmarks() {

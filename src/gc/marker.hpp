@@ -11,7 +11,8 @@
 // word.
 //
 // The same marker runs the gccheckmark verification, with the span's second bitmap: it then reports
-// and aborts at the first object it reaches that the real mark left white.
+// and aborts at the first object it reaches that the real mark left white, naming where it read
+// the pointer (a stack word, a root slot, or the object it was scanning).
 #pragma once
 
 #include <atomic>
@@ -28,8 +29,14 @@ class Marker {
   explicit Marker(Mode mode) : mode_(mode) {}
 
   void shade(std::uintptr_t word);
-  // Shades every aligned word of [lo, hi): a stack or a register save area.
-  void scan_conservative(std::uintptr_t lo, std::uintptr_t hi);
+  // Shades every aligned word of [lo, hi): a stack or a register save area. `what` names the
+  // range in a gccheckmark report.
+  void scan_conservative(std::uintptr_t lo, std::uintptr_t hi, const char* what = "a stack");
+  // Names the root that the following shade() calls come from, for a gccheckmark report.
+  void set_root_source(const char* what, std::uintptr_t where) {
+    source_ = what;
+    source_address_ = where;
+  }
   // Blackens grey objects until the work list is empty.
   void drain();
 
@@ -42,6 +49,8 @@ class Marker {
 
   Mode mode_;
   MarkStack work_;
+  const char* source_ = "";  // where the word being shaded was read: a root, or an object
+  std::uintptr_t source_address_ = 0;
   std::int64_t marked_bytes_ = 0;
   std::int64_t scanned_bytes_ = 0;
 };

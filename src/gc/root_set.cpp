@@ -124,6 +124,7 @@ void remove_root(void* slot) {
 void mark_roots(Marker& marker) {
   for (std::size_t i = 0; i < kStripes; ++i) {
     stripes()[i].for_each_unlocked([&](std::uintptr_t slot) {
+      marker.set_root_source("the root slot", slot);
       marker.shade(std::atomic_ref<std::uintptr_t>(*reinterpret_cast<std::uintptr_t*>(slot))
                        .load(std::memory_order_relaxed));
     });

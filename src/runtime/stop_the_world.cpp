@@ -41,15 +41,23 @@ void wait_until_released(ThreadRecord* r) {
 
 // Parks the calling thread for the stop in progress, if any. Its registers must already be on its
 // stack above `scan_sp`.
+//
+// A stop signal can land on a thread that is already stopped: parked at a safepoint, or inside a
+// blocking region, when the collector sent it just before the thread got there. Such a thread is
+// being scanned, perhaps this very moment, from the `scan_sp` it published; the handler must leave
+// that and `cooperative` alone, or the two gccheckmark passes would read different ranges (and the
+// second could read the handler's dead frame). Only this thread moves its status away from
+// kRunning, so the check cannot go stale before the compare-and-swap below.
 void park(ThreadRecord* r, std::uintptr_t scan_sp, bool cooperative) {
   const std::uint32_t epoch = g_world_epoch.load(std::memory_order_acquire);
   if (epoch % 2 == 0) return;
+  if (r->status.load(std::memory_order_relaxed) != kRunning) return;
   r->scan_sp.store(scan_sp, std::memory_order_relaxed);
   r->cooperative.store(cooperative, std::memory_order_relaxed);
   std::uint64_t expected = kRunning;
   if (!r->status.compare_exchange_strong(expected, stopped_status(epoch),
                                          std::memory_order_acq_rel))
-    return;  // already stopped (a signal that arrived while the thread was parked)
+    return;  // stopped meanwhile, by a signal that interrupted this very call
   g_stop_acks.fetch_add(1, std::memory_order_release);
   futex_wake_all(&g_stop_acks);
   wait_until_released(r);

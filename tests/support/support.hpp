@@ -11,9 +11,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
+#include <string_view>
 #include <thread>
 #include <tricolor/gc.hpp>
 #include <utility>
+
+#include "runtime/thread_registry.hpp"
 
 namespace test {
 
@@ -75,6 +79,16 @@ inline bool chain_intact(const Tracked* head, int n) {
   for (int i = n - 1; i >= 0; --i, head = head->next.get())
     if (head == nullptr || !head->intact() || head->id != i) return false;
   return head == nullptr;
+}
+
+// Registered threads of the program itself, not counting the library's sweeper and destructor
+// threads, which come and go on their own.
+inline std::size_t program_threads() {
+  std::lock_guard lock(gc::detail::registry_mutex());
+  std::size_t n = 0;
+  for (auto* r = gc::detail::registry_head(); r != nullptr; r = r->next)
+    n += std::string_view(r->name) == "mutator";
+  return n;
 }
 
 }  // namespace test

@@ -26,10 +26,11 @@ TEST(CheckmarkDeathTest, AnObjectTheMarkMissedAbortsWithAReport) {
         auto object = gc::make<test::Tracked>(1);
         // Verify against a mark that never ran: the object is reachable but white.
         gc::detail::Marker verifier(gc::detail::Marker::Mode::kCheckmark);
+        verifier.set_root_source("the root slot", 0x1234);
         verifier.shade(reinterpret_cast<std::uintptr_t>(object.get()));
       },
       "gccheckmark: object 0x[0-9a-f]+ \\(size class [0-9]+, [0-9]+ bytes, span 0x[0-9a-f]+\\) is "
-      "reachable but the concurrent mark left it white");
+      "reachable but the mark left it white; reached from the root slot at 0x1234");
 }
 
 }  // namespace

@@ -3,18 +3,22 @@
 // stacks; collections must go on (the signal stops them) and their objects must survive.
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <string_view>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "../support/sanitizers.hpp"
 #include "../support/support.hpp"
+#include "gc/cycle.hpp"
+#include "runtime/settings.hpp"
+#include "runtime/stop_the_world.hpp"
 #include "runtime/thread_registry.hpp"
 
 namespace {
@@ -109,22 +113,13 @@ TEST(Threads, BlockingRegionsAreNotWaitedFor) {
   sleeper.join();
 }
 
-// Threads of the program, not the library's own (sweeper, destructors).
-std::size_t program_threads() {
-  std::lock_guard lock(gc::detail::registry_mutex());
-  std::size_t n = 0;
-  for (auto* r = gc::detail::registry_head(); r != nullptr; r = r->next)
-    n += std::string_view(r->name) == "mutator";
-  return n;
-}
-
 TEST(Threads, ExitingThreadsLeaveTheRegistry) {
   gc::make<int>(1);  // registers this thread
-  EXPECT_EQ(program_threads(), 1u);
+  EXPECT_EQ(test::program_threads(), 1u);
   std::vector<std::thread> threads;
   for (int i = 0; i < 16; ++i) threads.emplace_back([] { churn(1 << 20); });
   for (auto& t : threads) t.join();
-  EXPECT_EQ(program_threads(), 1u);
+  EXPECT_EQ(test::program_threads(), 1u);
   gc::collect();
 }
 
@@ -136,6 +131,34 @@ TEST(Threads, SafepointLetsALoopCooperate) {
     EXPECT_TRUE(test::chain_intact(mine, 50));
   });
   for (int i = 0; i < 20; ++i) gc::collect();
+  stop = true;
+  looper.join();
+}
+
+// The collector sends the stop signal to a thread that has not stopped yet; the thread may reach a
+// safepoint and park before the signal lands. The late signal must leave alone the range that the
+// collector scans and the record of how the thread stopped.
+TEST(Threads, ALateStopSignalLeavesAParkedThreadAlone) {
+  gc::make<int>(1);  // registers this thread: the stop leaves its caller running
+  std::atomic<bool> stop{false};
+  std::atomic<gc::detail::ThreadRecord*> record{nullptr};
+  std::thread looper([&] {
+    record = gc::detail::ensure_registered();
+    while (!stop.load(std::memory_order_relaxed)) gc::safepoint();
+  });
+  while (record.load() == nullptr) std::this_thread::yield();
+  gc::detail::ThreadRecord* r = record.load();
+  {
+    std::lock_guard cycle(gc::detail::cycle_mutex());
+    gc::detail::stop_the_world();
+    ASSERT_TRUE(r->cooperative.load());
+    const std::uintptr_t scan_sp = r->scan_sp.load();
+    ::pthread_kill(r->handle, gc::detail::settings().stop_signal);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(r->scan_sp.load(), scan_sp);
+    EXPECT_TRUE(r->cooperative.load());
+    gc::detail::start_the_world();
+  }
   stop = true;
   looper.join();
 }

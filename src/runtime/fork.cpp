@@ -6,10 +6,19 @@
 #include "gc/destructors.hpp"
 #include "gc/sweeper.hpp"
 #include "heap/os_memory.hpp"
+#include "runtime/futex.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/stop_the_world.hpp"
+#include "runtime/thread_registry.hpp"
 
 namespace gc::detail {
+
+std::atomic<std::uint32_t> g_fork_in_progress{0};
+
+void wait_for_fork_to_finish() noexcept {
+  while (g_fork_in_progress.load(std::memory_order_acquire) != 0)
+    futex_wait(&g_fork_in_progress, 1);
+}
 
 namespace {
 
@@ -21,19 +30,31 @@ void before_fork() {
     cycle_mutex().lock();
   }
   stop_the_world();
+  // Every thread resumes knowing the flag: the restart orders it before whatever they do next.
+  g_fork_in_progress.store(1, std::memory_order_relaxed);
+  start_the_world();
+  // Threads register and unregister outside critical sections, and briefly: wait for them.
+  registry_mutex().lock();
+}
+
+void end_fork() {
+  g_fork_in_progress.store(0, std::memory_order_release);
+  futex_wake_all(&g_fork_in_progress);
 }
 
 void after_fork_in_parent() {
-  start_the_world();
+  end_fork();
+  registry_mutex().unlock();
   cycle_mutex().unlock();
 }
 
 void after_fork_in_child() {
-  // Fresh queues first: giving the dead threads' spans back may sweep and queue destructors.
+  end_fork();  // first: giving the dead threads' caches back enters critical sections
+  // Fresh queues next: giving the dead threads' spans back may sweep and queue destructors.
   forget_background_sweeper_after_fork();
   restart_destructor_thread_after_fork();
   forget_other_threads_after_fork(t_mutator.record);
-  start_the_world();
+  registry_mutex().unlock();
   cycle_mutex().unlock();
 }
 

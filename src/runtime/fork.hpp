@@ -1,11 +1,18 @@
 // fork(): a child of a multi-threaded program goes on allocating and collecting.
 //
-// Before fork, the forking thread takes the cycle lock and stops the world: every other thread is
-// then parked outside the library's critical sections, so no library lock is held by a thread that
-// will not exist in the child (the registry lock is held by the forking thread itself). In the
-// child, the other threads' caches go back to the central lists, their records are dropped, the
-// sweeper and destructor threads are forgotten (the next cycle or the next zombie starts new ones),
-// and the world restarts with one thread. In the parent the world simply restarts.
+// Before fork, the forking thread takes the cycle lock and stops the world, which waits until every
+// other thread is outside the library's critical sections. With the world stopped it raises
+// `g_fork_in_progress`, which keeps any thread from entering a section again, and restarts the
+// world at once: the other threads must run on until fork() itself, because the C library's fork
+// takes malloc's and stdio's locks after these handlers, and a thread stopped inside malloc would
+// hold one of them forever. The registry lock is then taken again and held across the fork.
+//
+// So at the fork no library lock is held and no shared structure is half-updated by a thread that
+// will not exist in the child; the other threads may be in the lock-free allocation fast path,
+// which only touches their own caches. In the child, the flag drops first, the other threads'
+// caches go back to the central lists and their records are dropped, and the sweeper and
+// destructor threads are forgotten (the next cycle or the next zombie starts new ones). In the
+// parent the flag drops and the waiting threads go on.
 #pragma once
 
 namespace gc::detail {

@@ -4,7 +4,8 @@
 // - A critical section brackets library code that holds internal locks or is in the middle of
 //   updating shared heap structures. A stop signal that lands inside is remembered and honoured
 //   when the outermost section ends, so the collector never finds a stopped thread holding a lock
-//   it needs, or a half-updated root table.
+//   it needs, or a half-updated root table. While a fork() is in progress no section begins
+//   (fork.hpp), so the child never inherits a lock held by a thread that does not exist there.
 // - A blocking scope brackets a wait (a lock the collector may hold, a condition variable, a system
 //   call): the thread counts as stopped for its whole duration, and parks on the way out if a stop
 //   is still in progress. Registers are spilled to the stack first, so the collector can scan it.
@@ -17,9 +18,15 @@
 
 namespace gc::detail {
 
+// Non-zero from just before a fork() until just after it (fork.cpp).
+extern std::atomic<std::uint32_t> g_fork_in_progress;
+void wait_for_fork_to_finish() noexcept;
+
 class CriticalSection {
  public:
   CriticalSection() noexcept {
+    if (g_fork_in_progress.load(std::memory_order_relaxed) != 0) [[unlikely]]
+      wait_for_fork_to_finish();
     auto& depth = t_mutator.critical_depth;
     depth.store(depth.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);

@@ -1,10 +1,13 @@
 // fork() from a multi-threaded program: the child goes on allocating and collecting, with the
-// parent's other threads gone from its registry, and the parent is unaffected.
+// parent's other threads gone from its registry, and the parent is unaffected; and a fork never
+// waits for a thread that the library stopped inside malloc.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -16,11 +19,12 @@ namespace {
 
 using test::Tracked;
 
+using test::kAddressSanitizer;
 using test::kThreadSanitizer;
 
 // The child's checks, as an exit code: 0 when all hold.
 int child_main(const gc::ptr<Tracked>& kept) {
-  if (gc::detail::registered_threads() != 1) return 2;  // only this thread survived the fork
+  if (test::program_threads() != 1) return 2;  // only this thread survived the fork
   for (int round = 0; round < 20; ++round) {
     for (int i = 0; i < 20000; ++i) gc::make<Tracked>(i);
     gc::collect();
@@ -34,13 +38,19 @@ TEST(Fork, AChildOfAMultiThreadedProgramAllocatesAndCollects) {
   if (kThreadSanitizer) GTEST_SKIP() << "ThreadSanitizer does not support threads after fork()";
   gc::ptr<Tracked> kept = test::make_chain(1000);
   std::atomic<bool> stop{false};
+  std::atomic<int> running{0};
   std::vector<std::thread> busy;
   for (int t = 0; t < 3; ++t)
     busy.emplace_back([&] {
+      gc::make<Tracked>(0);
+      running.fetch_add(1);
       while (!stop.load()) {
         for (int i = 0; i < 1000; ++i) gc::make<Tracked>(i);
       }
     });
+  // Fork only once the threads run: one still starting may be inside the sanitizer's allocator,
+  // whose lock (unlike the C library's) a child of LLVM 14's ASan inherits held.
+  while (running.load() < 3) std::this_thread::yield();
   std::vector<pid_t> children;
   for (int k = 0; k < 5; ++k) {
     const pid_t pid = ::fork();
@@ -58,6 +68,44 @@ TEST(Fork, AChildOfAMultiThreadedProgramAllocatesAndCollects) {
   for (auto& t : busy) t.join();
   gc::collect();
   EXPECT_TRUE(test::chain_intact(kept.get(), 1000));
+}
+
+// A thread that spends its time in malloc, with the arena's lock held (blocks too large for the
+// per-thread malloc cache), and never reaches a safepoint, so that every stop signals it. The C
+// library's fork takes malloc's locks after the fork handlers have run, as allocators that register
+// their own handlers do: the library's handler must not leave this thread stopped where it is.
+TEST(Fork, NeverWaitsForAThreadStoppedInsideMalloc) {
+  if (kThreadSanitizer) GTEST_SKIP() << "ThreadSanitizer does not support threads after fork()";
+  if (kAddressSanitizer) GTEST_SKIP() << "LLVM 14's ASan allocator is not fork-safe";
+  ::alarm(60);  // a deadlock fails the test instead of hanging it
+  std::atomic<bool> stop{false};
+  std::atomic<bool> running{false};
+  std::thread mallocing([&] {
+    gc::make<Tracked>(0);  // registered, so every stop must deal with this thread
+    running = true;
+    unsigned n = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      void* p = std::malloc(4096 + (++n % 64) * 64);
+      std::memset(p, 1, 64);
+      std::free(p);
+    }
+  });
+  while (!running.load()) std::this_thread::yield();
+  for (int k = 0; k < 200; ++k) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      for (int i = 0; i < 1000; ++i) gc::make<Tracked>(i);
+      gc::collect();
+      ::_exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  stop = true;
+  mallocing.join();
+  ::alarm(0);
 }
 
 }  // namespace

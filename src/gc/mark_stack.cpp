@@ -4,10 +4,21 @@
 
 namespace gc::detail {
 
+namespace {
+constexpr std::size_t kMaxSpares = 16;  // 1 MiB
+void* g_spares = nullptr;               // a list linked through each chunk's first word
+std::size_t g_spare_count = 0;
+}  // namespace
+
+MarkStack::~MarkStack() {
+  while (top_ != nullptr) shrink();
+}
+
 void MarkStack::grow() {
-  Chunk* c = spare_;
+  Chunk* c = static_cast<Chunk*>(g_spares);
   if (c != nullptr) {
-    spare_ = c->prev;
+    g_spares = c->prev;
+    --g_spare_count;
   } else {
     c = static_cast<Chunk*>(os::map_table(sizeof(Chunk)));
     if (c == nullptr) os::fatal("out of memory for the mark stack");
@@ -20,8 +31,13 @@ void MarkStack::grow() {
 void MarkStack::shrink() {
   Chunk* c = top_;
   top_ = c->prev;
-  c->prev = spare_;
-  spare_ = c;
+  if (g_spare_count >= kMaxSpares) {
+    os::unmap(c, sizeof(Chunk));
+    return;
+  }
+  c->prev = static_cast<Chunk*>(g_spares);
+  g_spares = c;
+  ++g_spare_count;
 }
 
 }  // namespace gc::detail

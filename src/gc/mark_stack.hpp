@@ -1,8 +1,10 @@
 // The grey work list: addresses of marked objects whose slots are still to be scanned.
 //
 // A stack of fixed-size chunks obtained straight from mmap, never from malloc, because it grows
-// while the world is stopped, when a stopped thread may hold malloc's locks. Emptied chunks are
-// kept for the next cycle.
+// while the world is stopped, when a stopped thread may hold malloc's locks. Emptied chunks, and
+// all chunks when the stack is destroyed, go to a spare list that the next cycle reuses; spares
+// beyond 1 MiB are unmapped. Mark stacks exist only inside a cycle, under the cycle lock, which
+// guards the spare list.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +14,11 @@ namespace gc::detail {
 
 class MarkStack {
  public:
+  MarkStack() = default;
+  ~MarkStack();
+  MarkStack(const MarkStack&) = delete;
+  MarkStack& operator=(const MarkStack&) = delete;
+
   void push(std::uintptr_t object) {
     if (top_ == nullptr || top_->count == kChunkItems) grow();
     top_->items[top_->count++] = object;
@@ -37,7 +44,6 @@ class MarkStack {
   void shrink();
 
   Chunk* top_ = nullptr;
-  Chunk* spare_ = nullptr;
 };
 
 }  // namespace gc::detail

@@ -14,6 +14,8 @@
 #include "gc/sweeper.hpp"
 #include "heap/central.hpp"
 #include "heap/heap_counters.hpp"
+#include "heap/page_heap.hpp"
+#include "heap/scavenger.hpp"
 #include "heap/thread_cache.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/settings.hpp"
@@ -148,6 +150,26 @@ void prepare_spans_for_mark() {
     central(static_cast<std::uint8_t>(sc)).clear_unswept_marks(sweepgen);
 }
 
+// Retained memory may stay 10% above the heap goal (Go's reduceExtraPercent), and under a memory
+// limit within 95% of it (Go's retainExtraPercent), the rest goes back to the OS.
+void update_scavenger_goal() {
+  const std::int64_t goal = pacer().goal();
+  const std::int64_t limit = pacer().memory_limit();
+  std::size_t retained_goal = SIZE_MAX;
+  if (goal != INT64_MAX) retained_goal = static_cast<std::size_t>(goal / 10 * 11);
+  if (limit != INT64_MAX) {
+    const auto limit_goal = static_cast<std::size_t>(limit / 100 * 95);
+    if (limit_goal < retained_goal) retained_goal = limit_goal;
+  }
+  const std::size_t retained_limit =
+      limit != INT64_MAX ? static_cast<std::size_t>(limit) : SIZE_MAX;
+  {
+    CriticalSection critical;
+    page_heap().set_retained_limit(retained_limit);
+  }
+  set_scavenger_goal(retained_goal, retained_limit);
+}
+
 void flush_stopped_caches(ThreadRecord* self) {
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     if (r == self || r->cooperative.load(std::memory_order_relaxed))
@@ -205,8 +227,8 @@ __attribute__((noinline)) void run_cycle_above(CycleReason reason, std::uintptr_
   g_sweepgen.fetch_add(2, std::memory_order_acq_rel);
   reset_sweep_cursor();
   g_counters.heap_live.store(marked + unused_cached_bytes(), std::memory_order_relaxed);
-  pacer().end_cycle(marked);
   const std::int64_t t3 = now_ns();
+  pacer().end_cycle(marked, t3 - t0, t3);
   const std::uint64_t pause = static_cast<std::uint64_t>(t3 - t0);
   g_totals.pause_ns[g_totals.num_gc % 256] = pause;
   ++g_totals.num_gc;
@@ -219,6 +241,7 @@ __attribute__((noinline)) void run_cycle_above(CycleReason reason, std::uintptr_
   t_in_cycle = false;
 
   wake_background_sweeper();
+  update_scavenger_goal();
   if (settings().gctrace) {
     trace.number = g_totals.num_gc;
     trace.since_start_ns = t0 - g_start_ns;
@@ -234,6 +257,7 @@ __attribute__((noinline)) void run_cycle_above(CycleReason reason, std::uintptr_
     trace.forced = reason != CycleReason::kHeap;
     print_gctrace(trace);
   }
+  if (settings().scavtrace) print_scavenger_trace(/*forced=*/false);
 }
 
 }  // namespace

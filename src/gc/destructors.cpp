@@ -30,9 +30,17 @@ std::atomic<Queue*> g_queue{new Queue};
 Queue& queue() { return *g_queue.load(std::memory_order_acquire); }
 
 thread_local bool t_is_destructor_thread = false;
-std::atomic<std::uint64_t> g_deferred_slots{0};
 
-using Pool = FixedPool<sizeof(ZombieBatch)>;
+std::size_t zombie_batch_bytes(const Span* span) {
+  return sizeof(ZombieBatch) + span->nelems * sizeof(ZombieBatch::Entry);
+}
+
+void free_zombie_batch(ZombieBatch* batch) {
+  const std::size_t bytes = batch->bytes;
+  batch->~ZombieBatch();
+  SizedPool::deallocate(batch, bytes);
+}
+std::atomic<std::uint64_t> g_deferred_slots{0};
 
 void run_destructor(void* object, DestructorFn destructor) {
   try {
@@ -50,7 +58,7 @@ void run_batch(ZombieBatch* batch) {
   std::atomic<std::uintptr_t>* table = span->destructors.load(std::memory_order_acquire);
   std::uint32_t indexes[kMaxSpanObjects];
   for (std::uint32_t i = 0; i < batch->count; ++i) {
-    const ZombieBatch::Entry& z = batch->entries[i];
+    const ZombieBatch::Entry& z = batch->entries()[i];
     run_destructor(z.object, z.destructor);
     table[z.index].store(0, std::memory_order_release);
     indexes[i] = z.index;
@@ -85,7 +93,7 @@ void destructor_thread() {
       run_batch(batch);
       ran += batch->count;
       CriticalSection critical;
-      Pool::instance().deallocate(batch);
+      free_zombie_batch(batch);
     }
     {
       CriticalSection critical;  // never stopped (or forked) while holding the queue's lock
@@ -105,36 +113,35 @@ void register_destructor(void* object, DestructorFn fn) {
   Span* s = span_of(addr);
   std::atomic<std::uintptr_t>* table = s->destructors.load(std::memory_order_acquire);
   if (table == nullptr) {
-    auto* fresh = new_destructor_table();
+    auto* fresh = new_destructor_table(s->nelems);
     if (s->destructors.compare_exchange_strong(table, fresh, std::memory_order_acq_rel)) {
       table = fresh;
     } else {
-      free_destructor_table(fresh);
+      free_destructor_table(fresh, s->nelems);
     }
   }
   const std::uint32_t index = s->nelems == 1 ? 0 : s->slot_index(addr);
   table[index].store(reinterpret_cast<std::uintptr_t>(fn), std::memory_order_release);
 }
 
-using TablePool = FixedPool<kMaxSpanObjects * sizeof(std::atomic<std::uintptr_t>)>;
-
-std::atomic<std::uintptr_t>* new_destructor_table() {
+std::atomic<std::uintptr_t>* new_destructor_table(std::uint32_t slots) {
   CriticalSection critical;  // nobody is ever stopped holding the pool's lock
-  void* memory = TablePool::instance().allocate();
+  void* memory = SizedPool::allocate(slots * sizeof(std::atomic<std::uintptr_t>));
   auto* table = static_cast<std::atomic<std::uintptr_t>*>(memory);
-  for (std::size_t i = 0; i < kMaxSpanObjects; ++i)
-    ::new (&table[i]) std::atomic<std::uintptr_t>(0);
+  for (std::size_t i = 0; i < slots; ++i) ::new (&table[i]) std::atomic<std::uintptr_t>(0);
   return table;
 }
 
-void free_destructor_table(std::atomic<std::uintptr_t>* table) {
+void free_destructor_table(std::atomic<std::uintptr_t>* table, std::uint32_t slots) {
   if (table == nullptr) return;
   CriticalSection critical;
-  TablePool::instance().deallocate(table);
+  SizedPool::deallocate(table, slots * sizeof(std::atomic<std::uintptr_t>));
 }
 
 ZombieBatch* new_zombie_batch(Span* span, std::uint32_t sweepgen) {
-  auto* batch = ::new (Pool::instance().allocate()) ZombieBatch;
+  const std::size_t bytes = zombie_batch_bytes(span);
+  auto* batch = ::new (SizedPool::allocate(bytes)) ZombieBatch;
+  batch->bytes = bytes;
   batch->span = span;
   batch->sweepgen = sweepgen;
   return batch;

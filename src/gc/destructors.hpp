@@ -16,8 +16,9 @@
 
 namespace gc::detail {
 
-// The dead objects with destructors that one sweep of one span found. Batches come from a
-// FixedPool, because sweeping runs inside critical sections, where malloc is off limits.
+// The dead objects with destructors that one sweep of one span found: a header followed by room
+// for one entry per slot of the span. Batches come from a SizedPool, because sweeping runs inside
+// critical sections, where malloc is off limits.
 struct ZombieBatch {
   struct Entry {
     void* object;
@@ -28,14 +29,15 @@ struct ZombieBatch {
   Span* span = nullptr;
   std::uint32_t sweepgen = 0;
   std::uint32_t count = 0;
-  Entry entries[kMaxSpanObjects];
+  std::size_t bytes = 0;  // as allocated: the span may be gone when the batch is freed
+  Entry* entries() { return reinterpret_cast<Entry*>(this + 1); }
 };
 
 ZombieBatch* new_zombie_batch(Span* span, std::uint32_t sweepgen);
 
-// A span's table of destructors (one entry per slot), from a FixedPool; zero-filled.
-std::atomic<std::uintptr_t>* new_destructor_table();
-void free_destructor_table(std::atomic<std::uintptr_t>* table);
+// A span's table of destructors (one entry per slot), from a SizedPool; zero-filled.
+std::atomic<std::uintptr_t>* new_destructor_table(std::uint32_t slots);
+void free_destructor_table(std::atomic<std::uintptr_t>* table, std::uint32_t slots);
 // Hands a batch to the destructor thread (which gives it back to the pool when done).
 void queue_zombies(ZombieBatch* batch);
 // Starts the destructor thread if it is not running (outside critical sections: it allocates).

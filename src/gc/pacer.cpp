@@ -1,6 +1,7 @@
 #include "gc/pacer.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 namespace gc::detail {
 
@@ -16,10 +17,22 @@ void Pacer::configure(int percent, std::int64_t memory_limit) {
   recompute_locked();
 }
 
-void Pacer::end_cycle(std::int64_t heap_marked) {
+void Pacer::end_cycle(std::int64_t heap_marked, std::int64_t pause_ns, std::int64_t end_ns) {
   std::lock_guard lock(mutex_);
   heap_marked_.store(heap_marked, std::memory_order_relaxed);
+  earliest_limited_start_ns_.store(end_ns + pause_ns, std::memory_order_relaxed);
+  if (held_back_.exchange(false, std::memory_order_relaxed))
+    limited_cycles_.fetch_add(1, std::memory_order_relaxed);
   recompute_locked();
+}
+
+bool Pacer::cpu_limited() const {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  if (now >= earliest_limited_start_ns_.load(std::memory_order_relaxed)) return false;
+  held_back_.store(true, std::memory_order_relaxed);
+  return true;
 }
 
 void Pacer::recompute_locked() {
@@ -31,11 +44,15 @@ void Pacer::recompute_locked() {
     const std::int64_t growth = marked / 100 * percent + marked % 100 * percent / 100;
     goal = std::max(marked + growth, kMinHeapGoal);
   }
+  bool limit_sets_goal = false;
   if (limit != INT64_MAX) {
     // Leave a sixteenth of headroom above the live heap, so a limit below it cannot livelock.
     const std::int64_t floor = marked + std::max<std::int64_t>(marked / 16, 1 << 20);
-    goal = std::min(goal, std::max(limit, floor));
+    const std::int64_t limit_goal = std::max(limit, floor);
+    limit_sets_goal = limit_goal < goal;
+    goal = std::min(goal, limit_goal);
   }
+  limit_sets_goal_.store(limit_sets_goal, std::memory_order_relaxed);
   goal_.store(goal, std::memory_order_relaxed);
   trigger_.store(goal, std::memory_order_relaxed);
 }

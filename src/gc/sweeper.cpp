@@ -1,8 +1,6 @@
 #include "gc/sweeper.hpp"
 
 #include <bit>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 #include "gc/destructors.hpp"
@@ -10,8 +8,8 @@
 #include "heap/heap_counters.hpp"
 #include "heap/object_lookup.hpp"
 #include "heap/page_heap.hpp"
+#include "runtime/background_worker.hpp"
 #include "runtime/safepoint.hpp"
-#include "runtime/thread_registry.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace gc::detail {
@@ -72,8 +70,8 @@ bool sweep_span(Span* s) {
         if ((zombies_queued & (std::uint64_t{1} << bit)) == 0) {
           s->zombie_bits[w].fetch_or(std::uint64_t{1} << bit, std::memory_order_relaxed);
           if (zombies == nullptr) zombies = new_zombie_batch(s, sweepgen);
-          zombies->entries[zombies->count++] = {reinterpret_cast<void*>(s->slot_base(index)),
-                                                reinterpret_cast<DestructorFn>(entry), index};
+          zombies->entries()[zombies->count++] = {reinterpret_cast<void*>(s->slot_base(index)),
+                                                  reinterpret_cast<DestructorFn>(entry), index};
         }
         continue;
       }
@@ -94,7 +92,7 @@ bool sweep_span(Span* s) {
   if (freed != 0) count_freed(freed, freed * static_cast<std::int64_t>(object_bytes));
   if (zombies != nullptr) queue_zombies(zombies);
   if (live == 0) {
-    free_destructor_table(s->destructors.exchange(nullptr, std::memory_order_relaxed));
+    free_destructor_table(s->destructors.exchange(nullptr, std::memory_order_relaxed), s->nelems);
     page_heap().free(s);
     return true;
   }
@@ -143,52 +141,22 @@ void finish_sweeping() {
 
 namespace {
 
-// Never destroyed: the sweeper thread may still wait on it while the process exits.
-struct SweeperSignal {
-  std::mutex mutex;
-  std::condition_variable wake;
-  std::uint64_t requests = 0;
-};
-std::atomic<SweeperSignal*> g_sweeper_signal{new SweeperSignal};
-SweeperSignal& sweeper_signal() { return *g_sweeper_signal.load(std::memory_order_acquire); }
-
-void background_sweeper() {
-  register_current_thread("sweeper");
-  std::uint64_t seen = 0;
-  for (;;) {
-    {
-      BlockingScope blocked;
-      SweeperSignal& signal = sweeper_signal();
-      std::unique_lock lock(signal.mutex);
-      signal.wake.wait(lock, [&] { return signal.requests != seen; });
-      seen = signal.requests;
-      lock.unlock();  // before the blocking scope ends: leaving it may wait for a stop
-    }
-    while (sweep_one()) poll_safepoint();
-  }
+void sweep_in_background() {
+  while (sweep_one()) poll_safepoint();
 }
 
-}  // namespace
+// Never destroyed: the sweeper thread may still wait on it while the process exits.
+BackgroundWorker* const g_sweeper = new BackgroundWorker("sweeper", sweep_in_background);
 
-std::atomic<bool> g_sweeper_started{false};
+}  // namespace
 
 void wake_background_sweeper() {
   // Both background threads start here, outside any critical section (creating a thread
   // allocates), before the first sweep can queue a destructor.
   start_destructor_thread();
-  if (!g_sweeper_started.exchange(true)) std::thread(background_sweeper).detach();
-  SweeperSignal& signal = sweeper_signal();
-  {
-    std::lock_guard lock(signal.mutex);
-    ++signal.requests;
-  }
-  signal.wake.notify_one();
+  g_sweeper->wake();
 }
 
-void forget_background_sweeper_after_fork() {
-  // The old sweeper may have died holding the signal's lock: leave it, start afresh.
-  g_sweeper_signal.store(new SweeperSignal, std::memory_order_release);
-  g_sweeper_started.store(false);
-}
+void forget_background_sweeper_after_fork() { g_sweeper->forget_after_fork(); }
 
 }  // namespace gc::detail

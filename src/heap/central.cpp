@@ -201,7 +201,7 @@ std::size_t Central::free_zombie_slots(Span* s, const std::uint32_t* indexes, st
   }
   if (remaining == 0) {
     lock.unlock();
-    free_destructor_table(s->destructors.exchange(nullptr, std::memory_order_relaxed));
+    free_destructor_table(s->destructors.exchange(nullptr, std::memory_order_relaxed), s->nelems);
     page_heap().free(s);
     return freed;
   }

@@ -8,8 +8,10 @@
 // here. Blocks are recycled through a free list and never returned to the OS.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <mutex>
+#include <utility>
 
 #include "heap/os_memory.hpp"
 
@@ -63,6 +65,46 @@ class FixedPool {
 
   std::mutex mutex_;
   Node* free_ = nullptr;
+};
+
+// Blocks of any size up to kMaxBytes, from one FixedPool per power of two (at least 64 bytes), for
+// bookkeeping whose size follows a span's object count (destructor tables, zombie batches): a span
+// of 32 objects then costs 32 entries, not the 1024 of the densest span.
+class SizedPool {
+ public:
+  static constexpr std::size_t kMinShift = 6;
+  static constexpr std::size_t kMaxShift = 15;
+  static constexpr std::size_t kMaxBytes = std::size_t{1} << kMaxShift;
+
+  static void* allocate(std::size_t bytes) { return buckets()[bucket(bytes)].allocate(); }
+  static void deallocate(void* p, std::size_t bytes) { buckets()[bucket(bytes)].deallocate(p); }
+
+ private:
+  struct Bucket {
+    void* (*allocate)();
+    void (*deallocate)(void*);
+  };
+  static std::size_t bucket(std::size_t bytes) {
+    if (bytes > kMaxBytes) os::fatal("SizedPool: %zu bytes is too large", bytes);
+    std::size_t shift = kMinShift;
+    while ((std::size_t{1} << shift) < bytes) ++shift;
+    return shift - kMinShift;
+  }
+  template <std::size_t Shift>
+  static constexpr Bucket bucket_of() {
+    using Pool = FixedPool<std::size_t{1} << Shift>;
+    return {[] { return Pool::instance().allocate(); },
+            [](void* p) { Pool::instance().deallocate(p); }};
+  }
+  template <std::size_t... I>
+  static constexpr std::array<Bucket, sizeof...(I)> make_buckets(std::index_sequence<I...>) {
+    return {bucket_of<kMinShift + I>()...};
+  }
+  static const Bucket* buckets() {
+    static constexpr auto table =
+        make_buckets(std::make_index_sequence<kMaxShift - kMinShift + 1>());
+    return table.data();
+  }
 };
 
 // A standard allocator over FixedPool, for node-based containers (std::map, std::set) used inside

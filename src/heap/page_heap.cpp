@@ -1,5 +1,6 @@
 #include "heap/page_heap.hpp"
 
+#include <bit>
 #include <new>
 
 #include "heap/address_space.hpp"
@@ -11,6 +12,55 @@ namespace gc::detail {
 namespace {
 // Grow by at least this many pages so that small spans do not each cost an mprotect.
 constexpr std::size_t kMinGrowPages = 128;  // 1 MiB
+
+// One bit per page of the reservation: set while the page is released. Mapped on first use, under
+// the page heap's lock; pages never released read as zero words and cost no memory.
+std::uint64_t* g_released_bits = nullptr;
+
+std::size_t page_number(std::uintptr_t addr) {
+  return (addr - g_heap.lo.load(std::memory_order_relaxed)) >> kPageShift;
+}
+
+std::uint64_t* released_bits() {
+  if (g_released_bits == nullptr) {
+    const std::size_t pages = g_heap.size.load(std::memory_order_relaxed) >> kPageShift;
+    g_released_bits = static_cast<std::uint64_t*>(os::map_table((pages + 63) / 64 * 8));
+    if (g_released_bits == nullptr) os::fatal("cannot map the released-page bitmap");
+  }
+  return g_released_bits;
+}
+
+// Calls f(word index, mask) for each bitmap word that [first, first + n) touches.
+template <class F>
+void for_each_bit_word(std::size_t first, std::size_t n, F&& f) {
+  while (n > 0) {
+    const std::size_t bit = first % 64;
+    const std::size_t take = n < 64 - bit ? n : 64 - bit;
+    const std::uint64_t mask = (take == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << take) - 1)
+                               << bit;
+    f(first / 64, mask);
+    first += take;
+    n -= take;
+  }
+}
+
+// Counts the released pages of [first, first + n) and marks them all as not released.
+std::size_t take_released(std::size_t first, std::size_t n) {
+  std::uint64_t* bits = released_bits();
+  std::size_t count = 0;
+  for_each_bit_word(first, n, [&](std::size_t w, std::uint64_t mask) {
+    count += static_cast<std::size_t>(std::popcount(bits[w] & mask));
+    bits[w] &= ~mask;
+  });
+  return count;
+}
+
+void mark_released(std::size_t first, std::size_t n) {
+  std::uint64_t* bits = released_bits();
+  for_each_bit_word(first, n, [&](std::size_t w, std::uint64_t mask) { bits[w] |= mask; });
+}
+
+bool is_released(std::size_t page) { return (released_bits()[page / 64] >> (page % 64) & 1) != 0; }
 }  // namespace
 
 PageHeap& page_heap() {
@@ -52,6 +102,7 @@ void PageHeap::erase_free_run(std::uintptr_t base) {
 
 Span* PageHeap::allocate(std::size_t npages) {
   std::lock_guard lock(mutex_);
+  release_over_limit_locked(npages);
   auto fit = free_by_size_.lower_bound({npages, 0});
   if (fit == free_by_size_.end()) {
     const std::size_t grow = npages > kMinGrowPages ? npages : kMinGrowPages;
@@ -80,11 +131,11 @@ Span* PageHeap::allocate(std::size_t npages) {
   const std::uintptr_t run_base = fit->second;
   const FreeRun run = free_by_address_.at(run_base);
   erase_free_run(run_base);
-  if (run.npages > npages) {
-    const std::size_t taken_released = run.released < npages ? run.released : npages;
+  const std::size_t taken_released =
+      run.released == 0 ? 0 : take_released(page_number(run_base), npages);
+  if (run.npages > npages)
     insert_free_run(run_base + npages * kPageSize,
                     {run.npages - npages, run.released - taken_released});
-  }
 
   Span* s = new_descriptor();
   s->base = run_base;
@@ -130,12 +181,66 @@ std::size_t PageHeap::release_free_pages() {
   std::size_t released = 0;
   for (auto& [base, run] : free_by_address_) {
     if (run.released == run.npages) continue;
+    // Releasing a page twice is harmless; one call for the whole run is cheaper than a walk.
     os::release(reinterpret_cast<void*>(base), run.npages * kPageSize);
+    mark_released(page_number(base), run.npages);
     released += run.npages - run.released;
     released_pages_ += run.npages - run.released;
     run.released = run.npages;
   }
+  eager_released_.fetch_add(released * kPageSize, std::memory_order_relaxed);
   return released * kPageSize;
+}
+
+void PageHeap::release_over_limit_locked(std::size_t npages) {
+  const std::size_t limit = retained_limit_.load(std::memory_order_relaxed);
+  if (limit == SIZE_MAX || free_pages_ == released_pages_) return;  // or nothing idle to give
+  // The pages about to be used count as retained: they may be released ones, or new ones.
+  const std::size_t retained = (inuse_pages_ + free_pages_ - released_pages_ + npages) * kPageSize;
+  if (retained <= limit) return;
+  const std::size_t excess = (retained - limit + kPageSize - 1) / kPageSize;
+  std::size_t released = 0;
+  while (released < excess) {
+    const std::size_t n = scavenge_locked(excess - released);
+    if (n == 0) break;
+    released += n;
+  }
+  eager_released_.fetch_add(released * kPageSize, std::memory_order_relaxed);
+}
+
+std::size_t PageHeap::scavenge(std::size_t max_bytes) {
+  std::lock_guard lock(mutex_);
+  return scavenge_locked((max_bytes + kPageSize - 1) / kPageSize) * kPageSize;
+}
+
+std::size_t PageHeap::scavenge_locked(std::size_t max_pages) {
+  for (auto it = free_by_address_.rbegin(); it != free_by_address_.rend(); ++it) {
+    FreeRun& run = it->second;
+    if (run.released == run.npages) continue;
+    // The highest unreleased page of the run, then down from it while pages are unreleased.
+    const std::size_t first = page_number(it->first);
+    std::size_t top = first + run.npages;
+    while (is_released(top - 1)) --top;
+    std::size_t bottom = top - 1;
+    while (bottom > first && top - bottom < max_pages && !is_released(bottom - 1)) --bottom;
+    release_pages_locked(it->first, bottom, top - bottom);
+    return top - bottom;
+  }
+  return 0;
+}
+
+void PageHeap::release_pages_locked(std::uintptr_t run_base, std::size_t first,
+                                    std::size_t npages) {
+  const std::uintptr_t lo = g_heap.lo.load(std::memory_order_relaxed);
+  os::release(reinterpret_cast<void*>(lo + first * kPageSize), npages * kPageSize);
+  mark_released(first, npages);
+  free_by_address_.at(run_base).released += npages;
+  released_pages_ += npages;
+}
+
+std::size_t PageHeap::retained_bytes() const {
+  std::lock_guard lock(mutex_);
+  return (inuse_pages_ + free_pages_ - released_pages_) * kPageSize;
 }
 
 std::size_t PageHeap::released_bytes() const {

@@ -8,8 +8,18 @@
 //
 // Every page of an in-use span points at its span in the span table; free pages point at nothing.
 // All of it is guarded by one mutex: the page heap is only reached from slow paths.
+//
+// Returning memory: a free page may be released (madvise'd away: it stays mapped, reads as zero
+// and is faulted back in when a span uses it). A bitmap with one bit per page of the reservation
+// says which; each free run also counts its released pages, so the totals are exact. The scavenger
+// releases free pages from the top of the heap down, a small chunk per call, because allocation
+// takes the lowest-addressed run that fits: the top is what is least likely to be reused soon.
+// When a memory limit is set and a new span would take the memory the heap retains (committed
+// minus released) over it, idle pages are released first, on the allocating thread ("eager"), as
+// Go's allocator does.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -32,10 +42,22 @@ class PageHeap {
 
   // Returns the physical pages of every free run to the OS; returns the bytes newly released.
   std::size_t release_free_pages();
+  // Releases at most `max_bytes` (rounded up to pages) of the highest-addressed free pages that
+  // are not released yet, in one contiguous piece; returns the bytes released (0: none left).
+  std::size_t scavenge(std::size_t max_bytes);
+  // Above this many retained bytes, growing the heap first releases idle pages (SIZE_MAX: never).
+  void set_retained_limit(std::size_t bytes) {
+    retained_limit_.store(bytes, std::memory_order_relaxed);
+  }
+  // Bytes released when the heap grew over the retained limit, or by release_free_pages, since
+  // the last call.
+  std::size_t take_eager_released() { return eager_released_.exchange(0); }
 
   std::size_t inuse_bytes() const;
   std::size_t idle_bytes() const;
   std::size_t released_bytes() const;
+  // Committed memory the heap still holds physically: in-use plus idle, minus released.
+  std::size_t retained_bytes() const;
 
  private:
   // A free run's length and how many of its pages are released (accounting only: released pages
@@ -45,6 +67,12 @@ class PageHeap {
     std::size_t released;
   };
   void insert_free_run(std::uintptr_t base, FreeRun run);
+  // Releases [first, first + npages) pages of the free run at `run_base`; the caller checked that
+  // none of them is released yet.
+  void release_pages_locked(std::uintptr_t run_base, std::size_t first, std::size_t npages);
+  std::size_t scavenge_locked(std::size_t max_pages);
+  // Over the memory limit, gives idle pages back before `npages` more are used.
+  void release_over_limit_locked(std::size_t npages);
   void erase_free_run(std::uintptr_t base);
   Span* new_descriptor();
   void set_span_table(std::uintptr_t base, std::size_t npages, Span* span);
@@ -61,6 +89,8 @@ class PageHeap {
   std::size_t inuse_pages_ = 0;
   std::size_t free_pages_ = 0;
   std::size_t released_pages_ = 0;
+  std::atomic<std::size_t> retained_limit_{SIZE_MAX};
+  std::atomic<std::size_t> eager_released_{0};
 };
 
 PageHeap& page_heap();

@@ -12,7 +12,9 @@
 #include "heap/page_heap.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/safepoint.hpp"
+#include "runtime/settings.hpp"
 #include "runtime/thread_registry.hpp"
+#include "runtime/trace.hpp"
 #include "tricolor/ptr.hpp"
 
 namespace gc {
@@ -35,8 +37,11 @@ std::int64_t set_memory_limit(std::int64_t bytes) {
 
 void free_os_memory() {
   detail::collect_and_destroy();
-  detail::CriticalSection critical;
-  detail::page_heap().release_free_pages();
+  {
+    detail::CriticalSection critical;
+    detail::page_heap().release_free_pages();
+  }
+  if (detail::settings().scavtrace) detail::print_scavenger_trace(/*forced=*/true);
 }
 
 stats read_stats() {

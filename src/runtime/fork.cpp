@@ -6,6 +6,7 @@
 #include "gc/destructors.hpp"
 #include "gc/sweeper.hpp"
 #include "heap/os_memory.hpp"
+#include "heap/scavenger.hpp"
 #include "runtime/futex.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/stop_the_world.hpp"
@@ -52,6 +53,7 @@ void after_fork_in_child() {
   end_fork();  // first: giving the dead threads' caches back enters critical sections
   // Fresh queues next: giving the dead threads' spans back may sweep and queue destructors.
   forget_background_sweeper_after_fork();
+  forget_scavenger_after_fork();
   restart_destructor_thread_after_fork();
   forget_other_threads_after_fork(t_mutator.record);
   registry_mutex().unlock();

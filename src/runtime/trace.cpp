@@ -2,6 +2,10 @@
 
 #include <cstdio>
 
+#include "heap/page_heap.hpp"
+#include "heap/scavenger.hpp"
+#include "runtime/safepoint.hpp"
+
 namespace gc::detail {
 
 void print_gctrace(const CycleTrace& t) {
@@ -19,6 +23,25 @@ void print_gctrace(const CycleTrace& t) {
                static_cast<long long>(t.heap_marked / kMB), static_cast<long long>(t.goal / kMB),
                static_cast<long long>(t.stack_bytes / kMB),
                static_cast<long long>(t.roots * 8 / kMB), t.threads, t.forced ? " (forced)" : "");
+}
+
+void print_scavenger_trace(bool forced) {
+  std::size_t background = take_background_released();
+  std::size_t eager = 0;
+  std::size_t released = 0;
+  std::size_t inuse = 0;
+  std::size_t retained = 0;
+  {
+    CriticalSection critical;
+    PageHeap& heap = page_heap();
+    eager = heap.take_eager_released();
+    released = heap.released_bytes();
+    inuse = heap.inuse_bytes();
+    retained = heap.retained_bytes();
+  }
+  std::fprintf(stderr, "scav %zu KiB work (bg), %zu KiB work (eager), %zu KiB now, %zu%% util%s\n",
+               background >> 10, eager >> 10, released >> 10,
+               retained == 0 ? 100 : inuse * 100 / retained, forced ? " (forced)" : "");
 }
 
 }  // namespace gc::detail

@@ -38,4 +38,16 @@ struct CycleTrace {
 
 void print_gctrace(const CycleTrace& t);
 
+// GODEBUG=scavtrace=1: one line after each cycle, and after free_os_memory ("(forced)"), in Go's
+// format:
+//
+//   scav 1024 KiB work (bg), 0 KiB work (eager), 20480 KiB now, 87% util
+//
+// work (bg)     memory the scavenger returned to the OS since the last line;
+// work (eager)  memory returned on the allocating thread (growth over the memory limit) or by
+//               free_os_memory since the last line;
+// now           memory returned to the OS at present (gc::stats::heap_released);
+// util          in-use share of the memory the heap retains (committed minus released).
+void print_scavenger_trace(bool forced);
+
 }  // namespace gc::detail

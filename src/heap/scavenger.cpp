@@ -1,0 +1,86 @@
+#include "heap/scavenger.hpp"
+
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+
+#include "heap/page_heap.hpp"
+#include "runtime/background_worker.hpp"
+#include "runtime/safepoint.hpp"
+
+namespace gc::detail {
+
+namespace {
+
+constexpr std::size_t kChunkBytes = std::size_t{64} << 10;
+constexpr std::int64_t kWorkSliceNs = 1'000'000;  // then sleep 99 times as long: 1% of a CPU
+constexpr int kIdleRounds = 50;
+constexpr std::int64_t kIdleSleepNs = 100'000'000;
+
+std::atomic<std::size_t> g_goal{SIZE_MAX};
+std::atomic<std::size_t> g_limit{SIZE_MAX};
+std::atomic<std::size_t> g_background_released{0};
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::size_t retained() {
+  CriticalSection critical;
+  return page_heap().retained_bytes();
+}
+
+bool above_goal() { return retained() > g_goal.load(std::memory_order_relaxed); }
+
+void sleep_ns(std::int64_t ns) {
+  BlockingScope blocked;  // a stop does not wait for a sleeping scavenger
+  const timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  ::nanosleep(&ts, nullptr);
+}
+
+void scavenge_to_goal() {
+  int idle_rounds = 0;
+  while (above_goal()) {
+    const std::int64_t start = now_ns();
+    std::int64_t worked = 0;
+    while (worked < kWorkSliceNs && above_goal()) {
+      std::size_t released = 0;
+      {
+        CriticalSection critical;
+        released = page_heap().scavenge(kChunkBytes);
+      }
+      if (released == 0) {
+        // Nothing idle yet: the sweeper and the destructor thread may still be freeing spans
+        // that the last cycle found dead. Look again a few times, then wait for the next cycle.
+        if (++idle_rounds > kIdleRounds) return;
+        sleep_ns(kIdleSleepNs);
+        break;
+      }
+      idle_rounds = 0;
+      g_background_released.fetch_add(released, std::memory_order_relaxed);
+      worked = now_ns() - start;
+      poll_safepoint();
+    }
+    if (retained() <= g_limit.load(std::memory_order_relaxed)) sleep_ns(worked * 99);
+  }
+}
+
+// Never destroyed: the scavenger thread may still wait on it while the process exits.
+BackgroundWorker* const g_scavenger = new BackgroundWorker("scavenger", scavenge_to_goal);
+
+}  // namespace
+
+void set_scavenger_goal(std::size_t retained_goal, std::size_t memory_limit) {
+  g_goal.store(retained_goal, std::memory_order_relaxed);
+  g_limit.store(memory_limit, std::memory_order_relaxed);
+  if (above_goal()) g_scavenger->wake();
+}
+
+std::size_t take_background_released() { return g_background_released.exchange(0); }
+
+void forget_scavenger_after_fork() { g_scavenger->forget_after_fork(); }
+
+}  // namespace gc::detail

@@ -52,6 +52,18 @@
 
 namespace bench {
 
+// Calls f(line) for each line of `text`, without the newline.
+template <class F>
+void for_each_line(const std::string& text, F&& f) {
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    f(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+}
+
 struct Options {
   std::string impl;      // empty: driver mode
   int depth = 0;         // the program's size parameter
@@ -272,12 +284,7 @@ inline ChildRun spawn_child(const char* argv0, const Impl& impl, const Options& 
   }
 
   bool have_result = false;
-  std::size_t pos = 0;
-  while (pos < out.size()) {
-    std::size_t end = out.find('\n', pos);
-    if (end == std::string::npos) end = out.size();
-    const std::string line = out.substr(pos, end - pos);
-    pos = end + 1;
+  for_each_line(out, [&](const std::string& line) {
     if (line.rfind("RESULT ", 0) == 0) {
       const char* s = std::strstr(line.c_str(), " seconds=");
       const char* r = std::strstr(line.c_str(), " peak_rss_kb=");
@@ -290,7 +297,7 @@ inline ChildRun spawn_child(const char* argv0, const Impl& impl, const Options& 
       result.output += line;
       result.output += '\n';
     }
-  }
+  });
   if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
     result.failure = describe_status(status, o.timeout_s);
     result.rss_kb = ru.ru_maxrss;

@@ -1,0 +1,3 @@
+module tricolor/bench/rss_timeline
+
+go 1.19

@@ -18,10 +18,20 @@
 
 namespace {
 
+constexpr std::uint64_t kTag = 0x5CA7E5CA7E5CA7E5ull;
+
+// The tag checks that no page under a live object was released: released pages read as zero.
 struct Node {
   gc::ptr<Node> next;
-  char payload[240];
+  std::uint64_t tag = kTag;
+  char payload[232];
 };
+
+bool all_intact(const std::vector<gc::ptr<Node>>& nodes) {
+  for (const auto& n : nodes)
+    if (n->tag != kTag) return false;
+  return true;
+}
 
 std::int64_t retained_bytes() {
   const gc::stats s = gc::read_stats();
@@ -105,6 +115,7 @@ TEST(MemoryLimit, GogcOffKeepsRetainedMemoryNearTheLimit) {
               static_cast<long long>(most_retained >> 20), static_cast<long long>(rss_start >> 20),
               static_cast<long long>(most_rss >> 20));
   EXPECT_GE(s.num_gc, 10u);  // GOGC=off alone would never collect
+  EXPECT_TRUE(all_intact(live));
   // Span-granular accounting and the 1 MiB growth step leave some slack; GOGC=off alone would
   // retain the whole gibibyte.
   EXPECT_LE(most_retained, kLimit + kLimit / 4);
@@ -130,6 +141,7 @@ TEST(MemoryLimit, AnImpossibleLimitGivesWayInsteadOfCollectingBackToBack) {
               static_cast<unsigned long long>(s.num_gc), static_cast<unsigned long long>(held_back),
               s.gc_cpu_fraction);
   EXPECT_GT(held_back, 0u);
+  EXPECT_TRUE(all_intact(live));
   EXPECT_GT(s.heap_sys, std::uint64_t{8} << 20);  // the heap grew past the limit instead
 }
 

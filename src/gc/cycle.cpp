@@ -68,6 +68,16 @@ void scan_saved_frame(Marker& marker, ThreadRecord* r, const char* what) {
                            reinterpret_cast<std::uintptr_t>(frame + r->saved_frame_words), what);
 }
 
+// Names a thread's stack and saved registers for a gccheckmark report (96 bytes each).
+void describe_thread(const ThreadRecord* r, bool self, char* stack, char* frame) {
+  const char* how = self                                                    ? "collecting"
+                    : r->in_blocking_region.load(std::memory_order_relaxed) ? "in a blocking region"
+                    : r->cooperative.load(std::memory_order_relaxed)        ? "at a safepoint"
+                                                                            : "stopped by signal";
+  std::snprintf(stack, 96, "the stack of thread %d (%s, %s)", r->tid, r->name, how);
+  std::snprintf(frame, 96, "the saved registers of thread %d (%s, %s)", r->tid, r->name, how);
+}
+
 // Scans every thread's stack and the root set. The collecting thread's own stack is scanned from
 // `self_lo` up: the frames of its callers, whose registers run_cycle spilled, and never the
 // collector's own frames, whose dead slots hold whatever the previous pass left there (a slot just
@@ -80,18 +90,12 @@ void scan_saved_frame(Marker& marker, ThreadRecord* r, const char* what) {
 std::int64_t mark_from_roots(Marker& marker, ThreadRecord* self, std::uintptr_t self_lo,
                              bool verifying) {
   std::int64_t stack_bytes = 0;
-  char stack[96];  // names the root in a gccheckmark report
-  char frame[96];
+  char stack[96] = "a stack";  // names the root in a gccheckmark report
+  char frame[96] = "saved registers";
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     const std::uintptr_t lo = r == self ? self_lo : r->scan_sp.load(std::memory_order_relaxed);
     const bool blocking = r->in_blocking_region.load(std::memory_order_relaxed);
-    const char* how = r == self                                        ? "collecting"
-                      : blocking                                       ? "in a blocking region"
-                      : r->cooperative.load(std::memory_order_relaxed) ? "at a safepoint"
-                                                                       : "stopped by signal";
-    std::snprintf(stack, sizeof stack, "the stack of thread %d (%s, %s)", r->tid, r->name, how);
-    std::snprintf(frame, sizeof frame, "the saved registers of thread %d (%s, %s)", r->tid, r->name,
-                  how);
+    if (verifying) describe_thread(r, r == self, stack, frame);
     if (verifying && r != self && blocking) {
       scan_saved_frame(marker, r, frame);
       continue;
@@ -161,13 +165,8 @@ void update_scavenger_goal() {
     const auto limit_goal = static_cast<std::size_t>(limit / 100 * 95);
     if (limit_goal < retained_goal) retained_goal = limit_goal;
   }
-  const std::size_t retained_limit =
-      limit != INT64_MAX ? static_cast<std::size_t>(limit) : SIZE_MAX;
-  {
-    CriticalSection critical;
-    page_heap().set_retained_limit(retained_limit);
-  }
-  set_scavenger_goal(retained_goal, retained_limit);
+  page_heap().set_retained_limit(limit != INT64_MAX ? static_cast<std::size_t>(limit) : SIZE_MAX);
+  set_scavenger_goal(retained_goal);
 }
 
 void flush_stopped_caches(ThreadRecord* self) {

@@ -49,6 +49,7 @@ class PageHeap {
   void set_retained_limit(std::size_t bytes) {
     retained_limit_.store(bytes, std::memory_order_relaxed);
   }
+  std::size_t retained_limit() const { return retained_limit_.load(std::memory_order_relaxed); }
   // Bytes released when the heap grew over the retained limit, or by release_free_pages, since
   // the last call.
   std::size_t take_eager_released() { return eager_released_.exchange(0); }

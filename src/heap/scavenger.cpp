@@ -19,7 +19,6 @@ constexpr int kIdleRounds = 50;
 constexpr std::int64_t kIdleSleepNs = 100'000'000;
 
 std::atomic<std::size_t> g_goal{SIZE_MAX};
-std::atomic<std::size_t> g_limit{SIZE_MAX};
 std::atomic<std::size_t> g_background_released{0};
 
 std::int64_t now_ns() {
@@ -64,7 +63,7 @@ void scavenge_to_goal() {
       worked = now_ns() - start;
       poll_safepoint();
     }
-    if (retained() <= g_limit.load(std::memory_order_relaxed)) sleep_ns(worked * 99);
+    if (retained() <= page_heap().retained_limit()) sleep_ns(worked * 99);
   }
 }
 
@@ -73,9 +72,8 @@ BackgroundWorker* const g_scavenger = new BackgroundWorker("scavenger", scavenge
 
 }  // namespace
 
-void set_scavenger_goal(std::size_t retained_goal, std::size_t memory_limit) {
+void set_scavenger_goal(std::size_t retained_goal) {
   g_goal.store(retained_goal, std::memory_order_relaxed);
-  g_limit.store(memory_limit, std::memory_order_relaxed);
   if (above_goal()) g_scavenger->wake();
 }
 

@@ -12,10 +12,10 @@
 
 namespace gc::detail {
 
-// Sets the retained-memory goal and the memory limit (SIZE_MAX: none), and wakes the scavenger if
-// the heap is above the goal. Called outside any critical section (the first call starts the
+// Sets the retained-memory goal and wakes the scavenger if the heap is above it; the memory limit
+// is the page heap's retained limit. Called outside any critical section (the first call starts the
 // thread).
-void set_scavenger_goal(std::size_t retained_goal, std::size_t memory_limit);
+void set_scavenger_goal(std::size_t retained_goal);
 
 // For GODEBUG=scavtrace=1: bytes released in the background since the last call.
 std::size_t take_background_released();

@@ -14,7 +14,6 @@ namespace gc::detail {
 namespace {
 
 ThreadRecord* g_head = nullptr;
-std::size_t g_count = 0;
 pthread_key_t g_exit_key;
 
 void unregister_current_thread(void*) {
@@ -30,7 +29,6 @@ void unregister_current_thread(void*) {
     for (ThreadRecord** p = &g_head; *p != nullptr; p = &(*p)->next) {
       if (*p == r) {
         *p = r->next;
-        --g_count;
         break;
       }
     }
@@ -60,14 +58,13 @@ std::mutex& registry_mutex() {
 }
 
 ThreadRecord* registry_head() { return g_head; }
-std::size_t registered_threads() { return g_count; }
 
 void forget_other_threads_after_fork(ThreadRecord* self) {
   ThreadRecord* r = g_head;
   while (r != nullptr) {
     ThreadRecord* next = r->next;
     if (r != self) {
-      // The thread may have stopped in the middle of an allocation, but it will never resume:
+      // The thread may have been inside the allocation fast path at the fork; it never resumes:
       // its cache is consistent enough to give back (a half-taken slot just stays free).
       flush_thread_cache(*r->mutator);
       delete r;
@@ -76,7 +73,6 @@ void forget_other_threads_after_fork(ThreadRecord* self) {
   }
   self->next = nullptr;
   g_head = self;
-  g_count = 1;
 }
 
 ThreadRecord* register_current_thread(const char* name) {
@@ -102,7 +98,6 @@ ThreadRecord* register_current_thread(const char* name) {
     std::lock_guard lock(registry_mutex());
     r->next = g_head;
     g_head = r;
-    ++g_count;
   }
   ::pthread_setspecific(g_exit_key, r);
   return r;

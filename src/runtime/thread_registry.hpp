@@ -65,7 +65,6 @@ inline ThreadRecord* ensure_registered() {
 std::mutex& registry_mutex();
 // First record; walk with ->next while holding registry_mutex().
 ThreadRecord* registry_head();
-std::size_t registered_threads();
 
 // In the child after fork(), with the registry locked: the other threads are gone. Their caches
 // go back to the central lists and their records are dropped.

@@ -59,8 +59,8 @@ constexpr long tree_nodes(int depth) { return (2L << depth) - 1; }
 struct NoScope {};
 
 // --- the four node implementations ---------------------------------------------------------------
-// Each provides: Ref (what holds a tree), make(depth) (top-down construction), count(const Node*),
-// raw(const Ref&), release(Ref&), and Scope / Wait for run_parallel.
+// Each provides: Ref (what holds a tree), new_node() (a node without children), raw(const Ref&),
+// release(Ref&), and Scope / Wait for run_parallel. Construction and the walk are shared below.
 
 // SkipDestructor: the node is marked gc::collect_without_destructor (it only holds gc::ptr), which
 // spares it the destructor queue; "tricolor" runs the default, "tricolor_nodtor" the marked one.
@@ -73,18 +73,7 @@ struct Tricolor {
   using Scope = NoScope;
   using Wait = gc::blocking_region;
 
-  static Ref make(int depth) {
-    Ref n = gc::make<Node>();
-    if (depth > 0) {
-      n->left = make(depth - 1);
-      n->right = make(depth - 1);
-    }
-    return n;
-  }
-  // Raw pointers on the stack keep their targets alive, so the walk needs no gc::ptr copies.
-  static long count(const Node* n) {
-    return n->left ? 1 + count(n->left.get()) + count(n->right.get()) : 1;
-  }
+  static Ref new_node() { return gc::make<Node>(); }
   static const Node* raw(const Ref& r) { return r.get(); }
   static void release(Ref& r) { r.reset(); }
 };
@@ -104,20 +93,11 @@ struct Boehm {
   using Scope = bench::BoehmThreadScope;
   using Wait = NoScope;
 
-  static Node* alloc() {
+  static Ref new_node() {
     void* p = GC_MALLOC(sizeof(Node));  // zeroed
     if (p == nullptr) throw std::bad_alloc();
     return ::new (p) Node{nullptr, nullptr};
   }
-  static Ref make(int depth) {
-    Node* n = alloc();
-    if (depth > 0) {
-      n->left = make(depth - 1);
-      n->right = make(depth - 1);
-    }
-    return n;
-  }
-  static long count(const Node* n) { return n->left ? 1 + count(n->left) + count(n->right) : 1; }
   static const Node* raw(Ref r) { return r; }
   static void release(Ref& r) { r = nullptr; }
   static void setup(const bench::Options&) { bench::boehm_setup(); }
@@ -132,17 +112,7 @@ struct SharedPtr {
   using Scope = NoScope;
   using Wait = NoScope;
 
-  static Ref make(int depth) {
-    Ref n = std::make_shared<Node>();
-    if (depth > 0) {
-      n->left = make(depth - 1);
-      n->right = make(depth - 1);
-    }
-    return n;
-  }
-  static long count(const Node* n) {
-    return n->left ? 1 + count(n->left.get()) + count(n->right.get()) : 1;
-  }
+  static Ref new_node() { return std::make_shared<Node>(); }
   static const Node* raw(const Ref& r) { return r.get(); }
   static void release(Ref& r) { r.reset(); }
 };
@@ -156,15 +126,7 @@ struct NewDelete {
   using Scope = NoScope;
   using Wait = NoScope;
 
-  static Ref make(int depth) {
-    Node* n = new Node;
-    if (depth > 0) {
-      n->left = make(depth - 1);
-      n->right = make(depth - 1);
-    }
-    return n;
-  }
-  static long count(const Node* n) { return n->left ? 1 + count(n->left) + count(n->right) : 1; }
+  static Ref new_node() { return new Node; }
   static const Node* raw(Ref r) { return r; }
   static void destroy(Node* n) {
     if (n->left != nullptr) {
@@ -179,8 +141,40 @@ struct NewDelete {
   }
 };
 
-// --- the program
-// ----------------------------------------------------------------------------------
+// --- construction and walk, the same for every implementation ---------------------------------
+
+template <class T>
+const T* raw_child(const T* p) {
+  return p;
+}
+template <class T>
+const T* raw_child(const gc::ptr<T>& p) {
+  return p.get();
+}
+template <class T>
+const T* raw_child(const std::shared_ptr<T>& p) {
+  return p.get();
+}
+
+// Top-down, as the benchmark prescribes.
+template <class I>
+typename I::Ref make_tree(int depth) {
+  typename I::Ref n = I::new_node();
+  if (depth > 0) {
+    n->left = make_tree<I>(depth - 1);
+    n->right = make_tree<I>(depth - 1);
+  }
+  return n;
+}
+
+// Raw pointers on the stack keep their targets alive (tricolor scans stacks, Boehm too), so the
+// walk needs no handle copies.
+template <class Node>
+long count_tree(const Node* n) {
+  return n->left ? 1 + count_tree(raw_child(n->left)) + count_tree(raw_child(n->right)) : 1;
+}
+
+// --- the program ---------------------------------------------------------------------------------
 
 bool expect(const char* what, int depth, long got, long want) {
   if (got == want) return true;
@@ -197,14 +191,14 @@ bool run(const bench::Options& o) {
 
   {
     const int stretch_depth = max_depth + 1;
-    typename I::Ref stretch = I::make(stretch_depth);
-    const long c = I::count(I::raw(stretch));
+    typename I::Ref stretch = make_tree<I>(stretch_depth);
+    const long c = count_tree(I::raw(stretch));
     I::release(stretch);
     std::printf("stretch tree of depth %d\t check: %ld\n", stretch_depth, c);
     ok &= expect("stretch tree", stretch_depth, c, tree_nodes(stretch_depth));
   }
 
-  typename I::Ref long_lived = I::make(max_depth);
+  typename I::Ref long_lived = make_tree<I>(max_depth);
   const auto* long_lived_raw = I::raw(long_lived);
 
   for (int d = kMinDepth; d <= max_depth; d += 2) {
@@ -216,12 +210,12 @@ bool run(const bench::Options& o) {
       const long end = iterations * (t + 1) / threads;
       long check = 0;
       for (long i = begin; i < end; ++i) {
-        typename I::Ref tree = I::make(d);
-        check += I::count(I::raw(tree));
+        typename I::Ref tree = make_tree<I>(d);
+        check += count_tree(I::raw(tree));
         I::release(tree);
       }
       partial[static_cast<std::size_t>(t)] = check;
-      if (threads > 1 && I::count(long_lived_raw) != tree_nodes(max_depth))
+      if (threads > 1 && count_tree(long_lived_raw) != tree_nodes(max_depth))
         long_lived_ok[static_cast<std::size_t>(t)] = 0;
     });
     long check = 0;
@@ -238,7 +232,7 @@ bool run(const bench::Options& o) {
       }
   }
 
-  const long c = I::count(long_lived_raw);
+  const long c = count_tree(long_lived_raw);
   std::printf("long lived tree of depth %d\t check: %ld\n", max_depth, c);
   ok &= expect("long lived tree", max_depth, c, tree_nodes(max_depth));
   I::release(long_lived);

@@ -70,11 +70,10 @@ long num_iters(const Params& p, int depth) {
 
 struct NoScope {};
 
-// --- the four implementations
-// --------------------------------------------------------------------- Each provides Node (with
-// left, right of type Ref, and int i, j), Ref, Array, new_node(), new_array(n), raw(ref),
-// array_data(array), drop(ref), Scope / Wait for run_parallel, and diagnostics() (the original's
-// PrintDiagnostics).
+// --- the four implementations -------------------------------------------------------------------
+// Each provides Node (with left, right of type Ref, and int i, j), Ref, Array, new_node(),
+// new_array(n), raw(ref), array_data(array), drop(ref), Scope / Wait for run_parallel, and
+// diagnostics() (the original's PrintDiagnostics).
 
 struct Tricolor {
   struct Node {
@@ -190,8 +189,7 @@ struct NewDelete {
   static void diagnostics() {}
 };
 
-// --- GCBench
-// --------------------------------------------------------------------------------------
+// --- GCBench -------------------------------------------------------------------------------------
 
 template <class I>
 long count(const typename I::Node* n) {

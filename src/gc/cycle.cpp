@@ -8,27 +8,50 @@
 #include <mutex>
 
 #include "gc/destructors.hpp"
+#include "gc/mark_queue.hpp"
+#include "gc/mark_state.hpp"
+#include "gc/mark_workers.hpp"
 #include "gc/marker.hpp"
 #include "gc/pacer.hpp"
 #include "gc/root_set.hpp"
+#include "gc/stack_scan.hpp"
 #include "gc/sweeper.hpp"
+#include "gc/write_barrier.hpp"
 #include "heap/central.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/page_heap.hpp"
 #include "heap/scavenger.hpp"
 #include "heap/thread_cache.hpp"
+#include "runtime/futex.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/settings.hpp"
 #include "runtime/stop_the_world.hpp"
 #include "runtime/trace.hpp"
+#include "tricolor/detail/barrier.hpp"
 
 namespace gc::detail {
 
 namespace {
 
 CycleTotals g_totals;          // guarded by cycle_mutex()
-std::int64_t g_gc_cpu_ns = 0;  // collector CPU time, Go's way: a stopped world costs every core
+std::int64_t g_gc_cpu_ns = 0;  // collector CPU time; a stopped world costs every core
 thread_local bool t_in_cycle = false;
+// Bumped (and woken) at the end of every cycle.
+std::atomic<std::uint32_t> g_cycles_done{0};
+
+// The cycle in progress, from mark start to mark termination (guarded by cycle_mutex()).
+struct CycleInProgress {
+  CycleReason reason = CycleReason::kHeap;
+  CycleTrace trace;
+  std::int64_t start_ns = 0;       // sweep termination began
+  std::int64_t mark_start_ns = 0;  // the world restarted after mark start
+  std::int64_t first_pause_ns = 0;
+  std::int64_t pauses_ns = 0;  // both pauses, and any failed termination attempts
+  std::int64_t longest_pause_ns = 0;
+  std::int64_t live_at_start = 0;    // heap_live at mark start
+  std::int64_t unused_at_start = 0;  // bytes of cached spans not yet handed out then
+};
+CycleInProgress g_cycle;
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -52,20 +75,29 @@ int cpu_count() {
   return n;
 }
 
-// Takes the cycle lock as a blocked thread, so that a stop in progress never waits for us.
+// Takes the cycle lock. A registered thread waits as a blocked one, so that a stop in progress
+// never waits for it; a library thread is never stopped and just waits.
 std::unique_lock<std::mutex> lock_cycle() {
   std::unique_lock lock(cycle_mutex(), std::defer_lock);
+  if (t_mutator.record == nullptr) {
+    lock.lock();
+    return lock;
+  }
   BlockingScope blocked;
   lock.lock();
   return lock;
 }
 
-// The copy of a blocking thread's register spill area (stop_the_world.cpp, enter_blocking).
-void scan_saved_frame(Marker& marker, ThreadRecord* r, const char* what) {
-  if (r->saved_frame_words == 0) return;
-  const auto* frame = r->saved_frame;
-  marker.scan_conservative(reinterpret_cast<std::uintptr_t>(frame),
-                           reinterpret_cast<std::uintptr_t>(frame + r->saved_frame_words), what);
+void wait_for_cycles_done_change(std::uint32_t seen) {
+  if (g_cycles_done.load(std::memory_order_acquire) != seen) return;
+  BlockingScope blocked;
+  while (g_cycles_done.load(std::memory_order_acquire) == seen)
+    futex_wait(&g_cycles_done, seen);
+}
+
+void record_pause(std::int64_t pause) {
+  g_cycle.pauses_ns += pause;
+  if (pause > g_cycle.longest_pause_ns) g_cycle.longest_pause_ns = pause;
 }
 
 // Names a thread's stack and saved registers for a gccheckmark report (96 bytes each).
@@ -78,42 +110,40 @@ void describe_thread(const ThreadRecord* r, bool self, char* stack, char* frame)
   std::snprintf(frame, 96, "the saved registers of thread %d (%s, %s)", r->tid, r->name, how);
 }
 
-// Scans every thread's stack and the root set. The collecting thread's own stack is scanned from
-// `self_lo` up: the frames of its callers, whose registers run_cycle spilled, and never the
-// collector's own frames, whose dead slots hold whatever the previous pass left there (a slot just
-// past a scanned object, the next span's first page) and would make the two passes disagree.
+void scan_saved_frame(Marker& marker, ThreadRecord* r, const char* what) {
+  if (r->saved_frame_words == 0) return;
+  const auto* frame = r->saved_frame;
+  marker.scan_conservative(reinterpret_cast<std::uintptr_t>(frame),
+                           reinterpret_cast<std::uintptr_t>(frame + r->saved_frame_words), what);
+}
+
+// Scans every thread's stack and the root set with the world stopped: the gccheckmark pass, and
+// the whole mark under gcstoptheworld. `self` (the thread running the pause, if it is a mutator)
+// is scanned from `self_lo` up: the frames of its callers, whose registers run_cycle spilled, never
+// the collector's own frames, whose dead slots hold whatever an earlier pass left there.
 //
-// `verifying`: the gccheckmark pass skips the live stack of a thread inside a blocking region. Such
-// a thread keeps running, and the frame that holds the region may change between the two passes
-// (the region's code reuses its slots), so the second pass could see words the first never read;
-// the copy of its registers is scanned by both.
-std::int64_t mark_from_roots(Marker& marker, ThreadRecord* self, std::uintptr_t self_lo,
+// `verifying`: the gccheckmark pass skips the live stack of a thread inside a blocking region,
+// which keeps running and may reuse its slots; the copy of its registers is scanned.
+void mark_from_roots_stopped(Marker& marker, ThreadRecord* self, std::uintptr_t self_lo,
                              bool verifying) {
-  std::int64_t stack_bytes = 0;
-  char stack[96] = "a stack";  // names the root in a gccheckmark report
+  char stack[96] = "a stack";
   char frame[96] = "saved registers";
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     const std::uintptr_t lo = r == self ? self_lo : r->scan_sp.load(std::memory_order_relaxed);
     const bool blocking = r->in_blocking_region.load(std::memory_order_relaxed);
     if (verifying) describe_thread(r, r == self, stack, frame);
-    if (verifying && r != self && blocking) {
-      scan_saved_frame(marker, r, frame);
-      continue;
-    }
-    marker.scan_conservative(lo, r->stack_hi, stack);
     if (r != self) scan_saved_frame(marker, r, frame);
-    stack_bytes += static_cast<std::int64_t>(r->stack_hi - lo);
-    // A thread stopped by signal keeps its cache, and so its tiny block, which no root names.
-    if (r != self && !r->cooperative.load(std::memory_order_relaxed)) {
-      marker.set_root_source("the tiny block of thread", static_cast<std::uintptr_t>(r->tid));
-      marker.shade(r->mutator->tiny);
-    }
+    if (verifying && r != self && blocking) continue;
+    marker.scan_conservative(lo, r->stack_hi, stack);
+    g_mark.stack_bytes.fetch_add(static_cast<std::int64_t>(r->stack_hi - lo),
+                                 std::memory_order_relaxed);
+    marker.set_root_source("the tiny block of thread", static_cast<std::uintptr_t>(r->tid));
+    marker.shade(r->mutator->tiny);
   }
   mark_roots(marker);
-  return stack_bytes;
 }
 
-// Bytes that cached spans still count as allocated but have not handed out (world stopped).
+// Bytes that cached spans count as allocated but have not handed out (world stopped).
 std::int64_t unused_cached_bytes() {
   std::int64_t bytes = 0;
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
@@ -127,31 +157,34 @@ std::int64_t unused_cached_bytes() {
   return bytes;
 }
 
-// A span that was not swept after the last cycle (cached by a thread stopped by signal, or not yet
-// reached by the sweepers) still carries that cycle's mark bits. Marking must start from white:
-// an object left marked would count as black and its children would never be traced. Clearing is
-// safe because the sweep that eventually comes will use this cycle's marks, and an object dead
-// then is dead now. World stopped.
+// Mark start, world stopped. Every span outside the thread caches was swept by sweep termination
+// and has clear mark bits. A cached span still unswept (its owner was stopped by signal at the last
+// termination, or never gave it back) carries the last cycle's marks: they are cleared, and the
+// span counts as swept for this cycle; the sweep after this mark will sweep it with this mark's
+// bits (what was dead then is dead now, and nothing was freed in between).
 //
-// Spans still cached here stay cached after the cycle, and their owners allocate from them: record
-// where each one's allocations stood when the mark began, so the sweep keeps what comes after.
-void prepare_spans_for_mark() {
+// Each cached span records where its allocation stands: what comes after is allocated black. A
+// thread stopped by signal may be inside the allocation fast path, past the bump of `free_index`
+// but before the slot's address exists in any register: its latest slot is shaded (grey, not
+// black: it may as well be a finished object whose slots hold the only pointers to others).
+// Each thread's tiny block is shaded, since later tiny objects go into it without any allocation
+// the mark could see.
+void prepare_spans_for_mark(Marker& marker) {
   const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_relaxed);
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
-    // A thread stopped by signal may be inside the allocation fast path, past the bump of
-    // `free_index` but before the slot's address exists in any register: keep its latest slot.
-    const std::uint32_t in_flight = r->cooperative.load(std::memory_order_relaxed) ? 0 : 1;
+    const bool in_flight = !r->cooperative.load(std::memory_order_relaxed);
     for (Span* s : r->mutator->alloc) {
       if (s == &g_empty_span) continue;
-      const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);
-      s->mark_free_index.store(free_index > in_flight ? free_index - in_flight : 0,
-                               std::memory_order_relaxed);
-      if (needs_sweep(s, sweepgen))
+      if (needs_sweep(s, sweepgen)) {
         for (auto& w : s->mark_bits) w.store(0, std::memory_order_relaxed);
+        s->sweepgen.store(sweepgen, std::memory_order_release);
+      }
+      const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);
+      s->mark_free_index.store(free_index, std::memory_order_relaxed);
+      if (in_flight && free_index > 0) marker.shade(s->slot_base(free_index - 1));
     }
+    marker.shade(r->mutator->tiny);
   }
-  for (std::size_t sc = 0; sc < kNumSpanClasses; ++sc)
-    central(static_cast<std::uint8_t>(sc)).clear_unswept_marks(sweepgen);
 }
 
 // Retained memory may stay 10% above the heap goal (Go's reduceExtraPercent), and under a memory
@@ -169,12 +202,214 @@ void update_scavenger_goal() {
   set_scavenger_goal(retained_goal);
 }
 
+// Gives back to the central lists the caches of the thread running the pause and of threads
+// stopped at safepoints, so that their spans are swept after this cycle even if the thread stays
+// blocked (a thread stopped by signal may be in the middle of an allocation: its cache stays).
+// World stopped; spans that need sweeping stay cached, since nothing is swept in a pause.
 void flush_stopped_caches(ThreadRecord* self) {
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     if (r == self || r->cooperative.load(std::memory_order_relaxed))
       flush_thread_cache(*r->mutator, /*keep_unswept=*/true);
   }
 }
+
+// Mark start, with the world stopped.
+void begin_mark(CycleReason reason, const StopStats& stop) {
+  g_cycle = CycleInProgress{};
+  g_cycle.reason = reason;
+  g_cycle.trace.heap_start = g_counters.heap_live.load(std::memory_order_relaxed);
+  g_cycle.trace.goal = pacer().goal();
+  g_cycle.trace.threads = stop.threads;
+  g_cycle.trace.signalled = stop.signalled;
+  g_mark.marked_bytes.store(0, std::memory_order_relaxed);
+  g_mark.scan_work.store(0, std::memory_order_relaxed);
+  g_mark.stack_bytes.store(0, std::memory_order_relaxed);
+  g_mark.assist_work.store(0, std::memory_order_relaxed);
+  g_mark.background_credit.store(0, std::memory_order_relaxed);
+  g_mark.assist_cpu_ns.store(0, std::memory_order_relaxed);
+  g_mark.background_cpu_ns.store(0, std::memory_order_relaxed);
+  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_relaxed) + 1;
+  g_mark.cycle.store(cycle, std::memory_order_release);
+  g_gc_phase.store(GcPhase::kMark, std::memory_order_release);
+  {
+    Marker marker(Marker::Mode::kMark);
+    prepare_spans_for_mark(marker);
+  }
+  g_cycle.live_at_start = g_counters.heap_live.load(std::memory_order_relaxed);
+  g_cycle.unused_at_start = unused_cached_bytes();
+  pacer().begin_mark(g_cycle.live_at_start);
+}
+
+// gccheckmark: a second mark from scratch into the checkmark bits, world stopped.
+void verify_mark(ThreadRecord* self, std::uintptr_t self_lo) {
+  clear_checkmarks();
+  Marker verifier(Marker::Mode::kCheckmark);
+  mark_from_roots_stopped(verifier, self, self_lo, /*verifying=*/true);
+  verifier.drain();
+}
+
+// The end of a cycle, world stopped, no grey work left anywhere.
+void end_mark(ThreadRecord* self, std::int64_t pause_start) {
+  flush_stopped_caches(self);
+  const std::int64_t marked = g_mark.marked_bytes.load(std::memory_order_relaxed);
+  const std::int64_t live_now = g_counters.heap_live.load(std::memory_order_relaxed);
+  // Span-granular: what the caches took during the mark, all of it allocated black.
+  const std::int64_t allocated_black = std::max<std::int64_t>(live_now - g_cycle.live_at_start, 0);
+  CycleTrace& trace = g_cycle.trace;
+  trace.heap_end = live_now;
+  trace.heap_marked = marked;
+  trace.roots = root_count();
+  trace.stack_bytes = g_mark.stack_bytes.load(std::memory_order_relaxed);
+
+  g_barrier_enabled.store(false, std::memory_order_relaxed);
+  g_gc_phase.store(GcPhase::kOff, std::memory_order_release);
+  end_stack_scans();
+  g_sweepgen.fetch_add(2, std::memory_order_acq_rel);
+  reset_sweep_cursor();
+  g_counters.heap_live.store(marked + g_cycle.unused_at_start + allocated_black,
+                             std::memory_order_relaxed);
+
+  const std::int64_t end = now_ns();
+  const std::int64_t pause = end - pause_start;
+  record_pause(pause);
+  const std::int64_t mark_cpu = g_mark.background_cpu_ns.load(std::memory_order_relaxed) +
+                                g_mark.assist_cpu_ns.load(std::memory_order_relaxed);
+  g_gc_cpu_ns += g_cycle.pauses_ns * cpu_count() + mark_cpu;
+  MarkReport report;
+  report.heap_marked = marked + allocated_black;
+  report.scan_work = g_mark.scan_work.load(std::memory_order_relaxed) + trace.stack_bytes +
+                     static_cast<std::int64_t>(trace.roots) * 8;
+  report.allocated_during_mark = allocated_black;
+  report.mark_ns = g_cycle.mark_start_ns != 0 ? pause_start - g_cycle.mark_start_ns : 0;
+  report.cpu_ns = g_cycle.pauses_ns * cpu_count() + mark_cpu;
+  report.assist_cpu_ns = g_mark.assist_cpu_ns.load(std::memory_order_relaxed);
+  report.background_cpu_ns = g_mark.background_cpu_ns.load(std::memory_order_relaxed);
+  report.heap_at_termination = live_now;
+  report.end_ns = end;
+  pacer().end_cycle(report);
+
+  g_totals.pause_ns[g_totals.num_gc % 256] = static_cast<std::uint64_t>(g_cycle.pauses_ns);
+  ++g_totals.num_gc;
+  if (g_cycle.reason != CycleReason::kHeap) ++g_totals.num_forced_gc;
+  g_totals.pause_total_ns += static_cast<std::uint64_t>(g_cycle.pauses_ns);
+  if (static_cast<std::uint64_t>(g_cycle.longest_pause_ns) > g_totals.pause_max_ns)
+    g_totals.pause_max_ns = static_cast<std::uint64_t>(g_cycle.longest_pause_ns);
+  g_totals.last_gc_unix_ns = static_cast<std::uint64_t>(unix_ns());
+
+  trace.number = g_totals.num_gc;
+  trace.since_start_ns = g_cycle.start_ns - g_start_ns;
+  trace.gc_cpu_percent = 100.0 * static_cast<double>(g_gc_cpu_ns) /
+                         (static_cast<double>(end - g_start_ns) * cpu_count());
+  trace.stop_ns = g_cycle.first_pause_ns;
+  trace.mark_ns = report.mark_ns;
+  trace.termination_ns = pause;
+  trace.stop_cpu_ns = g_cycle.first_pause_ns * cpu_count();
+  trace.termination_cpu_ns = (g_cycle.pauses_ns - g_cycle.first_pause_ns) * cpu_count();
+  trace.assist_cpu_ns = g_mark.assist_cpu_ns.load(std::memory_order_relaxed);
+  trace.background_cpu_ns = g_mark.background_cpu_ns.load(std::memory_order_relaxed);
+  trace.forced = g_cycle.reason != CycleReason::kHeap;
+}
+
+// After the world restarts at the end of a cycle; `trace` was taken before it restarted.
+void after_cycle(CycleTrace trace) {
+  if (settings().gcstoptheworld < 2) wake_background_sweeper();
+  update_scavenger_goal();
+  if (settings().gctrace) {
+    trace.next_goal = pacer().goal();
+    print_gctrace(trace);
+  }
+  if (settings().gcpacertrace) pacer().print_end_trace();
+  if (settings().scavtrace) print_scavenger_trace(/*forced=*/false);
+  g_cycles_done.fetch_add(1, std::memory_order_release);
+  futex_wake_all(&g_cycles_done);
+}
+
+// GODEBUG=gcstoptheworld: the whole mark in the pause of mark start.
+void mark_in_the_pause(ThreadRecord* self, std::uintptr_t self_lo, std::int64_t pause_start) {
+  {
+    Marker marker(Marker::Mode::kMark);
+    mark_from_roots_stopped(marker, self, self_lo, /*verifying=*/false);
+    marker.drain();
+  }
+  end_stack_scans();
+  if (settings().gccheckmark) verify_mark(self, self_lo);
+  end_mark(self, pause_start);
+}
+
+// Sweep termination and mark start, on the triggering thread. Returns false if it started nothing
+// (a mark is in progress, or the trigger is no longer reached).
+__attribute__((noinline)) bool start_cycle_above(CycleReason reason, std::uintptr_t self_lo) {
+  ThreadRecord* self = ensure_registered();
+  if (t_in_cycle) return false;
+  ensure_mark_workers();
+  auto lock = lock_cycle();
+  if (marking()) return false;
+  if (reason == CycleReason::kHeap &&
+      !pacer().should_trigger(g_counters.heap_live.load(std::memory_order_relaxed)))
+    return false;
+  t_in_cycle = true;
+  const std::int64_t start = now_ns();
+  finish_sweeping();
+  const std::int64_t pause_start = now_ns();
+  const StopStats stop = stop_the_world();
+  begin_mark(reason, stop);
+  g_cycle.start_ns = start;
+  if (settings().gcstoptheworld >= 1) {
+    g_cycle.first_pause_ns = 0;
+    mark_in_the_pause(self, self_lo, pause_start);
+    g_cycle.trace.stop_ns = now_ns() - pause_start;
+    g_cycle.trace.termination_ns = 0;
+    const CycleTrace trace = g_cycle.trace;
+    start_the_world();
+    lock.unlock();
+    // =2: the whole sweep too, before the cycle returns. Not in the pause: a thread inside a
+    // blocking region may hold a lock that sweeping takes (the destructor queue's).
+    if (settings().gcstoptheworld >= 2) {
+      start_destructor_thread();  // before the sweep queues any destructor
+      finish_sweeping();
+    }
+    t_in_cycle = false;
+    after_cycle(trace);
+    return true;
+  }
+  g_barrier_enabled.store(true, std::memory_order_relaxed);
+  begin_stack_scans(g_mark.cycle.load(std::memory_order_relaxed));
+  const std::int64_t pause_end = now_ns();
+  g_cycle.first_pause_ns = pause_end - pause_start;
+  record_pause(g_cycle.first_pause_ns);
+  g_cycle.mark_start_ns = pause_end;
+  start_the_world();
+  t_in_cycle = false;
+  lock.unlock();
+  if (settings().gcpacertrace) pacer().print_start_trace(mark_worker_count());
+  wake_mark_workers();
+  return true;
+}
+
+// Spills the caller's callee-saved registers into this frame and starts the scan of this thread's
+// stack (under gcstoptheworld) just below it: everything the caller holds is seen, and the frames
+// of the cycle itself are not.
+__attribute__((noinline)) bool start_cycle(CycleReason reason) {
+  __builtin_unwind_init();
+  const bool started = start_cycle_above(reason, current_stack_pointer());
+  asm volatile("" ::: "memory");  // not a tail call: this frame must outlive the cycle
+  return started;
+}
+
+// Scans, with the world stopped, the stacks that the mark has not scanned yet (the last attempt
+// of a termination that keeps finding work).
+void scan_due_stacks_stopped(Marker& marker) {
+  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_relaxed);
+  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
+    if (r->scanned_cycle.load(std::memory_order_relaxed) == cycle) continue;
+    scan_saved_frame(marker, r, "saved registers");
+    marker.scan_conservative(r->scan_sp.load(std::memory_order_relaxed), r->stack_hi);
+    r->scanned_cycle.store(cycle, std::memory_order_relaxed);
+  }
+  end_stack_scans();
+}
+
+constexpr int kTerminationAttempts = 4;
 
 }  // namespace
 
@@ -183,95 +418,66 @@ std::mutex& cycle_mutex() {
   return *mutex;
 }
 
-namespace {
-
-// The cycle proper; `self_lo` is where the scan of this thread's stack starts (see run_cycle). Not
-// inlined: its frame must lie below `self_lo`.
-__attribute__((noinline)) void run_cycle_above(CycleReason reason, std::uintptr_t self_lo) {
-  ThreadRecord* self = ensure_registered();
-  if (t_in_cycle) return;
-  auto lock = lock_cycle();
-  if (reason == CycleReason::kHeap &&
-      !pacer().should_trigger(g_counters.heap_live.load(std::memory_order_relaxed)))
-    return;
-  t_in_cycle = true;
-
-  while (sweep_one()) {
+std::unique_lock<std::mutex> lock_cycle_between_marks() {
+  for (;;) {
+    const std::uint32_t seen = g_cycles_done.load(std::memory_order_acquire);
+    auto lock = lock_cycle();
+    if (!marking()) return lock;
+    lock.unlock();
+    wait_for_cycles_done_change(seen);
   }
-  CycleTrace trace;
-  trace.heap_start = g_counters.heap_live.load(std::memory_order_relaxed);
-  trace.goal = pacer().goal();
-  const std::int64_t t0 = now_ns();
-  const StopStats stop = stop_the_world();
-  flush_stopped_caches(self);
-  prepare_spans_for_mark();
-  const std::int64_t t1 = now_ns();
-
-  Marker marker(Marker::Mode::kMark);
-  trace.stack_bytes = mark_from_roots(marker, self, self_lo, /*verifying=*/false);
-  marker.drain();
-  const std::int64_t t2 = now_ns();
-
-  if (settings().gccheckmark) {
-    clear_checkmarks();
-    Marker verifier(Marker::Mode::kCheckmark);
-    mark_from_roots(verifier, self, self_lo, /*verifying=*/true);
-    verifier.drain();
-  }
-
-  // Mark termination.
-  const std::int64_t marked = marker.marked_bytes();
-  trace.heap_end = g_counters.heap_live.load(std::memory_order_relaxed);
-  trace.heap_marked = marked;
-  g_sweepgen.fetch_add(2, std::memory_order_acq_rel);
-  reset_sweep_cursor();
-  g_counters.heap_live.store(marked + unused_cached_bytes(), std::memory_order_relaxed);
-  const std::int64_t t3 = now_ns();
-  pacer().end_cycle(marked, t3 - t0, t3);
-  const std::uint64_t pause = static_cast<std::uint64_t>(t3 - t0);
-  g_totals.pause_ns[g_totals.num_gc % 256] = pause;
-  ++g_totals.num_gc;
-  if (reason != CycleReason::kHeap) ++g_totals.num_forced_gc;
-  g_totals.pause_total_ns += pause;
-  if (pause > g_totals.pause_max_ns) g_totals.pause_max_ns = pause;
-  g_totals.last_gc_unix_ns = static_cast<std::uint64_t>(unix_ns());
-  g_gc_cpu_ns += static_cast<std::int64_t>(pause) * cpu_count();
-  start_the_world();
-  t_in_cycle = false;
-
-  wake_background_sweeper();
-  update_scavenger_goal();
-  if (settings().gctrace) {
-    trace.number = g_totals.num_gc;
-    trace.since_start_ns = t0 - g_start_ns;
-    trace.gc_cpu_percent = 100.0 * static_cast<double>(g_gc_cpu_ns) /
-                           (static_cast<double>(t3 - g_start_ns) * cpu_count());
-    trace.stop_ns = t1 - t0;
-    trace.mark_ns = t2 - t1;
-    trace.termination_ns = t3 - t2;
-    trace.next_goal = pacer().goal();
-    trace.threads = stop.threads;
-    trace.signalled = stop.signalled;
-    trace.roots = root_count();
-    trace.forced = reason != CycleReason::kHeap;
-    print_gctrace(trace);
-  }
-  if (settings().scavtrace) print_scavenger_trace(/*forced=*/false);
 }
 
-}  // namespace
-
-// Spills the caller's callee-saved registers into this frame and starts the stack scan just below
-// it: everything the caller holds is seen, and the frames of the cycle itself are not.
-__attribute__((noinline)) void run_cycle(CycleReason reason) {
-  __builtin_unwind_init();
-  run_cycle_above(reason, current_stack_pointer());
-  asm volatile("" ::: "memory");  // not a tail call: this frame must outlive the cycle
+bool terminate_mark(int attempt) {
+  auto lock = lock_cycle();
+  const std::int64_t pause_start = now_ns();
+  stop_the_world();
+  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) flush_barrier_buffer(r);
+  if (stacks_pending() != 0 || !mark_quiescent()) {
+    if (attempt + 1 < kTerminationAttempts) {
+      record_pause(now_ns() - pause_start);
+      start_the_world();
+      return false;
+    }
+    // Finish here: the mark workers drain alongside until nothing is left.
+    {
+      Marker marker(Marker::Mode::kMark);
+      scan_due_stacks_stopped(marker);
+    }
+    do {
+      Marker marker(Marker::Mode::kMark);
+      marker.drain();
+    } while (!mark_quiescent());
+  }
+  if (settings().gccheckmark) verify_mark(nullptr, 0);
+  end_mark(nullptr, pause_start);
+  const CycleTrace trace = g_cycle.trace;
+  start_the_world();
+  lock.unlock();
+  after_cycle(trace);
+  return true;
 }
 
 void maybe_start_cycle() {
-  if (pacer().should_trigger(g_counters.heap_live.load(std::memory_order_relaxed)) && !t_in_cycle)
-    run_cycle(CycleReason::kHeap);
+  if (!t_in_cycle && !marking() &&
+      pacer().should_trigger(g_counters.heap_live.load(std::memory_order_relaxed)))
+    start_cycle(CycleReason::kHeap);
+}
+
+void run_cycle(CycleReason reason) {
+  for (;;) {
+    const std::uint32_t seen = g_cycles_done.load(std::memory_order_acquire);
+    if (marking()) {
+      wait_for_cycles_done_change(seen);
+      continue;
+    }
+    if (!start_cycle(reason)) {
+      if (t_in_cycle) return;
+      continue;  // another thread started one meanwhile: wait for it, then run ours
+    }
+    wait_for_cycles_done_change(seen);
+    return;
+  }
 }
 
 void collect_for_memory() {
@@ -290,6 +496,15 @@ void collect_and_destroy() {
     run_cycle(CycleReason::kForced);
     finish_sweeping();
   }
+}
+
+void start_cycle_for_test() {
+  while (!start_cycle(CycleReason::kForced)) wait_for_cycle_end();
+}
+
+void wait_for_cycle_end() {
+  const std::uint32_t seen = g_cycles_done.load(std::memory_order_acquire);
+  if (marking()) wait_for_cycles_done_change(seen);
 }
 
 void snapshot_with_world_stopped(void (*fill)(const CycleTotals&, void*), void* context) {

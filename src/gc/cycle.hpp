@@ -1,17 +1,26 @@
-// A collection cycle, from trigger to the restart of the world.
+// A collection cycle, Go's way: two short stops of the world around a concurrent mark.
 //
-//   1. Finish sweeping what the previous cycle left (on the triggering thread, world running).
-//   2. Stop the world. Flush the caches of threads stopped at safepoints, so that their spans are
-//      swept with everyone else's.
-//   3. Mark from the roots: every thread's stack and saved registers (conservatively), the root set
-//      of off-heap gc::ptr slots, and the tiny blocks of threads stopped by signal; then drain.
-//   4. With GODEBUG=gccheckmark=1, mark again from scratch into the second bitmap and abort at any
-//      object the first mark missed.
-//   5. Mark termination: advance the sweep generation (every span now needs sweeping), let the
-//   pacer
-//      set the next goal, record the pause, restart the world, wake the background sweeper.
-// Cycles are serialised by one mutex; a heap-triggered cycle that finds the trigger already
-// satisfied by someone else's cycle does nothing.
+//   1. Sweep termination (world running): finish the sweep the previous cycle started, so that
+//      every span's mark bits are free for this mark.
+//   2. Mark start (world stopped): record where each cached span's allocation stands (allocation
+//      is black from here on), shade each thread's tiny block, turn the write barrier on, ask every
+//      thread to scan its own stack at its next safepoint. Nothing here depends on the heap's size.
+//   3. Concurrent mark (world running): the mark controller and workers (mark_workers.hpp), the
+//      stack scans (stack_scan.hpp), the barrier buffers (write_barrier.hpp) and mark assists
+//      (assist.hpp) blacken everything reachable.
+//   4. Mark termination (world stopped): flush every barrier buffer; if that turned up grey work,
+//      restart the world and go on marking. Otherwise: with GODEBUG=gccheckmark=1 re-mark from
+//      scratch and abort at any reachable object left white; turn the barrier off; advance the
+//      sweep generation; let the pacer set the next goal and trigger; restart the world.
+//   5. Sweeping (world running): the background sweeper and allocating threads (sweeper.hpp).
+//
+// Steps 1–2 run on the thread whose allocation reached the pacer's trigger (or that called
+// gc::collect), which then goes back to its program; 3–4 on the mark controller. One mutex
+// serialises the stops: mark start, mark termination, statistics snapshots and fork.
+//
+// GODEBUG=gcstoptheworld=1 runs steps 2–4 in one stop of the world, scanning every stack in the
+// pause; =2 also sweeps everything on the triggering thread before it goes back to its program,
+// instead of in the background.
 #pragma once
 
 #include <array>
@@ -22,13 +31,24 @@ namespace gc::detail {
 
 enum class CycleReason { kHeap, kForced, kOutOfMemory };
 
-void run_cycle(CycleReason reason);
-// Starts a cycle if the heap has reached the pacer's trigger.
+// Starts a cycle if the heap has reached the pacer's trigger and no cycle is marking.
 void maybe_start_cycle();
+// A whole cycle: waits for a mark in progress to end, then runs one and waits for it too.
+void run_cycle(CycleReason reason);
 // A full cycle and sweep, to find memory when the OS refused some.
 void collect_for_memory();
 // gc::collect(): a cycle, the sweep, and the destructors of everything it found dead.
 void collect_and_destroy();
+
+// Mark termination, on the mark controller: stops the world and finishes the cycle if no grey
+// work is left, else restarts the world and returns false. `attempt` counts the tries of this
+// cycle; after a few, the rest of the mark is done in the pause rather than tried again.
+bool terminate_mark(int attempt);
+
+// Test hooks: start a cycle and return once the world restarts after mark start; wait until the
+// cycle in progress (if any) has ended.
+void start_cycle_for_test();
+void wait_for_cycle_end();
 
 struct CycleTotals {
   std::uint64_t num_gc = 0;
@@ -44,7 +64,10 @@ struct CycleTotals {
 // heap counters read in the same stop; `fill` receives it and runs before the world restarts.
 void snapshot_with_world_stopped(void (*fill)(const CycleTotals&, void*), void* context);
 
-// The lock that serialises cycles (and anything else that stops the world).
+// The lock that serialises stops of the world. A cycle holds it for each of its two pauses, not in
+// between; fork() holds it across the fork and waits for a mark in progress to end first.
 std::mutex& cycle_mutex();
+// Locks cycle_mutex() with no mark in progress (for fork).
+std::unique_lock<std::mutex> lock_cycle_between_marks();
 
 }  // namespace gc::detail

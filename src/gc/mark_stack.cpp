@@ -1,43 +1,82 @@
 #include "gc/mark_stack.hpp"
 
+#include <cstring>
+#include <mutex>
+
 #include "heap/os_memory.hpp"
 
 namespace gc::detail {
 
 namespace {
-constexpr std::size_t kMaxSpares = 16;  // 1 MiB
-void* g_spares = nullptr;               // a list linked through each chunk's first word
+constexpr std::size_t kMaxSpares = 256;  // 4 MiB
+std::mutex g_spare_mutex;                // taken inside critical sections or by library threads
+MarkChunk* g_spares = nullptr;           // linked through `prev`
 std::size_t g_spare_count = 0;
 }  // namespace
+
+MarkChunk* new_mark_chunk() {
+  MarkChunk* c = nullptr;
+  {
+    std::lock_guard lock(g_spare_mutex);
+    c = g_spares;
+    if (c != nullptr) {
+      g_spares = c->prev;
+      --g_spare_count;
+    }
+  }
+  if (c == nullptr) {
+    c = static_cast<MarkChunk*>(os::map_table(sizeof(MarkChunk)));
+    if (c == nullptr) os::fatal("out of memory for the mark stack");
+  }
+  c->prev = nullptr;
+  c->count = 0;
+  return c;
+}
+
+void free_mark_chunk(MarkChunk* c) {
+  {
+    std::lock_guard lock(g_spare_mutex);
+    if (g_spare_count < kMaxSpares) {
+      c->prev = g_spares;
+      g_spares = c;
+      ++g_spare_count;
+      return;
+    }
+  }
+  os::unmap(c, sizeof(MarkChunk));
+}
 
 MarkStack::~MarkStack() {
   while (top_ != nullptr) shrink();
 }
 
 void MarkStack::grow() {
-  Chunk* c = static_cast<Chunk*>(g_spares);
-  if (c != nullptr) {
-    g_spares = c->prev;
-    --g_spare_count;
-  } else {
-    c = static_cast<Chunk*>(os::map_table(sizeof(Chunk)));
-    if (c == nullptr) os::fatal("out of memory for the mark stack");
-  }
+  MarkChunk* c = new_mark_chunk();
   c->prev = top_;
-  c->count = 0;
   top_ = c;
 }
 
 void MarkStack::shrink() {
-  Chunk* c = top_;
+  MarkChunk* c = top_;
   top_ = c->prev;
-  if (g_spare_count >= kMaxSpares) {
-    os::unmap(c, sizeof(Chunk));
-    return;
-  }
-  c->prev = static_cast<Chunk*>(g_spares);
-  g_spares = c;
-  ++g_spare_count;
+  free_mark_chunk(c);
+}
+
+void MarkStack::adopt(MarkChunk* c) {
+  c->prev = top_;
+  top_ = c;
+}
+
+MarkChunk* MarkStack::split_half() {
+  if (top_ == nullptr || top_->count < 2) return nullptr;
+  MarkChunk* half = new_mark_chunk();
+  const std::size_t moved = top_->count / 2;
+  // The oldest entries go: they are furthest from what this marker is working on.
+  std::memcpy(half->items, top_->items, moved * sizeof(std::uintptr_t));
+  std::memmove(top_->items, top_->items + moved, (top_->count - moved) * sizeof(std::uintptr_t));
+  top_->count -= moved;
+  half->count = moved;
+  return half;
 }
 
 }  // namespace gc::detail

@@ -1,16 +1,30 @@
-// The grey work list: addresses of marked objects whose slots are still to be scanned.
+// Grey work lists: addresses of marked objects whose slots are still to be scanned.
 //
-// A stack of fixed-size chunks obtained straight from mmap, never from malloc, because it grows
-// while the world is stopped, when a stopped thread may hold malloc's locks. Emptied chunks, and
-// all chunks when the stack is destroyed, go to a spare list that the next cycle reuses; spares
-// beyond 1 MiB are unmapped. Mark stacks exist only inside a cycle, under the cycle lock, which
-// guards the spare list.
+// A MarkStack is one marker's private stack of fixed-size chunks. Chunks come straight from mmap,
+// never from malloc, because markers run while the world is stopped and inside critical sections,
+// where a stopped thread may hold malloc's locks. Emptied chunks go to a spare list that later
+// markers reuse; spares beyond 4 MiB are unmapped.
+//
+// Chunks are also the unit of sharing between markers: the global grey queue (mark_queue.hpp)
+// holds whole chunks. A marker publishes its work by handing chunks to the queue, and takes work by
+// adopting a chunk from it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 namespace gc::detail {
+
+struct MarkChunk {
+  static constexpr std::size_t kBytes = 16 * 1024;
+  static constexpr std::size_t kItems = (kBytes - 2 * sizeof(void*)) / sizeof(void*);
+  MarkChunk* prev;
+  std::size_t count;
+  std::uintptr_t items[kItems];
+};
+
+MarkChunk* new_mark_chunk();
+void free_mark_chunk(MarkChunk* c);
 
 class MarkStack {
  public:
@@ -20,7 +34,7 @@ class MarkStack {
   MarkStack& operator=(const MarkStack&) = delete;
 
   void push(std::uintptr_t object) {
-    if (top_ == nullptr || top_->count == kChunkItems) grow();
+    if (top_ == nullptr || top_->count == MarkChunk::kItems) grow();
     top_->items[top_->count++] = object;
   }
   bool pop(std::uintptr_t& object) {
@@ -30,20 +44,33 @@ class MarkStack {
     return true;
   }
   bool empty() const { return top_ == nullptr || (top_->count == 0 && top_->prev == nullptr); }
+  // Items in the top chunk: enough to tell whether splitting is worth it.
+  std::size_t top_count() const { return top_ == nullptr ? 0 : top_->count; }
+
+  // Takes a chunk (from the grey queue) as this stack's work.
+  void adopt(MarkChunk* c);
+  // Detaches every non-empty chunk and passes it to `sink`; the stack is empty afterwards.
+  template <class Sink>
+  void give_all(Sink&& sink) {
+    while (top_ != nullptr) {
+      MarkChunk* c = top_;
+      top_ = c->prev;
+      if (c->count == 0) {
+        free_mark_chunk(c);
+      } else {
+        c->prev = nullptr;
+        sink(c);
+      }
+    }
+  }
+  // Moves the older half of the top chunk into a new chunk and returns it (null if too few).
+  MarkChunk* split_half();
 
  private:
-  static constexpr std::size_t kChunkBytes = 64 * 1024;
-  struct Chunk;
-  static constexpr std::size_t kChunkItems = (kChunkBytes - 2 * sizeof(void*)) / sizeof(void*);
-  struct Chunk {
-    Chunk* prev;
-    std::size_t count;
-    std::uintptr_t items[kChunkItems];
-  };
   void grow();
   void shrink();
 
-  Chunk* top_ = nullptr;
+  MarkChunk* top_ = nullptr;
 };
 
 }  // namespace gc::detail

@@ -2,6 +2,8 @@
 
 #include <bit>
 
+#include "gc/mark_queue.hpp"
+#include "gc/mark_state.hpp"
 #include "heap/address_space.hpp"
 #include "heap/object_lookup.hpp"
 #include "heap/os_memory.hpp"
@@ -20,25 +22,60 @@ bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
 
 }  // namespace
 
+Marker::Marker(Mode mode) : mode_(mode), honour_black_(marking()) {
+  if (mode_ == Mode::kMark) marker_busy_begin();
+}
+
+Marker::~Marker() {
+  if (mode_ != Mode::kMark) return;
+  publish();
+  g_mark.marked_bytes.fetch_add(marked_bytes_, std::memory_order_relaxed);
+  g_mark.scan_work.fetch_add(scanned_bytes_, std::memory_order_relaxed);
+  marker_busy_end();
+}
+
+void Marker::publish() {
+  work_.give_all([](MarkChunk* c) { grey_queue_put(c); });
+}
+
 void Marker::shade(std::uintptr_t word) {
   ObjectRef object;
   if (!find_object(word, object)) return;
   Span* s = object.span;
   if (mode_ == Mode::kMark) {
+    if (honour_black_ && allocated_black(s, object.index)) return;
     if (!try_set(s->mark_bits, object.index)) return;
   } else {
+    if (!s->is_marked(object.index) && !(honour_black_ && allocated_black(s, object.index))) {
+      if (from_stack_) return;  // perhaps a stale word: see the header
+      report_missed(s, object.index);
+    }
     if (!try_set(s->checkmark_bits, object.index)) return;
-    if (!s->is_marked(object.index)) report_missed(s, object.index);
   }
   marked_bytes_ += static_cast<std::int64_t>(object_size(s));
   if (!s->noscan()) work_.push(object.base);
 }
 
-void Marker::drain() {
-  std::uintptr_t object;
-  while (work_.pop(object)) {
+bool Marker::drain(std::int64_t budget) {
+  const std::int64_t start = scanned_bytes_;
+  unsigned scanned = 0;
+  for (;;) {
+    std::uintptr_t object;
+    if (!work_.pop(object)) {
+      if (mode_ == Mode::kCheckmark) return true;
+      MarkChunk* c = grey_queue_take();
+      if (c == nullptr) return true;
+      work_.adopt(c);
+      continue;
+    }
     if (mode_ == Mode::kCheckmark) set_root_source("the object", object);
     scan_object(span_of(object), object);
+    if (mode_ == Mode::kMark && (++scanned % 32) == 0) {
+      if (scanned_bytes_ - start >= budget) return false;
+      if (grey_queue_hungry()) {
+        if (MarkChunk* half = work_.split_half()) grey_queue_put(half);
+      }
+    }
   }
 }
 
@@ -61,11 +98,13 @@ void Marker::scan_object(Span* s, std::uintptr_t object) {
 __attribute__((no_sanitize("address", "thread"))) __attribute__((noinline)) void
 Marker::scan_conservative(std::uintptr_t lo, std::uintptr_t hi, const char* what) {
   lo = (lo + 7) & ~std::uintptr_t{7};
+  from_stack_ = true;
   for (std::uintptr_t p = lo; p + 8 <= hi; p += 8) {
     const std::uintptr_t word = *reinterpret_cast<const volatile std::uintptr_t*>(p);
     if (mode_ == Mode::kCheckmark) set_root_source(what, p);
     shade(word);
   }
+  from_stack_ = false;
 }
 
 void Marker::report_missed(Span* s, std::uint32_t index) {

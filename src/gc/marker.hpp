@@ -1,18 +1,28 @@
 // The marker: greys what the roots reach and blackens grey objects until no grey is left.
 //
 // shade(word) is the one entry point for anything that might be a pointer: a stack word, a root
-// slot, a slot of a heap object. It resolves the word to the object it points into (interior
-// pointers included, in O(1) through the span table and the span's division magic), ignores words
-// that point nowhere, into free pages or at free slots, and sets the object's mark bit. An object
-// whose bit this call set is grey: pushed on the work list, unless its span is noscan.
+// slot, a slot of a heap object, a value the write barrier saw. It resolves the word to the object
+// it points into (interior pointers included, in O(1) through the span table and the span's
+// division magic), ignores words that point nowhere, into free pages or at free slots, and sets
+// the object's mark bit. An object whose bit this call set is grey: pushed on the marker's work
+// list, unless its span is noscan. An object allocated since mark start is black already
+// (mark_state.hpp) and is left alone.
 //
 // Blackening an object scans exactly its gc::ptr slots, found through the pointer bitmap; words
 // without a bit are never read. Stacks, by contrast, are scanned conservatively: every aligned
-// word.
+// word. Slots are read with relaxed atomic loads, because mutators write them concurrently.
 //
-// The same marker runs the gccheckmark verification, with the span's second bitmap: it then reports
-// and aborts at the first object it reaches that the real mark left white, naming where it read
-// the pointer (a stack word, a root slot, or the object it was scanning).
+// Many markers run at once during a concurrent mark: the mark workers, mutators scanning their own
+// stacks or flushing barrier buffers, and mark assists. Each keeps its work private and shares it
+// through the grey queue (mark_queue.hpp); its totals reach g_mark when it is destroyed. A marker
+// is busy for its whole life, so mark termination never overlooks its private work.
+//
+// The same marker runs the gccheckmark verification with the world stopped, with the span's
+// second bitmap: it aborts with a report at the first object it reaches through a root slot or a
+// heap slot that the real mark left white, naming where it read the pointer. A word on a stack that
+// leads to a white object is not an error: a frame pushed after its thread's stack scan may hold
+// stale words from frames that died before it, which conservative scanning cannot tell from
+// pointers; the verifier does not trace through such an object.
 #pragma once
 
 #include <atomic>
@@ -26,7 +36,10 @@ namespace gc::detail {
 class Marker {
  public:
   enum class Mode { kMark, kCheckmark };
-  explicit Marker(Mode mode) : mode_(mode) {}
+  explicit Marker(Mode mode);
+  ~Marker();
+  Marker(const Marker&) = delete;
+  Marker& operator=(const Marker&) = delete;
 
   void shade(std::uintptr_t word);
   // Shades every aligned word of [lo, hi): a stack or a register save area. `what` names the
@@ -37,8 +50,11 @@ class Marker {
     source_ = what;
     source_address_ = where;
   }
-  // Blackens grey objects until the work list is empty.
-  void drain();
+  // Blackens grey objects, taking chunks from the grey queue when its own work runs out, until no
+  // work is left (true) or `budget` bytes of objects have been scanned (false).
+  bool drain(std::int64_t budget = INT64_MAX);
+  // Hands all private work to the grey queue.
+  void publish();
 
   std::int64_t marked_bytes() const { return marked_bytes_; }
   std::int64_t scanned_bytes() const { return scanned_bytes_; }
@@ -48,6 +64,8 @@ class Marker {
   [[noreturn]] void report_missed(Span* s, std::uint32_t index);
 
   Mode mode_;
+  bool honour_black_;  // a mark is in progress, so allocated_black() means something
+  bool from_stack_ = false;
   MarkStack work_;
   const char* source_ = "";  // where the word being shaded was read: a root, or an object
   std::uintptr_t source_address_ = 0;

@@ -1,9 +1,24 @@
 #include "gc/pacer.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 namespace gc::detail {
+
+namespace {
+
+int cpu_count() {
+  const long c = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return c > 0 ? static_cast<int>(c) : 1;
+}
+
+// The background workers' share of the CPU (Go's gcBackgroundUtilization), for the trace.
+constexpr double kBackgroundUtilization = 0.25;
+
+}  // namespace
 
 Pacer& pacer() {
   static Pacer* p = new Pacer;
@@ -17,10 +32,25 @@ void Pacer::configure(int percent, std::int64_t memory_limit) {
   recompute_locked();
 }
 
-void Pacer::end_cycle(std::int64_t heap_marked, std::int64_t pause_ns, std::int64_t end_ns) {
+void Pacer::begin_mark(std::int64_t heap_live) {
+  heap_at_mark_start_.store(heap_live, std::memory_order_relaxed);
+  trigger_at_mark_start_.store(trigger_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
+void Pacer::end_cycle(const MarkReport& report) {
   std::lock_guard lock(mutex_);
-  heap_marked_.store(heap_marked, std::memory_order_relaxed);
-  earliest_limited_start_ns_.store(end_ns + pause_ns, std::memory_order_relaxed);
+  last_ = report;
+  last_goal_ = goal_.load(std::memory_order_relaxed);
+  heap_marked_.store(report.heap_marked, std::memory_order_relaxed);
+  if (report.scan_work > 0) {
+    // Bytes allocated per byte of scan work, smoothed like Go's (half the old, half the new).
+    const double cons = static_cast<double>(report.allocated_during_mark) /
+                        static_cast<double>(report.scan_work);
+    cons_mark_ = cons_mark_ == 0 ? cons : (cons_mark_ + cons) / 2;
+    expected_scan_work_.store(report.scan_work, std::memory_order_relaxed);
+  }
+  earliest_limited_start_ns_.store(report.end_ns + report.cpu_ns / cpu_count(),
+                                   std::memory_order_relaxed);
   if (held_back_.exchange(false, std::memory_order_relaxed))
     limited_cycles_.fetch_add(1, std::memory_order_relaxed);
   recompute_locked();
@@ -52,9 +82,33 @@ void Pacer::recompute_locked() {
     limit_sets_goal = limit_goal < goal;
     goal = std::min(goal, limit_goal);
   }
+  std::int64_t trigger = INT64_MAX;
+  if (goal != INT64_MAX) {
+    const std::int64_t base = std::min(marked, goal);
+    const double span = static_cast<double>(goal - base);
+    const auto lowest = base + static_cast<std::int64_t>(span * 0.7);
+    const auto highest = base + static_cast<std::int64_t>(span * 0.95);
+    // cons_mark_ was measured at the utilisation the last mark actually had: no rescaling.
+    const double runway =
+        cons_mark_ * static_cast<double>(expected_scan_work_.load(std::memory_order_relaxed));
+    const std::int64_t wanted =
+        runway >= static_cast<double>(goal) ? 0 : goal - static_cast<std::int64_t>(runway);
+    trigger = std::clamp(wanted, lowest, highest);
+  }
   limit_sets_goal_.store(limit_sets_goal, std::memory_order_relaxed);
   goal_.store(goal, std::memory_order_relaxed);
-  trigger_.store(goal, std::memory_order_relaxed);
+  trigger_.store(trigger, std::memory_order_relaxed);
+}
+
+double Pacer::assist_work_per_byte(std::int64_t heap_live, std::int64_t scan_done) const {
+  const std::int64_t goal = goal_.load(std::memory_order_relaxed);
+  if (goal == INT64_MAX) return 0;
+  std::int64_t expected = expected_scan_work_.load(std::memory_order_relaxed);
+  if (expected == 0) expected = heap_marked_.load(std::memory_order_relaxed);
+  // Work may exceed the estimate: assume at least a tenth of it is left until the mark ends.
+  const std::int64_t remaining_work = std::max(expected - scan_done, expected / 10);
+  const std::int64_t remaining_heap = std::max<std::int64_t>(goal - heap_live, 64 * 1024);
+  return static_cast<double>(remaining_work) / static_cast<double>(remaining_heap);
 }
 
 int Pacer::set_percent(int percent) {
@@ -72,6 +126,37 @@ std::int64_t Pacer::set_memory_limit(std::int64_t bytes) {
     recompute_locked();
   }
   return previous;
+}
+
+void Pacer::print_start_trace(int workers) {
+  constexpr std::int64_t kMB = 1 << 20;
+  const std::int64_t heap = heap_at_mark_start_.load(std::memory_order_relaxed);
+  const std::int64_t goal = goal_.load(std::memory_order_relaxed);
+  std::fprintf(stderr, "pacer: assist ratio=%f (scan %lld MB in %lld->%lld MB) workers=%d++0.000000\n",
+               assist_work_per_byte(heap, 0),
+               static_cast<long long>(expected_scan_work_.load(std::memory_order_relaxed) / kMB),
+               static_cast<long long>(heap / kMB),
+               static_cast<long long>((goal == INT64_MAX ? heap : goal) / kMB), workers);
+}
+
+void Pacer::print_end_trace() {
+  std::lock_guard lock(mutex_);
+  const double wall = static_cast<double>(last_.mark_ns) * cpu_count();
+  const double utilization =
+      wall > 0 ? 100.0 * static_cast<double>(last_.assist_cpu_ns + last_.background_cpu_ns) / wall
+               : 0;
+  std::fprintf(stderr,
+               "pacer: %.0f%% CPU (%.0f exp.) for %lld B work in %lld B -> %lld B "
+               "(trigger %lld B, goal %lld B, ∆goal %lld, cons/mark %f); next trigger %lld B, "
+               "goal %lld B\n",
+               utilization, kBackgroundUtilization * 100, static_cast<long long>(last_.scan_work),
+               static_cast<long long>(heap_at_mark_start_.load(std::memory_order_relaxed)),
+               static_cast<long long>(last_.heap_at_termination),
+               static_cast<long long>(trigger_at_mark_start_.load(std::memory_order_relaxed)),
+               static_cast<long long>(last_goal_),
+               static_cast<long long>(last_.heap_at_termination - last_goal_), cons_mark_,
+               static_cast<long long>(trigger_.load(std::memory_order_relaxed)),
+               static_cast<long long>(goal_.load(std::memory_order_relaxed)));
 }
 
 }  // namespace gc::detail

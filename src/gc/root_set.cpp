@@ -59,6 +59,12 @@ class Stripe {
   }
 
   template <class F>
+  void for_each_locked(F&& f) {
+    std::lock_guard lock(mutex_);
+    for_each_unlocked(f);
+  }
+
+  template <class F>
   void for_each_unlocked(F&& f) const {
     for (std::size_t i = 0; i < capacity_; ++i)
       if (table_[i] > kTombstone) f(table_[i]);
@@ -125,6 +131,15 @@ void mark_roots(Marker& marker) {
   for (std::size_t i = 0; i < kStripes; ++i) {
     stripes()[i].for_each_unlocked([&](std::uintptr_t slot) {
       marker.set_root_source("the root slot", slot);
+      marker.shade(std::atomic_ref<std::uintptr_t>(*reinterpret_cast<std::uintptr_t*>(slot))
+                       .load(std::memory_order_relaxed));
+    });
+  }
+}
+
+void mark_roots_concurrently(Marker& marker) {
+  for (std::size_t i = 0; i < kStripes; ++i) {
+    stripes()[i].for_each_locked([&](std::uintptr_t slot) {
       marker.shade(std::atomic_ref<std::uintptr_t>(*reinterpret_cast<std::uintptr_t*>(slot))
                        .load(std::memory_order_relaxed));
     });

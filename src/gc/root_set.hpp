@@ -4,8 +4,9 @@
 // A hash set of slot addresses split into stripes, each with its own lock, so that threads
 // registering and unregistering slots rarely contend; a program with a few hundred thousand of them
 // (a global std::vector<gc::ptr<T>>) pays one uncontended lock and one probe per slot. Changes
-// happen inside critical sections; the collector reads the tables only while the world is stopped,
-// without locks, so it never waits on a stopped thread.
+// happen inside critical sections. The mark controller reads each stripe under its lock while the
+// world runs; a pass with the world stopped (gccheckmark, gcstoptheworld) reads without locks, since
+// no stopped thread holds one.
 #pragma once
 
 #include <cstddef>
@@ -19,6 +20,9 @@ void add_root(void* slot);
 void remove_root(void* slot);
 // Shades the value of every registered slot; the world must be stopped.
 void mark_roots(Marker& marker);
+// The same while the world runs: each stripe is locked while it is read. A slot registered or
+// changed after its stripe was read is covered by the write barrier (detail/barrier.hpp).
+void mark_roots_concurrently(Marker& marker);
 std::size_t root_count();
 
 }  // namespace gc::detail

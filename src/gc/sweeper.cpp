@@ -4,9 +4,11 @@
 #include <thread>
 
 #include "gc/destructors.hpp"
+#include "gc/mark_state.hpp"
 #include "heap/central.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/object_lookup.hpp"
+#include "heap/os_memory.hpp"
 #include "heap/page_heap.hpp"
 #include "runtime/background_worker.hpp"
 #include "runtime/safepoint.hpp"
@@ -35,6 +37,8 @@ std::uint64_t range_bits(std::uint32_t word_first, std::uint32_t from, std::uint
 }  // namespace
 
 bool sweep_span(Span* s) {
+  if (marking()) [[unlikely]]
+    os::fatal("sweeping span %p while a mark is in progress", reinterpret_cast<void*>(s->base));
   const std::uint32_t n = s->nelems;
   const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);
   const std::uint32_t mark_free_index = s->mark_free_index.load(std::memory_order_relaxed);
@@ -45,8 +49,11 @@ bool sweep_span(Span* s) {
   std::int64_t freed = 0;
   const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_relaxed);
   const std::uint32_t words = (n + 63) / 64;
+  const bool black_allocation =
+      (g_barrier_test_flags.load(std::memory_order_relaxed) & kTestNoBlackAlloc) == 0;
   for (std::uint32_t w = 0; w < words; ++w) {
-    std::uint64_t allocated = s->alloc_bits[w].load(std::memory_order_relaxed);
+    const std::uint64_t allocated_at_mark = s->alloc_bits[w].load(std::memory_order_relaxed);
+    std::uint64_t allocated = allocated_at_mark;
     const std::uint32_t word_first = w * 64;
     if (free_index > word_first) {
       const std::uint32_t below = free_index - word_first;
@@ -54,7 +61,9 @@ bool sweep_span(Span* s) {
     }
     if (n - word_first < 64) allocated &= (std::uint64_t{1} << (n - word_first)) - 1;
     std::uint64_t kept = s->mark_bits[w].load(std::memory_order_relaxed) & allocated;
-    kept |= allocated & range_bits(word_first, mark_free_index, free_index);
+    // Allocated black: free at mark start, handed out since (mark_state.hpp, allocated_black).
+    if (black_allocation)
+      kept |= allocated & ~allocated_at_mark & range_bits(word_first, mark_free_index, free_index);
     std::uint64_t dead = allocated & ~kept;
     const std::uint64_t zombies_queued = s->zombie_bits[w].load(std::memory_order_relaxed);
     std::uint64_t freed_bits = 0;
@@ -110,6 +119,7 @@ std::atomic<int> g_active_sweeps{0};
 void reset_sweep_cursor() { g_sweep_cursor.store(0, std::memory_order_relaxed); }
 
 bool sweep_one() {
+  if (marking()) return false;  // the sweep of the last cycle ended before this mark began
   CriticalSection critical;
   g_active_sweeps.fetch_add(1, std::memory_order_acq_rel);
   bool swept = false;

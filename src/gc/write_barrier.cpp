@@ -1,13 +1,31 @@
-// The write barrier's slow path. This collector marks with the world stopped, so the barrier flag
-// (detail/barrier.hpp) is never raised and no store can reach here; arriving here means the flag
-// was raised without a concurrent mark to feed, which would silently lose objects: stop instead.
-#include "heap/os_memory.hpp"
+#include "gc/write_barrier.hpp"
+
+#include "gc/mark_state.hpp"
+#include "gc/marker.hpp"
+#include "runtime/safepoint.hpp"
 #include "tricolor/detail/barrier.hpp"
 
 namespace gc::detail {
 
-void write_barrier_slow(void* slot, const void*, const void*) {
-  os::fatal("write barrier raised with no concurrent mark in progress (slot %p)", slot);
+void flush_barrier_buffer(ThreadRecord* r) {
+  if (r->barrier_count == 0) return;
+  Marker marker(Marker::Mode::kMark);
+  for (std::uint32_t i = 0; i < r->barrier_count; ++i) marker.shade(r->barrier_buffer[i]);
+  r->barrier_count = 0;
+}
+
+void write_barrier_slow(void* slot, const void* old_value, const void* new_value) {
+  if (on_my_stack(slot)) return;  // stacks are scanned, not barriered
+  ThreadRecord* r = ensure_registered();
+  if (on_my_stack(slot)) return;  // registration just learned where the stack is
+  CriticalSection critical;
+  if (!marking()) return;  // a late call: see the header
+  const unsigned disabled = g_barrier_test_flags.load(std::memory_order_relaxed);
+  if (old_value != nullptr && (disabled & kTestNoShadeOld) == 0)
+    r->barrier_buffer[r->barrier_count++] = reinterpret_cast<std::uintptr_t>(old_value);
+  if (new_value != nullptr && (disabled & kTestNoShadeNew) == 0)
+    r->barrier_buffer[r->barrier_count++] = reinterpret_cast<std::uintptr_t>(new_value);
+  if (r->barrier_count + 2 > ThreadRecord::kBarrierBufferEntries) flush_barrier_buffer(r);
 }
 
 }  // namespace gc::detail

@@ -1,6 +1,7 @@
 #include "heap/central.hpp"
 
 #include "gc/destructors.hpp"
+#include "gc/mark_state.hpp"
 #include "gc/sweeper.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/object_lookup.hpp"
@@ -53,6 +54,7 @@ void init_small_span(Span* s, std::uint8_t span_class) {
   s->nelems = kClassToObjects[size_class];
   s->div_magic = kClassToDivMagic[size_class];
   s->sweepgen.store(g_sweepgen.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  s->state.store(SpanState::kInUse, std::memory_order_release);  // see PageHeap::allocate
 }
 
 // list ids: 2 * generation + (full ? 1 : 0)
@@ -130,8 +132,10 @@ void Central::uncache_span(Span* s) {
     return;
   }
   // Nothing is allocated from the span until it is cached again, so the next mark sees all of it.
-  s->mark_free_index.store(s->free_index.load(std::memory_order_relaxed),
-                           std::memory_order_relaxed);
+  // During a mark the span keeps its mark_free_index: what was allocated since mark start is black.
+  if (!marking())
+    s->mark_free_index.store(s->free_index.load(std::memory_order_relaxed),
+                             std::memory_order_relaxed);
   std::lock_guard lock(mutex_);
   s->cached = false;
   insert_locked(s);
@@ -172,6 +176,8 @@ void Central::insert_swept(Span* s) {
 
 std::size_t Central::free_zombie_slots(Span* s, const std::uint32_t* indexes, std::size_t count,
                                        std::uint32_t queued_sweepgen) {
+  // A mark in progress may be resolving pointers to these slots: the sweep after it frees them.
+  if (marking()) return 0;
   std::unique_lock lock(mutex_);
   if (s->cached || s->list_id < 0 || s->sweepgen.load(std::memory_order_relaxed) != queued_sweepgen)
     return 0;

@@ -140,7 +140,6 @@ Span* PageHeap::allocate(std::size_t npages) {
   Span* s = new_descriptor();
   s->base = run_base;
   s->npages = npages;
-  s->state.store(SpanState::kInUse, std::memory_order_relaxed);
   inuse_pages_ += npages;
   set_span_table(run_base, npages, s);
   return s;

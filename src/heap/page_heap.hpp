@@ -34,8 +34,10 @@ namespace gc::detail {
 
 class PageHeap {
  public:
-  // A span of `npages` pages in state kInUse with `base` and `npages` set; nullptr if the OS
-  // refuses more memory. The caller fills in the rest and publishes it.
+  // A span of `npages` pages with `base` and `npages` set, in the span table but still in state
+  // kFree; nullptr if the OS refuses more memory. The caller fills in the rest and then publishes
+  // it by storing kInUse with release: a concurrent marker that resolves an address in these pages
+  // ignores them until then, and sees every field once it sees kInUse.
   Span* allocate(std::size_t npages);
   // Returns a span's pages (its objects are gone) and recycles the descriptor.
   void free(Span* span);

@@ -11,7 +11,9 @@
 #include <bit>
 #include <new>
 
+#include "gc/assist.hpp"
 #include "gc/cycle.hpp"
+#include "gc/mark_state.hpp"
 #include "gc/pacer.hpp"
 #include "gc/sweeper.hpp"
 #include "heap/central.hpp"
@@ -25,6 +27,9 @@
 namespace gc::detail {
 
 namespace {
+
+// Bytes of new spans this thread took during a mark and has not yet assisted for.
+thread_local std::int64_t t_assist_bytes = 0;
 
 // Takes the next free slot of a span the caller's cache owns, refilling the 64-slot window from
 // the allocation bitmap; 0 when the span is full.
@@ -67,6 +72,9 @@ std::uintptr_t refill_and_take(std::uint8_t span_class) {
   s = central(span_class).cache_span(span_class);
   if (s == nullptr) return 0;
   m.alloc[span_class] = s;
+  if (marking())
+    t_assist_bytes += static_cast<std::int64_t>(s->nelems - s->alloc_count.load(std::memory_order_relaxed)) *
+                      s->elem_size;
   return take_slot(s);
 }
 
@@ -98,6 +106,11 @@ void* alloc_slow(std::uint8_t span_class) {
     if (slot == 0) out_of_memory();
   }
   void* object = reinterpret_cast<void*>(slot);
+  if (t_assist_bytes != 0) {
+    const std::int64_t owed = t_assist_bytes;
+    t_assist_bytes = 0;
+    assist_allocation(owed);
+  }
   maybe_start_cycle();
   return object;
 }
@@ -133,14 +146,17 @@ void* alloc_large(std::size_t size, std::size_t align, bool noscan) {
     s->nelems = 1;
     s->div_magic = 0;  // every offset is slot 0
     s->free_index.store(1, std::memory_order_relaxed);
-    s->mark_free_index.store(1, std::memory_order_relaxed);
+    // Allocated black during a mark (mark_state.hpp): 0 puts the object above mark_free_index.
+    s->mark_free_index.store(marking() ? 0 : 1, std::memory_order_relaxed);
     s->alloc_count.store(1, std::memory_order_relaxed);
     s->sweepgen.store(g_sweepgen.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    s->state.store(SpanState::kInUse, std::memory_order_release);  // see PageHeap::allocate
     count_allocated(1, static_cast<std::int64_t>(size));
     central(s->span_class).add_large(s);
   }
   if (s == nullptr) out_of_memory();
   void* object = reinterpret_cast<void*>(s->base);
+  assist_allocation(static_cast<std::int64_t>(size));
   maybe_start_cycle();
   return object;
 }
@@ -164,6 +180,9 @@ void abandon_allocation(void* object) noexcept {
     const std::uint32_t next = s->free_index.load(std::memory_order_relaxed);
     if (index + 1 == next && next % 64 != 0) {
       s->free_index.store(index, std::memory_order_relaxed);
+      // If a mark started since the slot was taken, the slot's next owner is allocated black.
+      if (s->mark_free_index.load(std::memory_order_relaxed) > index)
+        s->mark_free_index.store(index, std::memory_order_relaxed);
       s->alloc_cache = (s->alloc_cache << 1) | 1;
       s->alloc_count.store(s->alloc_count.load(std::memory_order_relaxed) - 1,
                            std::memory_order_relaxed);

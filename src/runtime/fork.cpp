@@ -4,6 +4,7 @@
 
 #include "gc/cycle.hpp"
 #include "gc/destructors.hpp"
+#include "gc/mark_workers.hpp"
 #include "gc/sweeper.hpp"
 #include "heap/os_memory.hpp"
 #include "heap/scavenger.hpp"
@@ -25,11 +26,9 @@ namespace {
 
 void before_fork() {
   ensure_registered();
-  {
-    // As a blocked thread: a cycle in progress must not wait for this one.
-    BlockingScope blocked;
-    cycle_mutex().lock();
-  }
+  // Between marks: the child has no mark controller to finish one. Waits as a blocked thread, so
+  // that the cycle in progress does not wait for this one.
+  lock_cycle_between_marks().release();
   stop_the_world();
   // Every thread resumes knowing the flag: the restart orders it before whatever they do next.
   g_fork_in_progress.store(1, std::memory_order_relaxed);
@@ -53,6 +52,7 @@ void after_fork_in_child() {
   end_fork();  // first: giving the dead threads' caches back enters critical sections
   // Fresh queues next: giving the dead threads' spans back may sweep and queue destructors.
   forget_background_sweeper_after_fork();
+  forget_mark_workers_after_fork();
   forget_scavenger_after_fork();
   restart_destructor_thread_after_fork();
   forget_other_threads_after_fork(t_mutator.record);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "gc/stack_scan.hpp"
 #include "heap/os_memory.hpp"
 #include "runtime/futex.hpp"
 #include "runtime/safepoint.hpp"
@@ -35,7 +36,8 @@ void wait_until_released(ThreadRecord* r) {
       futex_wait(&g_world_epoch, epoch);
       continue;
     }
-    if (r->status.compare_exchange_weak(status, kRunning, std::memory_order_acq_rel)) return;
+    // Sequentially consistent: the collector's stack scan of a blocked thread relies on it.
+    if (r->status.compare_exchange_weak(status, kRunning, std::memory_order_seq_cst)) return;
   }
 }
 
@@ -63,16 +65,23 @@ void park(ThreadRecord* r, std::uintptr_t scan_sp, bool cooperative) {
   wait_until_released(r);
 }
 
+// The stop signal serves two requests: a stop of the world (park here) and, during a mark, the
+// scan of this thread's stack (scan it here). Inside a critical section both wait for its end.
 void on_stop_signal(int, siginfo_t*, void*) {
   const int saved_errno = errno;
   MutatorState& m = t_mutator;
   ThreadRecord* r = m.record;
-  if (r != nullptr && g_world_epoch.load(std::memory_order_acquire) % 2 == 1) {
+  const bool stopping = g_world_epoch.load(std::memory_order_acquire) % 2 == 1;
+  const bool scanning =
+      (g_safepoint_pending.load(std::memory_order_acquire) & kSafepointScanStacks) != 0;
+  if (r != nullptr && (stopping || scanning)) {
     if (m.critical_depth.load(std::memory_order_relaxed) > 0) {
       m.stop_deferred.store(1, std::memory_order_relaxed);
-    } else {
+    } else if (stopping) {
       // The kernel saved the interrupted registers in the signal frame, above this frame.
       park(r, current_stack_pointer(), false);
+    } else {
+      scan_own_stack(current_stack_pointer());
     }
   }
   errno = saved_errno;
@@ -88,9 +97,11 @@ __attribute__((noinline)) std::uintptr_t current_stack_pointer() {
 __attribute__((noinline)) void safepoint_slow() {
   MutatorState& m = t_mutator;
   if (m.record == nullptr || m.critical_depth.load(std::memory_order_relaxed) > 0) return;
-  if (g_world_epoch.load(std::memory_order_acquire) % 2 == 0) return;
   __builtin_unwind_init();  // spill callee-saved registers into this frame
-  park(m.record, current_stack_pointer(), true);
+  if (g_world_epoch.load(std::memory_order_acquire) % 2 == 1)
+    park(m.record, current_stack_pointer(), true);
+  else
+    scan_own_stack(current_stack_pointer());
   // Not a tail call: this frame, with the registers spilled into it, must outlive the park.
   asm volatile("" ::: "memory");
 }
@@ -127,6 +138,7 @@ __attribute__((noinline)) void enter_blocking() {
 void leave_blocking() {
   ThreadRecord* r = t_mutator.record;
   wait_until_released(r);
+  wait_for_stack_scan(r);
   r->in_blocking_region.store(false, std::memory_order_relaxed);
   poll_safepoint();
 }
@@ -149,7 +161,7 @@ StopStats stop_the_world() {
   ThreadRecord* self = t_mutator.record;
   const std::uint32_t epoch = g_world_epoch.load(std::memory_order_relaxed) + 1;
   g_world_epoch.store(epoch, std::memory_order_release);
-  g_safepoint_pending.store(1, std::memory_order_release);
+  g_safepoint_pending.fetch_or(kSafepointStop, std::memory_order_release);
 
   constexpr std::int64_t kSignalAfterNs = 1'000'000;  // a thread gets a millisecond to arrive
   constexpr std::int64_t kResignalNs = 20'000'000;    // then a signal, repeated now and then
@@ -183,7 +195,7 @@ StopStats stop_the_world() {
 }
 
 void start_the_world() {
-  g_safepoint_pending.store(0, std::memory_order_release);
+  g_safepoint_pending.fetch_and(~kSafepointStop, std::memory_order_release);
   g_world_epoch.fetch_add(1, std::memory_order_acq_rel);
   futex_wake_all(&g_world_epoch);
   delete g_registry_lock;

@@ -4,6 +4,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "gc/stack_scan.hpp"
+#include "gc/write_barrier.hpp"
 #include "heap/os_memory.hpp"
 #include "heap/thread_cache.hpp"
 #include "runtime/runtime.hpp"
@@ -22,10 +24,15 @@ void unregister_current_thread(void*) {
   if (r == nullptr) return;
   flush_thread_cache(m);
   {
+    CriticalSection critical;
+    flush_barrier_buffer(r);
+  }
+  {
     // The collector holds the registry lock while the world is stopped: wait for it as a thread
     // that is blocked, so that the collector never waits for this one.
     BlockingScope blocked;
     std::lock_guard lock(registry_mutex());
+    stack_scan_on_exit(r);  // its stack dies with it
     for (ThreadRecord** p = &g_head; *p != nullptr; p = &(*p)->next) {
       if (*p == r) {
         *p = r->next;
@@ -96,6 +103,7 @@ ThreadRecord* register_current_thread(const char* name) {
   {
     // Not yet in the registry, so no stop waits for this thread while it waits for the lock.
     std::lock_guard lock(registry_mutex());
+    stack_scan_on_register(r);  // a new stack holds nothing the mark in progress could miss
     r->next = g_head;
     g_head = r;
   }

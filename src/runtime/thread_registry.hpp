@@ -51,6 +51,18 @@ struct ThreadRecord {
   std::size_t saved_frame_words = 0;
   // Inside a blocking region (set by the thread itself around it).
   std::atomic<bool> in_blocking_region{false};
+  // The stack scan of a concurrent mark (gc/stack_scan.hpp): the mark cycle whose scan of this
+  // stack is done, and the lock that whoever scans it holds (the thread itself, or the collector
+  // while the thread is in a blocking region).
+  std::atomic<std::uint32_t> scanned_cycle{0};
+  std::atomic<std::uint32_t> scan_lock{0};
+  // When the collector last sent the stop signal to ask for the stack scan (steady ns; 0: never).
+  std::int64_t scan_signalled_ns = 0;
+  // The write barrier's buffer (gc/write_barrier.hpp): values to shade, written only by the owner
+  // inside critical sections, and flushed by it or, with the world stopped, by the collector.
+  static constexpr std::size_t kBarrierBufferEntries = 256;
+  std::uint32_t barrier_count = 0;
+  std::uintptr_t barrier_buffer[kBarrierBufferEntries] = {};
   ThreadRecord* next = nullptr;
 };
 

@@ -1,13 +1,15 @@
 // GODEBUG=gctrace=1: one line per cycle on stderr, in the format of Go's runtime:
 //
-//   gc 7 @1.204s 3%: 0.012+1.9+0.004 ms clock, 0.012+0/1.9/0+0.004 ms cpu, 9->9->4 MB, 9 MB goal,
-//   0 MB stacks, 0 MB globals, 3 threads
+//   gc 7 @1.204s 3%: 0.012+1.9+0.004 ms clock, 0.024+0.31/1.8/0+0.008 ms cpu, 9->10->4 MB,
+//   9 MB goal, 0 MB stacks, 0 MB globals, 3 threads
 //
 // gc N        the cycle's number;            @Ts   seconds since the library started;
 // P%          share of all CPU time spent collecting since the start;
-// a+b+c clock wall time of stopping the world, marking, and mark termination;
-// cpu         the same as CPU time: stop + assist/background/idle mark + termination;
-// A->B->C MB  heap at the start, at the end of marking, and marked live;
+// a+b+c clock wall time of mark start (stop-the-world), the concurrent mark, and mark termination
+//             (stop-the-world; with failed termination attempts, the last one);
+// cpu         CPU time: mark start (the pause times every core) + assist/background/idle mark +
+//             mark termination (all its attempts, times every core); idle marking is always 0;
+// A->B->C MB  heap at mark start, at mark termination, and marked live;
 // D MB goal   the goal the cycle ran against; stacks and globals: bytes scanned as roots;
 // N threads   threads registered with the collector. "(forced)" ends a cycle that collect() asked
 // for.
@@ -24,6 +26,10 @@ struct CycleTrace {
   std::int64_t stop_ns = 0;
   std::int64_t mark_ns = 0;
   std::int64_t termination_ns = 0;
+  std::int64_t stop_cpu_ns = 0;
+  std::int64_t assist_cpu_ns = 0;
+  std::int64_t background_cpu_ns = 0;
+  std::int64_t termination_cpu_ns = 0;
   std::int64_t heap_start = 0;
   std::int64_t heap_end = 0;
   std::int64_t heap_marked = 0;

@@ -154,7 +154,8 @@ TEST(Collection, CollectReclaimsMemoryAndCountsTheCycle) {
   EXPECT_GE(after.frees - before.frees, (32u << 20) / 256 - 100);
   const std::uint64_t latest = after.pause_ns[(after.num_gc + 255) % 256];
   EXPECT_GT(latest, 0u);
-  EXPECT_GE(after.pause_max_ns, latest);
+  // A cycle stops the world twice: its entry in the ring is the sum, pause_max_ns the longest one.
+  EXPECT_GT(after.pause_max_ns, 0u);
   EXPECT_GE(after.pause_total_ns, latest);
   const auto last = std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(

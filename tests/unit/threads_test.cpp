@@ -150,7 +150,13 @@ TEST(Threads, ALateStopSignalLeavesAParkedThreadAlone) {
   gc::detail::ThreadRecord* r = record.load();
   {
     std::lock_guard cycle(gc::detail::cycle_mutex());
-    gc::detail::stop_the_world();
+    // On a loaded machine the looper may not get the CPU within the millisecond a stop waits
+    // before signalling it: stop again until it has parked at its safepoint.
+    for (int i = 0; i < 100; ++i) {
+      gc::detail::stop_the_world();
+      if (r->cooperative.load()) break;
+      gc::detail::start_the_world();
+    }
     ASSERT_TRUE(r->cooperative.load());
     const std::uintptr_t scan_sp = r->scan_sp.load();
     ::pthread_kill(r->handle, gc::detail::settings().stop_signal);

@@ -8,8 +8,19 @@
 //
 // The write barrier: while the collector marks concurrently, a store into a slot that is not on a
 // stack shades both the value it overwrites and the value it stores (Go's hybrid Yuasa–Dijkstra
-// barrier). When no cycle is marking the barrier costs one relaxed load and a predictable branch.
-// Slots are written with relaxed atomic stores because the marker may read them concurrently.
+// barrier); a slot that is born shades its value, a slot that dies shades its last value. When no
+// cycle is marking the barrier costs one relaxed load and a predictable branch. Slots are written
+// with relaxed atomic stores because the marker may read them concurrently.
+//
+// Why every store tests the flag on both sides of the store. A thread can be stopped by signal at
+// any instruction, so a mark start or a mark termination can fall between the test and the store:
+//   - test before the store only: a thread stopped after testing (barrier off) stores after mark
+//     start with no barrier, and the mark loses the overwritten value;
+//   - test after the store only: a thread stopped after storing (barrier on) tests after mark
+//     termination, and the overwritten value is lost again.
+// So a store that found the barrier off tests again once the slot is written: whichever side of
+// the store a mark start falls on, one of the two tests sees it. The old value is read before the
+// first test and stays live until the second, so a stack scan in between finds it too.
 #pragma once
 
 #include <atomic>
@@ -26,6 +37,10 @@ void register_root(void* slot);  // src/gc/root_set.cpp
 void unregister_root(void* slot);
 void write_barrier_slow(void* slot, const void* old_value, const void* new_value);  // src/gc/
 
+inline bool barrier_on() { return g_barrier_enabled.load(std::memory_order_relaxed); }
+
+// A new slot holding `value`. The value is in the slot before the test: a test that misses a mark
+// start that follows means the slot existed before it, where the mark finds it.
 inline void slot_born(void* slot, const void* value) {
   if (in_heap(slot)) {
     std::uint64_t bit;
@@ -34,12 +49,14 @@ inline void slot_born(void* slot, const void* value) {
   } else if (!on_my_stack(slot)) {
     register_root(slot);
   }
-  if (value != nullptr && g_barrier_enabled.load(std::memory_order_relaxed)) [[unlikely]]
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (value != nullptr && barrier_on()) [[unlikely]]
     write_barrier_slow(slot, nullptr, value);
 }
 
 inline void slot_dies(void* slot, const void* value) {
-  if (value != nullptr && g_barrier_enabled.load(std::memory_order_relaxed)) [[unlikely]]
+  const bool shaded = value != nullptr && barrier_on();
+  if (shaded) [[unlikely]]
     write_barrier_slow(slot, value, nullptr);
   if (in_heap(slot)) {
     std::uint64_t bit;
@@ -48,14 +65,30 @@ inline void slot_dies(void* slot, const void* value) {
   } else if (!on_my_stack(slot)) {
     unregister_root(slot);
   }
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  // The slot still holds the value: read it again rather than keep `value` alive across the call
+  // above, where it would sit in a callee-saved register and, spilled by later calls, keep a dead
+  // object alive for the conservative stack scan.
+  if (!shaded && barrier_on()) [[unlikely]] {
+    const void* last =
+        std::atomic_ref<void*>(*static_cast<void**>(slot)).load(std::memory_order_relaxed);
+    if (last != nullptr) write_barrier_slow(slot, last, nullptr);
+  }
 }
 
 template <class T>
 inline void slot_store(T** slot, T* value) {
   std::atomic_ref<T*> ref(*slot);
-  if (g_barrier_enabled.load(std::memory_order_relaxed)) [[unlikely]]
-    write_barrier_slow(slot, ref.load(std::memory_order_relaxed), value);
+  T* const old = ref.load(std::memory_order_relaxed);
+  if (barrier_on()) [[unlikely]] {
+    write_barrier_slow(slot, old, value);
+    ref.store(value, std::memory_order_relaxed);
+    return;
+  }
   ref.store(value, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (barrier_on()) [[unlikely]]
+    write_barrier_slow(slot, old, value);
 }
 
 }  // namespace gc::detail

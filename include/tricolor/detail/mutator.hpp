@@ -6,8 +6,9 @@
 // cache is empty: a thread's first allocation falls into the slow path, which registers the thread.
 // Stack bounds are zero until then, so "is this slot on my stack?" is false and the slow path runs.
 //
-// `g_safepoint_pending` is non-zero while the collector wants every thread to stop at its next
-// safepoint; the allocation fast path tests it, so an allocating thread stops within one object.
+// `g_safepoint_pending` is non-zero while the collector wants something of every thread at its
+// next safepoint: bit 0, stop (a stop of the world); bit 1, scan its own stack (a mark has started).
+// The allocation fast path tests it, so an allocating thread answers within one object.
 #pragma once
 
 #include <array>
@@ -46,6 +47,7 @@ struct MutatorState {
 inline constinit thread_local MutatorState t_mutator{};
 
 inline constinit std::atomic<std::uint32_t> g_safepoint_pending{0};
+inline constexpr std::uint32_t kSafepointStop = 1;
 
 inline bool on_my_stack(const void* p) {
   const MutatorState& m = t_mutator;

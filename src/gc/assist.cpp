@@ -1,0 +1,61 @@
+#include "gc/assist.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+
+#include "gc/cycle.hpp"
+#include "gc/mark_state.hpp"
+#include "gc/marker.hpp"
+#include "gc/pacer.hpp"
+#include "heap/heap_counters.hpp"
+#include "runtime/safepoint.hpp"
+
+namespace gc::detail {
+
+namespace {
+
+std::int64_t thread_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Takes up to `want` bytes of unclaimed background scan work; returns what it took.
+std::int64_t claim_background_credit(std::int64_t want) {
+  std::int64_t credit = g_mark.background_credit.load(std::memory_order_relaxed);
+  while (credit > 0) {
+    const std::int64_t take = std::min(credit, want);
+    if (g_mark.background_credit.compare_exchange_weak(credit, credit - take,
+                                                       std::memory_order_relaxed))
+      return take;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void assist_allocation(std::int64_t bytes) {
+  if (!marking() || bytes <= 0) return;
+  const std::int64_t heap_live = g_counters.heap_live.load(std::memory_order_relaxed);
+  const double per_byte =
+      pacer().assist_work_per_byte(heap_live, g_mark.scan_work.load(std::memory_order_relaxed));
+  std::int64_t debt = static_cast<std::int64_t>(static_cast<double>(bytes) * per_byte);
+  debt -= claim_background_credit(debt);
+  if (debt <= 0) return;
+  const std::int64_t cpu_start = thread_cpu_ns();
+  {
+    CriticalSection critical;
+    if (marking()) {
+      Marker marker(Marker::Mode::kMark);
+      marker.drain(debt);
+      debt -= marker.scanned_bytes();
+      g_mark.assist_work.fetch_add(marker.scanned_bytes(), std::memory_order_relaxed);
+    }
+  }
+  g_mark.assist_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
+  if (debt > 0 && g_counters.heap_live.load(std::memory_order_relaxed) >= pacer().goal())
+    wait_for_cycle_end();
+}
+
+}  // namespace gc::detail

@@ -1,0 +1,20 @@
+// Mark assists: a thread that allocates while a mark is in progress does scan work in proportion,
+// so that however fast it allocates, the mark finishes by the time the heap reaches its goal.
+//
+// The debt is charged when the thread's cache takes a new span (or a large object): its bytes
+// times the pacer's current scan work per byte (pacer.hpp). The thread first claims scan work the
+// background workers have done and nobody has claimed (Go's background credit), then drains grey
+// objects itself, inside a critical section, until the debt is paid or no grey work is left. A
+// thread still in debt once the heap has passed its goal waits, as a blocked thread, until the mark
+// ends: the goal holds under any allocation rate.
+#pragma once
+
+#include <cstdint>
+
+namespace gc::detail {
+
+// Called by the allocation slow path, outside critical sections, after taking `bytes` during a
+// mark.
+void assist_allocation(std::int64_t bytes);
+
+}  // namespace gc::detail

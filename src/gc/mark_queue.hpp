@@ -1,0 +1,42 @@
+// The global grey queue: chunks of grey objects that any marker may take, and the bookkeeping that
+// tells when the mark has run out of work.
+//
+// Markers keep their work private (MarkStack) and share it in whole chunks: a marker whose queue
+// neighbours are idle splits its stack and publishes half; a marker that runs dry takes a chunk.
+// Mutators publish what their barrier buffers and stack scans shaded.
+//
+// Quiescence: the mark is out of work when the queue is empty and no marker holds private work.
+// A marker counts itself busy for its whole life, so "queue empty, nobody busy" read in that
+// order, with the event counter unchanged around both reads, cannot miss work in flight: a marker
+// that took the last chunk was counted busy before it took it, and a marker that publishes bumps
+// the counter before it stops being busy.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "gc/mark_stack.hpp"
+
+namespace gc::detail {
+
+void grey_queue_put(MarkChunk* c);
+MarkChunk* grey_queue_take();
+bool grey_queue_empty();
+// True when a worker waits for work and the queue has none to give it.
+bool grey_queue_hungry();
+// Frees whatever the queue still holds (a mark that ended in the pause leaves nothing; this is for
+// a cycle abandoned by fork()).
+void grey_queue_clear();
+
+void marker_busy_begin();
+void marker_busy_end();
+bool mark_quiescent();
+
+// A counter that moves whenever grey work is published or a stack is scanned; mark workers sleep
+// on it.
+std::uint32_t mark_events();
+void notify_mark_event();
+void wait_for_mark_event(std::uint32_t seen, std::int64_t timeout_ns);
+void add_idle_worker(int delta);
+
+}  // namespace gc::detail

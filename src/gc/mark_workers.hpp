@@ -1,0 +1,38 @@
+// The background mark: the mark controller thread and the extra mark workers.
+//
+// A cycle's mark start happens on whichever thread triggered it (cycle.hpp); the controller takes
+// over from there, on its own thread, until mark termination:
+//   1. scan the root set, taking each stripe's lock in turn, and drain;
+//   2. until every stack is scanned and no grey work is left anywhere: scan the stacks of threads
+//      in blocking regions, prod threads that have not scanned their own, drain what the workers,
+//      the stack scans and the barrier buffers publish;
+//   3. attempt mark termination (cycle.cpp); if the stopped world turns up more work, go on.
+// The extra workers only drain. Together with the controller they are about a quarter of the
+// cores (Go's background utilisation goal), at least one: the controller alone on up to 7 cores.
+//
+// Library threads are not registered mutators: a stop of the world does not wait for them, and
+// they never touch a stack or a lock that a stopped thread could hold (every lock they share with
+// mutators is taken by mutators only inside critical sections).
+#pragma once
+
+#include <cstdint>
+
+namespace gc::detail {
+
+// Starts the controller and the workers, once. Outside critical sections (it creates threads).
+void ensure_mark_workers();
+// Wakes them for the mark that just started.
+void wake_mark_workers();
+// In the child after fork(): the threads are gone; the next cycle starts new ones.
+void forget_mark_workers_after_fork();
+// Number of background mark threads, the controller included.
+int mark_worker_count();
+
+// Test hooks: the controller waits at a stage of the mark until released, so that a test can make
+// a mutator act at a known point of it.
+enum class MarkHold : std::uint32_t { kNone, kAfterStart, kAfterRoots };
+void set_mark_hold(MarkHold stage);
+// Waits until the controller is held at `stage`.
+void wait_for_mark_hold(MarkHold stage);
+
+}  // namespace gc::detail

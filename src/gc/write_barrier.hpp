@@ -1,0 +1,21 @@
+// The write barrier's slow path and its per-thread buffer.
+//
+// While marking, a store into a slot off the storing thread's stack puts the overwritten and the
+// stored value in the thread's buffer (Go's wbBuf), inside a critical section so that no stop ever
+// sees a half-written entry. A full buffer is flushed by its thread: each value is shaded and what
+// turns grey goes to the grey queue. Mark termination flushes every thread's buffer with the world
+// stopped; a thread that exits flushes its own.
+//
+// A barrier call that arrives after mark termination (the thread tested the flag just before the
+// stop) does nothing: both values are marked already, by the argument in detail/barrier.hpp.
+#pragma once
+
+#include "runtime/thread_registry.hpp"
+
+namespace gc::detail {
+
+// Shades and empties `r`'s buffer. Called by the owner inside a critical section, or by the
+// collector with the world stopped.
+void flush_barrier_buffer(ThreadRecord* r);
+
+}  // namespace gc::detail

@@ -1,0 +1,192 @@
+// The concurrent mark's guarantees, one scenario each, staged at a known point of the mark (the
+// controller is held there by a test hook):
+//   - a pointer moved from a stack the mark has not scanned into an object it has blackened is
+//     shaded by the insertion half of the barrier;
+//   - a pointer overwritten in the heap, whose only other copy sits on a stack the mark has
+//     already scanned, is shaded by the deletion half;
+//   - an object allocated during the mark, held only by a scanned stack, is black;
+//   - a root registered during the mark, after the roots were scanned, has its value shaded.
+// Each scenario runs twice: as the collector runs it (the object survives), and with its half of
+// the barrier (or black allocation) switched off, to show that the scenario does reach the case
+// (the object is freed while reachable: its destructor runs).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "../support/support.hpp"
+#include "gc/cycle.hpp"
+#include "gc/destructors.hpp"
+#include "gc/mark_state.hpp"
+#include "gc/mark_workers.hpp"
+#include "gc/sweeper.hpp"
+
+namespace {
+
+using gc::detail::MarkHold;
+using test::Tracked;
+
+gc::ptr<Tracked> g_root;
+
+// A flag the scenario's threads wait on without calling into the library: no safepoint, so a
+// thread that waits here never scans its own stack.
+void spin_until(const std::atomic<int>& step, int value) {
+  while (step.load(std::memory_order_acquire) != value) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
+void switch_off(unsigned flags) {
+  gc::detail::g_barrier_test_flags.store(flags, std::memory_order_relaxed);
+}
+
+// Starts a cycle whose controller stops at `stage`, and waits until it is there.
+void start_held_cycle(MarkHold stage) {
+  gc::detail::set_mark_hold(stage);
+  gc::detail::start_cycle_for_test();
+  gc::detail::wait_for_mark_hold(stage);
+}
+
+// Lets the held cycle finish, sweeps, and runs the destructors of what it found dead.
+void finish_cycle() {
+  gc::detail::set_mark_hold(MarkHold::kNone);
+  gc::detail::wait_for_cycle_end();
+  gc::detail::finish_sweeping();
+  gc::detail::wait_for_destructors();
+}
+
+// Built on a thread of its own, so that no stale word on this thread's stack can keep it alive.
+void set_root_on_another_thread(int id, bool with_child) {
+  test::in_thread([&] {
+    g_root = gc::make<Tracked>(id);
+    if (with_child) g_root->next = gc::make<Tracked>(id + 1);
+  });
+}
+
+// Insertion: the new value of a store must be shaded while some stack is unscanned.
+void pointer_moved_from_an_unscanned_stack_into_a_black_object(unsigned switched_off) {
+  set_root_on_another_thread(0, false);
+  gc::collect();
+  std::atomic<int> step{0};
+  std::thread mover([&] {
+    gc::ptr<Tracked> x = gc::make<Tracked>(1);  // only on this stack
+    // The latest slot of a thread stopped by signal at mark start is shaded: take another after x.
+    gc::make<Tracked>(2);
+    step.store(1, std::memory_order_release);
+    spin_until(step, 2);  // mark start stops this thread by signal: it never reaches a safepoint
+    g_root->next = x;     // the root object is black by now
+  });  // and the thread leaves: its stack is never scanned
+  spin_until(step, 1);
+  start_held_cycle(MarkHold::kAfterRoots);
+  switch_off(switched_off);
+  step.store(2, std::memory_order_release);
+  mover.join();
+  finish_cycle();
+}
+
+TEST(Barrier, APointerMovedFromAnUnscannedStackIntoABlackObjectIsShaded) {
+  pointer_moved_from_an_unscanned_stack_into_a_black_object(0);
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+  EXPECT_TRUE(g_root->next->intact());
+}
+
+TEST(Barrier, WithoutTheInsertionHalfTheMovedPointerIsLost) {
+  pointer_moved_from_an_unscanned_stack_into_a_black_object(gc::detail::kTestNoShadeNew);
+  EXPECT_EQ(Tracked::destroyed.load(), 1);  // x, while the root object still points to it
+}
+
+// Deletion: the old value of a store must be shaded, since a scanned stack may hold it.
+void slot_overwritten_during_marking(unsigned switched_off, std::atomic<int>& step) {
+  set_root_on_another_thread(10, true);
+  gc::collect();
+  start_held_cycle(MarkHold::kAfterStart);  // nothing scanned yet
+  switch_off(switched_off);
+  std::thread holder([&] {
+    // Born during the mark: this stack counts as scanned already.
+    gc::ptr<Tracked> x = g_root->next;
+    g_root->next = nullptr;  // the heap's only copy goes before the mark reaches the root object
+    step.store(1, std::memory_order_release);
+    spin_until(step, 2);
+    EXPECT_TRUE(switched_off != 0 || x->intact());
+  });
+  spin_until(step, 1);
+  finish_cycle();
+  step.store(2, std::memory_order_release);
+  holder.join();
+}
+
+TEST(Barrier, AnOverwrittenValueHeldByAScannedStackIsShaded) {
+  std::atomic<int> step{0};
+  slot_overwritten_during_marking(0, step);
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+}
+
+TEST(Barrier, WithoutTheDeletionHalfTheOverwrittenValueIsLost) {
+  std::atomic<int> step{0};
+  slot_overwritten_during_marking(gc::detail::kTestNoShadeOld, step);
+  EXPECT_EQ(Tracked::destroyed.load(), 1);  // x, while the thread still holds it
+}
+
+// Black allocation: what a thread allocates after its stack was scanned survives the cycle.
+void object_allocated_during_marking(unsigned switched_off) {
+  start_held_cycle(MarkHold::kAfterRoots);
+  switch_off(switched_off);
+  std::atomic<int> step{0};
+  std::thread allocator([&] {
+    gc::ptr<Tracked> y = gc::make<Tracked>(20);  // a thread born during the mark: scanned stack
+    step.store(1, std::memory_order_release);
+    // Waiting in a blocking region, the thread gives its cache back at mark termination, so that
+    // y's span is swept with the others.
+    gc::blocking_region waiting;
+    spin_until(step, 2);
+  });
+  spin_until(step, 1);
+  finish_cycle();
+  step.store(2, std::memory_order_release);
+  allocator.join();
+}
+
+TEST(Barrier, AnObjectAllocatedDuringMarkingIsBlack) {
+  object_allocated_during_marking(0);
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+}
+
+TEST(Barrier, WithoutBlackAllocationANewObjectIsLost) {
+  object_allocated_during_marking(gc::detail::kTestNoBlackAlloc);
+  EXPECT_EQ(Tracked::destroyed.load(), 1);
+}
+
+// A root registered after the roots were scanned: its value must be shaded when the slot is born.
+gc::ptr<Tracked>* g_late_root = nullptr;
+
+void root_registered_during_marking(unsigned switched_off) {
+  std::atomic<int> step{0};
+  std::thread registrar([&] {
+    gc::ptr<Tracked> x = gc::make<Tracked>(30);  // only on this stack
+    gc::make<Tracked>(31);                        // see the insertion scenario
+    step.store(1, std::memory_order_release);
+    spin_until(step, 2);
+    g_late_root = new gc::ptr<Tracked>(x);  // a root in malloc memory, born during the mark
+  });  // the thread leaves unscanned
+  spin_until(step, 1);
+  start_held_cycle(MarkHold::kAfterRoots);
+  switch_off(switched_off);
+  step.store(2, std::memory_order_release);
+  registrar.join();
+  finish_cycle();
+}
+
+TEST(Barrier, ARootRegisteredDuringMarkingIsShaded) {
+  root_registered_during_marking(0);
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+  EXPECT_TRUE((*g_late_root)->intact());
+}
+
+TEST(Barrier, WithoutTheInsertionHalfTheLateRootIsLost) {
+  root_registered_during_marking(gc::detail::kTestNoShadeNew);
+  EXPECT_EQ(Tracked::destroyed.load(), 1);  // x, while the root still points to it
+}
+
+}  // namespace

@@ -1,0 +1,64 @@
+// GODEBUG=gcstoptheworld=1 marks in the pause of mark start, and =2 also sweeps before the cycle
+// returns. Each test
+// sets GODEBUG itself before the library reads it (every test runs in a process of its own).
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <regex>
+#include <thread>
+#include <vector>
+
+#include "../support/support.hpp"
+#include "gc/cycle.hpp"
+
+namespace {
+
+using test::Tracked;
+
+struct Blob {
+  char bytes[64];
+};
+
+__attribute__((noinline)) void make_garbage(int n) {
+  for (int i = 0; i < n; ++i) gc::make<Blob>();
+}
+
+// Threads build and replace chains while cycles run; every chain must stay intact.
+void churn_with_cycles() {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([] {
+      for (int round = 0; round < 20; ++round) {
+        gc::ptr<Tracked> chain = test::make_chain(2000);
+        make_garbage(2000);
+        ASSERT_TRUE(test::chain_intact(chain.get(), 2000));
+      }
+    });
+  }
+  for (int i = 0; i < 5; ++i) gc::collect();
+  for (auto& t : threads) t.join();
+}
+
+TEST(StopTheWorldMode, OneMarksInThePause) {
+  ::setenv("GODEBUG", "gcstoptheworld=1,gccheckmark=1,gctrace=1", 1);
+  ::testing::internal::CaptureStderr();
+  churn_with_cycles();
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  // Nothing happens between the pauses: the concurrent phase takes no time.
+  const std::regex line(R"(gc \d+ @\d+\.\d{3}s \d+%: \d+\.\d+\+0\.000\+0\.000 ms clock)");
+  EXPECT_TRUE(std::regex_search(out, line)) << out;
+  EXPECT_EQ(Tracked::double_destroyed.load(), 0);
+}
+
+TEST(StopTheWorldMode, TwoSweepsBeforeTheCycleReturns) {
+  ::setenv("GODEBUG", "gcstoptheworld=2,gccheckmark=1", 1);
+  churn_with_cycles();
+  test::in_thread([] { make_garbage(10000); });  // objects without destructors: freed by the sweep
+  const gc::stats before = gc::read_stats();
+  gc::detail::run_cycle(gc::detail::CycleReason::kForced);  // no finish_sweeping afterwards
+  const gc::stats after = gc::read_stats();
+  EXPECT_GE(after.frees - before.frees, 9900u);
+  EXPECT_EQ(Tracked::double_destroyed.load(), 0);
+}
+
+}  // namespace

@@ -1,7 +1,6 @@
 #include "gc/cycle.hpp"
 
 #include <time.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -23,6 +22,7 @@
 #include "heap/scavenger.hpp"
 #include "heap/thread_cache.hpp"
 #include "runtime/futex.hpp"
+#include "runtime/runtime.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/settings.hpp"
 #include "runtime/stop_the_world.hpp"
@@ -67,14 +67,6 @@ std::int64_t unix_ns() {
 
 const std::int64_t g_start_ns = now_ns();
 
-int cpu_count() {
-  static const int n = [] {
-    const long c = ::sysconf(_SC_NPROCESSORS_ONLN);
-    return c > 0 ? static_cast<int>(c) : 1;
-  }();
-  return n;
-}
-
 // Takes the cycle lock. A registered thread waits as a blocked one, so that a stop in progress
 // never waits for it; a library thread is never stopped and just waits.
 std::unique_lock<std::mutex> lock_cycle() {
@@ -91,8 +83,7 @@ std::unique_lock<std::mutex> lock_cycle() {
 void wait_for_cycles_done_change(std::uint32_t seen) {
   if (g_cycles_done.load(std::memory_order_acquire) != seen) return;
   BlockingScope blocked;
-  while (g_cycles_done.load(std::memory_order_acquire) == seen)
-    futex_wait(&g_cycles_done, seen);
+  while (g_cycles_done.load(std::memory_order_acquire) == seen) futex_wait(&g_cycles_done, seen);
 }
 
 void record_pause(std::int64_t pause) {

@@ -26,11 +26,11 @@ inline constinit std::atomic<GcPhase> g_gc_phase{GcPhase::kOff};
 inline bool marking() { return g_gc_phase.load(std::memory_order_acquire) == GcPhase::kMark; }
 
 struct MarkProgress {
-  std::atomic<std::uint32_t> cycle{0};           // number of the latest mark start
-  std::atomic<std::int64_t> marked_bytes{0};     // bytes of objects this mark shaded
-  std::atomic<std::int64_t> scan_work{0};        // bytes of objects scanned (heap scan work)
-  std::atomic<std::int64_t> stack_bytes{0};      // bytes of stack scanned
-  std::atomic<std::int64_t> assist_work{0};      // scan work done by mutator assists
+  std::atomic<std::uint32_t> cycle{0};             // number of the latest mark start
+  std::atomic<std::int64_t> marked_bytes{0};       // bytes of objects this mark shaded
+  std::atomic<std::int64_t> scan_work{0};          // bytes of objects scanned (heap scan work)
+  std::atomic<std::int64_t> stack_bytes{0};        // bytes of stack scanned
+  std::atomic<std::int64_t> assist_work{0};        // scan work done by mutator assists
   std::atomic<std::int64_t> background_credit{0};  // scan work of the workers not yet claimed
   std::atomic<std::int64_t> assist_cpu_ns{0};
   std::atomic<std::int64_t> background_cpu_ns{0};
@@ -41,9 +41,9 @@ inline constinit MarkProgress g_mark;
 // Test hooks: switch off one half of the write barrier, or black allocation, to show that the
 // tests of those mechanisms notice (tests/unit/barrier_test.cpp). Never set outside tests.
 enum BarrierTestFlags : unsigned {
-  kTestNoShadeOld = 1,     // the deletion half: the value a store overwrites
-  kTestNoShadeNew = 2,     // the insertion half: the value stored, or a new slot's value
-  kTestNoBlackAlloc = 4,   // objects allocated while marking are white
+  kTestNoShadeOld = 1,    // the deletion half: the value a store overwrites
+  kTestNoShadeNew = 2,    // the insertion half: the value stored, or a new slot's value
+  kTestNoBlackAlloc = 4,  // objects allocated while marking are white
 };
 inline constinit std::atomic<unsigned> g_barrier_test_flags{0};
 

@@ -1,7 +1,6 @@
 #include "gc/mark_workers.hpp"
 
 #include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -14,6 +13,7 @@
 #include "gc/root_set.hpp"
 #include "gc/stack_scan.hpp"
 #include "runtime/futex.hpp"
+#include "runtime/runtime.hpp"
 #include "runtime/settings.hpp"
 
 namespace gc::detail {
@@ -104,10 +104,7 @@ void worker_main() {
 }  // namespace
 
 int mark_worker_count() {
-  static const int n = [] {
-    const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
-    return std::max(1, static_cast<int>((cores > 0 ? cores : 1) / 4));
-  }();
+  static const int n = std::max(1, cpu_count() / 4);
   return n;
 }
 

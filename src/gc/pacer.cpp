@@ -1,22 +1,19 @@
 #include "gc/pacer.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+
+#include "runtime/runtime.hpp"
 
 namespace gc::detail {
 
 namespace {
 
-int cpu_count() {
-  const long c = ::sysconf(_SC_NPROCESSORS_ONLN);
-  return c > 0 ? static_cast<int>(c) : 1;
-}
-
 // The background workers' share of the CPU (Go's gcBackgroundUtilization), for the trace.
 constexpr double kBackgroundUtilization = 0.25;
+// How much more runway than the last mark needed the trigger leaves.
+constexpr double kRunwayMargin = 1.5;
 
 }  // namespace
 
@@ -44,8 +41,8 @@ void Pacer::end_cycle(const MarkReport& report) {
   heap_marked_.store(report.heap_marked, std::memory_order_relaxed);
   if (report.scan_work > 0) {
     // Bytes allocated per byte of scan work, smoothed like Go's (half the old, half the new).
-    const double cons = static_cast<double>(report.allocated_during_mark) /
-                        static_cast<double>(report.scan_work);
+    const double cons =
+        static_cast<double>(report.allocated_during_mark) / static_cast<double>(report.scan_work);
     cons_mark_ = cons_mark_ == 0 ? cons : (cons_mark_ + cons) / 2;
     expected_scan_work_.store(report.scan_work, std::memory_order_relaxed);
   }
@@ -88,9 +85,10 @@ void Pacer::recompute_locked() {
     const double span = static_cast<double>(goal - base);
     const auto lowest = base + static_cast<std::int64_t>(span * 0.7);
     const auto highest = base + static_cast<std::int64_t>(span * 0.95);
-    // cons_mark_ was measured at the utilisation the last mark actually had: no rescaling.
-    const double runway =
-        cons_mark_ * static_cast<double>(expected_scan_work_.load(std::memory_order_relaxed));
+    // cons_mark_ was measured at the utilisation the last mark actually had: no rescaling, but a
+    // margin, since a mark that runs out of runway makes allocating threads wait for it.
+    const double runway = kRunwayMargin * cons_mark_ *
+                          static_cast<double>(expected_scan_work_.load(std::memory_order_relaxed));
     const std::int64_t wanted =
         runway >= static_cast<double>(goal) ? 0 : goal - static_cast<std::int64_t>(runway);
     trigger = std::clamp(wanted, lowest, highest);
@@ -132,7 +130,8 @@ void Pacer::print_start_trace(int workers) {
   constexpr std::int64_t kMB = 1 << 20;
   const std::int64_t heap = heap_at_mark_start_.load(std::memory_order_relaxed);
   const std::int64_t goal = goal_.load(std::memory_order_relaxed);
-  std::fprintf(stderr, "pacer: assist ratio=%f (scan %lld MB in %lld->%lld MB) workers=%d++0.000000\n",
+  std::fprintf(stderr,
+               "pacer: assist ratio=%f (scan %lld MB in %lld->%lld MB) workers=%d++0.000000\n",
                assist_work_per_byte(heap, 0),
                static_cast<long long>(expected_scan_work_.load(std::memory_order_relaxed) / kMB),
                static_cast<long long>(heap / kMB),

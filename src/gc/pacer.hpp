@@ -9,9 +9,9 @@
 // The trigger: marking runs while the program allocates, so a cycle must start before the goal,
 // early enough that the mark ends as the heap reaches it. The runway is what the program allocates
 // while the mark does its work: the last cycle's scan work times the bytes allocated per byte of
-// scan work during its mark (Go's consMark, smoothed over cycles). The trigger is the goal minus the
-// runway, kept between 70% and 95% of the way from the live heap to the goal, as Go keeps it. The
-// counters compared are span-granular (heap_counters.hpp), so the check costs nothing on the
+// scan work during its mark (Go's consMark, smoothed over cycles). The trigger is the goal minus
+// the runway, kept between 70% and 95% of the way from the live heap to the goal, as Go keeps it.
+// The counters compared are span-granular (heap_counters.hpp), so the check costs nothing on the
 // allocation fast path: it runs when a thread cache takes a new span.
 //
 // Assists: during a mark, a thread that takes a new span owes scan work in proportion to its size
@@ -85,14 +85,14 @@ class Pacer {
   std::atomic<std::int64_t> goal_{kMinHeapGoal};
   std::atomic<std::int64_t> trigger_{kMinHeapGoal / 8 * 7};
   std::atomic<std::int64_t> expected_scan_work_{0};  // the last cycle's scan work
-  double cons_mark_ = 0;                              // guarded by mutex_
+  double cons_mark_ = 0;                             // guarded by mutex_
   std::atomic<std::int64_t> heap_at_mark_start_{0};
   std::atomic<std::int64_t> trigger_at_mark_start_{0};
   std::atomic<bool> limit_sets_goal_{false};
   std::atomic<std::int64_t> earliest_limited_start_ns_{0};
   mutable std::atomic<bool> held_back_{false};  // since the last cycle ended
   std::atomic<std::uint64_t> limited_cycles_{0};
-  MarkReport last_;           // guarded by mutex_
+  MarkReport last_;             // guarded by mutex_
   std::int64_t last_goal_ = 0;  // the goal the last cycle ran against
 };
 

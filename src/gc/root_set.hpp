@@ -5,8 +5,8 @@
 // registering and unregistering slots rarely contend; a program with a few hundred thousand of them
 // (a global std::vector<gc::ptr<T>>) pays one uncontended lock and one probe per slot. Changes
 // happen inside critical sections. The mark controller reads each stripe under its lock while the
-// world runs; a pass with the world stopped (gccheckmark, gcstoptheworld) reads without locks, since
-// no stopped thread holds one.
+// world runs; a pass with the world stopped (gccheckmark, gcstoptheworld) reads without locks,
+// since no stopped thread holds one.
 #pragma once
 
 #include <cstddef>

@@ -73,8 +73,9 @@ std::uintptr_t refill_and_take(std::uint8_t span_class) {
   if (s == nullptr) return 0;
   m.alloc[span_class] = s;
   if (marking())
-    t_assist_bytes += static_cast<std::int64_t>(s->nelems - s->alloc_count.load(std::memory_order_relaxed)) *
-                      s->elem_size;
+    t_assist_bytes +=
+        static_cast<std::int64_t>(s->nelems - s->alloc_count.load(std::memory_order_relaxed)) *
+        s->elem_size;
   return take_slot(s);
 }
 

@@ -1,5 +1,8 @@
 #include "runtime/runtime.hpp"
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <mutex>
 
 #include "gc/pacer.hpp"
@@ -11,6 +14,18 @@
 #include "runtime/stop_the_world.hpp"
 
 namespace gc::detail {
+
+int cpu_count() {
+  static const int n = [] {
+    // The CPUs this process may run on (as Go sets GOMAXPROCS): taskset limits the collector too.
+    cpu_set_t set;
+    if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+      return CPU_COUNT(&set);
+    const long c = ::sysconf(_SC_NPROCESSORS_ONLN);
+    return c > 0 ? static_cast<int>(c) : 1;
+  }();
+  return n;
+}
 
 void ensure_runtime() {
   static std::once_flag once;

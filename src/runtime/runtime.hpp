@@ -6,4 +6,8 @@ namespace gc::detail {
 
 void ensure_runtime();
 
+// The CPUs this process may run on, read once (sysconf reads a file under /sys: far too slow for
+// a pause).
+int cpu_count();
+
 }  // namespace gc::detail

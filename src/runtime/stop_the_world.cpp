@@ -163,6 +163,7 @@ StopStats stop_the_world() {
   g_world_epoch.store(epoch, std::memory_order_release);
   g_safepoint_pending.fetch_or(kSafepointStop, std::memory_order_release);
 
+  constexpr std::int64_t kSpinNs = 50'000;             // the collector spins this long at first
   constexpr std::int64_t kSignalAfterNs = 1'000'000;  // a thread gets a millisecond to arrive
   constexpr std::int64_t kResignalNs = 20'000'000;    // then a signal, repeated now and then
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
@@ -184,6 +185,14 @@ StopStats stop_the_world() {
         if (signalled_at == 0) ++stats.signalled;
         signalled_at = now;
         ::pthread_kill(r->handle, g_stop_signal);
+      }
+      // A running thread that allocates parks within a microsecond or so: spin for that long
+      // rather than pay a futex sleep and wakeup, which alone can take longer than a whole pause.
+      if (now - start < kSpinNs) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+        continue;
       }
       const std::uint32_t acks = g_stop_acks.load(std::memory_order_acquire);
       if (r->status.load(std::memory_order_acquire) != kRunning) continue;

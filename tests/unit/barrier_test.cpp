@@ -77,7 +77,7 @@ void pointer_moved_from_an_unscanned_stack_into_a_black_object(unsigned switched
     step.store(1, std::memory_order_release);
     spin_until(step, 2);  // mark start stops this thread by signal: it never reaches a safepoint
     g_root->next = x;     // the root object is black by now
-  });  // and the thread leaves: its stack is never scanned
+  });                     // and the thread leaves: its stack is never scanned
   spin_until(step, 1);
   start_held_cycle(MarkHold::kAfterRoots);
   switch_off(switched_off);
@@ -165,11 +165,11 @@ void root_registered_during_marking(unsigned switched_off) {
   std::atomic<int> step{0};
   std::thread registrar([&] {
     gc::ptr<Tracked> x = gc::make<Tracked>(30);  // only on this stack
-    gc::make<Tracked>(31);                        // see the insertion scenario
+    gc::make<Tracked>(31);                       // see the insertion scenario
     step.store(1, std::memory_order_release);
     spin_until(step, 2);
     g_late_root = new gc::ptr<Tracked>(x);  // a root in malloc memory, born during the mark
-  });  // the thread leaves unscanned
+  });                                       // the thread leaves unscanned
   spin_until(step, 1);
   start_held_cycle(MarkHold::kAfterRoots);
   switch_off(switched_off);

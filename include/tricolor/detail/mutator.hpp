@@ -7,8 +7,8 @@
 // Stack bounds are zero until then, so "is this slot on my stack?" is false and the slow path runs.
 //
 // `g_safepoint_pending` is non-zero while the collector wants something of every thread at its
-// next safepoint: bit 0, stop (a stop of the world); bit 1, scan its own stack (a mark has started).
-// The allocation fast path tests it, so an allocating thread answers within one object.
+// next safepoint: bit 0, stop (a stop of the world); bit 1, scan its own stack (a mark has
+// started). The allocation fast path tests it, so an allocating thread answers within one object.
 #pragma once
 
 #include <array>

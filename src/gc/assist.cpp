@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "gc/cycle.hpp"
+#include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
 #include "gc/pacer.hpp"
@@ -14,6 +14,8 @@
 namespace gc::detail {
 
 namespace {
+
+std::atomic<int> g_assist_waiters{0};
 
 std::int64_t thread_cpu_ns() {
   timespec ts{};
@@ -54,8 +56,22 @@ void assist_allocation(std::int64_t bytes) {
     }
   }
   g_mark.assist_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
-  if (debt > 0 && g_counters.heap_live.load(std::memory_order_relaxed) >= pacer().goal())
-    wait_for_cycle_end();
+  while (debt > 0 && marking() &&
+         g_counters.heap_live.load(std::memory_order_relaxed) >= pacer().goal()) {
+    const std::uint32_t seen = mark_events();
+    debt -= claim_background_credit(debt);
+    if (debt <= 0) break;
+    g_assist_waiters.fetch_add(1, std::memory_order_seq_cst);
+    {
+      BlockingScope waiting;
+      wait_for_mark_event(seen, 1'000'000);
+    }
+    g_assist_waiters.fetch_sub(1, std::memory_order_seq_cst);
+  }
+}
+
+void notify_assists() {
+  if (g_assist_waiters.load(std::memory_order_seq_cst) != 0) notify_mark_event();
 }
 
 }  // namespace gc::detail

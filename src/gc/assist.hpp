@@ -4,9 +4,13 @@
 // The debt is charged when the thread's cache takes a new span (or a large object): its bytes
 // times the pacer's current scan work per byte (pacer.hpp). The thread first claims scan work the
 // background workers have done and nobody has claimed (Go's background credit), then drains grey
-// objects itself, inside a critical section, until the debt is paid or no grey work is left. A
-// thread still in debt once the heap has passed its goal waits, as a blocked thread, until the mark
-// ends: the goal holds under any allocation rate.
+// objects itself, inside a critical section, until the debt is paid or no grey work is left.
+//
+// A thread still in debt once the heap has reached its goal waits, as a blocked thread, for the
+// workers' credit to cover the debt, or for the mark to end (Go's gcParkAssist). Past the goal the
+// pacer's rate makes the debt of one span the scan work left divided by 64 KiB, so the heap grows
+// past the goal by about 64 KiB per allocating thread before the mark ends: the goal holds under
+// any allocation rate, and a waiting thread goes on as soon as the workers have done its share.
 #pragma once
 
 #include <cstdint>
@@ -16,5 +20,8 @@ namespace gc::detail {
 // Called by the allocation slow path, outside critical sections, after taking `bytes` during a
 // mark.
 void assist_allocation(std::int64_t bytes);
+
+// Wakes threads waiting for credit (called by the workers when they publish some).
+void notify_assists();
 
 }  // namespace gc::detail

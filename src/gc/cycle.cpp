@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "gc/assist.hpp"
 #include "gc/destructors.hpp"
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
@@ -313,6 +314,7 @@ void after_cycle(CycleTrace trace) {
   if (settings().scavtrace) print_scavenger_trace(/*forced=*/false);
   g_cycles_done.fetch_add(1, std::memory_order_release);
   futex_wake_all(&g_cycles_done);
+  notify_assists();  // threads waiting for credit: the mark is over
 }
 
 // GODEBUG=gcstoptheworld: the whole mark in the pause of mark start.

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <thread>
 
+#include "gc/assist.hpp"
 #include "gc/cycle.hpp"
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
@@ -41,13 +42,23 @@ void hold_point(MarkHold stage) {
   g_held.store(static_cast<std::uint32_t>(MarkHold::kNone), std::memory_order_release);
 }
 
-// One drain by a background thread; its scan work becomes credit that assists may claim.
+// Scan work between two publications of background credit.
+constexpr std::int64_t kCreditSlice = 256 * 1024;
+
+// One drain by a background thread. Its scan work becomes credit that assists may claim, published
+// slice by slice so that an assist waiting at the goal goes on as soon as its debt is covered.
 void background_drain() {
   const std::int64_t cpu_start = thread_cpu_ns();
   {
     Marker marker(Marker::Mode::kMark);
-    marker.drain();
-    g_mark.background_credit.fetch_add(marker.scanned_bytes(), std::memory_order_relaxed);
+    std::int64_t published = 0;
+    for (bool done = false; !done;) {
+      done = marker.drain(kCreditSlice);
+      g_mark.background_credit.fetch_add(marker.scanned_bytes() - published,
+                                         std::memory_order_relaxed);
+      published = marker.scanned_bytes();
+      notify_assists();
+    }
   }
   g_mark.background_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
 }
@@ -92,6 +103,12 @@ void worker_main() {
   for (;;) {
     cycle = wait_for_mark_start(cycle);
     while (marking() && g_mark.cycle.load(std::memory_order_acquire) == cycle) {
+      // A test that holds the controller holds the workers too: no background marking at all.
+      const std::uint32_t hold = g_hold.load(std::memory_order_acquire);
+      if (hold != static_cast<std::uint32_t>(MarkHold::kNone)) {
+        futex_wait(&g_hold, hold, 1'000'000);
+        continue;
+      }
       background_drain();
       const std::uint32_t seen = mark_events();
       add_idle_worker(1);

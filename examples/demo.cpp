@@ -184,8 +184,9 @@ int main() {
       u(total.trees), u(total.tree_nodes), u(total.rings), u(total.ring_nodes));
   std::printf("  cycles       %llu collections (%llu forced by gc::collect)\n", u(s.num_gc),
               u(s.num_forced_gc));
-  std::printf("  pauses       total %.3f ms, max %.3f ms (the world is stopped while marking)\n",
-              ms(s.pause_total_ns), ms(s.pause_max_ns));
+  std::printf(
+      "  pauses       total %.3f ms, max %.3f ms (mark start and termination stop the world)\n",
+      ms(s.pause_total_ns), ms(s.pause_max_ns));
   std::printf("               p50 %.3f ms, p90 %.3f ms, p99 %.3f ms over the last %llu cycles\n",
               pause_percentile_ms(s, 50), pause_percentile_ms(s, 90), pause_percentile_ms(s, 99),
               u(std::min<std::uint64_t>(s.num_gc, 256)));

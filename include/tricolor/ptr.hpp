@@ -35,30 +35,32 @@ class ptr {
  public:
   using element_type = std::remove_extent_t<T>;
 
-  ptr() noexcept { detail::slot_born(&p_, nullptr); }
+  // Every constructor writes the slot through slot_born, atomically: a concurrent mark may read
+  // it as soon as the object holding it is reachable (detail/barrier.hpp).
+  ptr() noexcept { detail::slot_born(&p_, static_cast<element_type*>(nullptr)); }
   ptr(std::nullptr_t) noexcept : ptr() {}
 
   // `p` may be null or point anywhere inside a live managed object, e.g. `ptr<Node>(this)`.
-  explicit ptr(element_type* p) : p_(p) {
+  explicit ptr(element_type* p) {
     detail::check_managed(p);
-    detail::slot_born(&p_, p_);
+    detail::slot_born(&p_, p);
   }
-  ptr(detail::adopt_t, element_type* p) noexcept : p_(p) { detail::slot_born(&p_, p_); }
+  ptr(detail::adopt_t, element_type* p) noexcept { detail::slot_born(&p_, p); }
 
-  ptr(const ptr& other) noexcept : p_(other.p_) { detail::slot_born(&p_, p_); }
-  ptr(ptr&& other) noexcept : p_(other.p_) {
-    detail::slot_born(&p_, p_);
+  ptr(const ptr& other) noexcept { detail::slot_born(&p_, other.p_); }
+  ptr(ptr&& other) noexcept {
+    detail::slot_born(&p_, other.p_);
     other.reset();
   }
   template <class U>
   requires(!std::is_array_v<T> && !std::is_array_v<U> && std::is_convertible_v<U*, element_type*>)
       ptr(const ptr<U>& other)
-  noexcept : p_(other.get()) { detail::slot_born(&p_, p_); }
+  noexcept { detail::slot_born(&p_, static_cast<element_type*>(other.get())); }
   template <class U>
   requires(!std::is_array_v<T> && !std::is_array_v<U> && std::is_convertible_v<U*, element_type*>)
       ptr(ptr<U>&& other)
-  noexcept : p_(other.get()) {
-    detail::slot_born(&p_, p_);
+  noexcept {
+    detail::slot_born(&p_, static_cast<element_type*>(other.get()));
     other.reset();
   }
 
@@ -114,7 +116,7 @@ class ptr {
   const noexcept { return p_ == nullptr ? 0 : reinterpret_cast<const std::size_t*>(p_)[-1]; }
 
  private:
-  element_type* p_ = nullptr;
+  element_type* p_;  // written only through detail::slot_born and slot_store
 };
 
 template <class T, class U>

@@ -87,6 +87,16 @@ void wait_for_cycles_done_change(std::uint32_t seen) {
   while (g_cycles_done.load(std::memory_order_acquire) == seen) futex_wait(&g_cycles_done, seen);
 }
 
+// Cycles are serialised, so cycle `number` (g_mark.cycle at its mark start) has ended once
+// `number` cycles have.
+void wait_for_cycle_done(std::uint32_t number) {
+  for (;;) {
+    const std::uint32_t done = g_cycles_done.load(std::memory_order_acquire);
+    if (static_cast<std::int32_t>(done - number) >= 0) return;
+    wait_for_cycles_done_change(done);
+  }
+}
+
 void record_pause(std::int64_t pause) {
   g_cycle.pauses_ns += pause;
   if (pause > g_cycle.longest_pause_ns) g_cycle.longest_pause_ns = pause;
@@ -329,23 +339,25 @@ void mark_in_the_pause(ThreadRecord* self, std::uintptr_t self_lo, std::int64_t 
   end_mark(self, pause_start);
 }
 
-// Sweep termination and mark start, on the triggering thread. Returns false if it started nothing
-// (a mark is in progress, or the trigger is no longer reached).
-__attribute__((noinline)) bool start_cycle_above(CycleReason reason, std::uintptr_t self_lo) {
+// Sweep termination and mark start, on the triggering thread. Returns the number of the cycle it
+// started, or 0 if it started nothing (a mark is in progress, or the trigger is no longer reached).
+__attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason,
+                                                          std::uintptr_t self_lo) {
   ThreadRecord* self = ensure_registered();
-  if (t_in_cycle) return false;
+  if (t_in_cycle) return 0;
   ensure_mark_workers();
   auto lock = lock_cycle();
-  if (marking()) return false;
+  if (marking()) return 0;
   if (reason == CycleReason::kHeap &&
       !pacer().should_trigger(g_counters.heap_live.load(std::memory_order_relaxed)))
-    return false;
+    return 0;
   t_in_cycle = true;
   const std::int64_t start = now_ns();
   finish_sweeping();
   const std::int64_t pause_start = now_ns();
   const StopStats stop = stop_the_world();
   begin_mark(reason, stop);
+  const std::uint32_t number = g_mark.cycle.load(std::memory_order_relaxed);
   g_cycle.start_ns = start;
   if (settings().gcstoptheworld >= 1) {
     g_cycle.first_pause_ns = 0;
@@ -363,7 +375,7 @@ __attribute__((noinline)) bool start_cycle_above(CycleReason reason, std::uintpt
     }
     t_in_cycle = false;
     after_cycle(trace);
-    return true;
+    return number;
   }
   g_barrier_enabled.store(true, std::memory_order_relaxed);
   begin_stack_scans(g_mark.cycle.load(std::memory_order_relaxed));
@@ -376,17 +388,17 @@ __attribute__((noinline)) bool start_cycle_above(CycleReason reason, std::uintpt
   lock.unlock();
   if (settings().gcpacertrace) pacer().print_start_trace(mark_worker_count());
   wake_mark_workers();
-  return true;
+  return number;
 }
 
 // Spills the caller's callee-saved registers into this frame and starts the scan of this thread's
 // stack (under gcstoptheworld) just below it: everything the caller holds is seen, and the frames
 // of the cycle itself are not.
-__attribute__((noinline)) bool start_cycle(CycleReason reason) {
+__attribute__((noinline)) std::uint32_t start_cycle(CycleReason reason) {
   __builtin_unwind_init();
-  const bool started = start_cycle_above(reason, current_stack_pointer());
+  const std::uint32_t number = start_cycle_above(reason, current_stack_pointer());
   asm volatile("" ::: "memory");  // not a tail call: this frame must outlive the cycle
-  return started;
+  return number;
 }
 
 // Scans, with the world stopped, the stacks that the mark has not scanned yet (the last attempt
@@ -464,11 +476,12 @@ void run_cycle(CycleReason reason) {
       wait_for_cycles_done_change(seen);
       continue;
     }
-    if (!start_cycle(reason)) {
+    const std::uint32_t number = start_cycle(reason);
+    if (number == 0) {
       if (t_in_cycle) return;
       continue;  // another thread started one meanwhile: wait for it, then run ours
     }
-    wait_for_cycles_done_change(seen);
+    wait_for_cycle_done(number);
     return;
   }
 }
@@ -492,7 +505,7 @@ void collect_and_destroy() {
 }
 
 void start_cycle_for_test() {
-  while (!start_cycle(CycleReason::kForced)) wait_for_cycle_end();
+  while (start_cycle(CycleReason::kForced) == 0) wait_for_cycle_end();
 }
 
 void wait_for_cycle_end() {

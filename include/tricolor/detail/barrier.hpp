@@ -39,9 +39,14 @@ void write_barrier_slow(void* slot, const void* old_value, const void* new_value
 
 inline bool barrier_on() { return g_barrier_enabled.load(std::memory_order_relaxed); }
 
-// A new slot holding `value`. The value is in the slot before the test: a test that misses a mark
-// start that follows means the slot existed before it, where the mark finds it.
-inline void slot_born(void* slot, const void* value) {
+// A new slot, given its first value. The value is written with a relaxed atomic store, like every
+// later store: a concurrent mark may scan the object under construction (a slot a thread stopped
+// by signal was filling at mark start is shaded, and its object scanned, while it is built). The
+// value is in the slot before the test: a test that misses a mark start that follows means the slot
+// existed before it, where the mark finds it.
+template <class T>
+inline void slot_born(T** slot, T* value) {
+  std::atomic_ref<T*>(*slot).store(value, std::memory_order_relaxed);
   if (in_heap(slot)) {
     std::uint64_t bit;
     auto& word = pointer_word(reinterpret_cast<std::uintptr_t>(slot), bit);
@@ -54,7 +59,8 @@ inline void slot_born(void* slot, const void* value) {
     write_barrier_slow(slot, nullptr, value);
 }
 
-inline void slot_dies(void* slot, const void* value) {
+template <class T>
+inline void slot_dies(T** slot, T* value) {
   const bool shaded = value != nullptr && barrier_on();
   if (shaded) [[unlikely]]
     write_barrier_slow(slot, value, nullptr);
@@ -70,8 +76,7 @@ inline void slot_dies(void* slot, const void* value) {
   // above, where it would sit in a callee-saved register and, spilled by later calls, keep a dead
   // object alive for the conservative stack scan.
   if (!shaded && barrier_on()) [[unlikely]] {
-    const void* last =
-        std::atomic_ref<void*>(*static_cast<void**>(slot)).load(std::memory_order_relaxed);
+    T* const last = std::atomic_ref<T*>(*slot).load(std::memory_order_relaxed);
     if (last != nullptr) write_barrier_slow(slot, last, nullptr);
   }
 }

@@ -1,4 +1,7 @@
-// bench/driver.hpp — the driver/child harness shared by bench_binary_trees and bench_gcbench.
+// bench/driver.hpp — the driver/child harness shared by bench_binary_trees and bench_gcbench
+// (bench_rss_timeline uses its parsing, child mode and spawn_child with a driver of its own;
+// bench_gc_latency uses run_program, the fork/exec/pipe/wait underneath spawn_child, for its own
+// children and its Go twin).
 //
 // A program built on this header has two modes:
 //
@@ -25,10 +28,10 @@
 //                --timeout seconds, default 600) is reported as FAILED with its exit status or
 //                signal, and the driver then exits with status 1.
 //
-// The fork happens before the driver touches any collector, and only async-signal-safe calls
-// (dup2, close, alarm, execv) run between fork and exec. Peak RSS of a child includes the few MiB
-// the forked driver image had resident before exec (Linux carries ru_maxrss across exec); that is
-// the same small constant for every implementation.
+// The fork (detail::run_program) happens before the driver touches any collector, and only
+// async-signal-safe calls (dup2, alarm, execv; write and _exit if execv fails) run between fork and
+// exec. Peak RSS of a child includes the few MiB the forked driver image had resident before exec
+// (Linux carries ru_maxrss across exec); that is the same small constant for every implementation.
 #pragma once
 
 #include <fcntl.h>
@@ -45,6 +48,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -93,9 +97,12 @@ struct Program {
 
 namespace detail {
 
-inline bool parse_int(std::string_view text, int lo, int hi, int& out) {
-  if (text.empty() || text.size() > 9) return false;
-  int v = 0;
+// Parses a decimal number of at most digits10 digits (no sign) into `out` if it lies in lo..hi.
+template <class Int>
+bool parse_int(std::string_view text, Int lo, Int hi, Int& out) {
+  if (text.empty() || text.size() > static_cast<std::size_t>(std::numeric_limits<Int>::digits10))
+    return false;
+  Int v = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return false;
     v = v * 10 + (c - '0');
@@ -127,43 +134,57 @@ inline void usage(const Program& p, const char* argv0, std::FILE* to) {
       p.depth_meaning, p.default_depth, p.min_depth, p.max_depth);
 }
 
-inline bool parse_args(const Program& p, int argc, char** argv, Options& o) {
-  o.depth = p.default_depth;
+// One command-line argument, as for_each_arg hands it to its handler.
+struct Arg {
+  std::string_view text;
+  // True if the argument is `key` (e.g. "--depth=") followed by a value, which goes to v.
+  bool value(std::string_view key, std::string_view& v) const {
+    if (text.substr(0, key.size()) != key) return false;
+    v = text.substr(key.size());
+    return true;
+  }
+};
+
+// Hands argv[1..] one by one to handle(const Arg&), which returns false for a bad argument; that
+// one is reported as "<name>: bad argument '...'" followed by usage(stderr), and parsing stops
+// (false). --help and -h print usage(stdout) and exit 0.
+template <class Usage, class Handle>
+bool for_each_arg(const char* name, int argc, char** argv, Usage&& usage, Handle&& handle) {
   for (int k = 1; k < argc; ++k) {
-    std::string_view a = argv[k];
-    auto value = [&](std::string_view key, std::string_view& v) {
-      if (a.substr(0, key.size()) != key) return false;
-      v = a.substr(key.size());
-      return true;
-    };
-    std::string_view v;
-    bool ok = true;
-    if (a == "--help" || a == "-h") {
-      usage(p, argv[0], stdout);
+    const Arg a{argv[k]};
+    if (a.text == "--help" || a.text == "-h") {
+      usage(stdout);
       std::exit(0);
-    } else if (a == "--verbose") {
-      o.verbose = true;
-    } else if (value("--impl=", v)) {
-      o.impl = std::string(v);
-      ok = !o.impl.empty();
-    } else if (value("--depth=", v)) {
-      ok = parse_int(v, p.min_depth, p.max_depth, o.depth);
-    } else if (value("--threads=", v)) {
-      ok = parse_int(v, 1, 16, o.threads);
-    } else if (value("--repeat=", v)) {
-      ok = parse_int(v, 1, 1000, o.repeat);
-    } else if (value("--timeout=", v)) {
-      ok = parse_int(v, 1, 86400, o.timeout_s);
-    } else {
-      ok = false;
     }
-    if (!ok) {
-      std::fprintf(stderr, "%s: bad argument '%s'\n", p.name, argv[k]);
-      usage(p, argv[0], stderr);
+    if (!handle(a)) {
+      std::fprintf(stderr, "%s: bad argument '%s'\n", name, argv[k]);
+      usage(stderr);
       return false;
     }
   }
   return true;
+}
+
+inline bool parse_args(const Program& p, int argc, char** argv, Options& o) {
+  o.depth = p.default_depth;
+  return for_each_arg(
+      p.name, argc, argv, [&](std::FILE* to) { usage(p, argv[0], to); },
+      [&](const Arg& a) {
+        std::string_view v;
+        if (a.text == "--verbose") {
+          o.verbose = true;
+          return true;
+        }
+        if (a.value("--impl=", v)) {
+          o.impl = std::string(v);
+          return !o.impl.empty();
+        }
+        if (a.value("--depth=", v)) return parse_int(v, p.min_depth, p.max_depth, o.depth);
+        if (a.value("--threads=", v)) return parse_int(v, 1, 16, o.threads);
+        if (a.value("--repeat=", v)) return parse_int(v, 1, 1000, o.repeat);
+        if (a.value("--timeout=", v)) return parse_int(v, 1, 86400, o.timeout_s);
+        return false;
+      });
 }
 
 inline long peak_rss_kb() {
@@ -232,14 +253,23 @@ inline std::string describe_status(int status, int timeout_s) {
   return buf;
 }
 
-inline ChildRun spawn_child(const char* argv0, const Impl& impl, const Options& o) {
-  ChildRun result;
-  std::vector<std::string> args = {argv0, std::string("--impl=") + impl.name,
-                                   "--depth=" + std::to_string(o.depth),
-                                   "--threads=" + std::to_string(o.threads), "--repeat=1"};
+// What run_program saw of one child process.
+struct ProgramRun {
+  std::string out;      // everything it wrote to stdout
+  rusage usage{};       // its resource usage (wait4); all zero when it was not started
+  std::string failure;  // empty: it exited with status 0; else pipe/fork error or describe_status
+};
+
+// Forks and execs `path` with `args` (args[0] is its argv[0]), its stdout a pipe that is read to
+// the end, stdin and stderr inherited, killed by SIGALRM after timeout_s seconds; then waits for
+// it. `who` names the caller in the message the child writes to stderr when execv fails.
+inline ProgramRun run_program(const char* path, std::vector<std::string> args, int timeout_s,
+                              const char* who = "bench driver") {
+  ProgramRun result;
   std::vector<char*> cargv;
   for (std::string& s : args) cargv.push_back(s.data());
   cargv.push_back(nullptr);
+  const std::string exec_failed = std::string(who) + ": execv(" + path + ") failed\n";
 
   std::fflush(stdout);
   std::fflush(stderr);
@@ -258,33 +288,43 @@ inline ChildRun spawn_child(const char* argv0, const Impl& impl, const Options& 
   if (pid == 0) {
     // Child: only async-signal-safe calls until exec.
     ::dup2(fds[1], STDOUT_FILENO);  // dup2 clears O_CLOEXEC on the new descriptor
-    ::alarm(static_cast<unsigned>(o.timeout_s));
-    ::execv("/proc/self/exe", cargv.data());
-    static const char msg[] = "bench driver: execv(/proc/self/exe) failed\n";
-    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+    ::alarm(static_cast<unsigned>(timeout_s));
+    ::execv(path, cargv.data());
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, exec_failed.data(), exec_failed.size());
     ::_exit(127);
   }
   ::close(fds[1]);
-  std::string out;
   char buf[4096];
   for (;;) {
     const ssize_t n = ::read(fds[0], buf, sizeof buf);
     if (n > 0) {
-      out.append(buf, static_cast<std::size_t>(n));
-    } else if (n == 0) {
-      break;
-    } else if (errno != EINTR) {
+      result.out.append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
       break;
     }
   }
   ::close(fds[0]);
   int status = 0;
-  rusage ru{};
-  while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
+  while (::wait4(pid, &status, 0, &result.usage) < 0 && errno == EINTR) {
   }
+  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+    result.failure = describe_status(status, timeout_s);
+  return result;
+}
+
+// The failure of a child that exited with status 0 without its machine-readable line.
+inline constexpr const char* kNoResultLine = "exited 0 but printed no RESULT line";
+
+inline ChildRun spawn_child(const char* argv0, const Impl& impl, const Options& o) {
+  ChildRun result;
+  const ProgramRun run =
+      run_program("/proc/self/exe",
+                  {argv0, std::string("--impl=") + impl.name, "--depth=" + std::to_string(o.depth),
+                   "--threads=" + std::to_string(o.threads), "--repeat=1"},
+                  o.timeout_s);
 
   bool have_result = false;
-  for_each_line(out, [&](const std::string& line) {
+  for_each_line(run.out, [&](const std::string& line) {
     if (line.rfind("RESULT ", 0) == 0) {
       const char* s = std::strstr(line.c_str(), " seconds=");
       const char* r = std::strstr(line.c_str(), " peak_rss_kb=");
@@ -298,11 +338,11 @@ inline ChildRun spawn_child(const char* argv0, const Impl& impl, const Options& 
       result.output += '\n';
     }
   });
-  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-    result.failure = describe_status(status, o.timeout_s);
-    result.rss_kb = ru.ru_maxrss;
+  if (!run.failure.empty()) {
+    result.failure = run.failure;
+    result.rss_kb = run.usage.ru_maxrss;
   } else if (!have_result) {
-    result.failure = "exited 0 but printed no RESULT line";
+    result.failure = kNoResultLine;
   } else {
     result.ok = true;
   }

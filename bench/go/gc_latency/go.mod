@@ -1,0 +1,3 @@
+module tricolor/bench/gc_latency
+
+go 1.19

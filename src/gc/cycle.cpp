@@ -492,11 +492,12 @@ void collect_for_memory() {
 }
 
 void collect_and_destroy() {
+  // Slots whose destructor ran while their span was cached, or while a mark was in progress, are
+  // freed by the next sweep: one more cycle reclaims them, so that collect() leaves nothing it
+  // found dead behind. Counted from the start: the destructor thread runs during the mark too.
+  const std::uint64_t deferred_before = deferred_zombie_slots();
   run_cycle(CycleReason::kForced);
   finish_sweeping();
-  // Slots whose destructor ran while their span was cached are freed by the next sweep: one more
-  // cycle reclaims them, so that collect() leaves nothing it found dead behind.
-  const std::uint64_t deferred_before = deferred_zombie_slots();
   wait_for_destructors();
   if (deferred_zombie_slots() != deferred_before) {
     run_cycle(CycleReason::kForced);

@@ -70,18 +70,30 @@ bool Marker::drain(std::int64_t budget) {
     }
     if (mode_ == Mode::kCheckmark) set_root_source("the object", object);
     scan_object(span_of(object), object);
-    if (mode_ == Mode::kMark && (++scanned % 32) == 0) {
-      if (scanned_bytes_ - start >= budget) return false;
-      if (grey_queue_hungry()) {
-        if (MarkChunk* half = work_.split_half()) grey_queue_put(half);
-      }
+    if (mode_ != Mode::kMark) continue;
+    // After every object: an oblet is up to 32 KiB of pointers, and an assist's budget is small.
+    if (scanned_bytes_ - start >= budget) return false;
+    if ((++scanned % 32) == 0 && grey_queue_hungry()) {
+      if (MarkChunk* half = work_.split_half()) grey_queue_put(half);
     }
   }
 }
 
+// A large object is scanned in oblets of this many bytes (Go's maxObletBytes is 128 KiB): the
+// object's base stands for its first oblet and queues the others as interior addresses, so that
+// one huge array is many units of work, shared between markers and within an assist's budget.
+constexpr std::uintptr_t kObletBytes = 32 * 1024;
+
 void Marker::scan_object(Span* s, std::uintptr_t object) {
   const std::uintptr_t lo = g_heap.lo.load(std::memory_order_relaxed);
-  const std::uintptr_t bytes = object_size(s);
+  std::uintptr_t bytes = object_size(s);
+  if (bytes > kObletBytes) {
+    const std::uintptr_t end = s->base + bytes;
+    if (object == s->base)
+      for (std::uintptr_t oblet = object + kObletBytes; oblet < end; oblet += kObletBytes)
+        work_.push(oblet);
+    bytes = end - object < kObletBytes ? end - object : kObletBytes;
+  }
   scanned_bytes_ += static_cast<std::int64_t>(bytes);
   for_each_pointer_word(object, bytes, [&](std::uintptr_t word, std::uint64_t mask) {
     std::uint64_t bits = g_heap.pointer_bits[word].load(std::memory_order_relaxed) & mask;

@@ -60,6 +60,7 @@ class Marker {
   std::int64_t scanned_bytes() const { return scanned_bytes_; }
 
  private:
+  // Scans `object`, or the oblet of a large object that starts there.
   void scan_object(Span* s, std::uintptr_t object);
   [[noreturn]] void report_missed(Span* s, std::uint32_t index);
 

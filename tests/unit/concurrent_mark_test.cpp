@@ -86,4 +86,16 @@ TEST(ConcurrentMark, AnAllocatingThreadAssistsAndThenWaitsAtTheGoal) {
   EXPECT_TRUE(test::chain_intact(live.get(), kNodes));
 }
 
+// A 400 KiB array is scanned in oblets, queued separately; every element's target must survive.
+TEST(ConcurrentMark, ALargeArrayIsMarkedInPieces) {
+  constexpr int kElements = 50000;
+  auto array = gc::make<gc::ptr<Tracked>[]>(kElements);
+  test::in_thread([&] {
+    for (int i = 0; i < kElements; ++i) array[i] = gc::make<Tracked>(i);
+  });
+  for (int i = 0; i < 3; ++i) gc::collect();
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+  for (int i = 0; i < kElements; ++i) ASSERT_TRUE(array[i]->intact() && array[i]->id == i) << i;
+}
+
 }  // namespace

@@ -116,9 +116,12 @@ TEST(MemoryLimit, GogcOffKeepsRetainedMemoryNearTheLimit) {
               static_cast<long long>(most_rss >> 20));
   EXPECT_GE(s.num_gc, 10u);  // GOGC=off alone would never collect
   EXPECT_TRUE(all_intact(live));
-  // Span-granular accounting and the 1 MiB growth step leave some slack; GOGC=off alone would
-  // retain the whole gibibyte.
-  EXPECT_LE(most_retained, kLimit + kLimit / 4);
+  // Span-granular accounting, the 1 MiB growth step and the concurrent mark leave slack: objects
+  // allocated while marking take fresh pages (nothing is swept during a mark), and this cycle's
+  // garbage holds its pages until the sweep after it. Standalone the peak is 67-75 MiB; on a loaded
+  // machine the mark takes longer and it reached 82 MiB. GOGC=off alone would retain the whole
+  // gibibyte.
+  EXPECT_LE(most_retained, kLimit + kLimit / 2);
   // The sanitizers' own memory (shadow, quarantine) is not the heap's.
   if (!test::kAddressSanitizer && !test::kThreadSanitizer) {
     EXPECT_LE(most_rss - rss_start, kLimit + kLimit / 2);

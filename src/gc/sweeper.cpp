@@ -99,8 +99,13 @@ bool sweep_span(Span* s) {
   s->alloc_count.store(live, std::memory_order_relaxed);
   s->alloc_cache = 0;
   if (freed != 0) count_freed(freed, freed * static_cast<std::int64_t>(object_bytes));
-  if (zombies != nullptr) queue_zombies(zombies);
-  if (live == 0) {
+  if (zombies != nullptr) {
+    s->pending_zombie_batches.fetch_add(1, std::memory_order_relaxed);
+    queue_zombies(zombies);
+  }
+  // An empty span goes back to the page heap, unless the destructor thread still holds a batch of
+  // it (it is then kept empty, and a later sweep frees it).
+  if (live == 0 && s->pending_zombie_batches.load(std::memory_order_acquire) == 0) {
     free_destructor_table(s->destructors.exchange(nullptr, std::memory_order_relaxed), s->nelems);
     page_heap().free(s);
     return true;

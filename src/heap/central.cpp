@@ -176,11 +176,15 @@ void Central::insert_swept(Span* s) {
 
 std::size_t Central::free_zombie_slots(Span* s, const std::uint32_t* indexes, std::size_t count,
                                        std::uint32_t queued_sweepgen) {
-  // A mark in progress may be resolving pointers to these slots: the sweep after it frees them.
-  if (marking()) return 0;
   std::unique_lock lock(mutex_);
-  if (s->cached || s->list_id < 0 || s->sweepgen.load(std::memory_order_relaxed) != queued_sweepgen)
+  // The batch is finished with once this returns: the decrement is the last access to the span,
+  // which a sweep may free as soon as no batch is pending.
+  // A mark in progress may be resolving pointers to these slots: the sweep after it frees them.
+  if (marking() || s->cached || s->list_id < 0 ||
+      s->sweepgen.load(std::memory_order_relaxed) != queued_sweepgen) {
+    s->pending_zombie_batches.fetch_sub(1, std::memory_order_release);
     return 0;
+  }
   const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);
   std::uint32_t freed = 0;
   for (std::size_t i = 0; i < count; ++i) {
@@ -194,7 +198,10 @@ std::size_t Central::free_zombie_slots(Span* s, const std::uint32_t* indexes, st
     if (!s->noscan()) clear_pointer_bits(s->slot_base(index), s->elem_size);
     ++freed;
   }
-  if (freed == 0) return 0;
+  if (freed == 0) {
+    s->pending_zombie_batches.fetch_sub(1, std::memory_order_release);
+    return 0;
+  }
   const std::uint32_t remaining = s->alloc_count.load(std::memory_order_relaxed) - freed;
   s->alloc_count.store(remaining, std::memory_order_relaxed);
   const std::size_t bytes = object_size(s);
@@ -205,13 +212,16 @@ std::size_t Central::free_zombie_slots(Span* s, const std::uint32_t* indexes, st
   } else {
     partial_[gen].remove(s);
   }
-  if (remaining == 0) {
+  // Another pending batch of this span keeps it, empty, on its list for a later sweep to free.
+  if (remaining == 0 && s->pending_zombie_batches.load(std::memory_order_relaxed) == 1) {
+    s->pending_zombie_batches.store(0, std::memory_order_relaxed);
     lock.unlock();
     free_destructor_table(s->destructors.exchange(nullptr, std::memory_order_relaxed), s->nelems);
     page_heap().free(s);
     return freed;
   }
   insert_locked(s);
+  s->pending_zombie_batches.fetch_sub(1, std::memory_order_release);
   return freed;
 }
 

@@ -46,6 +46,7 @@ class Central {
   void insert_swept(Span* s);
   // Frees the slots of zombies whose destructors have run, if the span has not been swept or
   // cached since they were queued; returns how many it freed (the rest wait for the next sweep).
+  // Ends the batch: its count in `pending_zombie_batches` goes, and with it the last access.
   std::size_t free_zombie_slots(Span* s, const std::uint32_t* indexes, std::size_t count,
                                 std::uint32_t queued_sweepgen);
   // Clears the mark bits of listed spans that were never swept after the last cycle; called with

@@ -75,6 +75,10 @@ struct Span {
 
   // Per-slot destructors, allocated on the first object that needs one.
   std::atomic<std::atomic<std::uintptr_t>*> destructors{nullptr};
+  // Zombie batches of this span queued for the destructor thread and not yet finished with. While
+  // one is pending the span (its descriptor and its destructor table) is never freed: the
+  // destructor thread still reads them.
+  std::atomic<std::uint32_t> pending_zombie_batches{0};
 
   std::atomic<std::uint64_t> alloc_bits[kBitmapWords] = {};
   std::atomic<std::uint64_t> mark_bits[kBitmapWords] = {};

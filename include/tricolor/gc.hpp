@@ -2,6 +2,7 @@
 // This header includes the whole public surface; see API.md for the contract.
 #pragma once
 
+#include "tricolor/atomic_ptr.hpp"
 #include "tricolor/control.hpp"
 #include "tricolor/make.hpp"
 #include "tricolor/ptr.hpp"

@@ -6,3 +6,4 @@
 #include "tricolor/control.hpp"
 #include "tricolor/make.hpp"
 #include "tricolor/ptr.hpp"
+#include "tricolor/weak.hpp"

@@ -14,6 +14,15 @@ void flush_barrier_buffer(ThreadRecord* r) {
   r->barrier_count = 0;
 }
 
+namespace {
+
+void append(ThreadRecord* r, std::uintptr_t value) {
+  r->barrier_buffer[r->barrier_count++] = value;
+  if (r->barrier_count == ThreadRecord::kBarrierBufferEntries) flush_barrier_buffer(r);
+}
+
+}  // namespace
+
 void write_barrier_slow(void* slot, const void* old_value, const void* new_value) {
   if (on_my_stack(slot)) return;  // stacks are scanned, not barriered
   ThreadRecord* r = ensure_registered();
@@ -22,10 +31,13 @@ void write_barrier_slow(void* slot, const void* old_value, const void* new_value
   if (!marking()) return;  // a late call: see the header
   const unsigned disabled = g_barrier_test_flags.load(std::memory_order_relaxed);
   if (old_value != nullptr && (disabled & kTestNoShadeOld) == 0)
-    r->barrier_buffer[r->barrier_count++] = reinterpret_cast<std::uintptr_t>(old_value);
-  if (new_value != nullptr && (disabled & kTestNoShadeNew) == 0)
-    r->barrier_buffer[r->barrier_count++] = reinterpret_cast<std::uintptr_t>(new_value);
-  if (r->barrier_count + 2 > ThreadRecord::kBarrierBufferEntries) flush_barrier_buffer(r);
+    append(r, reinterpret_cast<std::uintptr_t>(old_value));
+  if (new_value != nullptr) shade_for_barrier(r, reinterpret_cast<std::uintptr_t>(new_value));
+}
+
+void shade_for_barrier(ThreadRecord* r, std::uintptr_t value) {
+  if ((g_barrier_test_flags.load(std::memory_order_relaxed) & kTestNoShadeNew) == 0)
+    append(r, value);
 }
 
 }  // namespace gc::detail

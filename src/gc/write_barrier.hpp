@@ -18,4 +18,7 @@ namespace gc::detail {
 // collector with the world stopped.
 void flush_barrier_buffer(ThreadRecord* r);
 
+// Puts `value` in `r`'s buffer (the calling thread's, inside a critical section, during a mark).
+void shade_for_barrier(ThreadRecord* r, std::uintptr_t value);
+
 }  // namespace gc::detail

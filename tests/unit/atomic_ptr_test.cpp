@@ -8,12 +8,8 @@
 #include <vector>
 
 #include "../../examples/lockfree_queue.hpp"
+#include "../support/held_mark.hpp"
 #include "../support/support.hpp"
-#include "gc/cycle.hpp"
-#include "gc/destructors.hpp"
-#include "gc/mark_state.hpp"
-#include "gc/mark_workers.hpp"
-#include "gc/sweeper.hpp"
 
 namespace {
 
@@ -67,39 +63,23 @@ TEST(AtomicPtr, KeepsItsTargetAliveInAGlobalAHeapObjectAndMallocMemory) {
 // The deletion half on an exchange: a thread whose stack was scanned takes the only heap copy of
 // an object out of the slot during the mark. Run also with the half switched off, to show that the
 // test reaches the case.
-void exchange_during_marking(unsigned switched_off, std::atomic<int>& step) {
+void exchange_during_marking(unsigned switched_off) {
   test::in_thread([] { g_slot.store(gc::make<Tracked>(7)); });
   gc::collect();
-  gc::detail::set_mark_hold(gc::detail::MarkHold::kAfterStart);
-  gc::detail::start_cycle_for_test();
-  gc::detail::wait_for_mark_hold(gc::detail::MarkHold::kAfterStart);
-  gc::detail::g_barrier_test_flags.store(switched_off);
-  std::thread taker([&] {
-    gc::ptr<Tracked> x = g_slot.exchange(nullptr);  // a thread born during the mark: scanned
-    step.store(1);
-    while (step.load() != 2) {
-    }
+  test::during_a_held_mark(gc::detail::MarkHold::kAfterStart, switched_off, [&](auto wait) {
+    gc::ptr<Tracked> x = g_slot.exchange(nullptr);
+    wait();
     EXPECT_TRUE(switched_off != 0 || x->intact());
   });
-  while (step.load() != 1) {
-  }
-  gc::detail::set_mark_hold(gc::detail::MarkHold::kNone);
-  gc::detail::wait_for_cycle_end();
-  gc::detail::finish_sweeping();
-  gc::detail::wait_for_destructors();
-  step.store(2);
-  taker.join();
 }
 
 TEST(AtomicPtr, AValueExchangedOutDuringMarkingSurvives) {
-  std::atomic<int> step{0};
-  exchange_during_marking(0, step);
+  exchange_during_marking(0);
   EXPECT_EQ(Tracked::destroyed.load(), 0);
 }
 
 TEST(AtomicPtr, WithoutTheDeletionHalfTheExchangedValueIsLost) {
-  std::atomic<int> step{0};
-  exchange_during_marking(gc::detail::kTestNoShadeOld, step);
+  exchange_during_marking(gc::detail::kTestNoShadeOld);
   EXPECT_EQ(Tracked::destroyed.load(), 1);
 }
 

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <thread>
 
+#include "../support/held_mark.hpp"
 #include "../support/support.hpp"
 #include "gc/cycle.hpp"
 #include "gc/destructors.hpp"
@@ -98,54 +99,37 @@ TEST(Barrier, WithoutTheInsertionHalfTheMovedPointerIsLost) {
 }
 
 // Deletion: the old value of a store must be shaded, since a scanned stack may hold it.
-void slot_overwritten_during_marking(unsigned switched_off, std::atomic<int>& step) {
+void slot_overwritten_during_marking(unsigned switched_off) {
   set_root_on_another_thread(10, true);
   gc::collect();
-  start_held_cycle(MarkHold::kAfterStart);  // nothing scanned yet
-  switch_off(switched_off);
-  std::thread holder([&] {
-    // Born during the mark: this stack counts as scanned already.
+  // Held before anything is scanned; the acting thread is born during the mark: scanned stack.
+  test::during_a_held_mark(MarkHold::kAfterStart, switched_off, [&](auto wait) {
     gc::ptr<Tracked> x = g_root->next;
     g_root->next = nullptr;  // the heap's only copy goes before the mark reaches the root object
-    step.store(1, std::memory_order_release);
-    spin_until(step, 2);
+    wait();
     EXPECT_TRUE(switched_off != 0 || x->intact());
   });
-  spin_until(step, 1);
-  finish_cycle();
-  step.store(2, std::memory_order_release);
-  holder.join();
 }
 
 TEST(Barrier, AnOverwrittenValueHeldByAScannedStackIsShaded) {
-  std::atomic<int> step{0};
-  slot_overwritten_during_marking(0, step);
+  slot_overwritten_during_marking(0);
   EXPECT_EQ(Tracked::destroyed.load(), 0);
 }
 
 TEST(Barrier, WithoutTheDeletionHalfTheOverwrittenValueIsLost) {
-  std::atomic<int> step{0};
-  slot_overwritten_during_marking(gc::detail::kTestNoShadeOld, step);
+  slot_overwritten_during_marking(gc::detail::kTestNoShadeOld);
   EXPECT_EQ(Tracked::destroyed.load(), 1);  // x, while the thread still holds it
 }
 
 // Black allocation: what a thread allocates after its stack was scanned survives the cycle.
 void object_allocated_during_marking(unsigned switched_off) {
-  start_held_cycle(MarkHold::kAfterRoots);
-  switch_off(switched_off);
-  std::atomic<int> step{0};
-  std::thread allocator([&] {
-    gc::ptr<Tracked> y = gc::make<Tracked>(20);  // a thread born during the mark: scanned stack
-    step.store(1, std::memory_order_release);
+  test::during_a_held_mark(MarkHold::kAfterRoots, switched_off, [](auto wait) {
+    gc::ptr<Tracked> y = gc::make<Tracked>(20);
     // Waiting in a blocking region, the thread gives its cache back at mark termination, so that
     // y's span is swept with the others.
     gc::blocking_region waiting;
-    spin_until(step, 2);
+    wait();
   });
-  spin_until(step, 1);
-  finish_cycle();
-  step.store(2, std::memory_order_release);
-  allocator.join();
 }
 
 TEST(Barrier, AnObjectAllocatedDuringMarkingIsBlack) {

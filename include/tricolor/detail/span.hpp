@@ -86,6 +86,9 @@ struct Span {
   // Dead objects already queued for their destructor ("zombies" the sweeper must keep). Cleared
   // when the slot is freed, so a new object in the slot starts unqueued.
   std::atomic<std::uint64_t> zombie_bits[kBitmapWords] = {};
+  // Objects that gc::weak references may name (src/gc/weak_refs.hpp): the sweep clears their
+  // cells when it finds them dead.
+  std::atomic<std::uint64_t> weak_bits[kBitmapWords] = {};
 
   std::uint32_t slot_index(std::uintptr_t addr) const {
     return static_cast<std::uint32_t>((static_cast<std::uint64_t>(addr - base) * div_magic) >> 32);

@@ -1,0 +1,154 @@
+#include "gc/weak_refs.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "gc/mark_state.hpp"
+#include "gc/sweeper.hpp"
+#include "gc/write_barrier.hpp"
+#include "heap/fixed_pool.hpp"
+#include "heap/object_lookup.hpp"
+#include "heap/os_memory.hpp"
+#include "runtime/safepoint.hpp"
+#include "runtime/thread_registry.hpp"
+
+namespace gc::detail {
+
+struct WeakCell {
+  std::atomic<std::uintptr_t> target{0};  // the address the gc::weak was made from; 0 once dead
+  std::uintptr_t base = 0;                // the object's base: the key in the table
+  WeakCell* next = nullptr;               // in its bucket, while linked
+  bool linked = false;
+};
+
+namespace {
+
+constexpr std::size_t kBuckets = std::size_t{1} << 16;
+constexpr std::size_t kStripes = 64;
+
+std::mutex g_stripes[kStripes];
+std::atomic<WeakCell**> g_buckets{nullptr};
+
+std::size_t bucket_of(std::uintptr_t base) {
+  return static_cast<std::size_t>(((base >> 3) * 0x9E3779B97F4A7C15ull) >> 48);
+}
+std::mutex& stripe_of(std::size_t bucket) { return g_stripes[bucket % kStripes]; }
+
+// The bucket array, mapped on first use (inside a critical section: mmap, not malloc).
+WeakCell** buckets() {
+  WeakCell** b = g_buckets.load(std::memory_order_acquire);
+  if (b != nullptr) return b;
+  auto* fresh = static_cast<WeakCell**>(os::map_table(kBuckets * sizeof(WeakCell*)));
+  if (fresh == nullptr) os::fatal("out of memory for the weak reference table");
+  if (g_buckets.compare_exchange_strong(b, fresh, std::memory_order_acq_rel)) return fresh;
+  os::unmap(fresh, kBuckets * sizeof(WeakCell*));
+  return b;
+}
+
+void set_weak_bit(const ObjectRef& object) {
+  object.span->weak_bits[object.index / 64].fetch_or(std::uint64_t{1} << (object.index % 64),
+                                                     std::memory_order_relaxed);
+}
+
+}  // namespace
+
+WeakCell* weak_register(const void* target) {
+  ensure_registered();
+  CriticalSection critical;
+  ObjectRef object;
+  if (!find_object(reinterpret_cast<std::uintptr_t>(target), object))
+    os::fatal("gc::weak made from %p, which is not inside a live managed object", target);
+  auto* cell = ::new (FixedPool<sizeof(WeakCell)>::instance().allocate()) WeakCell;
+  cell->target.store(reinterpret_cast<std::uintptr_t>(target), std::memory_order_relaxed);
+  cell->base = object.base;
+  const std::size_t bucket = bucket_of(object.base);
+  {
+    std::lock_guard lock(stripe_of(bucket));
+    // The bit goes up under the lock, so the sweep that reads it finds the cell linked.
+    set_weak_bit(object);
+    WeakCell** b = buckets();
+    cell->next = b[bucket];
+    b[bucket] = cell;
+    cell->linked = true;
+  }
+  return cell;
+}
+
+void weak_unregister(WeakCell* cell) noexcept {
+  CriticalSection critical;
+  const std::size_t bucket = bucket_of(cell->base);
+  {
+    std::lock_guard lock(stripe_of(bucket));
+    if (cell->linked) {
+      for (WeakCell** p = &buckets()[bucket]; *p != nullptr; p = &(*p)->next) {
+        if (*p == cell) {
+          *p = cell->next;
+          break;
+        }
+      }
+    }
+  }
+  cell->~WeakCell();
+  FixedPool<sizeof(WeakCell)>::instance().deallocate(cell);
+}
+
+void clear_weak_refs(std::uintptr_t base) {
+  const std::size_t bucket = bucket_of(base);
+  std::lock_guard lock(stripe_of(bucket));
+  for (WeakCell** p = &buckets()[bucket]; *p != nullptr;) {
+    WeakCell* cell = *p;
+    if (cell->base != base) {
+      p = &cell->next;
+      continue;
+    }
+    cell->target.store(0, std::memory_order_relaxed);
+    cell->linked = false;
+    *p = cell->next;
+  }
+}
+
+void* weak_lock(WeakCell* cell) noexcept {
+  ThreadRecord* self = ensure_registered();
+  CriticalSection critical;
+  std::mutex& stripe = stripe_of(bucket_of(cell->base));
+  for (;;) {
+    {
+      // Under the stripe's lock the object's span cannot be freed: if the object is dead, its
+      // sweep must clear this cell first, and that takes the same lock.
+      std::lock_guard lock(stripe);
+      const std::uintptr_t target = cell->target.load(std::memory_order_relaxed);
+      if (target == 0) return nullptr;
+      if (marking()) {
+        // Nothing is swept during a mark, so the object was not found dead; the caller may store
+        // it where the mark has looked already: shade it.
+        shade_for_barrier(self, target);
+        return reinterpret_cast<void*>(target);
+      }
+      Span* s = span_of(target);
+      const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_acquire);
+      const std::uint32_t before = s->sweepgen.load(std::memory_order_acquire);
+      if (before == sweepgen) return reinterpret_cast<void*>(target);  // swept: the cell is exact
+      if (before != sweepgen - 1) {
+        // Not swept since the last mark: its bits decide, unless a sweep begins meanwhile. The
+        // sweep claims the span (sweepgen) before it rewrites these words, with release stores,
+        // and they are read with acquire: if any read sees the sweep's work, the sweepgen read
+        // after it sees the claim, and the decision is taken again.
+        const std::uint32_t index = s->nelems == 1 ? 0 : s->slot_index(target);
+        const std::uint64_t bit = std::uint64_t{1} << (index % 64);
+        const bool marked = (s->mark_bits[index / 64].load(std::memory_order_acquire) & bit) != 0;
+        const bool free_at_mark =
+            (s->alloc_bits[index / 64].load(std::memory_order_acquire) & bit) == 0;
+        const std::uint32_t mark_free_index = s->mark_free_index.load(std::memory_order_acquire);
+        const std::uint32_t free_index = s->free_index.load(std::memory_order_acquire);
+        const bool black = index >= mark_free_index && index < free_index && free_at_mark;
+        if (s->sweepgen.load(std::memory_order_acquire) == before)
+          return marked || black ? reinterpret_cast<void*>(target) : nullptr;
+      }
+    }
+    // The span is being swept: let the sweep finish (it may need this stripe's lock).
+    std::this_thread::yield();
+  }
+}
+
+}  // namespace gc::detail

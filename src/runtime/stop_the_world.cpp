@@ -163,7 +163,7 @@ StopStats stop_the_world() {
   g_world_epoch.store(epoch, std::memory_order_release);
   g_safepoint_pending.fetch_or(kSafepointStop, std::memory_order_release);
 
-  constexpr std::int64_t kSpinNs = 50'000;             // the collector spins this long at first
+  constexpr std::int64_t kSpinNs = 50'000;            // the collector spins this long at first
   constexpr std::int64_t kSignalAfterNs = 1'000'000;  // a thread gets a millisecond to arrive
   constexpr std::int64_t kResignalNs = 20'000'000;    // then a signal, repeated now and then
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {

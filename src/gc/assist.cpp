@@ -1,7 +1,5 @@
 #include "gc/assist.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 
 #include "gc/mark_queue.hpp"
@@ -9,6 +7,7 @@
 #include "gc/marker.hpp"
 #include "gc/pacer.hpp"
 #include "heap/heap_counters.hpp"
+#include "runtime/runtime.hpp"
 #include "runtime/safepoint.hpp"
 
 namespace gc::detail {
@@ -16,12 +15,6 @@ namespace gc::detail {
 namespace {
 
 std::atomic<int> g_assist_waiters{0};
-
-std::int64_t thread_cpu_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 // Takes up to `want` bytes of unclaimed background scan work; returns what it took.
 std::int64_t claim_background_credit(std::int64_t want) {

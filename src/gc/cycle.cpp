@@ -1,7 +1,5 @@
 #include "gc/cycle.hpp"
 
-#include <time.h>
-
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -53,12 +51,6 @@ struct CycleInProgress {
   std::int64_t unused_at_start = 0;  // bytes of cached spans not yet handed out then
 };
 CycleInProgress g_cycle;
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::int64_t unix_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -378,7 +370,7 @@ __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason,
     return number;
   }
   g_barrier_enabled.store(true, std::memory_order_relaxed);
-  begin_stack_scans(g_mark.cycle.load(std::memory_order_relaxed));
+  begin_stack_scans();
   const std::int64_t pause_end = now_ns();
   g_cycle.first_pause_ns = pause_end - pause_start;
   record_pause(g_cycle.first_pause_ns);

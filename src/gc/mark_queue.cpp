@@ -45,10 +45,6 @@ bool grey_queue_hungry() {
          g_chunks.load(std::memory_order_relaxed) == 0;
 }
 
-void grey_queue_clear() {
-  while (MarkChunk* c = grey_queue_take()) free_mark_chunk(c);
-}
-
 void marker_busy_begin() { g_busy.fetch_add(1, std::memory_order_seq_cst); }
 void marker_busy_end() { g_busy.fetch_sub(1, std::memory_order_seq_cst); }
 

@@ -24,9 +24,6 @@ MarkChunk* grey_queue_take();
 bool grey_queue_empty();
 // True when a worker waits for work and the queue has none to give it.
 bool grey_queue_hungry();
-// Frees whatever the queue still holds (a mark that ended in the pause leaves nothing; this is for
-// a cycle abandoned by fork()).
-void grey_queue_clear();
 
 void marker_busy_begin();
 void marker_busy_end();

@@ -1,7 +1,5 @@
 #include "gc/mark_workers.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 #include <atomic>
 #include <thread>
@@ -26,12 +24,6 @@ std::atomic<bool> g_started{false};
 std::atomic<std::uint32_t> g_wake_cycle{0};
 std::atomic<std::uint32_t> g_hold{static_cast<std::uint32_t>(MarkHold::kNone)};
 std::atomic<std::uint32_t> g_held{static_cast<std::uint32_t>(MarkHold::kNone)};
-
-std::int64_t thread_cpu_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 void hold_point(MarkHold stage) {
   const auto value = static_cast<std::uint32_t>(stage);

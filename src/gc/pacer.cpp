@@ -1,7 +1,6 @@
 #include "gc/pacer.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 
 #include "runtime/runtime.hpp"
@@ -54,9 +53,7 @@ void Pacer::end_cycle(const MarkReport& report) {
 }
 
 bool Pacer::cpu_limited() const {
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch())
-                               .count();
+  const std::int64_t now = now_ns();
   if (now >= earliest_limited_start_ns_.load(std::memory_order_relaxed)) return false;
   held_back_.store(true, std::memory_order_relaxed);
   return true;

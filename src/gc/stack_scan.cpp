@@ -2,13 +2,13 @@
 
 #include <signal.h>
 
-#include <chrono>
 #include <mutex>
 
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
 #include "runtime/futex.hpp"
+#include "runtime/runtime.hpp"
 #include "runtime/safepoint.hpp"
 
 namespace gc::detail {
@@ -22,14 +22,14 @@ std::int64_t g_scans_began_ns = 0;  // written at mark start, world stopped
 constexpr std::int64_t kProdAfterNs = 1'000'000;
 constexpr std::int64_t kReprodNs = 10'000'000;
 
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+// The scanned_cycle of a thread that has left the registry: never due again. After it leaves, the
+// thread still passes a safepoint (the end of the blocking scope around the registry's lock), where
+// a scan would be counted against a mark that never counted this thread.
+constexpr std::uint32_t kRetired = UINT32_MAX;
 
 bool due(const ThreadRecord* r, std::uint32_t cycle) {
-  return marking() && r->scanned_cycle.load(std::memory_order_acquire) != cycle;
+  const std::uint32_t scanned = r->scanned_cycle.load(std::memory_order_acquire);
+  return marking() && scanned != cycle && scanned != kRetired;
 }
 
 bool try_lock_scan(ThreadRecord* r) {
@@ -62,8 +62,7 @@ void scan_range(std::uintptr_t lo, std::uintptr_t hi, const ThreadRecord* r, boo
 
 }  // namespace
 
-void begin_stack_scans(std::uint32_t cycle) {
-  (void)cycle;
+void begin_stack_scans() {
   int due_threads = 0;
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     r->scan_signalled_ns = 0;
@@ -80,10 +79,13 @@ int stacks_pending() { return g_stacks_pending.load(std::memory_order_acquire); 
 void scan_own_stack(std::uintptr_t sp) {
   ThreadRecord* r = t_mutator.record;
   if (r == nullptr) return;
-  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
-  if (!due(r, cycle)) return;
+  if (!due(r, g_mark.cycle.load(std::memory_order_acquire))) return;
   CriticalSection critical;
   if (!try_lock_scan(r)) return;
+  // The cycle is read again inside the critical section, where no mark can end or start: the
+  // thread may have been stopped by signal after the test above while one mark ended and the next
+  // began, and scanning for the old cycle would count this stack twice in the new one.
+  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
   if (due(r, cycle)) {
     scan_range(sp, r->stack_hi, r, /*blocked=*/false);
     mark_scanned(r, cycle);
@@ -123,8 +125,14 @@ void stack_scan_on_register(ThreadRecord* r) {
 }
 
 void stack_scan_on_exit(ThreadRecord* r) {
+  // Under the scan lock: a stop signal landing between the test and the count would have its
+  // handler scan and count this stack too. Nobody else holds the lock here: the collector scans
+  // only under the registry's lock, which the exiting thread holds.
+  if (!try_lock_scan(r)) return;
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
   if (due(r, cycle)) mark_scanned(r, cycle);
+  r->scanned_cycle.store(kRetired, std::memory_order_release);
+  unlock_scan(r);
 }
 
 void end_stack_scans() {

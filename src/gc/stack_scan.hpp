@@ -15,7 +15,7 @@
 // so at least one of them sees the other.
 //
 // Threads that register during a mark start with a scanned (empty) stack; a thread that exits
-// unscanned is counted as scanned, since its stack dies with it. Mark termination waits for
+// unscanned is counted as scanned, since its stack dies with it, and is never due again. Mark termination waits for
 // stacks_pending to reach zero.
 #pragma once
 
@@ -26,7 +26,7 @@
 namespace gc::detail {
 
 // Mark start, world stopped and registry locked: every registered thread's stack is due.
-void begin_stack_scans(std::uint32_t cycle);
+void begin_stack_scans();
 // Stacks not yet scanned this cycle.
 int stacks_pending();
 
@@ -44,8 +44,5 @@ void stack_scan_on_register(ThreadRecord* r);
 void stack_scan_on_exit(ThreadRecord* r);
 // Mark termination: the "scan stacks" safepoint request is over.
 void end_stack_scans();
-
-// The "scan stacks" bit of g_safepoint_pending (bit 0 is a stop of the world).
-inline constexpr std::uint32_t kSafepointScanStacks = 2;
 
 }  // namespace gc::detail

@@ -159,16 +159,6 @@ Span* Central::take_unswept() {
   }
 }
 
-void Central::clear_unswept_marks(std::uint32_t sweepgen) {
-  std::lock_guard lock(mutex_);
-  for (SpanList* list : {&partial_[0], &partial_[1], &full_[0], &full_[1]}) {
-    for (Span* s = list->front(); s != nullptr; s = s->next) {
-      if (!needs_sweep(s, sweepgen)) continue;
-      for (auto& w : s->mark_bits) w.store(0, std::memory_order_relaxed);
-    }
-  }
-}
-
 void Central::insert_swept(Span* s) {
   std::lock_guard lock(mutex_);
   insert_locked(s);
@@ -177,9 +167,9 @@ void Central::insert_swept(Span* s) {
 std::size_t Central::free_zombie_slots(Span* s, const std::uint32_t* indexes, std::size_t count,
                                        std::uint32_t queued_sweepgen) {
   std::unique_lock lock(mutex_);
-  // The batch is finished with once this returns: the decrement is the last access to the span,
-  // which a sweep may free as soon as no batch is pending.
-  // A mark in progress may be resolving pointers to these slots: the sweep after it frees them.
+  // Every return decrements pending_zombie_batches as its last access to the span, which a sweep
+  // may free as soon as no batch is pending. During a mark nothing is freed (a marker may be
+  // resolving pointers to these slots): the sweep after it frees them.
   if (marking() || s->cached || s->list_id < 0 ||
       s->sweepgen.load(std::memory_order_relaxed) != queued_sweepgen) {
     s->pending_zombie_batches.fetch_sub(1, std::memory_order_release);

@@ -49,9 +49,6 @@ class Central {
   // Ends the batch: its count in `pending_zombie_batches` goes, and with it the last access.
   std::size_t free_zombie_slots(Span* s, const std::uint32_t* indexes, std::size_t count,
                                 std::uint32_t queued_sweepgen);
-  // Clears the mark bits of listed spans that were never swept after the last cycle; called with
-  // the world stopped, before marking (see clear_stale_marks in src/gc/cycle.cpp).
-  void clear_unswept_marks(std::uint32_t sweepgen);
 
  private:
   void insert_locked(Span* s);

@@ -3,10 +3,10 @@
 #include <time.h>
 
 #include <atomic>
-#include <chrono>
 
 #include "heap/page_heap.hpp"
 #include "runtime/background_worker.hpp"
+#include "runtime/runtime.hpp"
 #include "runtime/safepoint.hpp"
 
 namespace gc::detail {
@@ -20,12 +20,6 @@ constexpr std::int64_t kIdleSleepNs = 100'000'000;
 
 std::atomic<std::size_t> g_goal{SIZE_MAX};
 std::atomic<std::size_t> g_background_released{0};
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::size_t retained() {
   CriticalSection critical;

@@ -1,8 +1,10 @@
 #include "runtime/runtime.hpp"
 
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <mutex>
 
 #include "gc/pacer.hpp"
@@ -14,6 +16,18 @@
 #include "runtime/stop_the_world.hpp"
 
 namespace gc::detail {
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t thread_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
 int cpu_count() {
   static const int n = [] {

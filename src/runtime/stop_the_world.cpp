@@ -3,12 +3,12 @@
 #include <signal.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 
 #include "gc/stack_scan.hpp"
 #include "heap/os_memory.hpp"
 #include "runtime/futex.hpp"
+#include "runtime/runtime.hpp"
 #include "runtime/safepoint.hpp"
 
 namespace gc::detail {
@@ -19,12 +19,6 @@ std::atomic<std::uint32_t> g_world_epoch{0};  // odd while stopping or stopped
 std::atomic<std::uint32_t> g_stop_acks{0};    // bumped by each thread that parks
 int g_stop_signal = 0;
 std::unique_lock<std::mutex>* g_registry_lock = nullptr;
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Waits until the stop that claimed this thread is over, then marks it running again.
 void wait_until_released(ThreadRecord* r) {

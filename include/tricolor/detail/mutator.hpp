@@ -48,6 +48,7 @@ inline constinit thread_local MutatorState t_mutator{};
 
 inline constinit std::atomic<std::uint32_t> g_safepoint_pending{0};
 inline constexpr std::uint32_t kSafepointStop = 1;
+inline constexpr std::uint32_t kSafepointScanStacks = 2;
 
 inline bool on_my_stack(const void* p) {
   const MutatorState& m = t_mutator;

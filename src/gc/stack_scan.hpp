@@ -15,8 +15,9 @@
 // so at least one of them sees the other.
 //
 // Threads that register during a mark start with a scanned (empty) stack; a thread that exits
-// unscanned is counted as scanned, since its stack dies with it, and is never due again. Mark termination waits for
-// stacks_pending to reach zero.
+// unscanned is counted as scanned, since its stack dies with it, and is never due again (it still
+// passes a safepoint after leaving the registry). Mark termination waits for stacks_pending to
+// reach zero.
 #pragma once
 
 #include <cstdint>

@@ -3,7 +3,9 @@
 #pragma once
 
 #include "tricolor/atomic_ptr.hpp"
+#include "tricolor/cleanup.hpp"
 #include "tricolor/control.hpp"
 #include "tricolor/make.hpp"
+#include "tricolor/pool.hpp"
 #include "tricolor/ptr.hpp"
 #include "tricolor/weak.hpp"

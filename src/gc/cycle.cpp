@@ -5,12 +5,14 @@
 #include <mutex>
 
 #include "gc/assist.hpp"
+#include "gc/cleanups.hpp"
 #include "gc/destructors.hpp"
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/mark_workers.hpp"
 #include "gc/marker.hpp"
 #include "gc/pacer.hpp"
+#include "gc/pools.hpp"
 #include "gc/root_set.hpp"
 #include "gc/stack_scan.hpp"
 #include "gc/sweeper.hpp"
@@ -209,6 +211,7 @@ void flush_stopped_caches(ThreadRecord* self) {
 
 // Mark start, with the world stopped.
 void begin_mark(CycleReason reason, const StopStats& stop) {
+  rotate_pools();  // before the barrier is on: the dropped victims are garbage for this mark
   g_cycle = CycleInProgress{};
   g_cycle.reason = reason;
   g_cycle.trace.heap_start = g_counters.heap_live.load(std::memory_order_relaxed);
@@ -495,6 +498,7 @@ void collect_and_destroy() {
     run_cycle(CycleReason::kForced);
     finish_sweeping();
   }
+  wait_for_cleanups();
 }
 
 void start_cycle_for_test() {

@@ -3,6 +3,7 @@
 #include <bit>
 #include <thread>
 
+#include "gc/cleanups.hpp"
 #include "gc/destructors.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/weak_refs.hpp"
@@ -67,14 +68,18 @@ bool sweep_span(Span* s) {
       kept |= allocated & ~allocated_at_mark & range_bits(word_first, mark_free_index, free_index);
     std::uint64_t dead = allocated & ~kept;
     const std::uint64_t zombies_queued = s->zombie_bits[w].load(std::memory_order_relaxed);
-    const std::uint64_t weakly_named = s->weak_bits[w].load(std::memory_order_relaxed) & dead;
+    const std::uint64_t with_specials = s->special_bits[w].load(std::memory_order_relaxed) & dead;
     std::uint64_t freed_bits = 0;
     while (dead != 0) {
       const unsigned bit = static_cast<unsigned>(std::countr_zero(dead));
       dead &= dead - 1;
       const std::uint32_t index = word_first + bit;
-      // Dead, freed or queued for its destructor: its weak references read null from now on.
-      if (weakly_named & (std::uint64_t{1} << bit)) clear_weak_refs(s->slot_base(index));
+      // Dead, freed or queued for its destructor: its weak references read null from now on, and
+      // its cleanups may run.
+      if (with_specials & (std::uint64_t{1} << bit)) {
+        clear_weak_refs(s->slot_base(index));
+        queue_cleanups(s->slot_base(index));
+      }
       const std::uintptr_t entry =
           destructors != nullptr ? destructors[index].load(std::memory_order_acquire) : 0;
       if (entry != 0) {
@@ -94,7 +99,7 @@ bool sweep_span(Span* s) {
     }
     if (freed_bits & zombies_queued)
       s->zombie_bits[w].fetch_and(~freed_bits, std::memory_order_relaxed);
-    if (weakly_named != 0) s->weak_bits[w].fetch_and(~weakly_named, std::memory_order_relaxed);
+    if (with_specials != 0) s->special_bits[w].fetch_and(~with_specials, std::memory_order_relaxed);
     // Release: a weak lock() that reads these sees the claim on sweepgen (weak_refs.cpp).
     s->alloc_bits[w].store(kept, std::memory_order_release);
     s->mark_bits[w].store(0, std::memory_order_release);

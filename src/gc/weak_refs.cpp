@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "gc/mark_state.hpp"
+#include "gc/special_table.hpp"
 #include "gc/sweeper.hpp"
 #include "gc/write_barrier.hpp"
 #include "heap/fixed_pool.hpp"
@@ -23,34 +24,7 @@ struct WeakCell {
 };
 
 namespace {
-
-constexpr std::size_t kBuckets = std::size_t{1} << 16;
-constexpr std::size_t kStripes = 64;
-
-std::mutex g_stripes[kStripes];
-std::atomic<WeakCell**> g_buckets{nullptr};
-
-std::size_t bucket_of(std::uintptr_t base) {
-  return static_cast<std::size_t>(((base >> 3) * 0x9E3779B97F4A7C15ull) >> 48);
-}
-std::mutex& stripe_of(std::size_t bucket) { return g_stripes[bucket % kStripes]; }
-
-// The bucket array, mapped on first use (inside a critical section: mmap, not malloc).
-WeakCell** buckets() {
-  WeakCell** b = g_buckets.load(std::memory_order_acquire);
-  if (b != nullptr) return b;
-  auto* fresh = static_cast<WeakCell**>(os::map_table(kBuckets * sizeof(WeakCell*)));
-  if (fresh == nullptr) os::fatal("out of memory for the weak reference table");
-  if (g_buckets.compare_exchange_strong(b, fresh, std::memory_order_acq_rel)) return fresh;
-  os::unmap(fresh, kBuckets * sizeof(WeakCell*));
-  return b;
-}
-
-void set_weak_bit(const ObjectRef& object) {
-  object.span->weak_bits[object.index / 64].fetch_or(std::uint64_t{1} << (object.index % 64),
-                                                     std::memory_order_relaxed);
-}
-
+SpecialTable<WeakCell> g_cells;
 }  // namespace
 
 WeakCell* weak_register(const void* target) {
@@ -62,14 +36,11 @@ WeakCell* weak_register(const void* target) {
   auto* cell = ::new (FixedPool<sizeof(WeakCell)>::instance().allocate()) WeakCell;
   cell->target.store(reinterpret_cast<std::uintptr_t>(target), std::memory_order_relaxed);
   cell->base = object.base;
-  const std::size_t bucket = bucket_of(object.base);
   {
-    std::lock_guard lock(stripe_of(bucket));
+    std::lock_guard lock(g_cells.stripe(object.base));
     // The bit goes up under the lock, so the sweep that reads it finds the cell linked.
-    set_weak_bit(object);
-    WeakCell** b = buckets();
-    cell->next = b[bucket];
-    b[bucket] = cell;
+    object.span->set_special(object.index);
+    g_cells.link(cell);
     cell->linked = true;
   }
   return cell;
@@ -77,41 +48,26 @@ WeakCell* weak_register(const void* target) {
 
 void weak_unregister(WeakCell* cell) noexcept {
   CriticalSection critical;
-  const std::size_t bucket = bucket_of(cell->base);
   {
-    std::lock_guard lock(stripe_of(bucket));
-    if (cell->linked) {
-      for (WeakCell** p = &buckets()[bucket]; *p != nullptr; p = &(*p)->next) {
-        if (*p == cell) {
-          *p = cell->next;
-          break;
-        }
-      }
-    }
+    std::lock_guard lock(g_cells.stripe(cell->base));
+    if (cell->linked) g_cells.unlink(cell);
   }
   cell->~WeakCell();
   FixedPool<sizeof(WeakCell)>::instance().deallocate(cell);
 }
 
 void clear_weak_refs(std::uintptr_t base) {
-  const std::size_t bucket = bucket_of(base);
-  std::lock_guard lock(stripe_of(bucket));
-  for (WeakCell** p = &buckets()[bucket]; *p != nullptr;) {
-    WeakCell* cell = *p;
-    if (cell->base != base) {
-      p = &cell->next;
-      continue;
-    }
+  std::lock_guard lock(g_cells.stripe(base));
+  g_cells.take_all(base, [](WeakCell* cell) {
     cell->target.store(0, std::memory_order_relaxed);
     cell->linked = false;
-    *p = cell->next;
-  }
+  });
 }
 
 void* weak_lock(WeakCell* cell) noexcept {
   ThreadRecord* self = ensure_registered();
   CriticalSection critical;
-  std::mutex& stripe = stripe_of(bucket_of(cell->base));
+  std::mutex& stripe = g_cells.stripe(cell->base);
   for (;;) {
     {
       // Under the stripe's lock the object's span cannot be freed: if the object is dead, its

@@ -1,10 +1,10 @@
 // Weak references (include/tricolor/weak.hpp): cells that name an object without keeping it alive.
 //
-// A cell holds the address a gc::weak was made from. Cells are chained in a hash table keyed by the
-// object's base address, under striped locks, and the object's slot has a bit in its span's
-// `weak_bits`. When the sweep finds an object dead (freed, or queued for its destructor) and its
-// bit is set, it clears the object's cells (target 0) and unlinks them: the clearing happens before
-// the slot can be reused, and before the span counts as swept.
+// A cell holds the address a gc::weak was made from. Cells live in a table of specials
+// (special_table.hpp), keyed by the object's base address. When the sweep finds an object dead
+// (freed, or queued for its destructor) and its special bit is set, it clears the object's cells
+// (target 0) and unlinks them: the clearing happens before the slot can be reused, and before the
+// span counts as swept.
 //
 // lock() decides liveness without waiting for that sweep, so it behaves as if every weak reference
 // to an object found dead were cleared at mark termination (as Go's and the JVM's are):

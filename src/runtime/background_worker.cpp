@@ -7,8 +7,12 @@
 
 namespace gc::detail {
 
-void BackgroundWorker::wake() {
+void BackgroundWorker::start() {
   if (!started_.exchange(true)) std::thread([this] { run(); }).detach();
+}
+
+void BackgroundWorker::wake() {
+  start();
   Signal& s = signal();
   {
     std::lock_guard lock(s.mutex);

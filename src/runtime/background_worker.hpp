@@ -1,8 +1,8 @@
 // A library thread that sleeps until there is work: the background sweeper and the scavenger.
 //
-// The thread starts on the first wake(), which must come from outside any critical section
-// (starting a thread allocates), and registers itself so that stops see it. It waits inside a
-// blocking scope, so a stop never waits for a sleeping worker, and it releases the signal's lock
+// The thread starts on start() or the first wake(), which must come from outside any critical
+// section (starting a thread allocates), and registers itself so that stops see it. It waits inside
+// a blocking scope, so a stop never waits for a sleeping worker, and it releases the signal's lock
 // before that scope ends (leaving it may wait for a stop in progress). Wakes are counted, not
 // queued: several wakes during one round of work cause one more round.
 //
@@ -22,6 +22,8 @@ class BackgroundWorker {
   // `work` runs one round on the worker thread each time it is woken.
   BackgroundWorker(const char* name, void (*work)()) : name_(name), work_(work) {}
 
+  // Starts the thread if it is not running (outside critical sections: it allocates).
+  void start();
   void wake();
   void forget_after_fork();
 

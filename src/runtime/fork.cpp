@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include "gc/cleanups.hpp"
 #include "gc/cycle.hpp"
 #include "gc/destructors.hpp"
 #include "gc/mark_workers.hpp"
@@ -55,6 +56,7 @@ void after_fork_in_child() {
   forget_mark_workers_after_fork();
   forget_scavenger_after_fork();
   restart_destructor_thread_after_fork();
+  restart_cleanup_thread_after_fork();
   forget_other_threads_after_fork(t_mutator.record);
   registry_mutex().unlock();
   cycle_mutex().unlock();

@@ -86,9 +86,13 @@ struct Span {
   // Dead objects already queued for their destructor ("zombies" the sweeper must keep). Cleared
   // when the slot is freed, so a new object in the slot starts unqueued.
   std::atomic<std::uint64_t> zombie_bits[kBitmapWords] = {};
-  // Objects that gc::weak references may name (src/gc/weak_refs.hpp): the sweep clears their
-  // cells when it finds them dead.
-  std::atomic<std::uint64_t> weak_bits[kBitmapWords] = {};
+  // Objects with specials: gc::weak cells (src/gc/weak_refs.hpp) or gc::add_cleanup records
+  // (src/gc/cleanups.hpp) that the sweep must process when it finds the object dead.
+  std::atomic<std::uint64_t> special_bits[kBitmapWords] = {};
+
+  void set_special(std::uint32_t index) {
+    special_bits[index / 64].fetch_or(std::uint64_t{1} << (index % 64), std::memory_order_relaxed);
+  }
 
   std::uint32_t slot_index(std::uintptr_t addr) const {
     return static_cast<std::uint32_t>((static_cast<std::uint64_t>(addr - base) * div_magic) >> 32);

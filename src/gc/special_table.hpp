@@ -1,0 +1,81 @@
+// A table of "specials": records that the sweep must find when an object dies, keyed by the
+// object's base address (Go keeps such records, for finalizers and weak handles, on a per-span
+// list). gc::weak cells (weak_refs.hpp) and gc::add_cleanup records (cleanups.hpp) each have one.
+//
+// The table is a fixed array of 65,536 buckets of intrusive chains, mapped on first use (callers
+// are inside critical sections, where malloc is off limits), guarded by 64 striped mutexes. An
+// object with records has its slot's bit set in its span's `special_bits`, under the stripe's lock,
+// so a sweep that sees the bit finds every record linked; the sweep clears the bit when it frees
+// or queues the object, and takes the object's records out of the table then.
+//
+// Every member runs inside a critical section; those that touch a bucket need the stripe's lock.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+
+#include "heap/os_memory.hpp"
+
+namespace gc::detail {
+
+// Record: has `std::uintptr_t base` (the key) and `Record* next` (the chain).
+template <class Record>
+class SpecialTable {
+ public:
+  std::mutex& stripe(std::uintptr_t base) { return stripes_[bucket_of(base) % kStripes]; }
+
+  // Under stripe(r->base).
+  void link(Record* r) {
+    Record*& head = buckets()[bucket_of(r->base)];
+    r->next = head;
+    head = r;
+  }
+  // Under stripe(r->base). False if `r` was not linked.
+  bool unlink(Record* r) {
+    for (Record** p = &buckets()[bucket_of(r->base)]; *p != nullptr; p = &(*p)->next) {
+      if (*p == r) {
+        *p = r->next;
+        return true;
+      }
+    }
+    return false;
+  }
+  // Under stripe(base): unlinks every record of the object at `base`, calling taken(record).
+  template <class F>
+  void take_all(std::uintptr_t base, F&& taken) {
+    for (Record** p = &buckets()[bucket_of(base)]; *p != nullptr;) {
+      Record* r = *p;
+      if (r->base != base) {
+        p = &r->next;
+        continue;
+      }
+      *p = r->next;
+      taken(r);
+    }
+  }
+
+ private:
+  static constexpr std::size_t kBuckets = std::size_t{1} << 16;
+  static constexpr std::size_t kStripes = 64;
+
+  static std::size_t bucket_of(std::uintptr_t base) {
+    return static_cast<std::size_t>(((base >> 3) * 0x9E3779B97F4A7C15ull) >> 48);
+  }
+
+  Record** buckets() {
+    Record** b = buckets_.load(std::memory_order_acquire);
+    if (b != nullptr) return b;
+    auto* fresh = static_cast<Record**>(os::map_table(kBuckets * sizeof(Record*)));
+    if (fresh == nullptr) os::fatal("out of memory for the table of weak references and cleanups");
+    if (buckets_.compare_exchange_strong(b, fresh, std::memory_order_acq_rel)) return fresh;
+    os::unmap(fresh, kBuckets * sizeof(Record*));
+    return b;
+  }
+
+  std::mutex stripes_[kStripes];
+  std::atomic<Record**> buckets_{nullptr};
+};
+
+}  // namespace gc::detail

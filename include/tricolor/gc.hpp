@@ -2,6 +2,8 @@
 // This header includes the whole public surface; see API.md for the contract.
 #pragma once
 
+#include "tricolor/allocator.hpp"
+#include "tricolor/arena.hpp"
 #include "tricolor/atomic_ptr.hpp"
 #include "tricolor/cleanup.hpp"
 #include "tricolor/control.hpp"

@@ -85,18 +85,40 @@ class ConstructionGuard {
 
 void* allocate_array(std::size_t bytes, std::size_t align, bool noscan);
 
+// Constructs a T at `memory`: with (), or with {} for aggregates, where () does not work.
+template <class T, class... Args>
+T* construct_object(void* memory, Args&&... args) {
+  if constexpr (std::is_constructible_v<T, Args&&...>) {
+    return ::new (memory) T(std::forward<Args>(args)...);
+  } else {
+    return ::new (memory) T{std::forward<Args>(args)...};
+  }
+}
+
+// Bytes of an array of n E's with its count header; throws when that overflows.
+template <class E>
+std::size_t array_bytes(std::size_t n) {
+  if (n > (static_cast<std::size_t>(-1) - array_header_size<E>) / sizeof(E))
+    throw std::bad_array_new_length();
+  return array_header_size<E> + n * sizeof(E);
+}
+
+// Writes the count header at `memory` and value-initialises n elements after it; returns the first.
+template <class E>
+E* construct_array(void* memory, std::size_t n) {
+  E* first = reinterpret_cast<E*>(static_cast<char*>(memory) + array_header_size<E>);
+  reinterpret_cast<std::size_t*>(first)[-1] = n;
+  std::uninitialized_value_construct_n(first, n);
+  return first;
+}
+
 }  // namespace detail
 
 template <class T, class... Args>
 requires(!std::is_array_v<T>) ptr<T> make(Args&&... args) {
   void* memory = detail::allocate_for<T>();
   detail::ConstructionGuard guard(memory);
-  T* object;
-  if constexpr (std::is_constructible_v<T, Args&&...>) {
-    object = ::new (memory) T(std::forward<Args>(args)...);
-  } else {
-    object = ::new (memory) T{std::forward<Args>(args)...};  // aggregates, where () does not work
-  }
+  T* object = detail::construct_object<T>(memory, std::forward<Args>(args)...);
   guard.release();
   if constexpr (detail::needs_destructor_v<T>)
     detail::register_destructor(memory, &detail::destroy_object<T>);
@@ -106,13 +128,10 @@ requires(!std::is_array_v<T>) ptr<T> make(Args&&... args) {
 template <class T>
 requires(std::is_unbounded_array_v<T>) ptr<T> make(std::size_t n) {
   using E = std::remove_extent_t<T>;
-  constexpr std::size_t header = detail::array_header_size<E>;
-  if (n > (static_cast<std::size_t>(-1) - header) / sizeof(E)) throw std::bad_array_new_length();
-  void* memory = detail::allocate_array(header + n * sizeof(E), alignof(E), detail::is_noscan_v<E>);
+  void* memory =
+      detail::allocate_array(detail::array_bytes<E>(n), alignof(E), detail::is_noscan_v<E>);
   detail::ConstructionGuard guard(memory);
-  E* first = reinterpret_cast<E*>(static_cast<char*>(memory) + header);
-  reinterpret_cast<std::size_t*>(first)[-1] = n;
-  std::uninitialized_value_construct_n(first, n);
+  E* first = detail::construct_array<E>(memory, n);
   guard.release();
   if constexpr (detail::needs_destructor_v<E>)
     detail::register_destructor(memory, &detail::destroy_array<E>);

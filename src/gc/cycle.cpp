@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "gc/arenas.hpp"
 #include "gc/assist.hpp"
 #include "gc/cleanups.hpp"
 #include "gc/destructors.hpp"
@@ -137,6 +138,7 @@ void mark_from_roots_stopped(Marker& marker, ThreadRecord* self, std::uintptr_t 
     marker.shade(r->mutator->tiny);
   }
   mark_roots(marker);
+  mark_arena_roots(marker);  // its lock is free: its holders are in critical sections
 }
 
 // Bytes that cached spans count as allocated but have not handed out (world stopped).

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <thread>
 
+#include "gc/arenas.hpp"
 #include "gc/assist.hpp"
 #include "gc/cycle.hpp"
 #include "gc/mark_queue.hpp"
@@ -73,6 +74,7 @@ void controller_main() {
       const std::int64_t cpu_start = thread_cpu_ns();
       Marker marker(Marker::Mode::kMark);
       mark_roots_concurrently(marker);
+      mark_arena_roots(marker);
       g_mark.background_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
     }
     background_drain();

@@ -2,6 +2,7 @@
 
 #include <bit>
 
+#include "gc/arenas.hpp"
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
 #include "heap/address_space.hpp"
@@ -40,7 +41,11 @@ void Marker::publish() {
 
 void Marker::shade(std::uintptr_t word) {
   ObjectRef object;
-  if (!find_object(word, object)) return;
+  if (!find_object(word, object)) {
+    if (g_quarantined_chunks.load(std::memory_order_relaxed) != 0) [[unlikely]]
+      note_arena_reference(word);
+    return;
+  }
   Span* s = object.span;
   if (mode_ == Mode::kMark) {
     if (honour_black_ && allocated_black(s, object.index)) return;

@@ -62,7 +62,9 @@ bool sweep_span(Span* s) {
       allocated |= below >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << below) - 1;
     }
     if (n - word_first < 64) allocated &= (std::uint64_t{1} << (n - word_first)) - 1;
-    std::uint64_t kept = s->mark_bits[w].load(std::memory_order_relaxed) & allocated;
+    std::uint64_t kept = (s->mark_bits[w].load(std::memory_order_relaxed) |
+                          s->pinned_bits[w].load(std::memory_order_relaxed)) &
+                         allocated;
     // Allocated black: free at mark start, handed out since (mark_state.hpp, allocated_black).
     if (black_allocation)
       kept |= allocated & ~allocated_at_mark & range_bits(word_first, mark_free_index, free_index);

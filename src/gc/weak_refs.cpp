@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "gc/mark_state.hpp"
@@ -32,7 +33,7 @@ WeakCell* weak_register(const void* target) {
   CriticalSection critical;
   ObjectRef object;
   if (!find_object(reinterpret_cast<std::uintptr_t>(target), object))
-    os::fatal("gc::weak made from %p, which is not inside a live managed object", target);
+    throw std::invalid_argument("gc::weak: the object is not a live managed object");
   auto* cell = ::new (FixedPool<sizeof(WeakCell)>::instance().allocate()) WeakCell;
   cell->target.store(reinterpret_cast<std::uintptr_t>(target), std::memory_order_relaxed);
   cell->base = object.base;

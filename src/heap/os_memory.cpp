@@ -30,6 +30,11 @@ bool commit(void* p, std::size_t bytes) {
 
 void release(void* p, std::size_t bytes) { ::madvise(p, bytes, MADV_DONTNEED); }
 
+void retire(void* p, std::size_t bytes) {
+  ::madvise(p, bytes, MADV_DONTNEED);
+  ::mprotect(p, bytes, PROT_NONE);
+}
+
 void* map_table(std::size_t bytes) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

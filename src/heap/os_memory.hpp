@@ -15,6 +15,9 @@ void* reserve(std::size_t bytes, std::size_t align);
 bool commit(void* p, std::size_t bytes);
 // Returns the physical pages of a committed range to the OS; the range stays usable and reads zero.
 void release(void* p, std::size_t bytes);
+// Gives a committed range's memory back and makes every access to it fault (freed arena chunks);
+// commit() makes it usable again, zero-filled.
+void retire(void* p, std::size_t bytes);
 // Maps a zero-filled, lazily backed read-write table; nullptr when refused.
 void* map_table(std::size_t bytes);
 void unmap(void* p, std::size_t bytes);

@@ -79,7 +79,7 @@ TEST(GcAllocator, ContainersInAManagedObjectLiveAndDieWithIt) {
   for (int i = 0; i < 3; ++i) test::collect_clean();
   test::in_thread([] { EXPECT_TRUE(intact(*g_holder, kEach)); });  // no stale copy stays here
   EXPECT_EQ(Tracked::destroyed.load(), 0);
-  g_holder = nullptr;
+  test::in_thread([] { g_holder = nullptr; });  // the old value stays in no register here
   test::collect_clean();
   EXPECT_EQ(Tracked::destroyed.load(), 5 * kEach);
   EXPECT_EQ(Tracked::double_destroyed.load(), 0);
@@ -156,7 +156,7 @@ TEST(GcAllocator, MovedAndSwappedContainersStayTraced) {
     }
   });
   EXPECT_EQ(Tracked::destroyed.load(), 0);
-  g_holder = nullptr;
+  test::in_thread([] { g_holder = nullptr; });  // the old value stays in no register here
   test::collect_clean();
   EXPECT_EQ(Tracked::destroyed.load(), 2 * kEach);
 }
@@ -178,9 +178,9 @@ TEST(GcAllocator, ContainersChangeWhileCyclesRun) {
           holder->by_pointer.emplace(gc::make<Tracked>(key), key);
           holder->deque.push_back(gc::make<Tracked>(key));
           struct Garbage {
-            char bytes[256];
+            char bytes[1024];
           };
-          gc::make<Garbage>();
+          gc::make<Garbage>();  // 32 MiB in all: cycles run meanwhile
         }
         for (const auto& p : holder->vector)
           if (!p->intact()) bad.fetch_add(1);

@@ -27,6 +27,10 @@
 //   new_delete/<N>              p = new Blob<N>(); delete p. Note `new T()` value-initialises, i.e.
 //                                zeroes the N bytes, as gc::make does; malloc does not zero.
 //   new_window/<N>              new/delete with the 1024-object ring.
+//   make_shared/<N>             p = std::make_shared<Blob<N>>(), dropped at the end of the
+//                                iteration: one allocation of object and control block, one free.
+//   make_shared_window/<N>      std::make_shared with the 1024-object ring (the assignment into the
+//                                ring frees the oldest object).
 // Every variant runs with 1 thread and with 2 threads (suffix threads:2; each thread allocates
 // independently, gc_make threads share one managed heap). benchmark::DoNotOptimize keeps every
 // pointer observable.
@@ -48,6 +52,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <tricolor/gc.hpp>
 #include <type_traits>
@@ -185,6 +190,34 @@ void new_window(benchmark::State& state) {
   finish<T>(state);
 }
 
+// --- std::make_shared ---------------------------------------------------------------------------
+
+template <std::size_t N>
+void make_shared(benchmark::State& state) {
+  using T = Blob<N>;
+  for (auto _ : state) {
+    std::shared_ptr<T> p = std::make_shared<T>();
+    T* raw = p.get();
+    benchmark::DoNotOptimize(raw);
+  }
+  finish<T>(state);
+}
+
+template <std::size_t N>
+void make_shared_window(benchmark::State& state) {
+  using T = Blob<N>;
+  std::array<std::shared_ptr<T>, kWindow> window;
+  for (std::shared_ptr<T>& p : window) p = std::make_shared<T>();
+  std::size_t next = 0;
+  for (auto _ : state) {
+    window[next] = std::make_shared<T>();
+    T* raw = window[next].get();
+    benchmark::DoNotOptimize(raw);
+    next = (next + 1) & (kWindow - 1);
+  }
+  finish<T>(state);
+}
+
 #define ALLOC_BENCH(fn, name) BENCHMARK(fn)->Name(name)->UseRealTime()->Threads(1)->Threads(2)
 
 #define ALLOC_BENCH_SIZE(N)                                      \
@@ -192,6 +225,8 @@ void new_window(benchmark::State& state) {
   ALLOC_BENCH(malloc_window<N>, "malloc_window/" #N);            \
   ALLOC_BENCH(new_delete<N>, "new_delete/" #N);                  \
   ALLOC_BENCH(new_window<N>, "new_window/" #N);                  \
+  ALLOC_BENCH(make_shared<N>, "make_shared/" #N);                \
+  ALLOC_BENCH(make_shared_window<N>, "make_shared_window/" #N);  \
   ALLOC_BENCH(gc_make<Blob<N>>, "gc_make/noscan/" #N);           \
   ALLOC_BENCH(gc_make_fast<Blob<N>>, "gc_make_fast/noscan/" #N); \
   ALLOC_BENCH(gc_make_window<Blob<N>>, "gc_make_window/noscan/" #N)

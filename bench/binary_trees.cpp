@@ -25,7 +25,10 @@
 //   shared_ptr  struct Node { std::shared_ptr<Node> left, right; } from std::make_shared;
 //               dropping the root frees the tree recursively;
 //   new_delete  struct Node { Node* left, *right; } from new, freed by an explicit recursive
-//   delete.
+//   delete;
+//   go          bench/go/binary_trees, the same program in Go (struct { left, right *node }),
+//               built with the bench when a go tool was found (TRICOLOR_BINARY_TREES_GO) and exec'd
+//               as the child; its output must match the C++ children's.
 //
 // --threads=T (1..16; 1 and 2 are the intended values): the iterations of each depth are split
 // between T threads, each building and checking its own trees; the long-lived tree is shared: every
@@ -40,6 +43,8 @@
 // (lower is better), min_s/max_s show the noise, peak_rss_MiB is the median of the children's
 // ru_maxrss (what the heap strategy costs in memory), vs_best is median_s over the fastest median.
 // The tricolor child honours GOGC / GOMEMLIMIT / GODEBUG=gctrace=1 from the environment.
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -239,6 +244,12 @@ bool run(const bench::Options& o) {
   return ok;
 }
 
+// The Go twin's path, if it was built and is still there.
+const char* go_program() {
+  static const char* const path = TRICOLOR_BINARY_TREES_GO;
+  return path[0] != '\0' && ::access(path, X_OK) == 0 ? path : nullptr;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -259,6 +270,11 @@ int main(int argc, char** argv) {
 #endif
                              {"shared_ptr", true, "", nullptr, &run<SharedPtr>},
                              {"new_delete", true, "", nullptr, &run<NewDelete>},
+                             {"go", go_program() != nullptr,
+                              TRICOLOR_BINARY_TREES_GO[0] == '\0'
+                                  ? "no go tool was found when the bench was configured"
+                                  : "the Go program " TRICOLOR_BINARY_TREES_GO " is missing",
+                              nullptr, nullptr, go_program()},
                          }};
   return bench::main(program, argc, argv);
 }

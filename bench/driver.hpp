@@ -7,9 +7,11 @@
 //
 //   child mode   `bench_X --impl=NAME [--depth=N] [--threads=T] [--repeat=R]`
 //                Runs the workload with one implementation (tricolor, boehm, shared_ptr,
-//                new_delete) in this process, R times (default 1). Each run prints the program's
-//                normal output, verifies its checks (node counts etc.; a failed check exits with
-//                status 1) and then prints one machine-readable line:
+//                new_delete) in this process, R times (default 1); an implementation that is a
+//                twin in another language (Impl::program, e.g. go) is exec'd with the same
+//                --depth/--threads/--repeat and prints the same lines. Each run prints the
+//                program's normal output, verifies its checks (node counts etc.; a failed check
+//                exits with status 1) and then prints one machine-readable line:
 //                  RESULT impl=<name> depth=<d> threads=<t> seconds=<wall> peak_rss_kb=<ru_maxrss>
 //                `seconds` is the wall-clock time of the workload alone (process start-up and, for
 //                Boehm, GC_INIT are excluded); `peak_rss_kb` is getrusage(RUSAGE_SELF).ru_maxrss,
@@ -83,6 +85,10 @@ struct Impl {
   const char* why_missing;        // shown when !available
   void (*setup)(const Options&);  // once per process, before the first timed run; may be null
   bool (*run)(const Options&);    // one run; prints the program output; false = check failed
+  // A twin in another language (bench/go/...) instead of setup/run: this executable, run as
+  // `program --depth=N --threads=T --repeat=R`, prints the same output and RESULT lines. Child mode
+  // execs it, so `--impl=go` is a child like the others (and its peak RSS is its own).
+  const char* program = nullptr;
 };
 
 struct Program {
@@ -207,6 +213,17 @@ inline int run_child(const Program& p, const Options& o) {
     std::fprintf(stderr, "%s: %s: not available (%s)\n", p.name, impl->name, impl->why_missing);
     return 2;
   }
+  if (impl->program != nullptr) {
+    std::string depth = "--depth=" + std::to_string(o.depth);
+    std::string threads = "--threads=" + std::to_string(o.threads);
+    std::string repeat = "--repeat=" + std::to_string(o.repeat > 0 ? o.repeat : 1);
+    char* args[] = {const_cast<char*>(impl->program), depth.data(), threads.data(), repeat.data(),
+                    nullptr};
+    std::fflush(stdout);
+    ::execv(impl->program, args);
+    std::fprintf(stderr, "%s: execv(%s): %s\n", p.name, impl->program, std::strerror(errno));
+    return 127;
+  }
   if (impl->setup != nullptr) impl->setup(o);
   const int repeat = o.repeat > 0 ? o.repeat : 1;
   for (int r = 0; r < repeat; ++r) {
@@ -317,11 +334,14 @@ inline constexpr const char* kNoResultLine = "exited 0 but printed no RESULT lin
 
 inline ChildRun spawn_child(const char* argv0, const Impl& impl, const Options& o) {
   ChildRun result;
+  const std::string depth = "--depth=" + std::to_string(o.depth);
+  const std::string threads = "--threads=" + std::to_string(o.threads);
   const ProgramRun run =
-      run_program("/proc/self/exe",
-                  {argv0, std::string("--impl=") + impl.name, "--depth=" + std::to_string(o.depth),
-                   "--threads=" + std::to_string(o.threads), "--repeat=1"},
-                  o.timeout_s);
+      impl.program != nullptr
+          ? run_program(impl.program, {impl.program, depth, threads, "--repeat=1"}, o.timeout_s)
+          : run_program("/proc/self/exe",
+                        {argv0, std::string("--impl=") + impl.name, depth, threads, "--repeat=1"},
+                        o.timeout_s);
 
   bool have_result = false;
   for_each_line(run.out, [&](const std::string& line) {
@@ -436,11 +456,11 @@ inline int run_driver(const Program& p, const Options& o, const char* argv0) {
       "\n%s  depth=%d threads=%d  (median of %d runs, wall seconds of the workload; peak "
       "RSS = ru_maxrss of the child)\n",
       p.name, o.depth, o.threads, repeat);
-  std::printf("%-12s %5s %10s %10s %10s %15s %8s\n", "impl", "runs", "median_s", "min_s", "max_s",
+  std::printf("%-16s %5s %10s %10s %10s %15s %8s\n", "impl", "runs", "median_s", "min_s", "max_s",
               "peak_rss_MiB", "vs_best");
   for (const Row& row : rows) {
     if (row.failed) {
-      std::printf("%-12s %5zu %10s  (FAILED: %s)\n", row.impl->name, row.runs.size(), "-",
+      std::printf("%-16s %5zu %10s  (FAILED: %s)\n", row.impl->name, row.runs.size(), "-",
                   row.runs.back().ok ? "output mismatch" : row.runs.back().failure.c_str());
       continue;
     }
@@ -450,7 +470,7 @@ inline int run_driver(const Program& p, const Options& o, const char* argv0) {
       rss.push_back(static_cast<double>(r.rss_kb));
     }
     const double m = median(t);
-    std::printf("%-12s %5zu %10.3f %10.3f %10.3f %15.1f %7.2fx\n", row.impl->name, row.runs.size(),
+    std::printf("%-16s %5zu %10.3f %10.3f %10.3f %15.1f %7.2fx\n", row.impl->name, row.runs.size(),
                 m, *std::min_element(t.begin(), t.end()), *std::max_element(t.begin(), t.end()),
                 median(rss) / 1024.0, best > 0 ? m / best : 0.0);
   }

@@ -41,14 +41,21 @@
 //           p9999_us=.. max_us=.. peak_rss_kb=.. [num_gc=.. pause_total_ns=.. pause_p50_ns=..
 //           pause_max_ns=..]
 //   LATENCY impl=<name> status=FAILED|skipped why="<reason>"
+// Each child also prints the whole distribution for plots (tools/bench_suite.py draws the CDF from
+// it), after its RESULT line:
+//   CDF impl=<name> ppm_us=<ppm>:<µs>,<ppm>:<µs>,...
+// the nearest-rank latency at each of kCdfPpm's quantiles in parts per million (0 = the fastest
+// store, 999999 = p99.9999) and at 1000000, the slowest store; the Go twin prints the same line.
 //
 // Usage: bench_gc_latency [--iterations=N | --quick] [--repeat=R] [--timeout=S] [--verbose]
-//        bench_gc_latency --impl=tricolor|boehm|shared_ptr [--iterations=N]   (one child run)
+//        bench_gc_latency --impl=tricolor|boehm|shared_ptr|go [--iterations=N]   (one child run;
+//        go execs the Go twin)
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -75,6 +82,12 @@ constexpr std::size_t kSlots = 200'000;
 constexpr std::size_t kBufSize = 1024;
 constexpr long kDefaultIterations = 2'000'000;
 constexpr long kQuickIterations = 500'000;
+
+// The quantiles of the CDF line, in parts per million: denser towards the tail, where collectors
+// differ (three points a decade of 1 - q). The Go twin prints the same ones.
+constexpr long kCdfPpm[] = {0,      100000, 250000, 500000, 750000, 900000, 950000,
+                            980000, 990000, 995000, 998000, 999000, 999500, 999800,
+                            999900, 999950, 999980, 999990, 999995, 999998, 999999};
 
 struct Buf {
   unsigned char data[kBufSize];
@@ -105,6 +118,14 @@ class Latencies {
     return static_cast<double>(ns_[rank - 1]) / 1000.0;
   }
   double worst_us() const { return static_cast<double>(worst_) / 1000.0; }
+  // Nearest-rank quantile for ppm/1000000 (0: the smallest), in the same integers as the Go twin.
+  double quantile_ppm_us(long ppm) {
+    if (!sorted_) std::sort(ns_.begin(), ns_.end());
+    sorted_ = true;
+    const std::size_t rank = std::max<std::size_t>(
+        1, (static_cast<std::size_t>(ppm) * ns_.size() + 999'999) / 1'000'000);
+    return static_cast<double>(ns_[rank - 1]) / 1000.0;
+  }
 
  private:
   std::vector<std::uint32_t> ns_;
@@ -172,7 +193,9 @@ void print_result(const char* impl, long n, double seconds, Latencies& lat, cons
         " num_gc=%llu pause_total_ns=%llu pause_max_ns=%llu pause_p50_ns=%llu",
         static_cast<unsigned long long>(p.num_gc), static_cast<unsigned long long>(p.total_ns),
         static_cast<unsigned long long>(p.max_ns), static_cast<unsigned long long>(p.p50_ns));
-  std::printf("\n");
+  std::printf("\nCDF impl=%s ppm_us=", impl);
+  for (long ppm : kCdfPpm) std::printf("%ld:%.3f,", ppm, lat.quantile_ppm_us(ppm));
+  std::printf("1000000:%.3f\n", lat.worst_us());
   std::fflush(stdout);
 }
 
@@ -487,7 +510,7 @@ void usage(const char* argv0, std::FILE* to) {
   std::fprintf(
       to,
       "usage: %s [--iterations=N | --quick] [--repeat=R] [--timeout=S] [--verbose]\n"
-      "       %s --impl=tricolor|boehm|shared_ptr [--iterations=N]\n"
+      "       %s --impl=tricolor|boehm|shared_ptr|go [--iterations=N]\n"
       "  --iterations=N  timed stores per run (default %ld, at least %zu)\n"
       "  --quick         --iterations=%ld\n"
       "  --repeat=R      child processes per implementation (default 3)\n"
@@ -531,6 +554,20 @@ int main(int argc, char** argv) {
   if (o.impl.empty()) return drive(o, argc > 0 ? argv[0] : "bench_gc_latency");
   if (o.impl == "tricolor") return run_tricolor(o.iterations);
   if (o.impl == "shared_ptr") return run_shared_ptr(o.iterations);
+  if (o.impl == "go") {
+    // The twin as a child of its own: exec'd, so that it is this process (and its peak RSS).
+    const char* go = go_binary();
+    if (go == nullptr) {
+      std::fprintf(stderr, "gc_latency: the Go twin is not available\n");
+      return 2;
+    }
+    std::string iterations = "--iterations=" + std::to_string(o.iterations);
+    char* args[] = {const_cast<char*>(go), iterations.data(), nullptr};
+    std::fflush(stdout);
+    ::execv(go, args);
+    std::fprintf(stderr, "gc_latency: execv(%s): %s\n", go, std::strerror(errno));
+    return 127;
+  }
 #if TRICOLOR_HAVE_BOEHM
   if (o.impl == "boehm") return run_boehm(o.iterations);
 #endif

@@ -12,7 +12,9 @@
 // p999_us=.. p9999_us=.. max_us=.. peak_rss_kb=<ru_maxrss> num_gc=.. pause_total_ns=..
 // pause_max_ns=.. pause_p50_ns=.. pause_recent=<cycles in PauseNs>" (the collector's own
 // stop-the-world figures from runtime.ReadMemStats; pause_max_ns and pause_p50_ns are over the
-// last min(NumGC, 256) cycles). A slot holding the wrong bytes at the end exits 1.
+// last min(NumGC, 256) cycles), then "CDF impl=go ppm_us=<ppm>:<µs>,...": the latency at each of
+// cdfPpm's quantiles (parts per million, nearest rank) and at 1000000, the slowest store, as the
+// C++ children print it. A slot holding the wrong bytes at the end exits 1.
 package main
 
 import (
@@ -30,6 +32,10 @@ const (
 	slots   = 200_000
 	bufSize = 1024
 )
+
+// cdfPpm are the quantiles of the CDF line, the same as kCdfPpm in bench/gc_latency.cpp.
+var cdfPpm = []int{0, 100000, 250000, 500000, 750000, 900000, 950000, 980000, 990000, 995000,
+	998000, 999000, 999500, 999800, 999900, 999950, 999980, 999990, 999995, 999998, 999999}
 
 // fill writes every byte of b, by doubling copies (memmove) so that filling costs about what the
 // C++ program's memset does; the original benchmark's byte loop would charge Go ~10x more for it.
@@ -61,6 +67,16 @@ func latencies(n int) []uint32 {
 // p99.99), in integers so that the C++ program picks the very same rank.
 func percentile(sorted []uint32, q int) uint32 {
 	rank := (q*len(sorted) + 9999) / 10000
+	if rank < 1 {
+		rank = 1
+	}
+	return sorted[rank-1]
+}
+
+// quantilePpm is the nearest-rank quantile of sorted values for ppm/1000000, with the C++
+// program's integer rule.
+func quantilePpm(sorted []uint32, ppm int) uint32 {
+	rank := (ppm*len(sorted) + 999_999) / 1_000_000
 	if rank < 1 {
 		rank = 1
 	}
@@ -136,4 +152,9 @@ func main() {
 		n, seconds, us(percentile(lat, 5000)), us(percentile(lat, 9900)), us(percentile(lat, 9990)),
 		us(percentile(lat, 9999)), float64(worst.Nanoseconds())/1000, ru.Maxrss, ms.NumGC,
 		ms.PauseTotalNs, pauseMax, pauseP50, recent)
+	fmt.Printf("CDF impl=go ppm_us=")
+	for _, ppm := range cdfPpm {
+		fmt.Printf("%d:%.3f,", ppm, us(quantilePpm(lat, ppm)))
+	}
+	fmt.Printf("1000000:%.3f\n", float64(worst.Nanoseconds())/1000)
 }

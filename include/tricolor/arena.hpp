@@ -43,7 +43,8 @@ class ArenaCore {
 
   // Zeroed memory in the arena; throws std::bad_alloc when no chunk can be had.
   void* allocate(std::size_t bytes, std::size_t align);
-  // The last allocation's constructor threw: its memory goes back to the chunk.
+  // A constructor threw: if `memory` is still the last allocation (no object was made in the arena
+  // while it ran), its memory goes back to the chunk; otherwise it stays unused until release().
   void abandon_last(void* memory) noexcept;
   // Room for one more destructor, made before the object so that recording it cannot fail.
   void reserve_destructor() {
@@ -63,7 +64,8 @@ class ArenaCore {
     DestructorFn fn;
   };
   ArenaChunk* chunks_ = nullptr;  // the newest, which allocation bumps, first
-  std::size_t last_offset_ = 0;   // where the newest chunk stood before the last allocation
+  void* last_ = nullptr;          // the last allocation
+  std::size_t last_offset_ = 0;   // where the newest chunk stood before it
   std::size_t bytes_ = 0;
   std::vector<Destructor> destructors_;
 };

@@ -132,9 +132,10 @@ void* ArenaCore::allocate(std::size_t bytes, std::size_t align) {
     const std::size_t offset = (used + align - 1) & ~(align - 1);
     if (offset <= c->bytes && bytes <= c->bytes - offset) {
       last_offset_ = used;
+      last_ = reinterpret_cast<void*>(c->base + offset);
       // Release: the root pass reads `used` with acquire before it reads pointer bits below it.
       c->used.store(offset + bytes, std::memory_order_release);
-      return reinterpret_cast<void*>(c->base + offset);
+      return last_;
     }
   }
   // A new chunk; alignment beyond a page is met by padding inside it.
@@ -146,19 +147,21 @@ void* ArenaCore::allocate(std::size_t bytes, std::size_t align) {
   bytes_ += c->bytes;
   const std::size_t offset = ((c->base + align - 1) & ~(align - 1)) - c->base;
   last_offset_ = 0;
+  last_ = reinterpret_cast<void*>(c->base + offset);
   c->used.store(offset + bytes, std::memory_order_release);
-  return reinterpret_cast<void*>(c->base + offset);
+  return last_;
 }
 
 void ArenaCore::abandon_last(void* memory) noexcept {
+  if (memory != last_) return;
   ArenaChunk* c = chunks_;
-  const auto addr = reinterpret_cast<std::uintptr_t>(memory);
-  if (c == nullptr || addr < c->base || addr >= c->base + c->bytes) return;
-  // The constructor may have built gc::ptr members before it threw: their bits go too.
+  // The members the constructor built were destroyed as it threw; the bytes are zeroed for the
+  // next allocation, which expects a fresh chunk's zeros.
   const std::size_t used = c->used.load(std::memory_order_relaxed);
   clear_pointer_bits(c->base + last_offset_, used - last_offset_);
   std::memset(reinterpret_cast<void*>(c->base + last_offset_), 0, used - last_offset_);
   c->used.store(last_offset_, std::memory_order_release);
+  last_ = nullptr;
 }
 
 void ArenaCore::release() noexcept {
@@ -166,14 +169,21 @@ void ArenaCore::release() noexcept {
   // Last made, first destroyed: an object may refer to older ones in its destructor.
   for (auto it = destructors_.rbegin(); it != destructors_.rend(); ++it) it->fn(it->object);
   destructors_.clear();
+  {
+    CriticalSection critical;
+    std::lock_guard lock(g_chunks_mutex);
+    for (ArenaChunk* c = chunks_; c != nullptr; c = c->next_in_arena) unlink(g_live, c);
+  }
+  // Out of every list, so no root pass reads them: the system calls run without the lock.
+  for (ArenaChunk* c = chunks_; c != nullptr; c = c->next_in_arena) {
+    clear_pointer_bits(c->base, c->used.load(std::memory_order_relaxed));
+    os::retire(reinterpret_cast<void*>(c->base), c->bytes);
+  }
   CriticalSection critical;
   std::lock_guard lock(g_chunks_mutex);
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
   for (ArenaChunk* c = chunks_; c != nullptr;) {
     ArenaChunk* next = c->next_in_arena;
-    unlink(g_live, c);
-    clear_pointer_bits(c->base, c->used.load(std::memory_order_relaxed));
-    os::retire(reinterpret_cast<void*>(c->base), c->bytes);
     c->next_in_arena = nullptr;
     c->freed_in_cycle = cycle;
     c->seen_in_cycle.store(0, std::memory_order_relaxed);
@@ -182,6 +192,7 @@ void ArenaCore::release() noexcept {
     c = next;
   }
   chunks_ = nullptr;
+  last_ = nullptr;
   bytes_ = 0;
 }
 

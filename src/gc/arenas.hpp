@@ -7,12 +7,14 @@
 // the pointer bitmap covers its gc::ptr slots with no extra code in the barrier.
 //
 // Live chunks are roots. Each cycle's root pass reads the pointer bitmap of every live chunk up to
-// the chunk's bump pointer and shades each slot's value, holding the chunks' lock per chunk; slots
-// written after that pass are covered by the write barrier, since chunk slots are heap slots.
+// the chunk's bump pointer and shades each slot's value, holding the chunks' lock for the pass (a
+// 1 MiB chunk's bitmap is 2,048 words); slots written after that pass are covered by the write
+// barrier, since chunk slots are heap slots.
 // An arena is never marked or swept: its owner frees it.
 //
-// free() runs the destructors (on the calling thread), unlinks the chunks, clears their pointer
-// bits and retires their pages: the memory goes back to the OS and every access faults. The chunk
+// free() runs the destructors (on the calling thread), unlinks the chunks, then, holding no lock,
+// clears their pointer bits and retires their pages: the memory goes back to the OS and every
+// access faults. The chunk
 // then waits in quarantine. The marker notes, in the chunk, the number of a cycle that saw a word
 // pointing into a quarantined chunk (a gc::ptr, a root, a stack word, a barrier value). A chunk
 // that a complete cycle, begun after the free, did not see is ready for reuse by a later arena,

@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 
+#include "gc/destructors.hpp"
 #include "gc/special_table.hpp"
 #include "heap/object_lookup.hpp"
 #include "runtime/background_worker.hpp"
@@ -39,8 +41,6 @@ struct ReadyQueue {
 std::atomic<ReadyQueue*> g_ready{nullptr};
 ReadyQueue& ready() { return *g_ready.load(std::memory_order_acquire); }
 
-thread_local bool t_is_cleanup_thread = false;
-
 void run_cleanup(const std::function<void()>& fn) {
   try {
     fn();
@@ -53,7 +53,7 @@ void run_cleanup(const std::function<void()>& fn) {
 
 // One round of the cleanup thread: run everything queued, until the queue stays empty.
 void drain_ready_cleanups() {
-  t_is_cleanup_thread = true;
+  t_runs_user_callbacks = true;
   for (;;) {
     CleanupRecord* batch = nullptr;
     ReadyQueue& q = ready();
@@ -89,7 +89,7 @@ BackgroundWorker g_cleanup_thread("cleanups", drain_ready_cleanups);
 
 void add_cleanup(const void* object, std::function<void()> fn) {
   ensure_registered();
-  auto* record = new CleanupRecord;
+  auto record = std::make_unique<CleanupRecord>();
   record->fn = std::move(fn);
   if (g_ready.load(std::memory_order_acquire) == nullptr) {
     auto* fresh = new ReadyQueue;
@@ -106,14 +106,12 @@ void add_cleanup(const void* object, std::function<void()> fn) {
       std::lock_guard lock(g_records.stripe(ref.base));
       // The bit goes up under the lock, so the sweep that reads it finds the record linked.
       ref.span->set_special(ref.index);
-      g_records.link(record);
+      g_records.link(record.release());
       linked = true;
     }
   }
-  if (!linked) {
-    delete record;
+  if (!linked)
     throw std::invalid_argument("gc::add_cleanup: the object is not a live managed object");
-  }
 }
 
 void queue_cleanups(std::uintptr_t base) {
@@ -142,8 +140,7 @@ void queue_cleanups(std::uintptr_t base) {
 
 void wait_for_cleanups() {
   ReadyQueue* q = g_ready.load(std::memory_order_acquire);
-  if (q == nullptr || t_is_cleanup_thread)
-    return;  // a cleanup that collects must not wait for itself
+  if (q == nullptr || t_runs_user_callbacks) return;  // see t_runs_user_callbacks
   BlockingScope blocked;
   std::unique_lock lock(q->mutex);
   const std::uint64_t target = q->queued;

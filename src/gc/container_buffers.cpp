@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "heap/object_lookup.hpp"
+#include "heap/os_memory.hpp"
 #include "tricolor/allocator.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
@@ -17,6 +18,7 @@ namespace gc::detail {
 struct BufferHeader {
   gc::ptr<BufferHeader> next;    // traced: the rest of the list
   BufferHeader* prev = nullptr;  // not traced: only for unlinking, under the list's lock
+  BufferList* list = nullptr;    // the list it is on, to catch a buffer freed through another
 };
 
 struct BufferList {
@@ -51,8 +53,11 @@ void set_pinned(void* object, bool pinned) noexcept {
     s->pinned_bits[index / 64].fetch_and(~bit, std::memory_order_relaxed);
 }
 
-// Where the elements start in a buffer with a header: aligned for them.
-std::size_t payload_offset(std::size_t align) { return std::max(align, sizeof(BufferHeader)); }
+// Where the elements start in a buffer with a header: aligned for them (32 is a multiple of every
+// smaller alignment, and holds the header).
+constexpr std::size_t kHeaderRoom = 32;
+static_assert(sizeof(BufferHeader) <= kHeaderRoom);
+std::size_t payload_offset(std::size_t align) { return std::max(align, kHeaderRoom); }
 
 }  // namespace
 
@@ -81,6 +86,7 @@ void* buffer_allocate(BufferList* list, std::size_t bytes, std::size_t align, bo
   void* base = allocate_array(offset + bytes, std::max(align, alignof(BufferHeader)), false);
   set_pinned(base, true);  // before anything else: from here on only deallocate frees it
   auto* header = ::new (base) BufferHeader;
+  header->list = list;
   list->lock();
   header->next = list->head;
   if (header->next) header->next->prev = header;
@@ -96,6 +102,15 @@ void buffer_deallocate(BufferList* list, void* buffer, std::size_t align, bool s
   }
   auto* header =
       reinterpret_cast<BufferHeader*>(static_cast<char*>(buffer) - payload_offset(align));
+  if (header->list != list) {
+    // A node moved between containers whose allocators differ (merge, extract and insert, splice),
+    // which the standard leaves undefined. Until now the node was traced through the container it
+    // came from: if that one died first, the node's gc::ptrs were not scanned at all.
+    os::fatal(
+        "a gc::allocator buffer was freed through the allocator of another container: containers "
+        "that exchange nodes must share one allocator (construct one from the other's "
+        "get_allocator())");
+  }
   list->lock();
   if (header->prev != nullptr)
     header->prev->next = header->next;

@@ -15,6 +15,11 @@
 // through it dies. Buffers of trivially copyable elements (a deque's block map, a hash table's
 // buckets) hold no gc::ptr: they are pinned noscan objects on no list.
 //
+// A buffer's nodes must stay with containers that share its list: a node moved to a container with
+// another list (merge, extract and insert between containers whose allocators differ, which the
+// standard leaves undefined) would be traced through the container it left. The header names its
+// list, and freeing a buffer through another list is a fatal error with a message.
+//
 // The list is a managed object too, pinned while any allocator refers to it (a count), since the
 // container's destructor, run after its owner died, still unlinks buffers from it. The list's
 // lock is a spin lock: lists are shared only by a container's own allocators, and by a moved-from

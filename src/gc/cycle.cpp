@@ -213,7 +213,8 @@ void flush_stopped_caches(ThreadRecord* self) {
 
 // Mark start, with the world stopped.
 void begin_mark(CycleReason reason, const StopStats& stop) {
-  rotate_pools();  // before the barrier is on: the dropped victims are garbage for this mark
+  // Before the barrier is on: the dropped victims are garbage for this mark.
+  if (reason != CycleReason::kFollowUp) rotate_pools();
   g_cycle = CycleInProgress{};
   g_cycle.reason = reason;
   g_cycle.trace.heap_start = g_counters.heap_live.load(std::memory_order_relaxed);
@@ -497,7 +498,7 @@ void collect_and_destroy() {
   finish_sweeping();
   wait_for_destructors();
   if (deferred_zombie_slots() != deferred_before) {
-    run_cycle(CycleReason::kForced);
+    run_cycle(CycleReason::kFollowUp);
     finish_sweeping();
   }
   wait_for_cleanups();

@@ -29,7 +29,9 @@
 
 namespace gc::detail {
 
-enum class CycleReason { kHeap, kForced, kOutOfMemory };
+// kFollowUp: the second cycle of one gc::collect(), which frees the slots whose destructors ran
+// during the first; pools are not rotated for it, so one collect() empties no pool by itself.
+enum class CycleReason { kHeap, kForced, kFollowUp, kOutOfMemory };
 
 // Starts a cycle if the heap has reached the pacer's trigger and no cycle is marking.
 void maybe_start_cycle();

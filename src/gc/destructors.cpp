@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "gc/sweeper.hpp"
 #include "heap/central.hpp"
 #include "heap/fixed_pool.hpp"
 #include "heap/os_memory.hpp"
@@ -28,8 +29,6 @@ struct Queue {
 
 std::atomic<Queue*> g_queue{new Queue};
 Queue& queue() { return *g_queue.load(std::memory_order_acquire); }
-
-thread_local bool t_is_destructor_thread = false;
 
 std::size_t zombie_batch_bytes(const Span* span) {
   return sizeof(ZombieBatch) + span->nelems * sizeof(ZombieBatch::Entry);
@@ -65,6 +64,8 @@ void run_batch(ZombieBatch* batch) {
     poll_safepoint();
   }
   CriticalSection critical;
+  // A destructor may have made a gc::weak or cleanup of its own object.
+  for (std::uint32_t i = 0; i < batch->count; ++i) process_specials(span, indexes[i]);
   const std::size_t freed =
       central(span->span_class).free_zombie_slots(span, indexes, batch->count, batch->sweepgen);
   g_deferred_slots.fetch_add(batch->count - freed, std::memory_order_relaxed);
@@ -72,7 +73,7 @@ void run_batch(ZombieBatch* batch) {
 
 void destructor_thread() {
   register_current_thread("destructors");
-  t_is_destructor_thread = true;
+  t_runs_user_callbacks = true;
   for (;;) {
     Queue& q = queue();
     ZombieBatch* batches = nullptr;
@@ -182,7 +183,7 @@ void restart_destructor_thread_after_fork() {
 std::uint64_t deferred_zombie_slots() { return g_deferred_slots.load(std::memory_order_relaxed); }
 
 std::uint64_t wait_for_destructors() {
-  if (t_is_destructor_thread) return 0;  // a destructor that collects must not wait for itself
+  if (t_runs_user_callbacks) return 0;  // see t_runs_user_callbacks
   Queue& q = queue();
   BlockingScope blocked;
   std::unique_lock lock(q.mutex);

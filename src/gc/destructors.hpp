@@ -43,6 +43,10 @@ void queue_zombies(ZombieBatch* batch);
 // Starts the destructor thread if it is not running (outside critical sections: it allocates).
 void start_destructor_thread();
 
+// True on the destructor and cleanup threads, which run user code: a destructor or cleanup that
+// calls gc::collect() must wait for neither queue, since each thread may be waiting for the other.
+inline thread_local bool t_runs_user_callbacks = false;
+
 // Blocks until every destructor queued so far has run. Returns how many ran while waiting.
 std::uint64_t wait_for_destructors();
 

@@ -25,6 +25,14 @@ void clear_pointer_bits(std::uintptr_t addr, std::size_t bytes) {
   });
 }
 
+void process_specials(Span* s, std::uint32_t index) {
+  const std::uint64_t bit = std::uint64_t{1} << (index % 64);
+  if ((s->special_bits[index / 64].load(std::memory_order_relaxed) & bit) == 0) return;
+  s->special_bits[index / 64].fetch_and(~bit, std::memory_order_relaxed);
+  clear_weak_refs(s->slot_base(index));
+  queue_cleanups(s->slot_base(index));
+}
+
 namespace {
 
 // The bits of the 64-slot word starting at `word_first` that fall in [from, to).

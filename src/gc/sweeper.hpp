@@ -44,6 +44,12 @@ inline bool try_claim_sweep(Span* s, std::uint32_t sweepgen) {
 // object left and went back to the page heap; otherwise the span is marked swept.
 bool sweep_span(Span* s);
 
+// Slot `index` of `s` is freed without a sweep (its constructor threw, or its destructor ran and
+// registered a weak reference or cleanup on itself): if it has specials, clears its weak cells,
+// queues its cleanups and clears its bit, so that nothing of them reaches the slot's next object.
+// Inside a critical section.
+void process_specials(Span* s, std::uint32_t index);
+
 // Clears the pointer bits of [addr, addr + bytes).
 void clear_pointer_bits(std::uintptr_t addr, std::size_t bytes);
 

@@ -30,20 +30,24 @@ SpecialTable<WeakCell> g_cells;
 
 WeakCell* weak_register(const void* target) {
   ensure_registered();
-  CriticalSection critical;
-  ObjectRef object;
-  if (!find_object(reinterpret_cast<std::uintptr_t>(target), object))
-    throw std::invalid_argument("gc::weak: the object is not a live managed object");
-  auto* cell = ::new (FixedPool<sizeof(WeakCell)>::instance().allocate()) WeakCell;
-  cell->target.store(reinterpret_cast<std::uintptr_t>(target), std::memory_order_relaxed);
-  cell->base = object.base;
+  WeakCell* cell = nullptr;
   {
-    std::lock_guard lock(g_cells.stripe(object.base));
-    // The bit goes up under the lock, so the sweep that reads it finds the cell linked.
-    object.span->set_special(object.index);
-    g_cells.link(cell);
-    cell->linked = true;
+    CriticalSection critical;
+    ObjectRef object;
+    if (find_object(reinterpret_cast<std::uintptr_t>(target), object)) {
+      cell = ::new (FixedPool<sizeof(WeakCell)>::instance().allocate()) WeakCell;
+      cell->target.store(reinterpret_cast<std::uintptr_t>(target), std::memory_order_relaxed);
+      cell->base = object.base;
+      std::lock_guard lock(g_cells.stripe(object.base));
+      // The bit goes up under the lock, so the sweep that reads it finds the cell linked.
+      object.span->set_special(object.index);
+      g_cells.link(cell);
+      cell->linked = true;
+    }
   }
+  // Thrown outside the section: throwing allocates.
+  if (cell == nullptr)
+    throw std::invalid_argument("gc::weak: the object is not a live managed object");
   return cell;
 }
 

@@ -32,7 +32,9 @@ void release(void* p, std::size_t bytes) { ::madvise(p, bytes, MADV_DONTNEED); }
 
 void retire(void* p, std::size_t bytes) {
   ::madvise(p, bytes, MADV_DONTNEED);
-  ::mprotect(p, bytes, PROT_NONE);
+  // A range that did not become inaccessible would let a use after free read reused memory.
+  if (::mprotect(p, bytes, PROT_NONE) != 0)
+    fatal("mprotect(PROT_NONE) of a freed arena chunk failed (vm.max_map_count reached?)");
 }
 
 void* map_table(std::size_t bytes) {

@@ -174,6 +174,7 @@ void abandon_allocation(void* object) noexcept {
   if (s == nullptr) return;
   CriticalSection critical;
   const std::uint32_t index = s->slot_index(addr);
+  process_specials(s, index);  // the constructor may have made a gc::weak or cleanup of `this`
   MutatorState& m = t_mutator;
   // The common case: the slot is the last one this thread's cached span handed out, so the span's
   // cursor can step back over it. Otherwise the slot is unreachable and the next sweep frees it.

@@ -8,7 +8,13 @@
 namespace gc::detail {
 
 void BackgroundWorker::start() {
-  if (!started_.exchange(true)) std::thread([this] { run(); }).detach();
+  if (started_.exchange(true)) return;
+  try {
+    std::thread([this] { run(); }).detach();
+  } catch (...) {
+    started_.store(false);  // the next start() tries again
+    throw;
+  }
 }
 
 void BackgroundWorker::wake() {

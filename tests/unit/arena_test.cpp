@@ -123,6 +123,30 @@ TEST(Arena, AConstructorThatThrowsLeavesTheArenaAsItWas) {
   EXPECT_EQ(reinterpret_cast<char*>(after.get()), reinterpret_cast<char*>(before.get()) + 4);
 }
 
+// A constructor that makes another arena object and then throws: the other object stays (its
+// destructor runs once, at free()), and nothing is made over it.
+struct Child {
+  explicit Child(int i) : id(i) {}
+  ~Child() { ++destroyed[id]; }
+  int id;
+  static inline int destroyed[3] = {};
+};
+struct Parent {
+  explicit Parent(gc::arena& a) : child(a.make<Child>(1)) { throw std::runtime_error("no"); }
+  gc::ptr<Child> child;
+};
+
+TEST(Arena, AConstructorThatMadeAnotherObjectThenThrew) {
+  {
+    gc::arena arena;
+    EXPECT_THROW(arena.make<Parent>(arena), std::runtime_error);
+    auto second = arena.make<Child>(2);
+    EXPECT_EQ(second->id, 2);
+  }
+  EXPECT_EQ(Child::destroyed[1], 1);
+  EXPECT_EQ(Child::destroyed[2], 1);
+}
+
 TEST(Arena, ArenaObjectsAreNotManagedObjects) {
   gc::arena arena;
   auto object = arena.make<Tracked>(1);

@@ -59,14 +59,65 @@ TEST(Cleanup, SeveralPerObjectAllRunOnTheCleanupThread) {
 TEST(Cleanup, WhatTheCleanupHoldsLivesUntilItRuns) {
   std::atomic<int> seen{-1};
   test::in_thread([&] {
-    auto object = gc::make<Tracked>(3);
+    g_object = gc::make<Tracked>(3);
     auto payload = gc::make<Tracked>(33);
-    gc::add_cleanup(object, [payload, &seen] { seen.store(payload->intact() ? payload->id : -2); });
+    gc::add_cleanup(g_object,
+                    [payload, &seen] { seen.store(payload->intact() ? payload->id : -2); });
   });
+  test::collect_clean();
+  EXPECT_EQ(Tracked::destroyed.load(), 0);  // only the function holds the payload
+  test::in_thread([] { g_object = nullptr; });
   test::collect_clean();
   EXPECT_EQ(seen.load(), 33);
   test::collect_clean();  // the function, and its gc::ptr, are gone now
   EXPECT_EQ(Tracked::destroyed.load(), 2);
+}
+
+// A destructor and a cleanup each call gc::collect(): neither waits for the other's thread.
+struct CollectsWhenDestroyed {
+  ~CollectsWhenDestroyed() { gc::collect(); }
+};
+
+TEST(Cleanup, ADestructorAndACleanupMayBothCollect) {
+  std::atomic<int> ran{0};
+  for (int round = 0; round < 5; ++round) {
+    test::in_thread([&] {
+      gc::make<CollectsWhenDestroyed>();
+      gc::add_cleanup(gc::make<Tracked>(5), [&] {
+        gc::collect();
+        ran.fetch_add(1);
+      });
+    });
+    test::collect_clean();
+  }
+  EXPECT_EQ(ran.load(), 5);
+}
+
+// A constructor that registers a weak reference and a cleanup of its own object, then throws: the
+// slot goes back at once, and neither record reaches the next object made in it.
+gc::weak<Tracked> g_weak_of_failed;
+std::atomic<int> g_failed_cleanups{0};
+struct RegistersThenThrows : Tracked {
+  RegistersThenThrows() {
+    gc::ptr<Tracked> self(this);
+    g_weak_of_failed = gc::weak<Tracked>(self);
+    gc::add_cleanup(self, [] { g_failed_cleanups.fetch_add(1); });
+    throw std::runtime_error("constructor failed on purpose");
+  }
+};
+
+TEST(Cleanup, TheRecordsOfAnObjectWhoseConstructorThrewDoNotReachTheNextOne) {
+  test::in_thread([] {
+    EXPECT_THROW(gc::make<RegistersThenThrows>(), std::runtime_error);
+    auto next = gc::make<RegistersThenThrows::Tracked>(6);  // same size class: reuses the slot
+    EXPECT_EQ(g_weak_of_failed.lock(), nullptr);
+    g_object = next;
+  });
+  test::collect_clean();
+  EXPECT_EQ(g_failed_cleanups.load(), 1);  // ran once, for the failed object, not for `next`
+  test::in_thread([] { g_object = nullptr; });
+  test::collect_clean();
+  EXPECT_EQ(g_failed_cleanups.load(), 1);
 }
 
 TEST(Cleanup, AThrowingCleanupIsReportedAndTheNextStillRuns) {

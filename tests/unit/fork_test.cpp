@@ -31,12 +31,18 @@ int child_main(const gc::ptr<Tracked>& kept) {
   }
   if (!test::chain_intact(kept.get(), 1000)) return 3;
   if (gc::read_stats().num_gc < 20) return 4;
+  // The cleanup thread did not survive the fork: a new one runs the child's cleanups.
+  std::atomic<int> cleaned{0};
+  std::thread([&] { gc::add_cleanup(gc::make<Tracked>(1), [&] { cleaned.fetch_add(1); }); }).join();
+  gc::collect();
+  if (cleaned.load() != 1) return 5;
   return 0;
 }
 
 TEST(Fork, AChildOfAMultiThreadedProgramAllocatesAndCollects) {
   if (kThreadSanitizer) GTEST_SKIP() << "ThreadSanitizer does not support threads after fork()";
   gc::ptr<Tracked> kept = test::make_chain(1000);
+  gc::add_cleanup(gc::make<Tracked>(2), [] {});  // the parent has a cleanup thread
   std::atomic<bool> stop{false};
   std::atomic<int> running{0};
   std::vector<std::thread> busy;

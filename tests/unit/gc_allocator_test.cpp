@@ -161,6 +161,44 @@ TEST(GcAllocator, MovedAndSwappedContainersStayTraced) {
   EXPECT_EQ(Tracked::destroyed.load(), 2 * kEach);
 }
 
+// Containers that share one allocator may exchange nodes: merge, extract and insert, splice.
+TEST(GcAllocator, ContainersSharingAnAllocatorExchangeNodes) {
+  test::in_thread([] {
+    auto first = gc::make<Holder>();
+    for (int i = 0; i < kEach; ++i) first->map.emplace(i, gc::make<Tracked>(i));
+    auto second = gc::make<Holder>();
+    second->map = gmap<int, TrackedPtr>(first->map.get_allocator());
+    second->map.merge(first->map);
+    auto node = second->map.extract(0);
+    first->map.insert(std::move(node));
+    second->list = glist<TrackedPtr>(first->list.get_allocator());
+    first->list.push_back(gc::make<Tracked>(-1));
+    second->list.splice(second->list.end(), first->list);
+    first = nullptr;  // the nodes' list is now reached through `second` only
+    g_holder = second;
+  });
+  for (int i = 0; i < 3; ++i) test::collect_clean();
+  test::in_thread([] {
+    EXPECT_EQ(g_holder->map.size(), static_cast<std::size_t>(kEach - 1));
+    for (const auto& [k, p] : g_holder->map) EXPECT_TRUE(p->intact() && p->id == k);
+    ASSERT_EQ(g_holder->list.size(), 1u);
+    EXPECT_TRUE(g_holder->list.front()->intact());
+  });
+  EXPECT_EQ(Tracked::destroyed.load(), 1);  // node 0, left in `first`, died with it
+}
+
+TEST(GcAllocatorDeathTest, ANodeFreedThroughAnotherContainersAllocatorStopsTheProgram) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto transfer = [] {
+    gmap<int, TrackedPtr> a;
+    gmap<int, TrackedPtr> b;  // unequal allocators
+    a.emplace(1, gc::make<Tracked>(1));
+    b.insert(a.extract(1));  // undefined by the standard
+    b.clear();
+  };
+  EXPECT_DEATH(transfer(), "freed through the allocator of another container");
+}
+
 // Threads grow, shrink and rebalance containers inside managed objects while cycles mark
 // concurrently (GOGC=50, and garbage to drive them): vector reallocation, map rotations and hash
 // table rehashing all move gc::ptrs between buffers during marks.

@@ -50,7 +50,9 @@ inline void slot_born(T** slot, T* value) {
   if (in_heap(slot)) {
     std::uint64_t bit;
     auto& word = pointer_word(reinterpret_cast<std::uintptr_t>(slot), bit);
-    word.fetch_or(bit, std::memory_order_relaxed);
+    // Release: a marker that sees the bit (acquire) also sees the object's construction so far,
+    // such as the zeroing of value-initialisation, not only the slot's own atomic store.
+    word.fetch_or(bit, std::memory_order_release);
   } else if (!on_my_stack(slot)) {
     register_root(slot);
   }

@@ -164,7 +164,7 @@ void restart_cleanup_thread_after_fork() {
   fresh->queued = old->queued;
   fresh->finished = old->queued - pending;
   g_ready.store(fresh, std::memory_order_release);
-  g_cleanup_thread.start();
+  g_cleanup_thread.wake();  // not only start(): the records moved over must run
 }
 
 }  // namespace gc::detail

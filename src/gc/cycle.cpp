@@ -425,7 +425,9 @@ std::unique_lock<std::mutex> lock_cycle_between_marks() {
   for (;;) {
     const std::uint32_t seen = g_cycles_done.load(std::memory_order_acquire);
     auto lock = lock_cycle();
-    if (!marking()) return lock;
+    // Between marks, and the last cycle's after_cycle done too: a fork between the two would leave
+    // the child counting one cycle fewer than it started, and its next collect() waiting forever.
+    if (!marking() && seen == g_mark.cycle.load(std::memory_order_acquire)) return lock;
     lock.unlock();
     wait_for_cycles_done_change(seen);
   }

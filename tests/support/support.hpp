@@ -81,6 +81,14 @@ inline bool chain_intact(const Tracked* head, int n) {
   return head == nullptr;
 }
 
+// True once a library thread of this name has registered.
+inline bool thread_named(std::string_view name) {
+  std::lock_guard lock(gc::detail::registry_mutex());
+  for (auto* r = gc::detail::registry_head(); r != nullptr; r = r->next)
+    if (std::string_view(r->name) == name) return true;
+  return false;
+}
+
 // Registered threads of the program itself, not counting the library's sweeper and destructor
 // threads, which come and go on their own.
 inline std::size_t program_threads() {

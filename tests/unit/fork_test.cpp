@@ -41,8 +41,15 @@ int child_main(const gc::ptr<Tracked>& kept) {
 
 TEST(Fork, AChildOfAMultiThreadedProgramAllocatesAndCollects) {
   if (kThreadSanitizer) GTEST_SKIP() << "ThreadSanitizer does not support threads after fork()";
+  // A child hung in calloc 1 run in 7 to 40: a parent thread (a library thread starting up, say)
+  // held a lock of LLVM 14's ASan allocator at the fork, and the child inherits it held.
+  if (kAddressSanitizer) GTEST_SKIP() << "LLVM 14's ASan allocator is not fork-safe";
   gc::ptr<Tracked> kept = test::make_chain(1000);
-  gc::add_cleanup(gc::make<Tracked>(2), [] {});  // the parent has a cleanup thread
+  // The parent has a cleanup thread, idle at the fork: its object stays alive, so the thread never
+  // frees memory while the children are forked. Wait until it has registered (finished starting).
+  auto with_cleanup = gc::make<Tracked>(2);
+  gc::add_cleanup(with_cleanup, [] {});
+  while (!test::thread_named("cleanups")) std::this_thread::yield();
   std::atomic<bool> stop{false};
   std::atomic<int> running{0};
   std::vector<std::thread> busy;

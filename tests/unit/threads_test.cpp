@@ -152,10 +152,11 @@ TEST(Threads, ALateStopSignalLeavesAParkedThreadAlone) {
     std::lock_guard cycle(gc::detail::cycle_mutex());
     // On a loaded machine the looper may not get the CPU within the millisecond a stop waits
     // before signalling it: stop again until it has parked at its safepoint.
-    for (int i = 0; i < 100; ++i) {
+    for (int i = 0; i < 200; ++i) {
       gc::detail::stop_the_world();
       if (r->cooperative.load()) break;
       gc::detail::start_the_world();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // let the looper get the CPU
     }
     ASSERT_TRUE(r->cooperative.load());
     const std::uintptr_t scan_sp = r->scan_sp.load();

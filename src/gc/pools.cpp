@@ -62,6 +62,12 @@ void* pop(gc::ptr<PoolChunk>& head) noexcept {
   return object;
 }
 
+// A shard's primary chain first, then its victim chain; the shard's lock is held.
+void* pop_either(Shard& shard) noexcept {
+  void* object = pop(shard.primary);
+  return object != nullptr ? object : pop(shard.victim);
+}
+
 bool push(gc::ptr<PoolChunk>& head, void* object) noexcept {
   if (!head || head->count == PoolChunk::kSlots) return false;
   head->slots[head->count++] = gc::ptr<std::byte>(adopt, static_cast<std::byte*>(object));
@@ -122,15 +128,13 @@ void* PoolCore::take() noexcept {
   CriticalSection critical;
   Shard& own = state_->shards[mine & state_->mask];
   own.lock();
-  void* object = pop(own.primary);
-  if (object == nullptr) object = pop(own.victim);
+  void* object = pop_either(own);
   own.unlock();
   // Steal, as sync.Pool does, but never wait for a busy shard: a miss only costs an allocation.
   for (unsigned i = 1; object == nullptr && i <= state_->mask; ++i) {
     Shard& other = state_->shards[(mine + i) & state_->mask];
     if (!other.try_lock()) continue;
-    object = pop(other.primary);
-    if (object == nullptr) object = pop(other.victim);
+    object = pop_either(other);
     other.unlock();
   }
   return object;

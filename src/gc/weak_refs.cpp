@@ -11,7 +11,6 @@
 #include "gc/write_barrier.hpp"
 #include "heap/fixed_pool.hpp"
 #include "heap/object_lookup.hpp"
-#include "heap/os_memory.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
 

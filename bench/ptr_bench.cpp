@@ -17,6 +17,7 @@
 
 #include "gc/cycle.hpp"
 #include "gc/mark_workers.hpp"
+#include "gc/test_hooks.hpp"
 
 namespace {
 

@@ -13,7 +13,7 @@
 // one member, a gc::ptr to the container's buffer list: wherever the container is (inside a managed
 // object, on a stack, in malloc memory), that member is found like any other gc::ptr there, and the
 // list reaches every buffer that may hold gc::ptrs. A cycle through a container is collected like
-// any other. The list's algorithm is in src/gc/container_buffers.hpp.
+// any other. The list's algorithm is in src/toolbox/container_buffers.hpp.
 //
 // Copies of an allocator share its list (a container's rebound and temporary allocators do); a
 // container copy starts a list of its own. Moving or swapping a container moves its allocator along
@@ -31,7 +31,7 @@
 namespace gc {
 
 namespace detail {
-struct BufferList;  // src/gc/container_buffers.cpp
+struct BufferList;  // src/toolbox/container_buffers.cpp
 ptr<BufferList> buffer_list_new();
 void buffer_list_retain(BufferList* list) noexcept;
 void buffer_list_release(BufferList* list) noexcept;

@@ -16,7 +16,7 @@
 // After free(), the arena's chunks fault on every access, and their addresses are not used again
 // until a whole collection has found no gc::ptr and no stack word pointing into them (the same
 // rule as Go's arenas). One arena is used by one thread at a time. How chunks are kept, scanned,
-// quarantined and reused is in src/gc/arenas.hpp.
+// quarantined and reused is in src/toolbox/arenas.hpp.
 #pragma once
 
 #include <cstddef>
@@ -33,7 +33,7 @@ namespace gc {
 
 namespace detail {
 struct ArenaChunk;
-// The type-erased arena (src/gc/arenas.cpp).
+// The type-erased arena (src/toolbox/arenas.cpp).
 class ArenaCore {
  public:
   ArenaCore() = default;

@@ -20,7 +20,7 @@
 namespace gc {
 
 namespace detail {
-// src/gc/atomic_slot.cpp
+// src/toolbox/atomic_slot.cpp
 void* atomic_slot_exchange(void** slot, void* value, std::memory_order order) noexcept;
 bool atomic_slot_compare_exchange(void** slot, void*& expected, void* desired, bool weak,
                                   std::memory_order success, std::memory_order failure) noexcept;

@@ -7,7 +7,7 @@
 // in no particular order, each once, relative to the object's destructor in no particular order
 // either. A cleanup that throws has its exception reported on stderr; the next one still runs.
 // gc::collect() waits for the cleanups of what it found dead. How they are found and queued is in
-// src/gc/cleanups.hpp.
+// src/toolbox/cleanups.hpp.
 #pragma once
 
 #include <functional>
@@ -20,7 +20,7 @@
 namespace gc {
 
 namespace detail {
-void add_cleanup(const void* object, std::function<void()> fn);  // src/gc/cleanups.cpp
+void add_cleanup(const void* object, std::function<void()> fn);  // src/toolbox/cleanups.cpp
 }  // namespace detail
 
 template <class T, class F>

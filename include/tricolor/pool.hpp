@@ -5,7 +5,7 @@
 // and drops the previous victim cache, so an object put back survives at least one collection and
 // is dropped by the second unless someone took it in between. A pool therefore never pins memory
 // that the program stopped using, and costs nothing to keep around. How the pool's caches are laid
-// out and rotated is in src/gc/pools.hpp.
+// out and rotated is in src/toolbox/pools.hpp.
 #pragma once
 
 #include <functional>
@@ -19,7 +19,7 @@ namespace gc {
 
 namespace detail {
 struct PoolState;
-// The type-erased pool (src/gc/pools.cpp): it holds object addresses, which pool<T> converts.
+// The type-erased pool (src/toolbox/pools.cpp): it holds object addresses, which pool<T> converts.
 class PoolCore {
  public:
   PoolCore();

@@ -1,7 +1,7 @@
 // gc::weak<T>: a reference that does not keep its object alive. lock() returns the object as a
 // gc::ptr while it lives, and null once a cycle has found it unreachable; a lock() during a mark
 // keeps the object alive through that cycle. How the collector clears weak references is in
-// src/gc/weak_refs.hpp.
+// src/toolbox/weak_refs.hpp.
 #pragma once
 
 #include <type_traits>
@@ -13,7 +13,7 @@ namespace gc {
 
 namespace detail {
 struct WeakCell;
-WeakCell* weak_register(const void* target);  // src/gc/weak_refs.cpp
+WeakCell* weak_register(const void* target);  // src/toolbox/weak_refs.cpp
 void weak_unregister(WeakCell* cell) noexcept;
 void* weak_lock(WeakCell* cell) noexcept;
 }  // namespace detail

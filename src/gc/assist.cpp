@@ -2,12 +2,12 @@
 
 #include <algorithm>
 
+#include "base/clock.hpp"
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
 #include "gc/pacer.hpp"
 #include "heap/heap_counters.hpp"
-#include "runtime/runtime.hpp"
 #include "runtime/safepoint.hpp"
 
 namespace gc::detail {

@@ -15,11 +15,12 @@
 
 #include <cstdint>
 
+#include "heap/collector.hpp"
+
 namespace gc::detail {
 
-// Called by the allocation slow path, outside critical sections, after taking `bytes` during a
-// mark.
-void assist_allocation(std::int64_t bytes);
+// assist_allocation(bytes), which the allocation slow path calls, is declared in
+// heap/collector.hpp.
 
 // Wakes threads waiting for credit (called by the workers when they publish some).
 void notify_assists();

@@ -4,31 +4,30 @@
 #include <cstdio>
 #include <mutex>
 
-#include "gc/arenas.hpp"
+#include "base/clock.hpp"
+#include "base/futex.hpp"
+#include "base/settings.hpp"
 #include "gc/assist.hpp"
-#include "gc/cleanups.hpp"
 #include "gc/destructors.hpp"
+#include "gc/hooks.hpp"
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/mark_workers.hpp"
 #include "gc/marker.hpp"
 #include "gc/pacer.hpp"
-#include "gc/pools.hpp"
 #include "gc/root_set.hpp"
 #include "gc/stack_scan.hpp"
 #include "gc/sweeper.hpp"
+#include "gc/test_hooks.hpp"
+#include "gc/trace.hpp"
 #include "gc/write_barrier.hpp"
 #include "heap/central.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/page_heap.hpp"
 #include "heap/scavenger.hpp"
 #include "heap/thread_cache.hpp"
-#include "runtime/futex.hpp"
-#include "runtime/runtime.hpp"
 #include "runtime/safepoint.hpp"
-#include "runtime/settings.hpp"
 #include "runtime/stop_the_world.hpp"
-#include "runtime/trace.hpp"
 #include "tricolor/detail/barrier.hpp"
 
 namespace gc::detail {
@@ -65,7 +64,7 @@ const std::int64_t g_start_ns = now_ns();
 
 // Takes the cycle lock. A registered thread waits as a blocked one, so that a stop in progress
 // never waits for it; a library thread is never stopped and just waits.
-std::unique_lock<std::mutex> lock_cycle() {
+std::unique_lock<Mutex> lock_cycle() {
   std::unique_lock lock(cycle_mutex(), std::defer_lock);
   if (t_mutator.record == nullptr) {
     lock.lock();
@@ -121,8 +120,8 @@ void scan_saved_frame(Marker& marker, ThreadRecord* r, const char* what) {
 //
 // `verifying`: the gccheckmark pass skips the live stack of a thread inside a blocking region,
 // which keeps running and may reuse its slots; the copy of its registers is scanned.
-void mark_from_roots_stopped(Marker& marker, ThreadRecord* self, std::uintptr_t self_lo,
-                             bool verifying) {
+void mark_from_roots_stopped(const WorldStopped&, Marker& marker, ThreadRecord* self,
+                             std::uintptr_t self_lo, bool verifying) {
   char stack[96] = "a stack";
   char frame[96] = "saved registers";
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
@@ -138,11 +137,11 @@ void mark_from_roots_stopped(Marker& marker, ThreadRecord* self, std::uintptr_t 
     marker.shade(r->mutator->tiny);
   }
   mark_roots(marker);
-  mark_arena_roots(marker);  // its lock is free: its holders are in critical sections
+  g_hooks.roots.call(marker);  // their locks are free: their holders are in critical sections
 }
 
 // Bytes that cached spans count as allocated but have not handed out (world stopped).
-std::int64_t unused_cached_bytes() {
+std::int64_t unused_cached_bytes(const WorldStopped&) {
   std::int64_t bytes = 0;
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     for (Span* s : r->mutator->alloc) {
@@ -167,7 +166,7 @@ std::int64_t unused_cached_bytes() {
 // black: it may as well be a finished object whose slots hold the only pointers to others).
 // Each thread's tiny block is shaded, since later tiny objects go into it without any allocation
 // the mark could see.
-void prepare_spans_for_mark(Marker& marker) {
+void prepare_spans_for_mark(const WorldStopped&, Marker& marker) {
   const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_relaxed);
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     const bool in_flight = !r->cooperative.load(std::memory_order_relaxed);
@@ -204,7 +203,7 @@ void update_scavenger_goal() {
 // stopped at safepoints, so that their spans are swept after this cycle even if the thread stays
 // blocked (a thread stopped by signal may be in the middle of an allocation: its cache stays).
 // World stopped; spans that need sweeping stay cached, since nothing is swept in a pause.
-void flush_stopped_caches(ThreadRecord* self) {
+void flush_stopped_caches(const WorldStopped&, ThreadRecord* self) {
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     if (r == self || r->cooperative.load(std::memory_order_relaxed))
       flush_thread_cache(*r->mutator, /*keep_unswept=*/true);
@@ -212,9 +211,10 @@ void flush_stopped_caches(ThreadRecord* self) {
 }
 
 // Mark start, with the world stopped.
-void begin_mark(CycleReason reason, const StopStats& stop) {
+void begin_mark(const WorldStopped& world, CycleReason reason) {
+  const StopStats& stop = world.stats();
   // Before the barrier is on: the dropped victims are garbage for this mark.
-  if (reason != CycleReason::kFollowUp) rotate_pools();
+  if (reason != CycleReason::kFollowUp) g_hooks.mark_start.call();
   g_cycle = CycleInProgress{};
   g_cycle.reason = reason;
   g_cycle.trace.heap_start = g_counters.heap_live.load(std::memory_order_relaxed);
@@ -233,24 +233,24 @@ void begin_mark(CycleReason reason, const StopStats& stop) {
   g_gc_phase.store(GcPhase::kMark, std::memory_order_release);
   {
     Marker marker(Marker::Mode::kMark);
-    prepare_spans_for_mark(marker);
+    prepare_spans_for_mark(world, marker);
   }
   g_cycle.live_at_start = g_counters.heap_live.load(std::memory_order_relaxed);
-  g_cycle.unused_at_start = unused_cached_bytes();
+  g_cycle.unused_at_start = unused_cached_bytes(world);
   pacer().begin_mark(g_cycle.live_at_start);
 }
 
 // gccheckmark: a second mark from scratch into the checkmark bits, world stopped.
-void verify_mark(ThreadRecord* self, std::uintptr_t self_lo) {
+void verify_mark(const WorldStopped& world, ThreadRecord* self, std::uintptr_t self_lo) {
   clear_checkmarks();
   Marker verifier(Marker::Mode::kCheckmark);
-  mark_from_roots_stopped(verifier, self, self_lo, /*verifying=*/true);
+  mark_from_roots_stopped(world, verifier, self, self_lo, /*verifying=*/true);
   verifier.drain();
 }
 
 // The end of a cycle, world stopped, no grey work left anywhere.
-void end_mark(ThreadRecord* self, std::int64_t pause_start) {
-  flush_stopped_caches(self);
+void end_mark(const WorldStopped& world, ThreadRecord* self, std::int64_t pause_start) {
+  flush_stopped_caches(world, self);
   const std::int64_t marked = g_mark.marked_bytes.load(std::memory_order_relaxed);
   const std::int64_t live_now = g_counters.heap_live.load(std::memory_order_relaxed);
   // Span-granular: what the caches took during the mark, all of it allocated black.
@@ -326,15 +326,16 @@ void after_cycle(CycleTrace trace) {
 }
 
 // GODEBUG=gcstoptheworld: the whole mark in the pause of mark start.
-void mark_in_the_pause(ThreadRecord* self, std::uintptr_t self_lo, std::int64_t pause_start) {
+void mark_in_the_pause(const WorldStopped& world, ThreadRecord* self, std::uintptr_t self_lo,
+                       std::int64_t pause_start) {
   {
     Marker marker(Marker::Mode::kMark);
-    mark_from_roots_stopped(marker, self, self_lo, /*verifying=*/false);
+    mark_from_roots_stopped(world, marker, self, self_lo, /*verifying=*/false);
     marker.drain();
   }
   end_stack_scans();
-  if (settings().gccheckmark) verify_mark(self, self_lo);
-  end_mark(self, pause_start);
+  if (settings().gccheckmark) verify_mark(world, self, self_lo);
+  end_mark(world, self, pause_start);
 }
 
 // Sweep termination and mark start, on the triggering thread. Returns the number of the cycle it
@@ -353,17 +354,17 @@ __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason,
   const std::int64_t start = now_ns();
   finish_sweeping();
   const std::int64_t pause_start = now_ns();
-  const StopStats stop = stop_the_world();
-  begin_mark(reason, stop);
+  WorldStopped world = stop_the_world();
+  begin_mark(world, reason);
   const std::uint32_t number = g_mark.cycle.load(std::memory_order_relaxed);
   g_cycle.start_ns = start;
   if (settings().gcstoptheworld >= 1) {
     g_cycle.first_pause_ns = 0;
-    mark_in_the_pause(self, self_lo, pause_start);
+    mark_in_the_pause(world, self, self_lo, pause_start);
     g_cycle.trace.stop_ns = now_ns() - pause_start;
     g_cycle.trace.termination_ns = 0;
     const CycleTrace trace = g_cycle.trace;
-    start_the_world();
+    start_the_world(std::move(world));
     lock.unlock();
     // =2: the whole sweep too, before the cycle returns. Not in the pause: a thread inside a
     // blocking region may hold a lock that sweeping takes (the destructor queue's).
@@ -381,7 +382,7 @@ __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason,
   g_cycle.first_pause_ns = pause_end - pause_start;
   record_pause(g_cycle.first_pause_ns);
   g_cycle.mark_start_ns = pause_end;
-  start_the_world();
+  start_the_world(std::move(world));
   t_in_cycle = false;
   lock.unlock();
   if (settings().gcpacertrace) pacer().print_start_trace(mark_worker_count());
@@ -401,7 +402,7 @@ __attribute__((noinline)) std::uint32_t start_cycle(CycleReason reason) {
 
 // Scans, with the world stopped, the stacks that the mark has not scanned yet (the last attempt
 // of a termination that keeps finding work).
-void scan_due_stacks_stopped(Marker& marker) {
+void scan_due_stacks_stopped(const WorldStopped&, Marker& marker) {
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_relaxed);
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     if (r->scanned_cycle.load(std::memory_order_relaxed) == cycle) continue;
@@ -416,12 +417,12 @@ constexpr int kTerminationAttempts = 4;
 
 }  // namespace
 
-std::mutex& cycle_mutex() {
-  static std::mutex* mutex = new std::mutex;
-  return *mutex;
+Mutex& cycle_mutex() {
+  static constinit Mutex mutex{LockRank::kCycle};
+  return mutex;
 }
 
-std::unique_lock<std::mutex> lock_cycle_between_marks() {
+std::unique_lock<Mutex> lock_cycle_between_marks() {
   for (;;) {
     const std::uint32_t seen = g_cycles_done.load(std::memory_order_acquire);
     auto lock = lock_cycle();
@@ -436,28 +437,28 @@ std::unique_lock<std::mutex> lock_cycle_between_marks() {
 bool terminate_mark(int attempt) {
   auto lock = lock_cycle();
   const std::int64_t pause_start = now_ns();
-  stop_the_world();
+  WorldStopped world = stop_the_world();
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) flush_barrier_buffer(r);
   if (stacks_pending() != 0 || !mark_quiescent()) {
     if (attempt + 1 < kTerminationAttempts) {
       record_pause(now_ns() - pause_start);
-      start_the_world();
+      start_the_world(std::move(world));
       return false;
     }
     // Finish here: the mark workers drain alongside until nothing is left.
     {
       Marker marker(Marker::Mode::kMark);
-      scan_due_stacks_stopped(marker);
+      scan_due_stacks_stopped(world, marker);
     }
     do {
       Marker marker(Marker::Mode::kMark);
       marker.drain();
     } while (!mark_quiescent());
   }
-  if (settings().gccheckmark) verify_mark(nullptr, 0);
-  end_mark(nullptr, pause_start);
+  if (settings().gccheckmark) verify_mark(world, nullptr, 0);
+  end_mark(world, nullptr, pause_start);
   const CycleTrace trace = g_cycle.trace;
-  start_the_world();
+  start_the_world(std::move(world));
   lock.unlock();
   after_cycle(trace);
   return true;
@@ -503,9 +504,10 @@ void collect_and_destroy() {
     run_cycle(CycleReason::kFollowUp);
     finish_sweeping();
   }
-  wait_for_cleanups();
+  g_hooks.collect_waits.call();
 }
 
+#if TRICOLOR_TEST_HOOKS
 void start_cycle_for_test() {
   while (start_cycle(CycleReason::kForced) == 0) wait_for_cycle_end();
 }
@@ -514,19 +516,20 @@ void wait_for_cycle_end() {
   const std::uint32_t seen = g_cycles_done.load(std::memory_order_acquire);
   if (marking()) wait_for_cycles_done_change(seen);
 }
+#endif
 
 void snapshot_with_world_stopped(void (*fill)(const CycleTotals&, void*), void* context) {
   ThreadRecord* self = ensure_registered();
   auto lock = lock_cycle();
-  stop_the_world();
-  flush_stopped_caches(self);
+  WorldStopped world = stop_the_world();
+  flush_stopped_caches(world, self);
   CycleTotals totals = g_totals;
   const std::int64_t elapsed = now_ns() - g_start_ns;
   totals.gc_cpu_fraction =
       elapsed > 0 ? static_cast<double>(g_gc_cpu_ns) / (static_cast<double>(elapsed) * cpu_count())
                   : 0;
   fill(totals, context);
-  start_the_world();
+  start_the_world(std::move(world));
 }
 
 }  // namespace gc::detail

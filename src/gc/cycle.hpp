@@ -27,18 +27,17 @@
 #include <cstdint>
 #include <mutex>
 
+#include "base/mutex.hpp"
+#include "heap/collector.hpp"  // maybe_start_cycle, collect_for_memory
+
 namespace gc::detail {
 
 // kFollowUp: the second cycle of one gc::collect(), which frees the slots whose destructors ran
 // during the first; pools are not rotated for it, so one collect() empties no pool by itself.
 enum class CycleReason { kHeap, kForced, kFollowUp, kOutOfMemory };
 
-// Starts a cycle if the heap has reached the pacer's trigger and no cycle is marking.
-void maybe_start_cycle();
 // A whole cycle: waits for a mark in progress to end, then runs one and waits for it too.
 void run_cycle(CycleReason reason);
-// A full cycle and sweep, to find memory when the OS refused some.
-void collect_for_memory();
 // gc::collect(): a cycle, the sweep, and the destructors of everything it found dead.
 void collect_and_destroy();
 
@@ -46,11 +45,6 @@ void collect_and_destroy();
 // work is left, else restarts the world and returns false. `attempt` counts the tries of this
 // cycle; after a few, the rest of the mark is done in the pause rather than tried again.
 bool terminate_mark(int attempt);
-
-// Test hooks: start a cycle and return once the world restarts after mark start; wait until the
-// cycle in progress (if any) has ended.
-void start_cycle_for_test();
-void wait_for_cycle_end();
 
 struct CycleTotals {
   std::uint64_t num_gc = 0;
@@ -68,8 +62,8 @@ void snapshot_with_world_stopped(void (*fill)(const CycleTotals&, void*), void* 
 
 // The lock that serialises stops of the world. A cycle holds it for each of its two pauses, not in
 // between; fork() holds it across the fork and waits for a mark in progress to end first.
-std::mutex& cycle_mutex();
+Mutex& cycle_mutex();
 // Locks cycle_mutex() with no mark in progress (for fork).
-std::unique_lock<std::mutex> lock_cycle_between_marks();
+std::unique_lock<Mutex> lock_cycle_between_marks();
 
 }  // namespace gc::detail

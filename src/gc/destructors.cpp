@@ -6,10 +6,11 @@
 #include <mutex>
 #include <thread>
 
+#include "base/fixed_pool.hpp"
+#include "base/os_memory.hpp"
 #include "gc/sweeper.hpp"
 #include "heap/central.hpp"
-#include "heap/fixed_pool.hpp"
-#include "heap/os_memory.hpp"
+#include "heap/destructor_table.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
 #include "tricolor/detail/heap_range.hpp"
@@ -123,20 +124,6 @@ void register_destructor(void* object, DestructorFn fn) {
   }
   const std::uint32_t index = s->nelems == 1 ? 0 : s->slot_index(addr);
   table[index].store(reinterpret_cast<std::uintptr_t>(fn), std::memory_order_release);
-}
-
-std::atomic<std::uintptr_t>* new_destructor_table(std::uint32_t slots) {
-  CriticalSection critical;  // nobody is ever stopped holding the pool's lock
-  void* memory = SizedPool::allocate(slots * sizeof(std::atomic<std::uintptr_t>));
-  auto* table = static_cast<std::atomic<std::uintptr_t>*>(memory);
-  for (std::size_t i = 0; i < slots; ++i) ::new (&table[i]) std::atomic<std::uintptr_t>(0);
-  return table;
-}
-
-void free_destructor_table(std::atomic<std::uintptr_t>* table, std::uint32_t slots) {
-  if (table == nullptr) return;
-  CriticalSection critical;
-  SizedPool::deallocate(table, slots * sizeof(std::atomic<std::uintptr_t>));
 }
 
 ZombieBatch* new_zombie_batch(Span* span, std::uint32_t sweepgen) {

@@ -35,9 +35,6 @@ struct ZombieBatch {
 
 ZombieBatch* new_zombie_batch(Span* span, std::uint32_t sweepgen);
 
-// A span's table of destructors (one entry per slot), from a SizedPool; zero-filled.
-std::atomic<std::uintptr_t>* new_destructor_table(std::uint32_t slots);
-void free_destructor_table(std::atomic<std::uintptr_t>* table, std::uint32_t slots);
 // Hands a batch to the destructor thread (which gives it back to the pool when done).
 void queue_zombies(ZombieBatch* batch);
 // Starts the destructor thread if it is not running (outside critical sections: it allocates).

@@ -2,12 +2,13 @@
 
 #include <mutex>
 
-#include "runtime/futex.hpp"
+#include "base/futex.hpp"
+#include "base/mutex.hpp"
 
 namespace gc::detail {
 
 namespace {
-std::mutex g_queue_mutex;  // taken inside critical sections, or by library threads
+Mutex g_queue_mutex{LockRank::kLeaf};  // taken inside critical sections, or by library threads
 MarkChunk* g_head = nullptr;
 std::atomic<std::size_t> g_chunks{0};
 std::atomic<int> g_busy{0};

@@ -3,13 +3,14 @@
 #include <cstring>
 #include <mutex>
 
-#include "heap/os_memory.hpp"
+#include "base/mutex.hpp"
+#include "base/os_memory.hpp"
 
 namespace gc::detail {
 
 namespace {
 constexpr std::size_t kMaxSpares = 256;  // 4 MiB
-std::mutex g_spare_mutex;                // taken inside critical sections or by library threads
+Mutex g_spare_mutex{LockRank::kLeaf};    // taken inside critical sections or by library threads
 MarkChunk* g_spares = nullptr;           // linked through `prev`
 std::size_t g_spare_count = 0;
 }  // namespace

@@ -1,8 +1,8 @@
 // The state of the concurrent mark, shared by the cycle, the marker, the barrier and the threads.
 //
-// `g_gc_phase` is kMark from mark start (the first stop-the-world of a cycle) to mark termination
-// (the second); both edges happen with the world stopped, so a thread that sees kMark after a
-// safepoint sees the whole of mark start. While it is kMark:
+// `g_gc_phase` (heap/collector.hpp) is kMark from mark start (the first stop-the-world of a cycle)
+// to mark termination (the second); both edges happen with the world stopped, so a thread that sees
+// kMark after a safepoint sees the whole of mark start. While it is kMark:
 //   - the write barrier is on (detail/barrier.hpp, g_barrier_enabled);
 //   - allocation is black: slots handed out since mark start count as marked (allocated_black);
 //   - nothing is swept and no slot is freed, so every address the marker resolves stays valid;
@@ -15,15 +15,10 @@
 #include <atomic>
 #include <cstdint>
 
+#include "heap/collector.hpp"  // g_gc_phase, marking()
 #include "tricolor/detail/span.hpp"
 
 namespace gc::detail {
-
-enum class GcPhase : std::uint8_t { kOff, kMark };
-
-inline constinit std::atomic<GcPhase> g_gc_phase{GcPhase::kOff};
-
-inline bool marking() { return g_gc_phase.load(std::memory_order_acquire) == GcPhase::kMark; }
 
 struct MarkProgress {
   std::atomic<std::uint32_t> cycle{0};             // number of the latest mark start
@@ -38,21 +33,10 @@ struct MarkProgress {
 
 inline constinit MarkProgress g_mark;
 
-// Test hooks: switch off one half of the write barrier, or black allocation, to show that the
-// tests of those mechanisms notice (tests/unit/barrier_test.cpp). Never set outside tests.
-enum BarrierTestFlags : unsigned {
-  kTestNoShadeOld = 1,    // the deletion half: the value a store overwrites
-  kTestNoShadeNew = 2,    // the insertion half: the value stored, or a new slot's value
-  kTestNoBlackAlloc = 4,  // objects allocated while marking are white
-};
-inline constinit std::atomic<unsigned> g_barrier_test_flags{0};
-
 // True if slot `index` of `s` was handed out since mark start: it is black without a mark bit.
 // A slot in [mark_free_index, free_index) whose allocation bit is clear was free at mark start
 // (allocation never writes the bitmap, span.hpp), so it was allocated during this mark.
 inline bool allocated_black(const Span* s, std::uint32_t index) {
-  if (g_barrier_test_flags.load(std::memory_order_relaxed) & kTestNoBlackAlloc) [[unlikely]]
-    return false;
   return index >= s->mark_free_index.load(std::memory_order_relaxed) &&
          index < s->free_index.load(std::memory_order_relaxed) &&
          (s->alloc_bits[index / 64].load(std::memory_order_relaxed) >> (index % 64) & 1) == 0;

@@ -4,17 +4,18 @@
 #include <atomic>
 #include <thread>
 
-#include "gc/arenas.hpp"
+#include "base/clock.hpp"
+#include "base/futex.hpp"
+#include "base/settings.hpp"
 #include "gc/assist.hpp"
 #include "gc/cycle.hpp"
+#include "gc/hooks.hpp"
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
 #include "gc/root_set.hpp"
 #include "gc/stack_scan.hpp"
-#include "runtime/futex.hpp"
-#include "runtime/runtime.hpp"
-#include "runtime/settings.hpp"
+#include "gc/test_hooks.hpp"
 
 namespace gc::detail {
 
@@ -23,18 +24,6 @@ namespace {
 std::atomic<bool> g_started{false};
 // The cycle number a mark start published for the background threads; they sleep on it.
 std::atomic<std::uint32_t> g_wake_cycle{0};
-std::atomic<std::uint32_t> g_hold{static_cast<std::uint32_t>(MarkHold::kNone)};
-std::atomic<std::uint32_t> g_held{static_cast<std::uint32_t>(MarkHold::kNone)};
-
-void hold_point(MarkHold stage) {
-  const auto value = static_cast<std::uint32_t>(stage);
-  if (g_hold.load(std::memory_order_acquire) != value) return;
-  g_held.store(value, std::memory_order_release);
-  futex_wake_all(&g_held);
-  while (g_hold.load(std::memory_order_acquire) == value) futex_wait(&g_hold, value, 1'000'000);
-  g_held.store(static_cast<std::uint32_t>(MarkHold::kNone), std::memory_order_release);
-}
-
 // Scan work between two publications of background credit.
 constexpr std::int64_t kCreditSlice = 256 * 1024;
 
@@ -74,7 +63,7 @@ void controller_main() {
       const std::int64_t cpu_start = thread_cpu_ns();
       Marker marker(Marker::Mode::kMark);
       mark_roots_concurrently(marker);
-      mark_arena_roots(marker);
+      g_hooks.roots.call(marker);
       g_mark.background_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
     }
     background_drain();
@@ -97,12 +86,7 @@ void worker_main() {
   for (;;) {
     cycle = wait_for_mark_start(cycle);
     while (marking() && g_mark.cycle.load(std::memory_order_acquire) == cycle) {
-      // A test that holds the controller holds the workers too: no background marking at all.
-      const std::uint32_t hold = g_hold.load(std::memory_order_acquire);
-      if (hold != static_cast<std::uint32_t>(MarkHold::kNone)) {
-        futex_wait(&g_hold, hold, 1'000'000);
-        continue;
-      }
+      if (hold_workers()) continue;
       background_drain();
       const std::uint32_t seen = mark_events();
       add_idle_worker(1);
@@ -133,20 +117,6 @@ void wake_mark_workers() {
 void forget_mark_workers_after_fork() {
   g_started.store(false);
   g_wake_cycle.store(0);
-}
-
-void set_mark_hold(MarkHold stage) {
-  g_hold.store(static_cast<std::uint32_t>(stage), std::memory_order_release);
-  futex_wake_all(&g_hold);
-}
-
-void wait_for_mark_hold(MarkHold stage) {
-  const auto value = static_cast<std::uint32_t>(stage);
-  for (;;) {
-    const std::uint32_t held = g_held.load(std::memory_order_acquire);
-    if (held == value) return;
-    futex_wait(&g_held, held, 1'000'000);
-  }
 }
 
 }  // namespace gc::detail

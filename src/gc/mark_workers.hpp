@@ -15,8 +15,6 @@
 // mutators is taken by mutators only inside critical sections).
 #pragma once
 
-#include <cstdint>
-
 namespace gc::detail {
 
 // Starts the controller and the workers, once. Outside critical sections (it creates threads).
@@ -27,12 +25,5 @@ void wake_mark_workers();
 void forget_mark_workers_after_fork();
 // Number of background mark threads, the controller included.
 int mark_worker_count();
-
-// Test hooks: the controller waits at a stage of the mark until released, and the workers do no
-// marking meanwhile, so that a test can make a mutator act at a known point of the mark.
-enum class MarkHold : std::uint32_t { kNone, kAfterStart, kAfterRoots };
-void set_mark_hold(MarkHold stage);
-// Waits until the controller is held at `stage`.
-void wait_for_mark_hold(MarkHold stage);
 
 }  // namespace gc::detail

@@ -2,12 +2,13 @@
 
 #include <bit>
 
-#include "gc/arenas.hpp"
+#include "base/os_memory.hpp"
+#include "gc/hooks.hpp"
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
+#include "gc/test_hooks.hpp"
 #include "heap/address_space.hpp"
 #include "heap/object_lookup.hpp"
-#include "heap/os_memory.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace gc::detail {
@@ -23,7 +24,7 @@ bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
 
 }  // namespace
 
-Marker::Marker(Mode mode) : mode_(mode), honour_black_(marking()) {
+Marker::Marker(Mode mode) : mode_(mode), honour_black_(marking() && !test_flag(kTestNoBlackAlloc)) {
   if (mode_ == Mode::kMark) marker_busy_begin();
 }
 
@@ -42,8 +43,7 @@ void Marker::publish() {
 void Marker::shade(std::uintptr_t word) {
   ObjectRef object;
   if (!find_object(word, object)) {
-    if (g_quarantined_chunks.load(std::memory_order_relaxed) != 0) [[unlikely]]
-      note_arena_reference(word);
+    g_hooks.foreign_word.call(word);
     return;
   }
   Span* s = object.span;

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "runtime/runtime.hpp"
+#include "base/clock.hpp"
 
 namespace gc::detail {
 

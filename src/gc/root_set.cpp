@@ -3,8 +3,8 @@
 #include <atomic>
 #include <mutex>
 
+#include "base/os_memory.hpp"
 #include "gc/marker.hpp"
-#include "heap/os_memory.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
 #include "tricolor/detail/barrier.hpp"
@@ -99,7 +99,7 @@ class Stripe {
     if (old != nullptr) os::unmap(old, old_capacity * sizeof(std::uintptr_t));
   }
 
-  std::mutex mutex_;
+  RankedMutex<LockRank::kRootSet> mutex_;
   std::uintptr_t* table_ = nullptr;
   std::size_t capacity_ = 0;
   std::size_t count_ = 0;

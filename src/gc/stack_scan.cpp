@@ -4,11 +4,11 @@
 
 #include <mutex>
 
+#include "base/clock.hpp"
+#include "base/futex.hpp"
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
-#include "runtime/futex.hpp"
-#include "runtime/runtime.hpp"
 #include "runtime/safepoint.hpp"
 
 namespace gc::detail {

@@ -23,6 +23,7 @@
 #include <cstdint>
 
 #include "runtime/thread_registry.hpp"
+#include "runtime/upcalls.hpp"  // scan_own_stack, wait_for_stack_scan, stack_scan_on_*
 
 namespace gc::detail {
 
@@ -31,18 +32,9 @@ void begin_stack_scans();
 // Stacks not yet scanned this cycle.
 int stacks_pending();
 
-// The calling thread scans its own stack from `sp` up, if it is due. Called from safepoint_slow
-// and from the stop signal's handler, outside critical sections.
-void scan_own_stack(std::uintptr_t sp);
 // The collector scans the stacks of due threads inside blocking regions, and sends the stop signal
 // to due threads that have been running for more than a millisecond without scanning.
 void scan_or_prod_stacks(int stop_signal);
-// A thread leaving a blocking region waits here while the collector scans its stack.
-void wait_for_stack_scan(ThreadRecord* r);
-// Registry locked: a thread joins the registry (its stack counts as scanned during a mark), or
-// leaves it (counted as scanned if it was due).
-void stack_scan_on_register(ThreadRecord* r);
-void stack_scan_on_exit(ThreadRecord* r);
 // Mark termination: the "scan stacks" safepoint request is over.
 void end_stack_scans();
 

@@ -3,14 +3,15 @@
 #include <bit>
 #include <thread>
 
-#include "gc/cleanups.hpp"
+#include "base/check.hpp"
+#include "base/os_memory.hpp"
 #include "gc/destructors.hpp"
+#include "gc/hooks.hpp"
 #include "gc/mark_state.hpp"
-#include "gc/weak_refs.hpp"
+#include "gc/test_hooks.hpp"
 #include "heap/central.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/object_lookup.hpp"
-#include "heap/os_memory.hpp"
 #include "heap/page_heap.hpp"
 #include "runtime/background_worker.hpp"
 #include "runtime/safepoint.hpp"
@@ -18,19 +19,11 @@
 
 namespace gc::detail {
 
-void clear_pointer_bits(std::uintptr_t addr, std::size_t bytes) {
-  for_each_pointer_word(addr, bytes, [](std::uintptr_t word, std::uint64_t mask) {
-    auto& w = g_heap.pointer_bits[word];
-    if (w.load(std::memory_order_relaxed) & mask) w.fetch_and(~mask, std::memory_order_relaxed);
-  });
-}
-
 void process_specials(Span* s, std::uint32_t index) {
   const std::uint64_t bit = std::uint64_t{1} << (index % 64);
-  if ((s->special_bits[index / 64].load(std::memory_order_relaxed) & bit) == 0) return;
+  if ((s->special_bits[index / 64].load(std::memory_order_acquire) & bit) == 0) return;
   s->special_bits[index / 64].fetch_and(~bit, std::memory_order_relaxed);
-  clear_weak_refs(s->slot_base(index));
-  queue_cleanups(s->slot_base(index));
+  g_hooks.dead_object.call(s->slot_base(index));
 }
 
 namespace {
@@ -46,21 +39,29 @@ std::uint64_t range_bits(std::uint32_t word_first, std::uint32_t from, std::uint
 
 }  // namespace
 
-bool sweep_span(Span* s) {
+bool sweep_span(SweepClaim claim) {
+  const std::uint32_t sweepgen = claim.sweepgen();
+  Span* const s = claim.release();
+  TRICOLOR_CHECK(s != nullptr, "sweep_span without a claim");
   if (marking()) [[unlikely]]
     os::fatal("sweeping span %p while a mark is in progress", reinterpret_cast<void*>(s->base));
+  TRICOLOR_DCHECK(s->sweepgen.load(std::memory_order_relaxed) == sweepgen - 1,
+                  "span %p swept without being claimed (sweepgen %u, claim for %u)",
+                  reinterpret_cast<void*>(s->base), s->sweepgen.load(std::memory_order_relaxed),
+                  sweepgen);
+  TRICOLOR_DCHECK(s->state.load(std::memory_order_relaxed) == SpanState::kInUse,
+                  "sweeping span %p that is not in use", reinterpret_cast<void*>(s->base));
+  TRICOLOR_DCHECK(!s->cached || s->list_id < 0, "span %p swept while cached and listed",
+                  reinterpret_cast<void*>(s->base));
   const std::uint32_t n = s->nelems;
   const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);
   const std::uint32_t mark_free_index = s->mark_free_index.load(std::memory_order_relaxed);
-  const std::uintptr_t object_bytes = object_size(s);
   std::atomic<std::uintptr_t>* destructors = s->destructors.load(std::memory_order_acquire);
   ZombieBatch* zombies = nullptr;  // allocated when the first zombie turns up
   std::uint32_t live = 0;
   std::int64_t freed = 0;
-  const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_relaxed);
   const std::uint32_t words = (n + 63) / 64;
-  const bool black_allocation =
-      (g_barrier_test_flags.load(std::memory_order_relaxed) & kTestNoBlackAlloc) == 0;
+  const bool black_allocation = !test_flag(kTestNoBlackAlloc);
   for (std::uint32_t w = 0; w < words; ++w) {
     const std::uint64_t allocated_at_mark = s->alloc_bits[w].load(std::memory_order_relaxed);
     std::uint64_t allocated = allocated_at_mark;
@@ -78,7 +79,7 @@ bool sweep_span(Span* s) {
       kept |= allocated & ~allocated_at_mark & range_bits(word_first, mark_free_index, free_index);
     std::uint64_t dead = allocated & ~kept;
     const std::uint64_t zombies_queued = s->zombie_bits[w].load(std::memory_order_relaxed);
-    const std::uint64_t with_specials = s->special_bits[w].load(std::memory_order_relaxed) & dead;
+    const std::uint64_t with_specials = s->special_bits[w].load(std::memory_order_acquire) & dead;
     std::uint64_t freed_bits = 0;
     while (dead != 0) {
       const unsigned bit = static_cast<unsigned>(std::countr_zero(dead));
@@ -86,10 +87,7 @@ bool sweep_span(Span* s) {
       const std::uint32_t index = word_first + bit;
       // Dead, freed or queued for its destructor: its weak references read null from now on, and
       // its cleanups may run.
-      if (with_specials & (std::uint64_t{1} << bit)) {
-        clear_weak_refs(s->slot_base(index));
-        queue_cleanups(s->slot_base(index));
-      }
+      if (with_specials & (std::uint64_t{1} << bit)) g_hooks.dead_object.call(s->slot_base(index));
       const std::uintptr_t entry =
           destructors != nullptr ? destructors[index].load(std::memory_order_acquire) : 0;
       if (entry != 0) {
@@ -105,7 +103,7 @@ bool sweep_span(Span* s) {
       }
       freed_bits |= std::uint64_t{1} << bit;
       ++freed;
-      if (!s->noscan()) clear_pointer_bits(s->slot_base(index), s->elem_size);
+      clear_freed_slot(s, index);
     }
     if (freed_bits & zombies_queued)
       s->zombie_bits[w].fetch_and(~freed_bits, std::memory_order_relaxed);
@@ -119,7 +117,9 @@ bool sweep_span(Span* s) {
   s->mark_free_index.store(0, std::memory_order_release);
   s->alloc_count.store(live, std::memory_order_relaxed);
   s->alloc_cache = 0;
-  if (freed != 0) count_freed(freed, freed * static_cast<std::int64_t>(object_bytes));
+  TRICOLOR_DCHECK(live <= n, "span %p keeps %u of %u slots", reinterpret_cast<void*>(s->base), live,
+                  n);
+  count_freed_slots(s, freed);
   if (zombies != nullptr) {
     s->pending_zombie_batches.fetch_add(1, std::memory_order_relaxed);
     queue_zombies(zombies);
@@ -127,8 +127,7 @@ bool sweep_span(Span* s) {
   // An empty span goes back to the page heap, unless the destructor thread still holds a batch of
   // it (it is then kept empty, and a later sweep frees it).
   if (live == 0 && s->pending_zombie_batches.load(std::memory_order_acquire) == 0) {
-    free_destructor_table(s->destructors.exchange(nullptr, std::memory_order_relaxed), s->nelems);
-    page_heap().free(s);
+    free_empty_span(s);
     return true;
   }
   s->sweepgen.store(sweepgen, std::memory_order_release);
@@ -152,14 +151,15 @@ bool sweep_one() {
   for (std::size_t sc = g_sweep_cursor.load(std::memory_order_relaxed); sc < kNumSpanClasses;
        ++sc) {
     Central& c = central(static_cast<std::uint8_t>(sc));
-    Span* s = c.take_unswept();
-    if (s == nullptr) {
+    SweepClaim claim = c.take_unswept();
+    if (!claim) {
       // Nothing new is filed unswept until the next cycle, so the cursor only moves forward.
       std::size_t expected = sc;
       g_sweep_cursor.compare_exchange_strong(expected, sc + 1, std::memory_order_relaxed);
       continue;
     }
-    if (!sweep_span(s)) c.insert_swept(s);
+    Span* s = claim.span();
+    if (!sweep_span(std::move(claim))) c.insert_swept(s);
     swept = true;
     break;
   }

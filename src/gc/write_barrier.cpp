@@ -2,6 +2,7 @@
 
 #include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
+#include "gc/test_hooks.hpp"
 #include "runtime/safepoint.hpp"
 #include "tricolor/detail/barrier.hpp"
 
@@ -29,15 +30,13 @@ void write_barrier_slow(void* slot, const void* old_value, const void* new_value
   if (on_my_stack(slot)) return;  // registration just learned where the stack is
   CriticalSection critical;
   if (!marking()) return;  // a late call: see the header
-  const unsigned disabled = g_barrier_test_flags.load(std::memory_order_relaxed);
-  if (old_value != nullptr && (disabled & kTestNoShadeOld) == 0)
+  if (old_value != nullptr && !test_flag(kTestNoShadeOld))
     append(r, reinterpret_cast<std::uintptr_t>(old_value));
   if (new_value != nullptr) shade_for_barrier(r, reinterpret_cast<std::uintptr_t>(new_value));
 }
 
 void shade_for_barrier(ThreadRecord* r, std::uintptr_t value) {
-  if ((g_barrier_test_flags.load(std::memory_order_relaxed) & kTestNoShadeNew) == 0)
-    append(r, value);
+  if (!test_flag(kTestNoShadeNew)) append(r, value);
 }
 
 }  // namespace gc::detail

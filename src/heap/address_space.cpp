@@ -3,13 +3,14 @@
 #include <atomic>
 #include <mutex>
 
-#include "heap/os_memory.hpp"
+#include "base/mutex.hpp"
+#include "base/os_memory.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace gc::detail {
 
 namespace {
-std::mutex g_grow_mutex;
+Mutex g_grow_mutex{LockRank::kAddressSpace};
 std::atomic<std::uintptr_t> g_frontier{0};  // end of the committed part
 std::atomic<std::uintptr_t> g_committed_end{0};
 }  // namespace

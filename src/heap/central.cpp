@@ -1,11 +1,11 @@
 #include "heap/central.hpp"
 
-#include "gc/destructors.hpp"
-#include "gc/mark_state.hpp"
-#include "gc/sweeper.hpp"
+#include "base/check.hpp"
+#include "heap/destructor_table.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/object_lookup.hpp"
 #include "heap/page_heap.hpp"
+#include "heap/pointer_bitmap.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace gc::detail {
@@ -47,14 +47,66 @@ Central& central(std::uint8_t span_class) {
   return centrals[span_class];
 }
 
+namespace {
+
+// Publishes a span set up by init_small_span or init_large_span: swept for this generation, then
+// in use, with release, after every other field (a marker resolving an address in it concurrently
+// either ignores it or sees it whole; see PageHeap::allocate).
+void publish_span(Span* s) {
+  TRICOLOR_DCHECK(s->state.load(std::memory_order_relaxed) == SpanState::kFree,
+                  "span %p published twice", reinterpret_cast<void*>(s->base));
+  s->sweepgen.store(g_sweepgen.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  s->state.store(SpanState::kInUse, std::memory_order_release);
+}
+
+}  // namespace
+
 void init_small_span(Span* s, std::uint8_t span_class) {
   const std::size_t size_class = span_class_size_class(span_class);
+  TRICOLOR_DCHECK(size_class != 0, "a small span needs a size class");
   s->span_class = span_class;
   s->elem_size = kClassToSize[size_class];
   s->nelems = kClassToObjects[size_class];
   s->div_magic = kClassToDivMagic[size_class];
-  s->sweepgen.store(g_sweepgen.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  s->state.store(SpanState::kInUse, std::memory_order_release);  // see PageHeap::allocate
+  TRICOLOR_DCHECK(s->nelems * s->elem_size <= s->npages * kPageSize,
+                  "%u slots of %u bytes overflow %zu pages", s->nelems, s->elem_size, s->npages);
+  publish_span(s);
+}
+
+void init_large_span(Span* s, std::size_t size, bool noscan) {
+  const std::size_t bytes = s->npages * kPageSize;
+  TRICOLOR_DCHECK(size <= bytes, "a large object of %zu bytes in %zu pages", size, s->npages);
+  s->span_class = make_span_class(0, noscan);
+  s->elem_size = static_cast<std::uint32_t>(bytes > 0xffffffffu ? 0xffffffffu : bytes);
+  s->large_size = size;
+  s->nelems = 1;
+  s->div_magic = 0;  // every offset is slot 0
+  s->free_index.store(1, std::memory_order_relaxed);
+  // Allocated black during a mark (gc/mark_state.hpp): 0 puts the object above mark_free_index.
+  s->mark_free_index.store(marking() ? 0 : 1, std::memory_order_relaxed);
+  s->alloc_count.store(1, std::memory_order_relaxed);
+  publish_span(s);
+}
+
+void clear_freed_slot(const Span* s, std::uint32_t index) {
+  TRICOLOR_DCHECK(index < s->nelems, "slot %u of a span of %u", index, s->nelems);
+  if (!s->noscan()) clear_pointer_bits(s->slot_base(index), s->elem_size);
+}
+
+void count_freed_slots(const Span* s, std::int64_t count) {
+  if (count != 0) count_freed(count, count * static_cast<std::int64_t>(object_size(s)));
+}
+
+void free_empty_span(Span* s) {
+  TRICOLOR_DCHECK(s->alloc_count.load(std::memory_order_relaxed) == 0,
+                  "span %p freed with %u objects", reinterpret_cast<void*>(s->base),
+                  s->alloc_count.load(std::memory_order_relaxed));
+  TRICOLOR_DCHECK(!s->cached && s->list_id < 0, "span %p freed while cached or listed",
+                  reinterpret_cast<void*>(s->base));
+  TRICOLOR_DCHECK(s->pending_zombie_batches.load(std::memory_order_relaxed) == 0,
+                  "span %p freed with a zombie batch pending", reinterpret_cast<void*>(s->base));
+  free_destructor_table(s->destructors.exchange(nullptr, std::memory_order_relaxed), s->nelems);
+  page_heap().free(s);
 }
 
 // list ids: 2 * generation + (full ? 1 : 0)
@@ -74,25 +126,29 @@ Span* Central::cache_span(std::uint8_t span_class) {
   Span* found = nullptr;
   for (int budget = kSweepBudget; found == nullptr;) {
     Span* s = nullptr;
-    bool claimed = false;
+    SweepClaim claim;
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       if ((s = partial_[swept].pop()) != nullptr) {
-        claimed = try_claim_sweep(s, sweepgen);  // only if it was filed before a flip
+        claim = try_claim_sweep(s, sweepgen);  // only if it was filed before a flip
       } else if (budget > 0 && ((s = partial_[unswept].pop()) != nullptr ||
                                 (s = full_[unswept].pop()) != nullptr)) {
-        claimed = try_claim_sweep(s, sweepgen);
+        claim = try_claim_sweep(s, sweepgen);
       }
-      if (s != nullptr && !claimed) s->cached = true;
+      if (s != nullptr && !claim) {
+        TRICOLOR_DCHECK(!s->cached, "span %p on a central list is cached",
+                        reinterpret_cast<void*>(s->base));
+        s->cached = true;
+      }
     }
     if (s == nullptr) break;
-    if (!claimed) {
+    if (!claim) {
       found = s;
       break;
     }
     --budget;
-    if (sweep_span(s)) continue;  // emptied: back in the page heap
-    std::lock_guard lock(mutex_);
+    if (sweep_span(std::move(claim))) continue;  // emptied: back in the page heap
+    MutexLock lock(mutex_);
     if (s->alloc_count.load(std::memory_order_relaxed) < s->nelems) {
       s->cached = true;
       found = s;
@@ -122,12 +178,13 @@ void Central::uncache_span(Span* s) {
   if (needs_sweep(s, sweepgen)) {
     // A cycle ended while the span was cached: the owner sweeps it on the way back.
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       s->cached = false;
     }
-    if (!try_claim_sweep(s, sweepgen)) return;
-    if (sweep_span(s)) return;
-    std::lock_guard lock(mutex_);
+    SweepClaim claim = try_claim_sweep(s, sweepgen);
+    if (!claim) return;
+    if (sweep_span(std::move(claim))) return;
+    MutexLock lock(mutex_);
     insert_locked(s);
     return;
   }
@@ -136,37 +193,37 @@ void Central::uncache_span(Span* s) {
   if (!marking())
     s->mark_free_index.store(s->free_index.load(std::memory_order_relaxed),
                              std::memory_order_relaxed);
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   s->cached = false;
   insert_locked(s);
 }
 
 void Central::add_large(Span* s) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   insert_locked(s);
 }
 
-Span* Central::take_unswept() {
+SweepClaim Central::take_unswept() {
   const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_acquire);
   const int unswept = 1 - swept_index(sweepgen);
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   for (;;) {
     Span* s = partial_[unswept].pop();
     if (s == nullptr) s = full_[unswept].pop();
-    if (s == nullptr) return nullptr;
-    if (try_claim_sweep(s, sweepgen)) return s;
+    if (s == nullptr) return SweepClaim();
+    if (SweepClaim claim = try_claim_sweep(s, sweepgen)) return claim;
     insert_locked(s);
   }
 }
 
 void Central::insert_swept(Span* s) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   insert_locked(s);
 }
 
 std::size_t Central::free_zombie_slots(Span* s, const std::uint32_t* indexes, std::size_t count,
                                        std::uint32_t queued_sweepgen) {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   // Every return decrements pending_zombie_batches as its last access to the span, which a sweep
   // may free as soon as no batch is pending. During a mark nothing is freed (a marker may be
   // resolving pointers to these slots): the sweep after it frees them.
@@ -183,19 +240,24 @@ std::size_t Central::free_zombie_slots(Span* s, const std::uint32_t* indexes, st
     auto& word = s->alloc_bits[index / 64];
     // Below free_index a slot counts as allocated whatever its bit says: leave it to the sweep.
     if (index < free_index || (word.load(std::memory_order_relaxed) & bit) == 0) continue;
+    TRICOLOR_DCHECK(s->zombie_bits[index / 64].load(std::memory_order_relaxed) & bit,
+                    "slot %u of span %p freed as a zombie but not queued as one", index,
+                    reinterpret_cast<void*>(s->base));
     word.fetch_and(~bit, std::memory_order_relaxed);
     s->zombie_bits[index / 64].fetch_and(~bit, std::memory_order_relaxed);
-    if (!s->noscan()) clear_pointer_bits(s->slot_base(index), s->elem_size);
+    clear_freed_slot(s, index);
     ++freed;
   }
   if (freed == 0) {
     s->pending_zombie_batches.fetch_sub(1, std::memory_order_release);
     return 0;
   }
+  TRICOLOR_DCHECK(s->alloc_count.load(std::memory_order_relaxed) >= freed,
+                  "span %p frees %u of its %u objects", reinterpret_cast<void*>(s->base), freed,
+                  s->alloc_count.load(std::memory_order_relaxed));
   const std::uint32_t remaining = s->alloc_count.load(std::memory_order_relaxed) - freed;
   s->alloc_count.store(remaining, std::memory_order_relaxed);
-  const std::size_t bytes = object_size(s);
-  count_freed(freed, static_cast<std::int64_t>(bytes * freed));
+  count_freed_slots(s, freed);
   const int gen = s->list_id / 2;
   if (s->list_id % 2 == 1) {
     full_[gen].remove(s);
@@ -206,8 +268,7 @@ std::size_t Central::free_zombie_slots(Span* s, const std::uint32_t* indexes, st
   if (remaining == 0 && s->pending_zombie_batches.load(std::memory_order_relaxed) == 1) {
     s->pending_zombie_batches.store(0, std::memory_order_relaxed);
     lock.unlock();
-    free_destructor_table(s->destructors.exchange(nullptr, std::memory_order_relaxed), s->nelems);
-    page_heap().free(s);
+    free_empty_span(s);
     return freed;
   }
   insert_locked(s);

@@ -14,8 +14,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 
+#include "base/mutex.hpp"
+#include "heap/collector.hpp"
 #include "tricolor/detail/span.hpp"
 
 namespace gc::detail {
@@ -40,8 +41,8 @@ class Central {
   void uncache_span(Span* s);
   // Puts a large object's span on the full list.
   void add_large(Span* s);
-  // Pops one span that needs sweeping and claims it; nullptr when none is left.
-  Span* take_unswept();
+  // Pops one span that needs sweeping and claims it; an empty claim when none is left.
+  SweepClaim take_unswept();
   // Files a span that was just swept (and not freed) on the list of its state.
   void insert_swept(Span* s);
   // Frees the slots of zombies whose destructors have run, if the span has not been swept or
@@ -51,16 +52,28 @@ class Central {
                                 std::uint32_t queued_sweepgen);
 
  private:
-  void insert_locked(Span* s);
+  void insert_locked(Span* s) TRICOLOR_REQUIRES(mutex_);
 
-  std::mutex mutex_;
-  SpanList partial_[2];
-  SpanList full_[2];
+  Mutex mutex_{LockRank::kCentral};
+  SpanList partial_[2] TRICOLOR_GUARDED_BY(mutex_);
+  SpanList full_[2] TRICOLOR_GUARDED_BY(mutex_);
 };
 
 Central& central(std::uint8_t span_class);
 
 // Sets up a fresh span from the page heap for `span_class`: slots, magic, bits, sweepgen.
 void init_small_span(Span* s, std::uint8_t span_class);
+
+// Sets up a fresh span from the page heap for one large object of `size` bytes.
+void init_large_span(Span* s, std::size_t size, bool noscan);
+
+// Freeing slots, by the sweep and by the destructor thread alike: a freed slot keeps no pointer
+// bits (its next object starts with none), and the heap counters lose `count` objects.
+void clear_freed_slot(const Span* s, std::uint32_t index);
+void count_freed_slots(const Span* s, std::int64_t count);
+
+// Gives a span with no object left, and its destructor table, back to the page heap. No list or
+// cache holds it, and no zombie batch of it is pending.
+void free_empty_span(Span* s);
 
 }  // namespace gc::detail

@@ -3,8 +3,9 @@
 #include <bit>
 #include <new>
 
+#include "base/check.hpp"
+#include "base/os_memory.hpp"
 #include "heap/address_space.hpp"
-#include "heap/os_memory.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace gc::detail {
@@ -86,14 +87,54 @@ void PageHeap::set_span_table(std::uintptr_t base, std::size_t npages, Span* spa
 }
 
 void PageHeap::insert_free_run(std::uintptr_t base, FreeRun run) {
+  TRICOLOR_DCHECK(run.npages > 0 && run.released <= run.npages,
+                  "free run %p of %zu pages with %zu released", reinterpret_cast<void*>(base),
+                  run.npages, run.released);
+  TRICOLOR_DCHECK(base % kPageSize == 0, "free run %p not page aligned",
+                  reinterpret_cast<void*>(base));
   free_by_address_.emplace(base, run);
   free_by_size_.emplace(run.npages, base);
   free_pages_ += run.npages;
   released_pages_ += run.released;
 }
 
+void PageHeap::insert_free_run_merged(std::uintptr_t base, FreeRun run) {
+  auto after = free_by_address_.find(base + run.npages * kPageSize);
+  if (after != free_by_address_.end()) {
+    run.npages += after->second.npages;
+    run.released += after->second.released;
+    erase_free_run(after->first);
+  }
+  auto below = free_by_address_.lower_bound(base);
+  if (below != free_by_address_.begin()) {
+    --below;
+    const std::uintptr_t below_end = below->first + below->second.npages * kPageSize;
+    TRICOLOR_DCHECK(below_end <= base, "free run %p overlaps the free run below it",
+                    reinterpret_cast<void*>(base));
+    if (below_end == base) {
+      const std::uintptr_t below_base = below->first;
+      run.npages += below->second.npages;
+      run.released += below->second.released;
+      erase_free_run(below_base);
+      base = below_base;
+    }
+  }
+  insert_free_run(base, run);
+}
+
+void PageHeap::check_counts_locked() const {
+  if constexpr (kDchecks) {
+    TRICOLOR_DCHECK(free_by_address_.size() == free_by_size_.size(),
+                    "the page heap's two indexes disagree: %zu runs by address, %zu by size",
+                    free_by_address_.size(), free_by_size_.size());
+    TRICOLOR_DCHECK(released_pages_ <= free_pages_, "%zu released pages of %zu free",
+                    released_pages_, free_pages_);
+  }
+}
+
 void PageHeap::erase_free_run(std::uintptr_t base) {
   const auto it = free_by_address_.find(base);
+  TRICOLOR_DCHECK(it != free_by_address_.end(), "no free run at %p", reinterpret_cast<void*>(base));
   free_by_size_.erase({it->second.npages, base});
   free_pages_ -= it->second.npages;
   released_pages_ -= it->second.released;
@@ -101,7 +142,7 @@ void PageHeap::erase_free_run(std::uintptr_t base) {
 }
 
 Span* PageHeap::allocate(std::size_t npages) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   release_over_limit_locked(npages);
   auto fit = free_by_size_.lower_bound({npages, 0});
   if (fit == free_by_size_.end()) {
@@ -113,19 +154,7 @@ Span* PageHeap::allocate(std::size_t npages) {
       run.npages = npages;
     }
     if (base == 0) return nullptr;
-    // Merge with a free run that ends at the old frontier.
-    auto below = free_by_address_.lower_bound(base);
-    if (below != free_by_address_.begin()) {
-      --below;
-      if (below->first + below->second.npages * kPageSize == base) {
-        const std::uintptr_t below_base = below->first;
-        run.npages += below->second.npages;
-        run.released += below->second.released;
-        erase_free_run(below_base);
-        base = below_base;
-      }
-    }
-    insert_free_run(base, run);
+    insert_free_run_merged(base, run);  // with a free run that ends at the old frontier
     fit = free_by_size_.lower_bound({npages, 0});
   }
   const std::uintptr_t run_base = fit->second;
@@ -138,15 +167,24 @@ Span* PageHeap::allocate(std::size_t npages) {
                     {run.npages - npages, run.released - taken_released});
 
   Span* s = new_descriptor();
+  TRICOLOR_DCHECK(s->state.load(std::memory_order_relaxed) == SpanState::kFree,
+                  "a recycled span descriptor is not free");
   s->base = run_base;
   s->npages = npages;
   inuse_pages_ += npages;
   set_span_table(run_base, npages, s);
+  check_counts_locked();
   return s;
 }
 
 void PageHeap::free(Span* span) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
+  TRICOLOR_DCHECK(span->state.load(std::memory_order_relaxed) != SpanState::kFree,
+                  "span %p freed twice", reinterpret_cast<void*>(span->base));
+  TRICOLOR_DCHECK(span_of(span->base) == span, "span %p is not in the span table",
+                  reinterpret_cast<void*>(span->base));
+  TRICOLOR_DCHECK(inuse_pages_ >= span->npages, "freeing %zu pages of %zu in use", span->npages,
+                  inuse_pages_);
   std::uintptr_t base = span->base;
   FreeRun run{span->npages, 0};
   set_span_table(base, run.npages, nullptr);
@@ -154,29 +192,12 @@ void PageHeap::free(Span* span) {
   inuse_pages_ -= run.npages;
   span->next = recycled_;
   recycled_ = span;
-
-  auto after = free_by_address_.find(base + run.npages * kPageSize);
-  if (after != free_by_address_.end()) {
-    run.npages += after->second.npages;
-    run.released += after->second.released;
-    erase_free_run(after->first);
-  }
-  auto below = free_by_address_.lower_bound(base);
-  if (below != free_by_address_.begin()) {
-    --below;
-    if (below->first + below->second.npages * kPageSize == base) {
-      const std::uintptr_t below_base = below->first;
-      run.npages += below->second.npages;
-      run.released += below->second.released;
-      erase_free_run(below_base);
-      base = below_base;
-    }
-  }
-  insert_free_run(base, run);
+  insert_free_run_merged(base, run);
+  check_counts_locked();
 }
 
 std::size_t PageHeap::release_free_pages() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   std::size_t released = 0;
   for (auto& [base, run] : free_by_address_) {
     if (run.released == run.npages) continue;
@@ -208,7 +229,7 @@ void PageHeap::release_over_limit_locked(std::size_t npages) {
 }
 
 std::size_t PageHeap::scavenge(std::size_t max_bytes) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return scavenge_locked((max_bytes + kPageSize - 1) / kPageSize) * kPageSize;
 }
 
@@ -238,22 +259,22 @@ void PageHeap::release_pages_locked(std::uintptr_t run_base, std::size_t first,
 }
 
 std::size_t PageHeap::retained_bytes() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return (inuse_pages_ + free_pages_ - released_pages_) * kPageSize;
 }
 
 std::size_t PageHeap::released_bytes() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return released_pages_ * kPageSize;
 }
 
 std::size_t PageHeap::inuse_bytes() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return inuse_pages_ * kPageSize;
 }
 
 std::size_t PageHeap::idle_bytes() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return free_pages_ * kPageSize;
 }
 

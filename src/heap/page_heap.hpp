@@ -23,11 +23,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <set>
 #include <utility>
 
-#include "heap/fixed_pool.hpp"
+#include "base/fixed_pool.hpp"
+#include "base/mutex.hpp"
 #include "tricolor/detail/span.hpp"
 
 namespace gc::detail {
@@ -69,29 +69,34 @@ class PageHeap {
     std::size_t npages;
     std::size_t released;
   };
-  void insert_free_run(std::uintptr_t base, FreeRun run);
+  // Files a free run, merged with the free runs that end where it starts and start where it ends.
+  void insert_free_run_merged(std::uintptr_t base, FreeRun run) TRICOLOR_REQUIRES(mutex_);
+  void insert_free_run(std::uintptr_t base, FreeRun run) TRICOLOR_REQUIRES(mutex_);
   // Releases [first, first + npages) pages of the free run at `run_base`; the caller checked that
   // none of them is released yet.
-  void release_pages_locked(std::uintptr_t run_base, std::size_t first, std::size_t npages);
-  std::size_t scavenge_locked(std::size_t max_pages);
+  void release_pages_locked(std::uintptr_t run_base, std::size_t first, std::size_t npages)
+      TRICOLOR_REQUIRES(mutex_);
+  std::size_t scavenge_locked(std::size_t max_pages) TRICOLOR_REQUIRES(mutex_);
   // Over the memory limit, gives idle pages back before `npages` more are used.
-  void release_over_limit_locked(std::size_t npages);
-  void erase_free_run(std::uintptr_t base);
-  Span* new_descriptor();
+  void release_over_limit_locked(std::size_t npages) TRICOLOR_REQUIRES(mutex_);
+  void erase_free_run(std::uintptr_t base) TRICOLOR_REQUIRES(mutex_);
+  Span* new_descriptor() TRICOLOR_REQUIRES(mutex_);
+  // Checks, with internal checks on, that the page counts agree with the free runs.
+  void check_counts_locked() const TRICOLOR_REQUIRES(mutex_);
   void set_span_table(std::uintptr_t base, std::size_t npages, Span* span);
 
-  mutable std::mutex mutex_;
+  mutable Mutex mutex_{LockRank::kPageHeap};
   // Node allocations come from FixedPool: the page heap is used inside critical sections.
   std::map<std::uintptr_t, FreeRun, std::less<>,
            PoolAllocator<std::pair<const std::uintptr_t, FreeRun>>>
-      free_by_address_;
+      free_by_address_ TRICOLOR_GUARDED_BY(mutex_);
   std::set<std::pair<std::size_t, std::uintptr_t>, std::less<>,
            PoolAllocator<std::pair<std::size_t, std::uintptr_t>>>
-      free_by_size_;
-  Span* recycled_ = nullptr;
-  std::size_t inuse_pages_ = 0;
-  std::size_t free_pages_ = 0;
-  std::size_t released_pages_ = 0;
+      free_by_size_ TRICOLOR_GUARDED_BY(mutex_);
+  Span* recycled_ TRICOLOR_GUARDED_BY(mutex_) = nullptr;
+  std::size_t inuse_pages_ TRICOLOR_GUARDED_BY(mutex_) = 0;
+  std::size_t free_pages_ TRICOLOR_GUARDED_BY(mutex_) = 0;
+  std::size_t released_pages_ TRICOLOR_GUARDED_BY(mutex_) = 0;
   std::atomic<std::size_t> retained_limit_{SIZE_MAX};
   std::atomic<std::size_t> eager_released_{0};
 };

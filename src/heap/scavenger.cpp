@@ -4,9 +4,9 @@
 
 #include <atomic>
 
+#include "base/clock.hpp"
 #include "heap/page_heap.hpp"
 #include "runtime/background_worker.hpp"
-#include "runtime/runtime.hpp"
 #include "runtime/safepoint.hpp"
 
 namespace gc::detail {

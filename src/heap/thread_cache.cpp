@@ -11,12 +11,9 @@
 #include <bit>
 #include <new>
 
-#include "gc/assist.hpp"
-#include "gc/cycle.hpp"
-#include "gc/mark_state.hpp"
-#include "gc/pacer.hpp"
-#include "gc/sweeper.hpp"
+#include "base/check.hpp"
 #include "heap/central.hpp"
+#include "heap/collector.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/page_heap.hpp"
 #include "runtime/safepoint.hpp"
@@ -140,18 +137,7 @@ void* alloc_large(std::size_t size, std::size_t align, bool noscan) {
     CriticalSection critical;
     s = page_heap().allocate(npages);
     if (s == nullptr) continue;
-    s->span_class = make_span_class(0, noscan);
-    s->elem_size = static_cast<std::uint32_t>(
-        npages * kPageSize > 0xffffffffu ? 0xffffffffu : npages * kPageSize);
-    s->large_size = size;
-    s->nelems = 1;
-    s->div_magic = 0;  // every offset is slot 0
-    s->free_index.store(1, std::memory_order_relaxed);
-    // Allocated black during a mark (mark_state.hpp): 0 puts the object above mark_free_index.
-    s->mark_free_index.store(marking() ? 0 : 1, std::memory_order_relaxed);
-    s->alloc_count.store(1, std::memory_order_relaxed);
-    s->sweepgen.store(g_sweepgen.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    s->state.store(SpanState::kInUse, std::memory_order_release);  // see PageHeap::allocate
+    init_large_span(s, size, noscan);
     count_allocated(1, static_cast<std::int64_t>(size));
     central(s->span_class).add_large(s);
   }

@@ -5,11 +5,11 @@
 #include <cerrno>
 #include <cstring>
 
-#include "gc/stack_scan.hpp"
-#include "heap/os_memory.hpp"
-#include "runtime/futex.hpp"
-#include "runtime/runtime.hpp"
+#include "base/clock.hpp"
+#include "base/futex.hpp"
+#include "base/os_memory.hpp"
 #include "runtime/safepoint.hpp"
+#include "runtime/upcalls.hpp"
 
 namespace gc::detail {
 
@@ -18,7 +18,30 @@ namespace {
 std::atomic<std::uint32_t> g_world_epoch{0};  // odd while stopping or stopped
 std::atomic<std::uint32_t> g_stop_acks{0};    // bumped by each thread that parks
 int g_stop_signal = 0;
-std::unique_lock<std::mutex>* g_registry_lock = nullptr;
+
+// The stop signal serves two requests: a stop of the world (park here) and, during a mark, the
+// scan of this thread's stack (scan it here). Inside a critical section both wait for its end.
+void on_stop_signal(int, siginfo_t*, void*) {
+  const int saved_errno = errno;
+  MutatorState& m = t_mutator;
+  ThreadRecord* r = m.record;
+  const bool stopping = g_world_epoch.load(std::memory_order_acquire) % 2 == 1;
+  const bool scanning =
+      (g_safepoint_pending.load(std::memory_order_acquire) & kSafepointScanStacks) != 0;
+  if (r != nullptr && (stopping || scanning)) {
+    if (m.critical_depth.load(std::memory_order_relaxed) > 0) {
+      m.stop_deferred.store(1, std::memory_order_relaxed);
+    } else if (stopping) {
+      // The kernel saved the interrupted registers in the signal frame, above this frame.
+      park(r, current_stack_pointer(), false);
+    } else {
+      scan_own_stack(current_stack_pointer());
+    }
+  }
+  errno = saved_errno;
+}
+
+}  // namespace
 
 // Waits until the stop that claimed this thread is over, then marks it running again.
 void wait_until_released(ThreadRecord* r) {
@@ -59,83 +82,7 @@ void park(ThreadRecord* r, std::uintptr_t scan_sp, bool cooperative) {
   wait_until_released(r);
 }
 
-// The stop signal serves two requests: a stop of the world (park here) and, during a mark, the
-// scan of this thread's stack (scan it here). Inside a critical section both wait for its end.
-void on_stop_signal(int, siginfo_t*, void*) {
-  const int saved_errno = errno;
-  MutatorState& m = t_mutator;
-  ThreadRecord* r = m.record;
-  const bool stopping = g_world_epoch.load(std::memory_order_acquire) % 2 == 1;
-  const bool scanning =
-      (g_safepoint_pending.load(std::memory_order_acquire) & kSafepointScanStacks) != 0;
-  if (r != nullptr && (stopping || scanning)) {
-    if (m.critical_depth.load(std::memory_order_relaxed) > 0) {
-      m.stop_deferred.store(1, std::memory_order_relaxed);
-    } else if (stopping) {
-      // The kernel saved the interrupted registers in the signal frame, above this frame.
-      park(r, current_stack_pointer(), false);
-    } else {
-      scan_own_stack(current_stack_pointer());
-    }
-  }
-  errno = saved_errno;
-}
-
-}  // namespace
-
-__attribute__((noinline)) std::uintptr_t current_stack_pointer() {
-  // This frame lies below the caller's, so the caller's frame is wholly above the result.
-  return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
-}
-
-__attribute__((noinline)) void safepoint_slow() {
-  MutatorState& m = t_mutator;
-  if (m.record == nullptr || m.critical_depth.load(std::memory_order_relaxed) > 0) return;
-  __builtin_unwind_init();  // spill callee-saved registers into this frame
-  if (g_world_epoch.load(std::memory_order_acquire) % 2 == 1)
-    park(m.record, current_stack_pointer(), true);
-  else
-    scan_own_stack(current_stack_pointer());
-  // Not a tail call: this frame, with the registers spilled into it, must outlive the park.
-  asm volatile("" ::: "memory");
-}
-
-namespace {
-
-// Copies the words of [bottom, top), at most `capacity` of them from the top down. Not
-// instrumented: the range is a live stack frame, redzones included.
-__attribute__((noinline, no_sanitize("address", "thread"))) std::size_t copy_frame(
-    std::uintptr_t bottom, std::uintptr_t top, std::uintptr_t* out, std::size_t capacity) {
-  std::size_t words = (top - bottom) / sizeof(std::uintptr_t);
-  if (words > capacity) words = capacity;
-  const auto* frame = reinterpret_cast<const std::uintptr_t*>(top) - words;
-  for (std::size_t i = 0; i < words; ++i) out[i] = frame[i];
-  return words;
-}
-
-}  // namespace
-
-__attribute__((noinline)) void enter_blocking() {
-  ThreadRecord* r = ensure_registered();
-  // Spill every callee-saved register of the caller into this frame, then keep a copy of the frame:
-  // the caller's own frame stays put for the whole region, but this one is gone once we return.
-  __builtin_unwind_init();
-  const auto top = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) + 2 * sizeof(void*);
-  r->saved_frame_words =
-      copy_frame(current_stack_pointer(), top, r->saved_frame, std::size(r->saved_frame));
-  r->scan_sp.store(top, std::memory_order_relaxed);
-  r->in_blocking_region.store(true, std::memory_order_relaxed);
-  r->cooperative.store(true, std::memory_order_relaxed);
-  r->status.store(stopped_status(0), std::memory_order_release);
-}
-
-void leave_blocking() {
-  ThreadRecord* r = t_mutator.record;
-  wait_until_released(r);
-  wait_for_stack_scan(r);
-  r->in_blocking_region.store(false, std::memory_order_relaxed);
-  poll_safepoint();
-}
+bool world_stopping() { return g_world_epoch.load(std::memory_order_acquire) % 2 == 1; }
 
 void install_stop_signal(int signal_number) {
   g_stop_signal = signal_number;
@@ -148,10 +95,11 @@ void install_stop_signal(int signal_number) {
     os::fatal("cannot install the stop signal handler for signal %d", signal_number);
 }
 
-StopStats stop_the_world() {
-  StopStats stats;
+WorldStopped stop_the_world() {
   const std::int64_t start = now_ns();
-  g_registry_lock = new std::unique_lock<std::mutex>(registry_mutex());
+  WorldStopped world{std::unique_lock<Mutex>(registry_mutex())};
+  StopStats& stats = world.stats_;
+  TRICOLOR_DCHECK(!world_stopping(), "the world is stopped already");
   ThreadRecord* self = t_mutator.record;
   const std::uint32_t epoch = g_world_epoch.load(std::memory_order_relaxed) + 1;
   g_world_epoch.store(epoch, std::memory_order_release);
@@ -194,15 +142,22 @@ StopStats stop_the_world() {
     }
   }
   stats.stop_ns = now_ns() - start;
-  return stats;
+  if constexpr (kDchecks) {
+    for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next)
+      TRICOLOR_DCHECK(
+          r == self || r->status.load(std::memory_order_acquire) == stopped_status(epoch),
+          "thread %d (%s) runs in a stopped world", r->tid, r->name);
+  }
+  return world;
 }
 
-void start_the_world() {
+void start_the_world(WorldStopped&& world) {
+  TRICOLOR_CHECK(world.registry_.owns_lock(), "start_the_world without a stopped world");
+  TRICOLOR_DCHECK(world_stopping(), "the world is not stopped");
   g_safepoint_pending.fetch_and(~kSafepointStop, std::memory_order_release);
   g_world_epoch.fetch_add(1, std::memory_order_acq_rel);
   futex_wake_all(&g_world_epoch);
-  delete g_registry_lock;
-  g_registry_lock = nullptr;
+  world.registry_.unlock();
 }
 
 }  // namespace gc::detail

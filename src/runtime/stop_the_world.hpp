@@ -13,7 +13,9 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 
+#include "base/check.hpp"
 #include "runtime/thread_registry.hpp"
 
 namespace gc::detail {
@@ -24,9 +26,41 @@ struct StopStats {
   std::uint32_t threads = 0;    // registered threads, the collector included
 };
 
-// Stops every registered thread but the caller, and locks the registry until start_the_world.
-StopStats stop_the_world();
-void start_the_world();
+// Proof that the world is stopped. Only stop_the_world() makes one, and it holds the registry lock
+// until start_the_world() takes it back; functions that need the world stopped (mark start, mark
+// termination, the checkmark pass, flushing other threads' caches) take one by reference, so they
+// cannot be called with the world running. Move-only; dropping one without restarting the world
+// is a bug that internal checks catch.
+class [[nodiscard]] WorldStopped {
+ public:
+  WorldStopped(WorldStopped&& other) noexcept
+      : stats_(other.stats_), registry_(std::move(other.registry_)) {}
+  WorldStopped& operator=(WorldStopped&&) = delete;
+  WorldStopped(const WorldStopped&) = delete;
+  ~WorldStopped() { TRICOLOR_DCHECK(!registry_.owns_lock(), "the world was left stopped"); }
+
+  const StopStats& stats() const { return stats_; }
+
+ private:
+  friend WorldStopped stop_the_world();
+  friend void start_the_world(WorldStopped&& world);
+  explicit WorldStopped(std::unique_lock<Mutex> registry) : registry_(std::move(registry)) {}
+
+  StopStats stats_;
+  std::unique_lock<Mutex> registry_;
+};
+
+// Stops every registered thread but the caller, holding the registry lock until the world restarts.
+WorldStopped stop_the_world();
+void start_the_world(WorldStopped&& world);
+
+// The thread's side, for safepoint.cpp. A stop is in progress (the world epoch is odd).
+bool world_stopping();
+// Parks the calling thread for the stop in progress, if any; its registers must already be on its
+// stack above `scan_sp`. `cooperative`: at a safepoint, not in the signal's handler.
+void park(ThreadRecord* r, std::uintptr_t scan_sp, bool cooperative);
+// Waits until the stop that claimed the calling thread is over, then marks it running again.
+void wait_until_released(ThreadRecord* r);
 
 // Installs the stop signal's handler (once, at runtime start).
 void install_stop_signal(int signal_number);

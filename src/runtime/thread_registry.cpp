@@ -4,12 +4,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "gc/stack_scan.hpp"
-#include "gc/write_barrier.hpp"
-#include "heap/os_memory.hpp"
-#include "heap/thread_cache.hpp"
-#include "runtime/runtime.hpp"
+#include "base/os_memory.hpp"
 #include "runtime/safepoint.hpp"
+#include "runtime/upcalls.hpp"
 
 namespace gc::detail {
 
@@ -22,11 +19,7 @@ void unregister_current_thread(void*) {
   MutatorState& m = t_mutator;
   ThreadRecord* r = m.record;
   if (r == nullptr) return;
-  flush_thread_cache(m);
-  {
-    CriticalSection critical;
-    flush_barrier_buffer(r);
-  }
+  release_exiting_thread(r);
   {
     // The collector holds the registry lock while the world is stopped: wait for it as a thread
     // that is blocked, so that the collector never waits for this one.
@@ -59,9 +52,10 @@ void find_stack(ThreadRecord* r) {
 
 }  // namespace
 
-std::mutex& registry_mutex() {
-  static std::mutex* mutex = new std::mutex;
-  return *mutex;
+Mutex& registry_mutex() {
+  // Constant-initialised and never destroyed: threads may still exit while the process does.
+  static constinit Mutex mutex{LockRank::kRegistry};
+  return mutex;
 }
 
 ThreadRecord* registry_head() { return g_head; }
@@ -73,7 +67,7 @@ void forget_other_threads_after_fork(ThreadRecord* self) {
     if (r != self) {
       // The thread may have been inside the allocation fast path at the fork; it never resumes:
       // its cache is consistent enough to give back (a half-taken slot just stays free).
-      flush_thread_cache(*r->mutator);
+      release_vanished_thread(r);
       delete r;
     }
     r = next;

@@ -16,8 +16,8 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 
+#include "base/mutex.hpp"
 #include "tricolor/detail/mutator.hpp"
 
 namespace gc::detail {
@@ -74,7 +74,7 @@ inline ThreadRecord* ensure_registered() {
 }
 
 // The registry's lock; the collector holds it for the whole of a stop-the-world.
-std::mutex& registry_mutex();
+Mutex& registry_mutex();
 // First record; walk with ->next while holding registry_mutex().
 ThreadRecord* registry_head();
 

@@ -11,6 +11,7 @@
 #include "gc/mark_state.hpp"
 #include "gc/mark_workers.hpp"
 #include "gc/sweeper.hpp"
+#include "gc/test_hooks.hpp"
 
 namespace test {
 

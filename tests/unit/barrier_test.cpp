@@ -21,6 +21,7 @@
 #include "gc/mark_state.hpp"
 #include "gc/mark_workers.hpp"
 #include "gc/sweeper.hpp"
+#include "gc/test_hooks.hpp"
 
 namespace {
 

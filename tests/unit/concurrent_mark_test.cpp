@@ -13,6 +13,7 @@
 #include "gc/mark_state.hpp"
 #include "gc/mark_workers.hpp"
 #include "gc/pacer.hpp"
+#include "gc/test_hooks.hpp"
 #include "heap/heap_counters.hpp"
 
 namespace {

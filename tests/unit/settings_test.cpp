@@ -1,6 +1,6 @@
 // The environment: GOGC, GOMEMLIMIT, GODEBUG and TRICOLOR_STOP_SIGNAL parse like Go's, and a bad
 // value prints one line naming the variable and the value, then the default applies.
-#include "runtime/settings.hpp"
+#include "base/settings.hpp"
 
 #include <gtest/gtest.h>
 #include <signal.h>

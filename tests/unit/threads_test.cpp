@@ -11,13 +11,14 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "../support/sanitizers.hpp"
 #include "../support/support.hpp"
+#include "base/settings.hpp"
 #include "gc/cycle.hpp"
-#include "runtime/settings.hpp"
 #include "runtime/stop_the_world.hpp"
 #include "runtime/thread_registry.hpp"
 
@@ -150,12 +151,14 @@ TEST(Threads, ALateStopSignalLeavesAParkedThreadAlone) {
   gc::detail::ThreadRecord* r = record.load();
   {
     std::lock_guard cycle(gc::detail::cycle_mutex());
+    std::optional<gc::detail::WorldStopped> world;
     // On a loaded machine the looper may not get the CPU within the millisecond a stop waits
     // before signalling it: stop again until it has parked at its safepoint.
     for (int i = 0; i < 200; ++i) {
-      gc::detail::stop_the_world();
+      world.emplace(gc::detail::stop_the_world());
       if (r->cooperative.load()) break;
-      gc::detail::start_the_world();
+      gc::detail::start_the_world(std::move(*world));
+      world.reset();
       std::this_thread::sleep_for(std::chrono::milliseconds(1));  // let the looper get the CPU
     }
     ASSERT_TRUE(r->cooperative.load());
@@ -164,7 +167,7 @@ TEST(Threads, ALateStopSignalLeavesAParkedThreadAlone) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     EXPECT_EQ(r->scan_sp.load(), scan_sp);
     EXPECT_TRUE(r->cooperative.load());
-    gc::detail::start_the_world();
+    gc::detail::start_the_world(std::move(*world));
   }
   stop = true;
   looper.join();

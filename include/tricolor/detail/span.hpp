@@ -40,7 +40,7 @@ inline constexpr std::size_t kBitmapWords = kMaxSpanObjects / 64;
 enum class SpanState : std::uint8_t {
   kFree,   // in the page heap's free runs (or a recycled descriptor)
   kInUse,  // holds objects of the managed heap
-  kArena,  // a gc::arena chunk (src/gc/arenas.hpp): no objects the collector manages
+  kArena,  // a gc::arena chunk (src/toolbox/arenas.hpp): no objects the collector manages
 };
 
 // What the sweeper calls to destroy a dead object: receives the object's base address.
@@ -87,16 +87,16 @@ struct Span {
   // Dead objects already queued for their destructor ("zombies" the sweeper must keep). Cleared
   // when the slot is freed, so a new object in the slot starts unqueued.
   std::atomic<std::uint64_t> zombie_bits[kBitmapWords] = {};
-  // Objects with specials: gc::weak cells (src/gc/weak_refs.hpp) or gc::add_cleanup records
-  // (src/gc/cleanups.hpp) that the sweep must process when it finds the object dead.
+  // Objects with specials: gc::weak cells (src/toolbox/weak_refs.hpp) or gc::add_cleanup records
+  // (src/toolbox/cleanups.hpp) that the sweep must process when it finds the object dead.
   std::atomic<std::uint64_t> special_bits[kBitmapWords] = {};
 
   // Objects the sweep must keep whether marked or not: buffers of gc::allocator and their lists
-  // (src/gc/container_buffers.hpp), which their containers free explicitly.
+  // (src/toolbox/container_buffers.hpp), which their containers free explicitly.
   std::atomic<std::uint64_t> pinned_bits[kBitmapWords] = {};
 
   void set_special(std::uint32_t index) {
-    special_bits[index / 64].fetch_or(std::uint64_t{1} << (index % 64), std::memory_order_relaxed);
+    special_bits[index / 64].fetch_or(std::uint64_t{1} << (index % 64), std::memory_order_release);
   }
 
   std::uint32_t slot_index(std::uintptr_t addr) const {

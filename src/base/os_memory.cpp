@@ -1,4 +1,4 @@
-#include "heap/os_memory.hpp"
+#include "base/os_memory.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>

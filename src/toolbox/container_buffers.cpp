@@ -1,4 +1,4 @@
-#include "gc/container_buffers.hpp"
+#include "toolbox/container_buffers.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -7,8 +7,8 @@
 #include <new>
 #include <thread>
 
+#include "base/os_memory.hpp"
 #include "heap/object_lookup.hpp"
-#include "heap/os_memory.hpp"
 #include "tricolor/allocator.hpp"
 #include "tricolor/detail/heap_range.hpp"
 

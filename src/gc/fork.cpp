@@ -1,39 +1,34 @@
-#include "runtime/fork.hpp"
+#include "gc/fork.hpp"
 
 #include <pthread.h>
 
-#include "gc/cleanups.hpp"
+#include "base/futex.hpp"
+#include "base/os_memory.hpp"
 #include "gc/cycle.hpp"
 #include "gc/destructors.hpp"
+#include "gc/hooks.hpp"
 #include "gc/mark_workers.hpp"
 #include "gc/sweeper.hpp"
-#include "heap/os_memory.hpp"
 #include "heap/scavenger.hpp"
-#include "runtime/futex.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/stop_the_world.hpp"
 #include "runtime/thread_registry.hpp"
 
 namespace gc::detail {
 
-std::atomic<std::uint32_t> g_fork_in_progress{0};
-
-void wait_for_fork_to_finish() noexcept {
-  while (g_fork_in_progress.load(std::memory_order_acquire) != 0)
-    futex_wait(&g_fork_in_progress, 1);
-}
-
 namespace {
 
-void before_fork() {
+// The cycle and registry locks are held from before_fork to the after-fork handlers, across
+// functions, which Clang's lock analysis cannot follow.
+void before_fork() TRICOLOR_NO_THREAD_SAFETY_ANALYSIS {
   ensure_registered();
   // Between marks: the child has no mark controller to finish one. Waits as a blocked thread, so
   // that the cycle in progress does not wait for this one.
   lock_cycle_between_marks().release();
-  stop_the_world();
+  WorldStopped world = stop_the_world();
   // Every thread resumes knowing the flag: the restart orders it before whatever they do next.
   g_fork_in_progress.store(1, std::memory_order_relaxed);
-  start_the_world();
+  start_the_world(std::move(world));
   // Threads register and unregister outside critical sections, and briefly: wait for them.
   registry_mutex().lock();
 }
@@ -43,20 +38,20 @@ void end_fork() {
   futex_wake_all(&g_fork_in_progress);
 }
 
-void after_fork_in_parent() {
+void after_fork_in_parent() TRICOLOR_NO_THREAD_SAFETY_ANALYSIS {
   end_fork();
   registry_mutex().unlock();
   cycle_mutex().unlock();
 }
 
-void after_fork_in_child() {
+void after_fork_in_child() TRICOLOR_NO_THREAD_SAFETY_ANALYSIS {
   end_fork();  // first: giving the dead threads' caches back enters critical sections
   // Fresh queues next: giving the dead threads' spans back may sweep and queue destructors.
   forget_background_sweeper_after_fork();
   forget_mark_workers_after_fork();
   forget_scavenger_after_fork();
   restart_destructor_thread_after_fork();
-  restart_cleanup_thread_after_fork();
+  g_hooks.fork_child.call();
   forget_other_threads_after_fork(t_mutator.record);
   registry_mutex().unlock();
   cycle_mutex().unlock();

@@ -16,7 +16,8 @@
 #include <cstdint>
 #include <mutex>
 
-#include "heap/os_memory.hpp"
+#include "base/mutex.hpp"
+#include "base/os_memory.hpp"
 
 namespace gc::detail {
 
@@ -24,7 +25,7 @@ namespace gc::detail {
 template <class Record>
 class SpecialTable {
  public:
-  std::mutex& stripe(std::uintptr_t base) { return stripes_[bucket_of(base) % kStripes]; }
+  Mutex& stripe(std::uintptr_t base) { return stripes_[bucket_of(base) % kStripes]; }
 
   // Under stripe(r->base).
   void link(Record* r) {
@@ -74,7 +75,7 @@ class SpecialTable {
     return b;
   }
 
-  std::mutex stripes_[kStripes];
+  RankedMutex<LockRank::kToolbox> stripes_[kStripes];
   std::atomic<Record**> buckets_{nullptr};
 };
 

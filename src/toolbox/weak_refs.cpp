@@ -1,18 +1,19 @@
-#include "gc/weak_refs.hpp"
+#include "toolbox/weak_refs.hpp"
 
 #include <atomic>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
+#include "base/fixed_pool.hpp"
 #include "gc/mark_state.hpp"
-#include "gc/special_table.hpp"
 #include "gc/sweeper.hpp"
 #include "gc/write_barrier.hpp"
-#include "heap/fixed_pool.hpp"
 #include "heap/object_lookup.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
+#include "toolbox/special_table.hpp"
+#include "toolbox/specials.hpp"
 
 namespace gc::detail {
 
@@ -29,6 +30,7 @@ SpecialTable<WeakCell> g_cells;
 
 WeakCell* weak_register(const void* target) {
   ensure_registered();
+  ensure_specials_hook();
   WeakCell* cell = nullptr;
   {
     CriticalSection critical;
@@ -71,7 +73,7 @@ void clear_weak_refs(std::uintptr_t base) {
 void* weak_lock(WeakCell* cell) noexcept {
   ThreadRecord* self = ensure_registered();
   CriticalSection critical;
-  std::mutex& stripe = g_cells.stripe(cell->base);
+  Mutex& stripe = g_cells.stripe(cell->base);
   for (;;) {
     {
       // Under the stripe's lock the object's span cannot be freed: if the object is dead, its

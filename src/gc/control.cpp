@@ -4,17 +4,17 @@
 
 #include <stdexcept>
 
+#include "base/settings.hpp"
 #include "gc/cycle.hpp"
 #include "gc/pacer.hpp"
+#include "gc/startup.hpp"
+#include "gc/trace.hpp"
 #include "heap/address_space.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/object_lookup.hpp"
 #include "heap/page_heap.hpp"
-#include "runtime/runtime.hpp"
 #include "runtime/safepoint.hpp"
-#include "runtime/settings.hpp"
 #include "runtime/thread_registry.hpp"
-#include "runtime/trace.hpp"
 #include "tricolor/ptr.hpp"
 
 namespace gc {

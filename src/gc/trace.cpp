@@ -1,4 +1,4 @@
-#include "runtime/trace.hpp"
+#include "gc/trace.hpp"
 
 #include <cstdio>
 

@@ -1,4 +1,4 @@
-#include "gc/arenas.hpp"
+#include "toolbox/arenas.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -6,11 +6,14 @@
 #include <mutex>
 #include <new>
 
+#include "base/mutex.hpp"
+#include "base/os_memory.hpp"
+#include "gc/hooks.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
 #include "gc/sweeper.hpp"
 #include "heap/address_space.hpp"
-#include "heap/os_memory.hpp"
+#include "heap/pointer_bitmap.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
 #include "tricolor/arena.hpp"
@@ -32,7 +35,7 @@ namespace {
 constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
 
 // The lists, under g_chunks_mutex, which mutators take inside critical sections only.
-std::mutex g_chunks_mutex;
+Mutex g_chunks_mutex{LockRank::kToolbox};
 ArenaChunk* g_live = nullptr;
 ArenaChunk* g_quarantine = nullptr;
 ArenaChunk* g_ready = nullptr;
@@ -86,6 +89,8 @@ ArenaChunk* take_ready(std::size_t bytes) {
 
 // A live chunk of at least `bytes`, reused or new.
 ArenaChunk* new_chunk(std::size_t bytes) {
+  g_hooks.roots.add(mark_arena_roots);
+  g_hooks.foreign_word.add(note_arena_reference);
   const std::size_t size = std::max(kChunkBytes, (bytes + kPageSize - 1) & ~(kPageSize - 1));
   {
     CriticalSection critical;
@@ -216,6 +221,7 @@ void mark_arena_roots(Marker& marker) {
 }
 
 void note_arena_reference(std::uintptr_t word) {
+  if (g_quarantined_chunks.load(std::memory_order_relaxed) == 0) return;
   const std::uintptr_t lo = g_heap.lo.load(std::memory_order_relaxed);
   if (word - lo >= g_heap.size.load(std::memory_order_acquire)) return;
   Span* s = span_of(word);

@@ -10,10 +10,10 @@
 
 #include <array>
 #include <cstddef>
-#include <mutex>
 #include <utility>
 
-#include "heap/os_memory.hpp"
+#include "base/mutex.hpp"
+#include "base/os_memory.hpp"
 
 namespace gc::detail {
 
@@ -63,7 +63,7 @@ class FixedPool {
     }
   }
 
-  std::mutex mutex_;
+  Mutex mutex_{LockRank::kLeaf};
   Node* free_ = nullptr;
 };
 

@@ -1,4 +1,4 @@
-#include "gc/cleanups.hpp"
+#include "toolbox/cleanups.hpp"
 
 #include <condition_variable>
 #include <cstdio>
@@ -9,11 +9,13 @@
 #include <stdexcept>
 
 #include "gc/destructors.hpp"
-#include "gc/special_table.hpp"
+#include "gc/hooks.hpp"
 #include "heap/object_lookup.hpp"
 #include "runtime/background_worker.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
+#include "toolbox/special_table.hpp"
+#include "toolbox/specials.hpp"
 #include "tricolor/cleanup.hpp"
 
 namespace gc::detail {
@@ -89,6 +91,9 @@ BackgroundWorker g_cleanup_thread("cleanups", drain_ready_cleanups);
 
 void add_cleanup(const void* object, std::function<void()> fn) {
   ensure_registered();
+  ensure_specials_hook();
+  g_hooks.collect_waits.add(wait_for_cleanups);
+  g_hooks.fork_child.add(restart_cleanup_thread_after_fork);
   auto record = std::make_unique<CleanupRecord>();
   record->fn = std::move(fn);
   if (g_ready.load(std::memory_order_acquire) == nullptr) {

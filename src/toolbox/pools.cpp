@@ -1,4 +1,4 @@
-#include "gc/pools.hpp"
+#include "toolbox/pools.hpp"
 
 #include <atomic>
 #include <bit>
@@ -7,7 +7,9 @@
 #include <memory>
 #include <mutex>
 
-#include "runtime/runtime.hpp"
+#include "base/clock.hpp"
+#include "base/mutex.hpp"
+#include "gc/hooks.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
 #include "tricolor/pool.hpp"
@@ -95,13 +97,14 @@ struct PoolState {
 
 namespace {
 
-std::mutex g_registry_mutex;  // taken inside critical sections only
+Mutex g_registry_mutex{LockRank::kToolbox};  // taken inside critical sections only
 PoolState* g_registry = nullptr;
 
 }  // namespace
 
 PoolCore::PoolCore() : state_(new PoolState(shard_count())) {
   ensure_registered();
+  g_hooks.mark_start.add(rotate_pools);
   CriticalSection critical;
   std::lock_guard lock(g_registry_mutex);
   state_->next = g_registry;

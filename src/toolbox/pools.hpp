@@ -21,7 +21,8 @@
 
 namespace gc::detail {
 
-// Mark start, world stopped, barrier still off: every pool's primary caches become victims.
+// The mark-start hook (gc/hooks.hpp), registered by the first pool: world stopped, barrier still
+// off, every pool's primary caches become victims.
 void rotate_pools();
 
 }  // namespace gc::detail

@@ -31,7 +31,8 @@ class Marker;
 // Shades the value of every gc::ptr slot in every live arena chunk.
 void mark_arena_roots(Marker& marker);
 
-// Chunks in quarantine; the marker calls note_arena_reference only while there are any.
+// Chunks in quarantine: note_arena_reference (the collector's foreign-word hook) does nothing while
+// there are none.
 inline constinit std::atomic<std::uint32_t> g_quarantined_chunks{0};
 // `word` was not an object: if it points into a quarantined chunk, the chunk is still referenced.
 void note_arena_reference(std::uintptr_t word);

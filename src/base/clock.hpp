@@ -1,12 +1,10 @@
-// Starting the library: the first slow path on any thread calls ensure_runtime(), which reads the
-// environment, reserves the heap, installs the stop signal and starts the pacer's state, once.
+// Clocks and the CPU count, read by every layer: the pacer's rates, the pauses' durations, the
+// stop-the-world's timeouts.
 #pragma once
 
 #include <cstdint>
 
 namespace gc::detail {
-
-void ensure_runtime();
 
 // The CPUs this process may run on, read once (sysconf reads a file under /sys: far too slow for
 // a pause).

@@ -1,0 +1,60 @@
+// Test hooks: the switches that tests use to stage a mark or to break one mechanism on purpose.
+//
+// They exist only where TRICOLOR_TEST_HOOKS is 1: the collector layer is compiled a second time
+// for the tests (CMake target tricolor_gc_testing), and the library that programs link has none
+// of them. There `test_flag()` is a constant false and the hold points are empty inline functions,
+// so no hot path reads a hook.
+//
+//   - Barrier flags switch off one half of the write barrier, or black allocation, to show that
+//     the tests of those mechanisms notice (tests/unit/barrier_test.cpp).
+//   - A mark hold keeps the mark controller at a stage of the mark, and the workers idle, so that
+//     a test can make a mutator act at a known point of the mark (tests/support/held_mark.hpp).
+//   - start_cycle_for_test starts a cycle and returns once the world restarts after mark start;
+//     wait_for_cycle_end waits until the cycle in progress (if any) has ended.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#ifndef TRICOLOR_TEST_HOOKS
+#define TRICOLOR_TEST_HOOKS 0
+#endif
+
+namespace gc::detail {
+
+enum BarrierTestFlags : unsigned {
+  kTestNoShadeOld = 1,    // the deletion half: the value a store overwrites
+  kTestNoShadeNew = 2,    // the insertion half: the value stored, or a new slot's value
+  kTestNoBlackAlloc = 4,  // objects allocated while marking are white
+};
+
+enum class MarkHold : std::uint32_t { kNone, kAfterStart, kAfterRoots };
+
+#if TRICOLOR_TEST_HOOKS
+
+inline constinit std::atomic<unsigned> g_barrier_test_flags{0};
+inline bool test_flag(unsigned flag) {
+  return (g_barrier_test_flags.load(std::memory_order_relaxed) & flag) != 0;
+}
+
+// The controller waits at `stage` while a test holds the mark there (mark_workers.cpp).
+void hold_point(MarkHold stage);
+// A test that holds the controller holds the workers too: no background marking at all. Returns
+// after waiting once if a hold is set.
+bool hold_workers();
+void set_mark_hold(MarkHold stage);
+// Waits until the controller is held at `stage`.
+void wait_for_mark_hold(MarkHold stage);
+
+void start_cycle_for_test();
+void wait_for_cycle_end();
+
+#else
+
+constexpr bool test_flag(unsigned) { return false; }
+inline void hold_point(MarkHold) {}
+inline bool hold_workers() { return false; }
+
+#endif
+
+}  // namespace gc::detail

@@ -1,0 +1,73 @@
+// Safepoints, critical sections and blocking regions: the thread's side of a stop of the world
+// (safepoint.hpp says how they fit together; stop_the_world.cpp is the collector's side).
+#include "runtime/safepoint.hpp"
+
+#include "base/futex.hpp"
+#include "runtime/stop_the_world.hpp"
+#include "runtime/thread_registry.hpp"
+#include "runtime/upcalls.hpp"
+
+namespace gc::detail {
+
+std::atomic<std::uint32_t> g_fork_in_progress{0};
+
+void wait_for_fork_to_finish() noexcept {
+  while (g_fork_in_progress.load(std::memory_order_acquire) != 0)
+    futex_wait(&g_fork_in_progress, 1);
+}
+
+__attribute__((noinline)) std::uintptr_t current_stack_pointer() {
+  // This frame lies below the caller's, so the caller's frame is wholly above the result.
+  return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+}
+
+__attribute__((noinline)) void safepoint_slow() {
+  MutatorState& m = t_mutator;
+  if (m.record == nullptr || m.critical_depth.load(std::memory_order_relaxed) > 0) return;
+  __builtin_unwind_init();  // spill callee-saved registers into this frame
+  if (world_stopping())
+    park(m.record, current_stack_pointer(), true);
+  else
+    scan_own_stack(current_stack_pointer());
+  // Not a tail call: this frame, with the registers spilled into it, must outlive the park.
+  asm volatile("" ::: "memory");
+}
+
+namespace {
+
+// Copies the words of [bottom, top), at most `capacity` of them from the top down. Not
+// instrumented: the range is a live stack frame, redzones included.
+__attribute__((noinline, no_sanitize("address", "thread"))) std::size_t copy_frame(
+    std::uintptr_t bottom, std::uintptr_t top, std::uintptr_t* out, std::size_t capacity) {
+  std::size_t words = (top - bottom) / sizeof(std::uintptr_t);
+  if (words > capacity) words = capacity;
+  const auto* frame = reinterpret_cast<const std::uintptr_t*>(top) - words;
+  for (std::size_t i = 0; i < words; ++i) out[i] = frame[i];
+  return words;
+}
+
+}  // namespace
+
+__attribute__((noinline)) void enter_blocking() {
+  ThreadRecord* r = ensure_registered();
+  // Spill every callee-saved register of the caller into this frame, then keep a copy of the frame:
+  // the caller's own frame stays put for the whole region, but this one is gone once we return.
+  __builtin_unwind_init();
+  const auto top = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) + 2 * sizeof(void*);
+  r->saved_frame_words =
+      copy_frame(current_stack_pointer(), top, r->saved_frame, std::size(r->saved_frame));
+  r->scan_sp.store(top, std::memory_order_relaxed);
+  r->in_blocking_region.store(true, std::memory_order_relaxed);
+  r->cooperative.store(true, std::memory_order_relaxed);
+  r->status.store(stopped_status(0), std::memory_order_release);
+}
+
+void leave_blocking() {
+  ThreadRecord* r = t_mutator.record;
+  wait_until_released(r);
+  wait_for_stack_scan(r);
+  r->in_blocking_region.store(false, std::memory_order_relaxed);
+  poll_safepoint();
+}
+
+}  // namespace gc::detail

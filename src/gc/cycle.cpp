@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "base/check.hpp"
 #include "base/clock.hpp"
 #include "base/futex.hpp"
 #include "base/settings.hpp"
@@ -172,6 +173,11 @@ void prepare_spans_for_mark(const WorldStopped&, Marker& marker) {
     const bool in_flight = !r->cooperative.load(std::memory_order_relaxed);
     for (Span* s : r->mutator->alloc) {
       if (s == &g_empty_span) continue;
+      TRICOLOR_DCHECK(s->cached, "span %p in thread %d's cache is not marked cached",
+                      reinterpret_cast<void*>(s->base), r->tid);
+      TRICOLOR_DCHECK(s->sweepgen.load(std::memory_order_relaxed) != sweepgen - 1,
+                      "cached span %p is being swept at mark start",
+                      reinterpret_cast<void*>(s->base));
       if (needs_sweep(s, sweepgen)) {
         for (auto& w : s->mark_bits) w.store(0, std::memory_order_relaxed);
         s->sweepgen.store(sweepgen, std::memory_order_release);
@@ -213,6 +219,9 @@ void flush_stopped_caches(const WorldStopped&, ThreadRecord* self) {
 // Mark start, with the world stopped.
 void begin_mark(const WorldStopped& world, CycleReason reason) {
   const StopStats& stop = world.stats();
+  TRICOLOR_DCHECK(!marking(), "mark start during a mark");
+  TRICOLOR_DCHECK(!g_barrier_enabled.load(std::memory_order_relaxed),
+                  "the barrier is on before mark start");
   // Before the barrier is on: the dropped victims are garbage for this mark.
   if (reason != CycleReason::kFollowUp) g_hooks.mark_start.call();
   g_cycle = CycleInProgress{};
@@ -250,6 +259,10 @@ void verify_mark(const WorldStopped& world, ThreadRecord* self, std::uintptr_t s
 
 // The end of a cycle, world stopped, no grey work left anywhere.
 void end_mark(const WorldStopped& world, ThreadRecord* self, std::int64_t pause_start) {
+  TRICOLOR_DCHECK(marking(), "mark termination with no mark in progress");
+  TRICOLOR_DCHECK(stacks_pending() == 0, "mark termination with %d stacks unscanned",
+                  stacks_pending());
+  TRICOLOR_DCHECK(mark_quiescent(), "mark termination with grey work left");
   flush_stopped_caches(world, self);
   const std::int64_t marked = g_mark.marked_bytes.load(std::memory_order_relaxed);
   const std::int64_t live_now = g_counters.heap_live.load(std::memory_order_relaxed);

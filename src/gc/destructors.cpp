@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/check.hpp"
 #include "base/fixed_pool.hpp"
 #include "base/os_memory.hpp"
 #include "gc/sweeper.hpp"
@@ -59,6 +60,12 @@ void run_batch(ZombieBatch* batch) {
   std::uint32_t indexes[kMaxSpanObjects];
   for (std::uint32_t i = 0; i < batch->count; ++i) {
     const ZombieBatch::Entry& z = batch->entries()[i];
+    TRICOLOR_DCHECK(table != nullptr && table[z.index].load(std::memory_order_relaxed) ==
+                                            reinterpret_cast<std::uintptr_t>(z.destructor),
+                    "zombie %p lost its destructor entry before it ran", z.object);
+    TRICOLOR_DCHECK(
+        span->zombie_bits[z.index / 64].load(std::memory_order_relaxed) >> (z.index % 64) & 1,
+        "zombie %p is not marked queued in its span", z.object);
     run_destructor(z.object, z.destructor);
     table[z.index].store(0, std::memory_order_release);
     indexes[i] = z.index;
@@ -123,10 +130,16 @@ void register_destructor(void* object, DestructorFn fn) {
     }
   }
   const std::uint32_t index = s->nelems == 1 ? 0 : s->slot_index(addr);
+  TRICOLOR_DCHECK(index < s->nelems && s->slot_base(index) == addr,
+                  "destructor registered for %p, which is not the start of a slot", object);
+  TRICOLOR_DCHECK(table[index].load(std::memory_order_relaxed) == 0,
+                  "slot %u of span %p already has a destructor", index,
+                  reinterpret_cast<void*>(s->base));
   table[index].store(reinterpret_cast<std::uintptr_t>(fn), std::memory_order_release);
 }
 
 ZombieBatch* new_zombie_batch(Span* span, std::uint32_t sweepgen) {
+  TRICOLOR_DCHECK(span->nelems <= kMaxSpanObjects, "a span of %u objects", span->nelems);
   const std::size_t bytes = zombie_batch_bytes(span);
   auto* batch = ::new (SizedPool::allocate(bytes)) ZombieBatch;
   batch->bytes = bytes;

@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "base/check.hpp"
 #include "base/clock.hpp"
 #include "base/futex.hpp"
 #include "gc/mark_queue.hpp"
@@ -43,9 +44,14 @@ void unlock_scan(ThreadRecord* r) {
 }
 
 void mark_scanned(ThreadRecord* r, std::uint32_t cycle) {
+  TRICOLOR_DCHECK(r->scan_lock.load(std::memory_order_relaxed) != 0,
+                  "the stack of thread %d counted as scanned without its scan lock", r->tid);
+  TRICOLOR_DCHECK(r->scanned_cycle.load(std::memory_order_relaxed) != cycle,
+                  "the stack of thread %d scanned twice in cycle %u", r->tid, cycle);
   r->scanned_cycle.store(cycle, std::memory_order_release);
-  if (g_stacks_pending.fetch_sub(1, std::memory_order_acq_rel) == 1)
-    g_safepoint_pending.fetch_and(~kSafepointScanStacks, std::memory_order_release);
+  const int pending = g_stacks_pending.fetch_sub(1, std::memory_order_acq_rel);
+  TRICOLOR_DCHECK(pending > 0, "more stacks scanned than were due (%d pending)", pending);
+  if (pending == 1) g_safepoint_pending.fetch_and(~kSafepointScanStacks, std::memory_order_release);
   notify_mark_event();
 }
 

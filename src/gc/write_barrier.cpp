@@ -1,5 +1,6 @@
 #include "gc/write_barrier.hpp"
 
+#include "base/check.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
 #include "gc/test_hooks.hpp"
@@ -9,6 +10,16 @@
 namespace gc::detail {
 
 void flush_barrier_buffer(ThreadRecord* r) {
+  // Written by its owner inside critical sections, or read by the collector with the world
+  // stopped: never by anyone else while the owner may append.
+  TRICOLOR_DCHECK(r == t_mutator.record
+                      ? t_mutator.critical_depth.load(std::memory_order_relaxed) > 0
+                      : is_stopped(r->status.load(std::memory_order_acquire)),
+                  "the barrier buffer of thread %d flushed outside its owner's critical section "
+                  "while it runs",
+                  r->tid);
+  TRICOLOR_DCHECK(r->barrier_count <= ThreadRecord::kBarrierBufferEntries,
+                  "barrier buffer overflow: %u entries", r->barrier_count);
   if (r->barrier_count == 0) return;
   Marker marker(Marker::Mode::kMark);
   for (std::uint32_t i = 0; i < r->barrier_count; ++i) marker.shade(r->barrier_buffer[i]);

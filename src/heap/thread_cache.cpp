@@ -31,6 +31,14 @@ thread_local std::int64_t t_assist_bytes = 0;
 // Takes the next free slot of a span the caller's cache owns, refilling the 64-slot window from
 // the allocation bitmap; 0 when the span is full.
 std::uintptr_t take_slot(Span* s) {
+  TRICOLOR_DCHECK(s->cached && s->state.load(std::memory_order_relaxed) == SpanState::kInUse,
+                  "allocating from span %p, which this cache does not own",
+                  reinterpret_cast<void*>(s->base));
+  // A cached span may need sweeping (a cycle ended while its owner was stopped by signal): it is
+  // swept when it goes back (Central::uncache_span), and never while cached.
+  TRICOLOR_DCHECK(
+      s->sweepgen.load(std::memory_order_relaxed) != g_sweepgen.load(std::memory_order_relaxed) - 1,
+      "allocating from span %p while it is being swept", reinterpret_cast<void*>(s->base));
   std::uint32_t index = s->free_index.load(std::memory_order_relaxed);
   const std::uint32_t n = s->nelems;
   while (index < n) {
@@ -160,6 +168,8 @@ void abandon_allocation(void* object) noexcept {
   if (s == nullptr) return;
   CriticalSection critical;
   const std::uint32_t index = s->slot_index(addr);
+  TRICOLOR_DCHECK(index < s->nelems && s->slot_base(index) == addr,
+                  "abandoned allocation %p is not the start of a slot", object);
   process_specials(s, index);  // the constructor may have made a gc::weak or cleanup of `this`
   MutatorState& m = t_mutator;
   // The common case: the slot is the last one this thread's cached span handed out, so the span's

@@ -2,6 +2,7 @@
 // (safepoint.hpp says how they fit together; stop_the_world.cpp is the collector's side).
 #include "runtime/safepoint.hpp"
 
+#include "base/check.hpp"
 #include "base/futex.hpp"
 #include "runtime/stop_the_world.hpp"
 #include "runtime/thread_registry.hpp"
@@ -50,6 +51,12 @@ __attribute__((noinline, no_sanitize("address", "thread"))) std::size_t copy_fra
 
 __attribute__((noinline)) void enter_blocking() {
   ThreadRecord* r = ensure_registered();
+  // A thread inside a critical section may hold a library lock: counted as stopped, it would let a
+  // stop of the world go ahead while it holds one.
+  TRICOLOR_CHECK(t_mutator.critical_depth.load(std::memory_order_relaxed) == 0,
+                 "a blocking region inside one of the library's critical sections");
+  TRICOLOR_DCHECK(!r->in_blocking_region.load(std::memory_order_relaxed),
+                  "thread %d enters a blocking region twice", r->tid);
   // Spill every callee-saved register of the caller into this frame, then keep a copy of the frame:
   // the caller's own frame stays put for the whole region, but this one is gone once we return.
   __builtin_unwind_init();
@@ -64,6 +71,8 @@ __attribute__((noinline)) void enter_blocking() {
 
 void leave_blocking() {
   ThreadRecord* r = t_mutator.record;
+  TRICOLOR_DCHECK(r != nullptr && r->in_blocking_region.load(std::memory_order_relaxed),
+                  "leaving a blocking region that was not entered");
   wait_until_released(r);
   wait_for_stack_scan(r);
   r->in_blocking_region.store(false, std::memory_order_relaxed);

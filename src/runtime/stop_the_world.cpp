@@ -68,6 +68,10 @@ void wait_until_released(ThreadRecord* r) {
 // second could read the handler's dead frame). Only this thread moves its status away from
 // kRunning, so the check cannot go stale before the compare-and-swap below.
 void park(ThreadRecord* r, std::uintptr_t scan_sp, bool cooperative) {
+  TRICOLOR_DCHECK(t_mutator.critical_depth.load(std::memory_order_relaxed) == 0,
+                  "thread %d parks inside a critical section", r->tid);
+  TRICOLOR_DCHECK(scan_sp <= r->stack_hi, "thread %d parks with its stack pointer above its stack",
+                  r->tid);
   const std::uint32_t epoch = g_world_epoch.load(std::memory_order_acquire);
   if (epoch % 2 == 0) return;
   if (r->status.load(std::memory_order_relaxed) != kRunning) return;

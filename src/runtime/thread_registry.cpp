@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/check.hpp"
 #include "base/os_memory.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/upcalls.hpp"
@@ -79,6 +80,8 @@ void forget_other_threads_after_fork(ThreadRecord* self) {
 ThreadRecord* register_current_thread(const char* name) {
   MutatorState& m = t_mutator;
   if (m.record != nullptr) return m.record;
+  TRICOLOR_DCHECK(m.critical_depth.load(std::memory_order_relaxed) == 0,
+                  "a thread registers inside a critical section");
   ensure_runtime();
   static const bool key_created = [] {
     return ::pthread_key_create(&g_exit_key, unregister_current_thread) == 0;

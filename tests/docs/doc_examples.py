@@ -152,7 +152,8 @@ def extract(args):
                                      "".join(l + "\n" for l in output.pattern))
                     written.add(pattern)
             names.append(name)
-            manifest.append(f"set(TRICOLOR_DOC_{name}_ORIGIN {cmake_quote(f'{rel}:{code.first_line}')})\n")
+            origin = f"{rel}:{code.first_line}"
+            manifest.append(f"set(TRICOLOR_DOC_{name}_ORIGIN {cmake_quote(origin)})\n")
             manifest.append(f"set(TRICOLOR_DOC_{name}_EXPECTED {cmake_quote(expected)})\n")
             manifest.append(f"set(TRICOLOR_DOC_{name}_PATTERN {cmake_quote(pattern)})\n")
     manifest.insert(1, "set(TRICOLOR_DOC_EXAMPLES " + " ".join(names) + ")\n")
@@ -212,7 +213,7 @@ def check(args):
             pattern_lines = f.read().rstrip("\n").split("\n")
         reasons = mismatches(pattern_lines, expected) if expected is not None else []
         if reasons:
-            print(f"doc_examples: {where}the output the document shows does not fit its own pattern:")
+            print(f"doc_examples: {where}the document's own output does not fit its pattern:")
             print("\n".join("  " + r for r in reasons))
             return 1
         reasons = mismatches(pattern_lines, output)

@@ -10,7 +10,7 @@ machine hurts them alike, and turns the results into tables and pictures. It onl
 standard library (the charts come from tools/svg_chart.py), so it runs on a bare machine.
 
 Usage (normally through CMake: `cmake --workflow --preset bench` or `--preset bench-quick`, or the
-targets bench-report / bench-quick; `run-demo` ends with the quick mode):
+targets bench-report / bench-quick):
   tools/bench_suite.py --build-dir BUILD [--mode quick|full] [--out DIR] [--repeat N]
                        [--only KEY,...] [--quiet] [--command TEXT] [--from-results JSON]
   --build-dir  a configured and built CMake tree (it reads BUILD/bench/bench_config.json, which

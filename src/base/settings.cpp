@@ -42,7 +42,7 @@ Settings load() {
   if (const char* v = std::getenv("GODEBUG"); v != nullptr && *v != '\0') {
     apply_godebug(v, s, [](std::string_view key, std::string_view value) {
       const std::string variable = "GODEBUG " + std::string(key);
-      warn(variable.c_str(), value, "0 or 1 (gcstoptheworld: 0, 1 or 2)", "0");
+      warn(variable.c_str(), value, key == "gcstoptheworld" ? "0, 1 or 2" : "0 or 1", "0");
     });
   }
   if (const char* v = std::getenv("TRICOLOR_STOP_SIGNAL"); v != nullptr && *v != '\0') {

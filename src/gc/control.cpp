@@ -13,13 +13,17 @@
 #include "heap/heap_counters.hpp"
 #include "heap/object_lookup.hpp"
 #include "heap/page_heap.hpp"
+#include "runtime/clear_stack.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
 #include "tricolor/ptr.hpp"
 
 namespace gc {
 
-void collect() { detail::collect_and_destroy(); }
+void collect() {
+  detail::clear_stack();  // stale words below the caller's frame would keep dead objects alive
+  detail::collect_and_destroy();
+}
 
 // The pacer's lock is taken inside a critical section, like every library lock, so that no thread
 // is ever stopped (or left behind by fork) while holding it.

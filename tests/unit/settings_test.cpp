@@ -87,6 +87,22 @@ TEST(SettingsDeathTest, BadValuesAreReportedAndDefaultsApply) {
         std::exit(s.gctrace ? 1 : 0);
       },
       ::testing::ExitedWithCode(0), "tricolor: GODEBUG gctrace=\"2\" is not 0 or 1");
+  // The message names the values of the key at fault, and only those.
+  EXPECT_EXIT(
+      {
+        ::setenv("GODEBUG", "gctrace=banana", 1);
+        const Settings& s = settings();
+        std::exit(s.gctrace ? 1 : 0);
+      },
+      ::testing::ExitedWithCode(0), "tricolor: GODEBUG gctrace=\"banana\" is not 0 or 1; using 0");
+  EXPECT_EXIT(
+      {
+        ::setenv("GODEBUG", "gcstoptheworld=7", 1);
+        const Settings& s = settings();
+        std::exit(s.gcstoptheworld == 0 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0),
+      "tricolor: GODEBUG gcstoptheworld=\"7\" is not 0, 1 or 2; using 0");
 }
 
 }  // namespace

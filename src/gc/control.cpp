@@ -21,8 +21,9 @@
 namespace gc {
 
 void collect() {
-  detail::clear_stack();  // stale words below the caller's frame would keep dead objects alive
-  detail::collect_and_destroy();
+  // Stale words below the caller's frame would keep dead objects alive (runtime/clear_stack.hpp).
+  detail::clear_dead_stack();
+  detail::collect_and_destroy();  // a tail call: collect() has no frame of its own
 }
 
 // The pacer's lock is taken inside a critical section, like every library lock, so that no thread

@@ -358,6 +358,7 @@ __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason,
   ThreadRecord* self = ensure_registered();
   if (t_in_cycle) return 0;
   ensure_mark_workers();
+  start_destructor_thread();  // before this cycle's sweep can queue a destructor
   auto lock = lock_cycle();
   if (marking()) return 0;
   if (reason == CycleReason::kHeap &&

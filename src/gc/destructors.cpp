@@ -1,14 +1,12 @@
 #include "gc/destructors.hpp"
 
-#include <condition_variable>
 #include <cstdio>
 #include <exception>
-#include <mutex>
-#include <thread>
 
 #include "base/check.hpp"
 #include "base/fixed_pool.hpp"
 #include "base/os_memory.hpp"
+#include "gc/callback_queue.hpp"
 #include "gc/sweeper.hpp"
 #include "heap/central.hpp"
 #include "heap/destructor_table.hpp"
@@ -19,18 +17,6 @@
 namespace gc::detail {
 
 namespace {
-
-struct Queue {
-  std::mutex mutex;
-  std::condition_variable wake;      // the destructor thread waits for work
-  std::condition_variable progress;  // waiters for "everything queued so far has run"
-  ZombieBatch* pending = nullptr;    // a list of batches, one per swept span
-  std::uint64_t queued = 0;
-  std::uint64_t finished = 0;
-};
-
-std::atomic<Queue*> g_queue{new Queue};
-Queue& queue() { return *g_queue.load(std::memory_order_acquire); }
 
 std::size_t zombie_batch_bytes(const Span* span) {
   return sizeof(ZombieBatch) + span->nelems * sizeof(ZombieBatch::Entry);
@@ -79,41 +65,21 @@ void run_batch(ZombieBatch* batch) {
   g_deferred_slots.fetch_add(batch->count - freed, std::memory_order_relaxed);
 }
 
-void destructor_thread() {
-  register_current_thread("destructors");
-  t_runs_user_callbacks = true;
-  for (;;) {
-    Queue& q = queue();
-    ZombieBatch* batches = nullptr;
-    {
-      // The lock is released before the blocking scope ends: leaving it may wait for a stop, and
-      // a sweeping thread that the stop waits for may need this lock.
-      BlockingScope blocked;
-      std::unique_lock lock(q.mutex);
-      q.wake.wait(lock, [&] { return q.pending != nullptr; });
-      batches = q.pending;
-      q.pending = nullptr;
-      lock.unlock();
-    }
-    std::uint64_t ran = 0;
-    while (batches != nullptr) {
-      ZombieBatch* batch = batches;
-      batches = batch->next;
-      run_batch(batch);
-      ran += batch->count;
-      CriticalSection critical;
-      free_zombie_batch(batch);
-    }
-    {
-      CriticalSection critical;  // never stopped (or forked) while holding the queue's lock
-      std::lock_guard lock(q.mutex);
-      q.finished += ran;
-    }
-    q.progress.notify_all();
-  }
+void drain_destructors();
+constinit CallbackQueue<ZombieBatch> g_queue("destructors", drain_destructors);
+
+// One round of the destructor thread: every batch queued, until the queue stays empty.
+void drain_destructors() {
+  g_queue.run_all([](ZombieBatch* batch) -> std::uint64_t {
+    run_batch(batch);
+    const std::uint64_t ran = batch->count;
+    CriticalSection critical;
+    free_zombie_batch(batch);
+    return ran;
+  });
 }
 
-std::atomic<bool> g_thread_started{false};
+std::uint64_t batch_callbacks(const ZombieBatch* batch) { return batch->count; }
 
 }  // namespace
 
@@ -148,51 +114,14 @@ ZombieBatch* new_zombie_batch(Span* span, std::uint32_t sweepgen) {
   return batch;
 }
 
-void queue_zombies(ZombieBatch* batch) {
-  Queue& q = queue();
-  {
-    std::lock_guard lock(q.mutex);
-    q.queued += batch->count;
-    batch->next = q.pending;
-    q.pending = batch;
-  }
-  q.wake.notify_one();
-}
+void queue_zombies(ZombieBatch* batch) { g_queue.push(batch, batch, batch->count); }
 
-void start_destructor_thread() {
-  if (!g_thread_started.exchange(true)) std::thread(destructor_thread).detach();
-}
+void start_destructor_thread() { g_queue.prepare(); }
 
-void restart_destructor_thread_after_fork() {
-  // The destructor thread may have died holding the queue's lock or waiting on its condition
-  // variables: move the work to a fresh queue and start a thread for it if there is any.
-  Queue& old = queue();
-  auto* fresh = new Queue;
-  fresh->pending = old.pending;
-  // A batch the old thread had taken but not finished is lost with it: its objects stay zombies
-  // (their memory is not reused) and nothing waits for them.
-  std::uint64_t waiting = 0;
-  for (ZombieBatch* b = fresh->pending; b != nullptr; b = b->next) waiting += b->count;
-  fresh->queued = old.queued;
-  fresh->finished = old.queued - waiting;
-  g_queue.store(fresh, std::memory_order_release);
-  g_thread_started.store(false);
-  if (fresh->pending != nullptr) start_destructor_thread();
-}
+void restart_destructor_thread_after_fork() { g_queue.restart_after_fork(batch_callbacks); }
 
 std::uint64_t deferred_zombie_slots() { return g_deferred_slots.load(std::memory_order_relaxed); }
 
-std::uint64_t wait_for_destructors() {
-  if (t_runs_user_callbacks) return 0;  // see t_runs_user_callbacks
-  Queue& q = queue();
-  BlockingScope blocked;
-  std::unique_lock lock(q.mutex);
-  const std::uint64_t target = q.queued;
-  const std::uint64_t before = q.finished;
-  q.progress.wait(lock, [&] { return q.finished >= target; });
-  const std::uint64_t ran = q.finished - before;
-  lock.unlock();  // before the blocking scope ends (see destructor_thread)
-  return ran;
-}
+std::uint64_t wait_for_destructors() { return g_queue.wait(); }
 
 }  // namespace gc::detail

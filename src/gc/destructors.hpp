@@ -37,12 +37,9 @@ ZombieBatch* new_zombie_batch(Span* span, std::uint32_t sweepgen);
 
 // Hands a batch to the destructor thread (which gives it back to the pool when done).
 void queue_zombies(ZombieBatch* batch);
-// Starts the destructor thread if it is not running (outside critical sections: it allocates).
+// Makes the destructor queue and starts its thread, once; outside critical sections (it allocates),
+// before the first sweep can queue a destructor (the first cycle's start does it).
 void start_destructor_thread();
-
-// True on the destructor and cleanup threads, which run user code: a destructor or cleanup that
-// calls gc::collect() must wait for neither queue, since each thread may be waiting for the other.
-inline thread_local bool t_runs_user_callbacks = false;
 
 // Blocks until every destructor queued so far has run. Returns how many ran while waiting.
 std::uint64_t wait_for_destructors();

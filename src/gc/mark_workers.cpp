@@ -1,11 +1,11 @@
 #include "gc/mark_workers.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
-#include <thread>
+#include <utility>
 
 #include "base/clock.hpp"
-#include "base/futex.hpp"
 #include "base/settings.hpp"
 #include "gc/assist.hpp"
 #include "gc/cycle.hpp"
@@ -16,14 +16,12 @@
 #include "gc/root_set.hpp"
 #include "gc/stack_scan.hpp"
 #include "gc/test_hooks.hpp"
+#include "runtime/library_thread.hpp"
 
 namespace gc::detail {
 
 namespace {
 
-std::atomic<bool> g_started{false};
-// The cycle number a mark start published for the background threads; they sleep on it.
-std::atomic<std::uint32_t> g_wake_cycle{0};
 // Scan work between two publications of background credit.
 constexpr std::int64_t kCreditSlice = 256 * 1024;
 
@@ -45,78 +43,77 @@ void background_drain() {
   g_mark.background_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
 }
 
-std::uint32_t wait_for_mark_start(std::uint32_t last) {
-  for (;;) {
-    const std::uint32_t cycle = g_wake_cycle.load(std::memory_order_acquire);
-    if (cycle != last && marking()) return cycle;
-    futex_wait(&g_wake_cycle, cycle);
-  }
-}
-
-void controller_main() {
+// One round of the controller: the mark that woke it, from the root pass to termination.
+void control_mark() {
+  if (!marking()) return;  // a late wake: that mark is over
   const int stop_signal = settings().stop_signal;
-  std::uint32_t cycle = 0;
-  for (;;) {
-    cycle = wait_for_mark_start(cycle);
-    hold_point(MarkHold::kAfterStart);
-    {
-      const std::int64_t cpu_start = thread_cpu_ns();
-      Marker marker(Marker::Mode::kMark);
-      mark_roots_concurrently(marker);
-      g_hooks.roots.call(marker);
-      g_mark.background_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
-    }
+  hold_point(MarkHold::kAfterStart);
+  {
+    const std::int64_t cpu_start = thread_cpu_ns();
+    Marker marker(Marker::Mode::kMark);
+    mark_roots_concurrently(marker);
+    g_hooks.roots.call(marker);
+    g_mark.background_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
+  }
+  background_drain();
+  hold_point(MarkHold::kAfterRoots);
+  for (int attempt = 0;;) {
+    const std::uint32_t seen = mark_events();
+    scan_or_prod_stacks(stop_signal);
     background_drain();
-    hold_point(MarkHold::kAfterRoots);
-    for (int attempt = 0;;) {
-      const std::uint32_t seen = mark_events();
-      scan_or_prod_stacks(stop_signal);
-      background_drain();
-      if (stacks_pending() == 0 && mark_quiescent()) {
-        if (terminate_mark(attempt++)) break;
-        continue;
-      }
-      wait_for_mark_event(seen, 100'000);
+    if (stacks_pending() == 0 && mark_quiescent()) {
+      if (terminate_mark(attempt++)) return;
+      continue;
     }
+    wait_for_mark_event(seen, 100'000);
   }
 }
 
-void worker_main() {
-  std::uint32_t cycle = 0;
-  for (;;) {
-    cycle = wait_for_mark_start(cycle);
-    while (marking() && g_mark.cycle.load(std::memory_order_acquire) == cycle) {
-      if (hold_workers()) continue;
-      background_drain();
-      const std::uint32_t seen = mark_events();
-      add_idle_worker(1);
-      if (grey_queue_empty()) wait_for_mark_event(seen, 1'000'000);
-      add_idle_worker(-1);
-    }
+// One round of a worker: drain while the mark that woke it lasts.
+void help_mark() {
+  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
+  while (marking() && g_mark.cycle.load(std::memory_order_acquire) == cycle) {
+    if (hold_workers()) continue;
+    background_drain();
+    const std::uint32_t seen = mark_events();
+    add_idle_worker(1);
+    if (grey_queue_empty()) wait_for_mark_event(seen, 1'000'000);
+    add_idle_worker(-1);
   }
 }
+
+constexpr LibraryThread::Kind kCollector = LibraryThread::Kind::kCollector;
+constinit LibraryThread g_controller("mark controller", control_mark, kCollector);
+
+// The workers besides the controller: a quarter of the CPUs in all, at most kMaxMarkThreads.
+constexpr int kMaxMarkThreads = 64;
+template <std::size_t... I>
+constexpr std::array<LibraryThread, sizeof...(I)> make_workers(std::index_sequence<I...>) {
+  return {{((void)I, LibraryThread("mark worker", help_mark, kCollector))...}};
+}
+constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_workers =
+    make_workers(std::make_index_sequence<kMaxMarkThreads - 1>{});
 
 }  // namespace
 
 int mark_worker_count() {
-  static const int n = std::max(1, cpu_count() / 4);
+  static const int n = std::clamp(cpu_count() / 4, 1, kMaxMarkThreads);
   return n;
 }
 
 void ensure_mark_workers() {
-  if (g_started.load(std::memory_order_acquire) || g_started.exchange(true)) return;
-  std::thread(controller_main).detach();
-  for (int i = 1; i < mark_worker_count(); ++i) std::thread(worker_main).detach();
+  g_controller.start();
+  for (int i = 1; i < mark_worker_count(); ++i) g_workers[i - 1].start();
 }
 
 void wake_mark_workers() {
-  g_wake_cycle.store(g_mark.cycle.load(std::memory_order_acquire), std::memory_order_release);
-  futex_wake_all(&g_wake_cycle);
+  g_controller.wake();
+  for (int i = 1; i < mark_worker_count(); ++i) g_workers[i - 1].wake();
 }
 
 void forget_mark_workers_after_fork() {
-  g_started.store(false);
-  g_wake_cycle.store(0);
+  g_controller.forget_after_fork();
+  for (LibraryThread& w : g_workers) w.forget_after_fork();
 }
 
 }  // namespace gc::detail

@@ -8,11 +8,11 @@
 //      the stack scans and the barrier buffers publish;
 //   3. attempt mark termination (cycle.cpp); if the stopped world turns up more work, go on.
 // The extra workers only drain. Together with the controller they are about a quarter of the
-// cores (Go's background utilisation goal), at least one: the controller alone on up to 7 cores.
-//
-// Library threads are not registered mutators: a stop of the world does not wait for them, and
-// they never touch a stack or a lock that a stopped thread could hold (every lock they share with
-// mutators is taken by mutators only inside critical sections).
+// cores (Go's background utilisation goal), at least one and at most 64: the controller alone on up
+// to 7 cores. Each is a LibraryThread of kind kCollector, woken once per mark: not a registered
+// mutator, so a stop of the world does not wait for it, and it never touches a stack or a lock
+// that a stopped thread could hold (every lock it shares with mutators is taken by mutators only
+// inside critical sections).
 #pragma once
 
 namespace gc::detail {

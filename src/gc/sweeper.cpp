@@ -13,7 +13,7 @@
 #include "heap/heap_counters.hpp"
 #include "heap/object_lookup.hpp"
 #include "heap/page_heap.hpp"
-#include "runtime/background_worker.hpp"
+#include "runtime/library_thread.hpp"
 #include "runtime/safepoint.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
@@ -181,8 +181,7 @@ void sweep_in_background() {
   while (sweep_one()) poll_safepoint();
 }
 
-// Never destroyed: the sweeper thread may still wait on it while the process exits.
-BackgroundWorker* const g_sweeper = new BackgroundWorker("sweeper", sweep_in_background);
+constinit LibraryThread g_sweeper("sweeper", sweep_in_background);
 
 }  // namespace
 
@@ -190,9 +189,9 @@ void wake_background_sweeper() {
   // Both background threads start here, outside any critical section (creating a thread
   // allocates), before the first sweep can queue a destructor.
   start_destructor_thread();
-  g_sweeper->wake();
+  g_sweeper.wake();
 }
 
-void forget_background_sweeper_after_fork() { g_sweeper->forget_after_fork(); }
+void forget_background_sweeper_after_fork() { g_sweeper.forget_after_fork(); }
 
 }  // namespace gc::detail

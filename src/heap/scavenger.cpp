@@ -6,7 +6,7 @@
 
 #include "base/clock.hpp"
 #include "heap/page_heap.hpp"
-#include "runtime/background_worker.hpp"
+#include "runtime/library_thread.hpp"
 #include "runtime/safepoint.hpp"
 
 namespace gc::detail {
@@ -61,18 +61,17 @@ void scavenge_to_goal() {
   }
 }
 
-// Never destroyed: the scavenger thread may still wait on it while the process exits.
-BackgroundWorker* const g_scavenger = new BackgroundWorker("scavenger", scavenge_to_goal);
+constinit LibraryThread g_scavenger("scavenger", scavenge_to_goal);
 
 }  // namespace
 
 void set_scavenger_goal(std::size_t retained_goal) {
   g_goal.store(retained_goal, std::memory_order_relaxed);
-  if (above_goal()) g_scavenger->wake();
+  if (above_goal()) g_scavenger.wake();
 }
 
 std::size_t take_background_released() { return g_background_released.exchange(0); }
 
-void forget_scavenger_after_fork() { g_scavenger->forget_after_fork(); }
+void forget_scavenger_after_fork() { g_scavenger.forget_after_fork(); }
 
 }  // namespace gc::detail

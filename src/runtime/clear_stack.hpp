@@ -7,23 +7,44 @@
 // locals not yet assigned, space reserved for a later spill) still holds what the earlier calls
 // left there, so a dead object's address in it is read as a root and keeps the object alive.
 //
-// clear_stack() zeroes kClearedStackBytes just below its caller's frame before the collection
-// begins, so that the frames of collect() lie over zeros. It is one memset of a local array in a
-// function that is never inlined (its frame sits directly below the caller's), followed by an
-// empty asm statement that claims to read the array, so that the compiler cannot drop the stores
-// to memory it sees die. It cannot clear what the caller's own live frame or callee-saved registers
-// still hold: a program that wants an object collected now should drop it in a function that has
-// returned.
+// clear_dead_stack() zeroes kClearedStackBytes just below the stack pointer. It is inlined into
+// a function that has no frame of its own and ends in a tail call (gc::collect), so that every
+// frame of the collection lies over zeros: on x86-64 it is a `rep stos` below the stack pointer,
+// which needs no frame (a call to a clearing function would need one, and its alignment slot would
+// keep whatever was there). Elsewhere it calls clear_stack(), one memset of a local array in a
+// function that is never inlined, whose frame lies just below its caller's.
+//
+// Neither clears what the caller's own live frame or callee-saved registers still hold: a program
+// that wants an object collected now should drop it in a function that has returned.
 #pragma once
 
 #include <cstddef>
 
 namespace gc::detail {
 
-// Enough for the frames of collect() and the waits it makes, with room to spare; one memset of it
-// costs little next to a collection.
+// Enough for the frames of collect() and the waits it makes, with room to spare; zeroing it costs
+// little next to a collection.
 inline constexpr std::size_t kClearedStackBytes = 8 * 1024;
 
+// Zeroes kClearedStackBytes below its own frame.
 void clear_stack() noexcept;
+
+// Zeroes kClearedStackBytes below the stack pointer; see above.
+[[gnu::always_inline]] inline void clear_dead_stack() noexcept {
+#if defined(__x86_64__)
+  // The memory below the stack pointer belongs to nobody: a signal handler may overwrite it at any
+  // moment, and nothing reads it before writing it. The direction flag is clear (the ABI says so).
+  void* dst;
+  std::size_t count;
+  asm volatile(
+      "lea -%c[bytes](%%rsp), %[dst]\n\t"
+      "rep stosq"
+      : [dst] "=&D"(dst), "=c"(count)
+      : [bytes] "i"(kClearedStackBytes), "1"(kClearedStackBytes / 8), "a"(0)
+      : "memory");
+#else
+  clear_stack();
+#endif
+}
 
 }  // namespace gc::detail

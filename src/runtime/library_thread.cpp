@@ -1,0 +1,114 @@
+#include "runtime/library_thread.hpp"
+
+#include <thread>
+
+#include "base/check.hpp"
+#include "runtime/clear_stack.hpp"
+#include "runtime/safepoint.hpp"
+#include "runtime/thread_registry.hpp"
+
+namespace gc::detail {
+
+LibraryThread::Signal& LibraryThread::signal() {
+  Signal* s = signal_.load(std::memory_order_acquire);
+  if (s != nullptr) return *s;
+  auto* fresh = new Signal;
+  if (signal_.compare_exchange_strong(s, fresh, std::memory_order_acq_rel)) return *fresh;
+  delete fresh;
+  return *s;
+}
+
+void LibraryThread::start() {
+  TRICOLOR_DCHECK(t_mutator.critical_depth.load(std::memory_order_relaxed) == 0,
+                  "the %s thread started inside a critical section", name_);
+  if (started_.load(std::memory_order_acquire) || started_.exchange(true)) return;
+  Signal* s = &signal();
+  {
+    std::lock_guard lock(s->mutex);
+    s->stop = false;
+    s->running = true;
+  }
+  try {
+    std::thread([this, s] { run(s); }).detach();
+  } catch (...) {
+    {
+      std::lock_guard lock(s->mutex);
+      s->running = false;
+    }
+    started_.store(false);  // the next start() tries again
+    throw;
+  }
+}
+
+void LibraryThread::wake() {
+  start();
+  Signal& s = signal();
+  {
+    std::lock_guard lock(s.mutex);
+    ++s.requests;
+  }
+  s.wake.notify_one();
+}
+
+void LibraryThread::stop() {
+  if (!started_.load(std::memory_order_acquire)) return;
+  Signal& s = signal();
+  const auto wait_until_exited = [&] {
+    std::unique_lock lock(s.mutex);
+    s.stop = true;
+    s.wake.notify_one();
+    s.exited.wait(lock, [&] { return !s.running; });
+  };  // the lock is released before a blocking scope around it ends
+  if (t_mutator.record != nullptr) {
+    BlockingScope blocked;  // the thread may need a stop of the world to finish its round
+    wait_until_exited();
+  } else {
+    wait_until_exited();
+  }
+  started_.store(false, std::memory_order_release);
+}
+
+void LibraryThread::forget_after_fork() {
+  signal_.store(new Signal, std::memory_order_release);
+  started_.store(false);
+}
+
+void LibraryThread::run(Signal* s) {
+  // The C library hands a new thread the cached stack of one that exited, and the frames of this
+  // thread, which the collector scans while it waits, would have slots still holding that thread's
+  // pointers: an object it made and dropped would stay alive. So the loop runs in frames laid over
+  // zeros.
+  clear_stack();
+  loop(s);
+  asm volatile("" ::: "memory");  // not a tail call: loop's frames must lie where clear_stack was
+}
+
+bool LibraryThread::wait_for_work(Signal* s, std::uint64_t& seen) {
+  std::unique_lock lock(s->mutex);
+  s->wake.wait(lock, [&] { return s->requests != seen || s->stop; });
+  if (s->stop) {
+    s->running = false;
+    s->exited.notify_all();
+    return false;
+  }
+  seen = s->requests;
+  return true;  // the lock is released here, before a blocking scope around the call ends
+}
+
+__attribute__((noinline)) void LibraryThread::loop(Signal* s) {
+  if (kind_ == Kind::kMutator) register_current_thread(name_);
+  std::uint64_t seen = 0;
+  for (;;) {
+    bool more;
+    if (kind_ == Kind::kMutator) {
+      BlockingScope blocked;
+      more = wait_for_work(s, seen);
+    } else {
+      more = wait_for_work(s, seen);
+    }
+    if (!more) return;  // a registered thread leaves the registry when it exits
+    work_();
+  }
+}
+
+}  // namespace gc::detail

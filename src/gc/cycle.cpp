@@ -1,6 +1,5 @@
 #include "gc/cycle.hpp"
 
-#include <chrono>
 #include <cstdio>
 #include <mutex>
 
@@ -35,33 +34,9 @@ namespace gc::detail {
 
 namespace {
 
-CycleTotals g_totals;          // guarded by cycle_mutex()
-std::int64_t g_gc_cpu_ns = 0;  // collector CPU time; a stopped world costs every core
 thread_local bool t_in_cycle = false;
 // Bumped (and woken) at the end of every cycle.
 std::atomic<std::uint32_t> g_cycles_done{0};
-
-// The cycle in progress, from mark start to mark termination (guarded by cycle_mutex()).
-struct CycleInProgress {
-  CycleReason reason = CycleReason::kHeap;
-  CycleTrace trace;
-  std::int64_t start_ns = 0;       // sweep termination began
-  std::int64_t mark_start_ns = 0;  // the world restarted after mark start
-  std::int64_t first_pause_ns = 0;
-  std::int64_t pauses_ns = 0;  // both pauses, and any failed termination attempts
-  std::int64_t longest_pause_ns = 0;
-  std::int64_t live_at_start = 0;    // heap_live at mark start
-  std::int64_t unused_at_start = 0;  // bytes of cached spans not yet handed out then
-};
-CycleInProgress g_cycle;
-
-std::int64_t unix_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-const std::int64_t g_start_ns = now_ns();
 
 // Takes the cycle lock. A registered thread waits as a blocked one, so that a stop in progress
 // never waits for it; a library thread is never stopped and just waits.
@@ -90,11 +65,6 @@ void wait_for_cycle_done(std::uint32_t number) {
     if (static_cast<std::int32_t>(done - number) >= 0) return;
     wait_for_cycles_done_change(done);
   }
-}
-
-void record_pause(std::int64_t pause) {
-  g_cycle.pauses_ns += pause;
-  if (pause > g_cycle.longest_pause_ns) g_cycle.longest_pause_ns = pause;
 }
 
 // Names a thread's stack and saved registers for a gccheckmark report (96 bytes each).
@@ -217,19 +187,15 @@ void flush_stopped_caches(const WorldStopped&, ThreadRecord* self) {
 }
 
 // Mark start, with the world stopped.
-void begin_mark(const WorldStopped& world, CycleReason reason) {
+void begin_mark(const WorldStopped& world, CycleReason reason, std::int64_t start_ns) {
   const StopStats& stop = world.stats();
   TRICOLOR_DCHECK(!marking(), "mark start during a mark");
   TRICOLOR_DCHECK(!g_barrier_enabled.load(std::memory_order_relaxed),
                   "the barrier is on before mark start");
   // Before the barrier is on: the dropped victims are garbage for this mark.
   if (reason != CycleReason::kFollowUp) g_hooks.mark_start.call();
-  g_cycle = CycleInProgress{};
-  g_cycle.reason = reason;
-  g_cycle.trace.heap_start = g_counters.heap_live.load(std::memory_order_relaxed);
-  g_cycle.trace.goal = pacer().goal();
-  g_cycle.trace.threads = stop.threads;
-  g_cycle.trace.signalled = stop.signalled;
+  cycle_stats().begin(reason, start_ns, stop.threads, stop.signalled,
+                      g_counters.heap_live.load(std::memory_order_relaxed), pacer().goal());
   g_mark.marked_bytes.store(0, std::memory_order_relaxed);
   g_mark.scan_work.store(0, std::memory_order_relaxed);
   g_mark.stack_bytes.store(0, std::memory_order_relaxed);
@@ -244,9 +210,9 @@ void begin_mark(const WorldStopped& world, CycleReason reason) {
     Marker marker(Marker::Mode::kMark);
     prepare_spans_for_mark(world, marker);
   }
-  g_cycle.live_at_start = g_counters.heap_live.load(std::memory_order_relaxed);
-  g_cycle.unused_at_start = unused_cached_bytes(world);
-  pacer().begin_mark(g_cycle.live_at_start);
+  const std::int64_t live_at_start = g_counters.heap_live.load(std::memory_order_relaxed);
+  cycle_stats().set_start_heap(live_at_start, unused_cached_bytes(world));
+  pacer().begin_mark(live_at_start);
 }
 
 // gccheckmark: a second mark from scratch into the checkmark bits, world stopped.
@@ -264,63 +230,30 @@ void end_mark(const WorldStopped& world, ThreadRecord* self, std::int64_t pause_
                   stacks_pending());
   TRICOLOR_DCHECK(mark_quiescent(), "mark termination with grey work left");
   flush_stopped_caches(world, self);
-  const std::int64_t marked = g_mark.marked_bytes.load(std::memory_order_relaxed);
-  const std::int64_t live_now = g_counters.heap_live.load(std::memory_order_relaxed);
+  CycleStats& stats = cycle_stats();
+  MarkEnd mark;
+  mark.pause_start_ns = pause_start;
+  mark.marked = g_mark.marked_bytes.load(std::memory_order_relaxed);
+  mark.live_now = g_counters.heap_live.load(std::memory_order_relaxed);
   // Span-granular: what the caches took during the mark, all of it allocated black.
-  const std::int64_t allocated_black = std::max<std::int64_t>(live_now - g_cycle.live_at_start, 0);
-  CycleTrace& trace = g_cycle.trace;
-  trace.heap_end = live_now;
-  trace.heap_marked = marked;
-  trace.roots = root_count();
-  trace.stack_bytes = g_mark.stack_bytes.load(std::memory_order_relaxed);
+  mark.allocated_black = std::max<std::int64_t>(mark.live_now - stats.live_at_start(), 0);
+  mark.scan_work = g_mark.scan_work.load(std::memory_order_relaxed);
+  mark.stack_bytes = g_mark.stack_bytes.load(std::memory_order_relaxed);
+  mark.roots = root_count();
+  mark.assist_cpu_ns = g_mark.assist_cpu_ns.load(std::memory_order_relaxed);
+  mark.background_cpu_ns = g_mark.background_cpu_ns.load(std::memory_order_relaxed);
 
+  // The mark is over: no barrier, sweeping may begin, and the heap is what the mark found live.
   g_barrier_enabled.store(false, std::memory_order_relaxed);
   g_gc_phase.store(GcPhase::kOff, std::memory_order_release);
   end_stack_scans();
   g_sweepgen.fetch_add(2, std::memory_order_acq_rel);
   reset_sweep_cursor();
-  g_counters.heap_live.store(marked + g_cycle.unused_at_start + allocated_black,
+  g_counters.heap_live.store(mark.marked + stats.unused_at_start() + mark.allocated_black,
                              std::memory_order_relaxed);
 
-  const std::int64_t end = now_ns();
-  const std::int64_t pause = end - pause_start;
-  record_pause(pause);
-  const std::int64_t mark_cpu = g_mark.background_cpu_ns.load(std::memory_order_relaxed) +
-                                g_mark.assist_cpu_ns.load(std::memory_order_relaxed);
-  g_gc_cpu_ns += g_cycle.pauses_ns * cpu_count() + mark_cpu;
-  MarkReport report;
-  report.heap_marked = marked + allocated_black;
-  report.scan_work = g_mark.scan_work.load(std::memory_order_relaxed) + trace.stack_bytes +
-                     static_cast<std::int64_t>(trace.roots) * 8;
-  report.allocated_during_mark = allocated_black;
-  report.mark_ns = g_cycle.mark_start_ns != 0 ? pause_start - g_cycle.mark_start_ns : 0;
-  report.cpu_ns = g_cycle.pauses_ns * cpu_count() + mark_cpu;
-  report.assist_cpu_ns = g_mark.assist_cpu_ns.load(std::memory_order_relaxed);
-  report.background_cpu_ns = g_mark.background_cpu_ns.load(std::memory_order_relaxed);
-  report.heap_at_termination = live_now;
-  report.end_ns = end;
-  pacer().end_cycle(report);
-
-  g_totals.pause_ns[g_totals.num_gc % 256] = static_cast<std::uint64_t>(g_cycle.pauses_ns);
-  ++g_totals.num_gc;
-  if (g_cycle.reason != CycleReason::kHeap) ++g_totals.num_forced_gc;
-  g_totals.pause_total_ns += static_cast<std::uint64_t>(g_cycle.pauses_ns);
-  if (static_cast<std::uint64_t>(g_cycle.longest_pause_ns) > g_totals.pause_max_ns)
-    g_totals.pause_max_ns = static_cast<std::uint64_t>(g_cycle.longest_pause_ns);
-  g_totals.last_gc_unix_ns = static_cast<std::uint64_t>(unix_ns());
-
-  trace.number = g_totals.num_gc;
-  trace.since_start_ns = g_cycle.start_ns - g_start_ns;
-  trace.gc_cpu_percent = 100.0 * static_cast<double>(g_gc_cpu_ns) /
-                         (static_cast<double>(end - g_start_ns) * cpu_count());
-  trace.stop_ns = g_cycle.first_pause_ns;
-  trace.mark_ns = report.mark_ns;
-  trace.termination_ns = pause;
-  trace.stop_cpu_ns = g_cycle.first_pause_ns * cpu_count();
-  trace.termination_cpu_ns = (g_cycle.pauses_ns - g_cycle.first_pause_ns) * cpu_count();
-  trace.assist_cpu_ns = g_mark.assist_cpu_ns.load(std::memory_order_relaxed);
-  trace.background_cpu_ns = g_mark.background_cpu_ns.load(std::memory_order_relaxed);
-  trace.forced = g_cycle.reason != CycleReason::kHeap;
+  mark.end_ns = now_ns();
+  pacer().end_cycle(stats.end(mark));
 }
 
 // After the world restarts at the end of a cycle; `trace` was taken before it restarted.
@@ -369,15 +302,12 @@ __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason,
   finish_sweeping();
   const std::int64_t pause_start = now_ns();
   WorldStopped world = stop_the_world();
-  begin_mark(world, reason);
+  begin_mark(world, reason, start);
   const std::uint32_t number = g_mark.cycle.load(std::memory_order_relaxed);
-  g_cycle.start_ns = start;
   if (settings().gcstoptheworld >= 1) {
-    g_cycle.first_pause_ns = 0;
     mark_in_the_pause(world, self, self_lo, pause_start);
-    g_cycle.trace.stop_ns = now_ns() - pause_start;
-    g_cycle.trace.termination_ns = 0;
-    const CycleTrace trace = g_cycle.trace;
+    cycle_stats().record_whole_mark_pause(now_ns() - pause_start);
+    const CycleTrace trace = cycle_stats().trace();
     start_the_world(std::move(world));
     lock.unlock();
     // =2: the whole sweep too, before the cycle returns. Not in the pause: a thread inside a
@@ -392,10 +322,7 @@ __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason,
   }
   g_barrier_enabled.store(true, std::memory_order_relaxed);
   begin_stack_scans();
-  const std::int64_t pause_end = now_ns();
-  g_cycle.first_pause_ns = pause_end - pause_start;
-  record_pause(g_cycle.first_pause_ns);
-  g_cycle.mark_start_ns = pause_end;
+  cycle_stats().record_mark_start_pause(pause_start, now_ns());
   start_the_world(std::move(world));
   t_in_cycle = false;
   lock.unlock();
@@ -455,7 +382,7 @@ bool terminate_mark(int attempt) {
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) flush_barrier_buffer(r);
   if (stacks_pending() != 0 || !mark_quiescent()) {
     if (attempt + 1 < kTerminationAttempts) {
-      record_pause(now_ns() - pause_start);
+      cycle_stats().record_pause(now_ns() - pause_start);
       start_the_world(std::move(world));
       return false;
     }
@@ -471,7 +398,7 @@ bool terminate_mark(int attempt) {
   }
   if (settings().gccheckmark) verify_mark(world, nullptr, 0);
   end_mark(world, nullptr, pause_start);
-  const CycleTrace trace = g_cycle.trace;
+  const CycleTrace trace = cycle_stats().trace();
   start_the_world(std::move(world));
   lock.unlock();
   after_cycle(trace);
@@ -537,12 +464,7 @@ void snapshot_with_world_stopped(void (*fill)(const CycleTotals&, void*), void* 
   auto lock = lock_cycle();
   WorldStopped world = stop_the_world();
   flush_stopped_caches(world, self);
-  CycleTotals totals = g_totals;
-  const std::int64_t elapsed = now_ns() - g_start_ns;
-  totals.gc_cpu_fraction =
-      elapsed > 0 ? static_cast<double>(g_gc_cpu_ns) / (static_cast<double>(elapsed) * cpu_count())
-                  : 0;
-  fill(totals, context);
+  fill(cycle_stats().totals(), context);
   start_the_world(std::move(world));
 }
 

@@ -28,13 +28,10 @@
 #include <mutex>
 
 #include "base/mutex.hpp"
+#include "gc/cycle_stats.hpp"  // CycleReason, CycleTotals
 #include "heap/collector.hpp"  // maybe_start_cycle, collect_for_memory
 
 namespace gc::detail {
-
-// kFollowUp: the second cycle of one gc::collect(), which frees the slots whose destructors ran
-// during the first; pools are not rotated for it, so one collect() empties no pool by itself.
-enum class CycleReason { kHeap, kForced, kFollowUp, kOutOfMemory };
 
 // A whole cycle: waits for a mark in progress to end, then runs one and waits for it too.
 void run_cycle(CycleReason reason);
@@ -45,16 +42,6 @@ void collect_and_destroy();
 // work is left, else restarts the world and returns false. `attempt` counts the tries of this
 // cycle; after a few, the rest of the mark is done in the pause rather than tried again.
 bool terminate_mark(int attempt);
-
-struct CycleTotals {
-  std::uint64_t num_gc = 0;
-  std::uint64_t num_forced_gc = 0;
-  std::uint64_t pause_total_ns = 0;
-  std::uint64_t pause_max_ns = 0;
-  std::uint64_t last_gc_unix_ns = 0;
-  std::array<std::uint64_t, 256> pause_ns{};
-  double gc_cpu_fraction = 0;
-};
 
 // A snapshot of the cycle counters, taken with the world stopped so that it agrees with the
 // heap counters read in the same stop; `fill` receives it and runs before the world restarts.

@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "base/settings.hpp"
+#include "gc/cycle_stats.hpp"
 #include "gc/fork.hpp"
 #include "gc/pacer.hpp"
 #include "gc/root_set.hpp"
@@ -18,6 +19,7 @@ namespace gc::detail {
 void ensure_runtime() {
   static std::once_flag once;
   std::call_once(once, [] {
+    library_start_ns();  // the origin of gctrace's times
     const Settings& s = settings();
     init_address_space();
     // Singletons that allocate when first used are created here, outside any critical section

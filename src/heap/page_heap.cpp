@@ -234,6 +234,7 @@ std::size_t PageHeap::scavenge(std::size_t max_bytes) {
 }
 
 std::size_t PageHeap::scavenge_locked(std::size_t max_pages) {
+  if (max_pages == 0) return 0;
   for (auto it = free_by_address_.rbegin(); it != free_by_address_.rend(); ++it) {
     FreeRun& run = it->second;
     if (run.released == run.npages) continue;

@@ -1,5 +1,6 @@
-// The pacer alone (src/gc/pacer.hpp): its goal and trigger arithmetic, driven through a Pacer of the
-// test's own with made-up cycle reports. No collection runs and the library's pacer() is untouched.
+// The pacer alone (src/gc/pacer.hpp): its goal and trigger arithmetic, driven through a Pacer of
+// the test's own with made-up cycle reports. No collection runs and the library's pacer() is
+// untouched.
 //
 // The rules under test: goal = marked * (1 + GOGC/100), at least 4 MiB; a memory limit lowers the
 // goal but never below marked + max(marked/16, 1 MiB); the trigger is the goal minus 1.5 times the
@@ -7,12 +8,12 @@
 // kept between 70% and 95% of the way from the marked heap to the goal; GOGC=off without a limit
 // never triggers. Reports end at steady-clock time 0 unless a test says otherwise, so the CPU
 // limiter never holds a cycle back by accident.
+#include "gc/pacer.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <string>
-
-#include "gc/pacer.hpp"
 
 namespace {
 

@@ -8,6 +8,8 @@
 // The heap grows by at least 128 pages (page_heap.cpp's kMinGrowPages): the first one-page span
 // sits at the bottom of a 128-page run, and the 127 pages above it stay free. The tests name pages
 // by their number in that run ("page 0" is the first span's).
+#include "heap/page_heap.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstddef>
@@ -16,7 +18,6 @@
 
 #include "gc/startup.hpp"
 #include "heap/address_space.hpp"
-#include "heap/page_heap.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace {
@@ -58,9 +59,9 @@ class PageHeapComponent : public testing::Test {
         t == (inuse + idle - released) * kP)
       return testing::AssertionSuccess();
     return testing::AssertionFailure()
-           << "in use " << i / kP << ", idle " << d / kP << ", released " << r / kP
-           << ", retained " << t / kP << " pages; want " << inuse << ", " << idle << ", "
-           << released << ", " << inuse + idle - released;
+           << "in use " << i / kP << ", idle " << d / kP << ", released " << r / kP << ", retained "
+           << t / kP << " pages; want " << inuse << ", " << idle << ", " << released << ", "
+           << inuse + idle - released;
   }
 
   PageHeap heap_;
@@ -90,13 +91,13 @@ TEST_F(PageHeapComponent, AllocateGrowsTheHeapAtTheFrontierAndFillsTheSpanTable)
 }
 
 TEST_F(PageHeapComponent, AllocateTakesTheSmallestRunThatFitsLowestAddressFirst) {
-  Span* a = first();                           // page 0
-  Span* b = take(3);                           // pages 1-3
-  Span* c = take(1);                           // page 4
-  Span* d = take(2);                           // pages 5-6
-  Span* e = take(1);                           // page 7
-  Span* f = take(2);                           // pages 8-9
-  Span* g = take(1);                           // page 10; the rest, 11-127, is free
+  Span* a = first();  // page 0
+  Span* b = take(3);  // pages 1-3
+  Span* c = take(1);  // page 4
+  Span* d = take(2);  // pages 5-6
+  Span* e = take(1);  // page 7
+  Span* f = take(2);  // pages 8-9
+  Span* g = take(1);  // page 10; the rest, 11-127, is free
   ASSERT_TRUE(a && b && c && d && e && f && g);
   EXPECT_EQ(g->base, page(10));
   heap_.free(b);

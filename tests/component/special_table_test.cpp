@@ -4,6 +4,8 @@
 // check that link, unlink and take_all touch exactly the records they name, wherever they sit in
 // the chain, and that records that share a chain share a stripe lock. Every call holds the stripe's
 // lock, as the table's contract asks.
+#include "toolbox/special_table.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstddef>
@@ -12,7 +14,6 @@
 #include <vector>
 
 #include "base/mutex.hpp"
-#include "toolbox/special_table.hpp"
 
 namespace {
 

@@ -27,6 +27,12 @@ class SpecialTable {
  public:
   Mutex& stripe(std::uintptr_t base) { return stripes_[bucket_of(base) % kStripes]; }
 
+  // The bucket that chains the records of the object at `base` (public for tests, which look for
+  // objects whose records share a chain).
+  static std::size_t bucket_of(std::uintptr_t base) {
+    return static_cast<std::size_t>(((base >> 3) * 0x9E3779B97F4A7C15ull) >> 48);
+  }
+
   // Under stripe(r->base).
   void link(Record* r) {
     Record*& head = buckets()[bucket_of(r->base)];
@@ -60,10 +66,6 @@ class SpecialTable {
  private:
   static constexpr std::size_t kBuckets = std::size_t{1} << 16;
   static constexpr std::size_t kStripes = 64;
-
-  static std::size_t bucket_of(std::uintptr_t base) {
-    return static_cast<std::size_t>(((base >> 3) * 0x9E3779B97F4A7C15ull) >> 48);
-  }
 
   Record** buckets() {
     Record** b = buckets_.load(std::memory_order_acquire);

@@ -1,0 +1,360 @@
+// ctest-env: GOGC=off
+// The central lists alone (src/heap/central.hpp): a Central of the test's own for one span class,
+// fed with spans from the library's page heap, driven as thread caches, the sweeper and the
+// destructor thread drive it. The test plays the collector's part too: it sets the mark bits a mark
+// would have set, records mark_free_index for cached spans as mark start does, and moves g_sweepgen
+// by two as mark termination does. GOGC=off, and nothing here allocates through gc::make, so no
+// cycle runs and nothing else moves g_sweepgen.
+//
+// Where a span is filed shows in its list_id: 2 * (sweepgen / 2 % 2) + (full ? 1 : 0)
+// (central.cpp), so after a cycle the list a span sits on is the other generation's.
+#include "heap/central.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <initializer_list>
+#include <vector>
+
+#include "base/settings.hpp"
+#include "gc/startup.hpp"
+#include "heap/collector.hpp"
+#include "heap/heap_counters.hpp"
+#include "heap/page_heap.hpp"
+#include "tricolor/detail/heap_range.hpp"
+
+namespace {
+
+using namespace gc::detail;
+
+// 48-byte slots, 170 to a one-page span.
+constexpr std::size_t kSizeClass = 5;
+constexpr std::uint8_t kClass = make_span_class(kSizeClass, false);
+constexpr std::uint32_t kSlots = 170;
+constexpr std::int64_t kSize = 48;
+static_assert(kClassToObjects[kSizeClass] == kSlots && kClassToSize[kSizeClass] == kSize &&
+              kClassToPages[kSizeClass] == 1);
+
+int partial_list(std::uint32_t sweepgen) { return 2 * static_cast<int>(sweepgen / 2 % 2); }
+int full_list(std::uint32_t sweepgen) { return partial_list(sweepgen) + 1; }
+
+void set_bit(std::atomic<std::uint64_t>* bits, std::uint32_t i) {
+  bits[i / 64].fetch_or(std::uint64_t{1} << (i % 64));
+}
+bool has_bit(const std::atomic<std::uint64_t>* bits, std::uint32_t i) {
+  return (bits[i / 64].load() >> (i % 64) & 1) != 0;
+}
+
+// The span's owner hands out its first `n` slots (the fast path moves free_index and alloc_count).
+void allocate_slots(Span* s, std::uint32_t n) {
+  s->free_index.store(n);
+  s->alloc_count.store(n);
+}
+
+// The mark found slots [0, n) alive.
+void mark_first(Span* s, std::uint32_t n) {
+  for (std::uint32_t i = 0; i < n; ++i) set_bit(s->mark_bits, i);
+}
+
+class CentralComponent : public testing::Test {
+ protected:
+  void SetUp() override {
+    ensure_runtime();
+    ASSERT_LT(settings().gc_percent, 0) << "run with GOGC=off: a cycle would move g_sweepgen";
+    gen_ = g_sweepgen.load();
+  }
+  void TearDown() override {
+    // No cycle ran: the sweep generation moved only when the test moved it.
+    EXPECT_EQ(g_sweepgen.load(), gen_ + moved_);
+    EXPECT_FALSE(marking());
+  }
+
+  // A cycle, as far as the heap sees it: at mark start each span a thread has cached records its
+  // free_index (what is handed out after it is allocated black); at mark termination the sweep
+  // generation moves by two. The mark bits are the test's to set.
+  void end_cycle(std::initializer_list<Span*> cached = {}) {
+    for (Span* s : cached) s->mark_free_index.store(s->free_index.load());
+    g_sweepgen.fetch_add(2);
+    moved_ += 2;
+  }
+
+  // A span filed on the lists as a sweep in this cycle leaves it: the slots `allocated` are set in
+  // its allocation bits (free_index 0), and those in `zombies` are queued in one pending batch.
+  Span* swept_span(const std::vector<std::uint32_t>& allocated,
+                   std::initializer_list<std::uint32_t> zombies) {
+    Span* s = central_.cache_span(kClass);
+    for (std::uint32_t i : allocated) set_bit(s->alloc_bits, i);
+    s->alloc_count.store(static_cast<std::uint32_t>(allocated.size()));
+    for (std::uint32_t i : zombies) set_bit(s->zombie_bits, i);
+    s->pending_zombie_batches.store(1);
+    central_.uncache_span(s);
+    return s;
+  }
+
+  Central central_;
+  std::uint32_t gen_ = 0;
+  std::uint32_t moved_ = 0;
+};
+
+TEST_F(CentralComponent, CacheSpanTakesAFreshSpanFromThePageHeapWhenItHasNone) {
+  const std::size_t inuse = page_heap().inuse_bytes();
+  const std::int64_t live = g_counters.heap_live.load();
+  const std::int64_t mallocs = g_counters.mallocs.load();
+  Span* s = central_.cache_span(kClass);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->state.load(), SpanState::kInUse);
+  EXPECT_TRUE(s->cached);
+  EXPECT_EQ(s->list_id, -1);
+  EXPECT_EQ(s->span_class, kClass);
+  EXPECT_EQ(s->nelems, kSlots);
+  EXPECT_EQ(s->elem_size, kSize);
+  EXPECT_EQ(s->sweepgen.load(), gen_);  // swept in this cycle
+  EXPECT_EQ(s->free_index.load(), 0u);
+  EXPECT_EQ(s->alloc_count.load(), 0u);
+  EXPECT_EQ(s->alloc_cache, 0u);
+  EXPECT_EQ(span_of(s->base), s);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse + kPageSize);
+  // Its free slots count as allocated while a cache holds it.
+  EXPECT_EQ(g_counters.heap_live.load() - live, kSlots * kSize);
+  EXPECT_EQ(g_counters.mallocs.load() - mallocs, kSlots);
+}
+
+TEST_F(CentralComponent, AnUncachedSpanWithRoomIsFiledPartialAndHandedOutAgain) {
+  Span* s = central_.cache_span(kClass);
+  allocate_slots(s, 10);
+  const std::int64_t live = g_counters.heap_live.load();
+  central_.uncache_span(s);
+  EXPECT_FALSE(s->cached);
+  EXPECT_EQ(s->list_id, partial_list(gen_));
+  EXPECT_EQ(s->mark_free_index.load(), 10u);  // the next mark sees the 10 slots
+  EXPECT_EQ(s->sweepgen.load(), gen_);
+  EXPECT_EQ(live - g_counters.heap_live.load(), (kSlots - 10) * kSize);  // the unused slots
+
+  const std::size_t inuse = page_heap().inuse_bytes();
+  Span* t = central_.cache_span(kClass);
+  EXPECT_EQ(t, s);
+  EXPECT_TRUE(s->cached);
+  EXPECT_EQ(s->list_id, -1);
+  EXPECT_EQ(s->free_index.load(), 10u);  // not swept again
+  EXPECT_EQ(g_counters.heap_live.load(), live);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse);
+}
+
+TEST_F(CentralComponent, AnUncachedFullSpanIsFiledFullAndNotHandedOut) {
+  Span* s = central_.cache_span(kClass);
+  allocate_slots(s, kSlots);
+  central_.uncache_span(s);
+  EXPECT_EQ(s->list_id, full_list(gen_));
+  const std::size_t inuse = page_heap().inuse_bytes();
+  Span* t = central_.cache_span(kClass);
+  EXPECT_NE(t, s);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse + kPageSize);
+  EXPECT_EQ(s->list_id, full_list(gen_));
+}
+
+TEST_F(CentralComponent, ASpanFiledInOneCycleIsUnsweptAfterTheNext) {
+  Span* p = central_.cache_span(kClass);
+  Span* f = central_.cache_span(kClass);
+  allocate_slots(p, 10);
+  set_bit(p->mark_bits, 1);
+  set_bit(p->mark_bits, 2);
+  allocate_slots(f, kSlots);
+  mark_first(f, 100);
+  central_.uncache_span(p);
+  central_.uncache_span(f);
+  EXPECT_FALSE(central_.take_unswept());  // both swept in this cycle
+
+  end_cycle();
+  EXPECT_NE(partial_list(gen_), partial_list(gen_ + 2));
+  EXPECT_EQ(p->list_id, partial_list(gen_));  // unmoved: the lists changed meaning
+  EXPECT_EQ(f->list_id, full_list(gen_));
+
+  SweepClaim claim = central_.take_unswept();  // partial spans first
+  ASSERT_TRUE(claim);
+  EXPECT_EQ(claim.span(), p);
+  EXPECT_EQ(claim.sweepgen(), gen_ + 2);
+  EXPECT_EQ(p->sweepgen.load(), gen_ + 1);  // being swept
+  EXPECT_EQ(p->list_id, -1);
+  EXPECT_FALSE(sweep_span(std::move(claim)));
+  EXPECT_EQ(p->sweepgen.load(), gen_ + 2);
+  EXPECT_EQ(p->alloc_count.load(), 2u);
+  central_.insert_swept(p);
+  EXPECT_EQ(p->list_id, partial_list(gen_ + 2));
+
+  claim = central_.take_unswept();
+  ASSERT_TRUE(claim);
+  EXPECT_EQ(claim.span(), f);
+  EXPECT_FALSE(sweep_span(std::move(claim)));
+  EXPECT_EQ(f->alloc_count.load(), 100u);
+  central_.insert_swept(f);
+  EXPECT_EQ(f->list_id, partial_list(gen_ + 2));  // room again
+
+  EXPECT_FALSE(central_.take_unswept());
+}
+
+TEST_F(CentralComponent, CacheSpanSweepsUnsweptSpansOfItsClassBeforeGrowingTheHeap) {
+  Span* empty = central_.cache_span(kClass);
+  Span* kept = central_.cache_span(kClass);
+  allocate_slots(empty, 10);  // none marked: the sweep empties it
+  allocate_slots(kept, kSlots);
+  mark_first(kept, 100);
+  central_.uncache_span(empty);
+  central_.uncache_span(kept);
+  end_cycle();
+
+  const std::size_t inuse = page_heap().inuse_bytes();
+  Span* t = central_.cache_span(kClass);
+  EXPECT_EQ(t, kept);
+  EXPECT_TRUE(kept->cached);
+  EXPECT_EQ(kept->sweepgen.load(), gen_ + 2);
+  EXPECT_EQ(kept->alloc_count.load(), 100u);
+  EXPECT_EQ(empty->state.load(), SpanState::kFree);         // swept empty, back in the page heap
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse - kPageSize);  // and no page taken
+}
+
+TEST_F(CentralComponent, CacheSpanSweepsAtMostOneHundredSpansThenGrowsTheHeap) {
+  std::vector<Span*> spans;
+  for (int i = 0; i < 101; ++i) {
+    Span* s = central_.cache_span(kClass);
+    allocate_slots(s, kSlots);
+    mark_first(s, kSlots);  // every slot survives: each stays full
+    spans.push_back(s);
+  }
+  for (Span* s : spans) central_.uncache_span(s);
+  end_cycle();
+
+  const std::size_t inuse = page_heap().inuse_bytes();
+  Span* t = central_.cache_span(kClass);
+  EXPECT_EQ(std::count(spans.begin(), spans.end(), t), 0);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse + kPageSize);
+  const auto swept = std::count_if(spans.begin(), spans.end(),
+                                   [&](Span* s) { return s->sweepgen.load() == gen_ + 2; });
+  const auto unswept = std::count_if(spans.begin(), spans.end(),
+                                     [&](Span* s) { return s->sweepgen.load() == gen_; });
+  EXPECT_EQ(swept, 100);
+  EXPECT_EQ(unswept, 1);
+  for (Span* s : spans) {
+    if (s->sweepgen.load() == gen_ + 2) {
+      EXPECT_EQ(s->list_id, full_list(gen_ + 2));
+    }
+  }
+}
+
+TEST_F(CentralComponent, UncacheSweepsASpanThatACycleEndedOnWhileItWasCached) {
+  Span* s = central_.cache_span(kClass);
+  allocate_slots(s, 20);
+  mark_first(s, 5);
+  end_cycle({s});
+  const std::int64_t frees = g_counters.frees.load();
+  central_.uncache_span(s);
+  EXPECT_FALSE(s->cached);
+  EXPECT_EQ(s->sweepgen.load(), gen_ + 2);
+  EXPECT_EQ(s->alloc_count.load(), 5u);
+  EXPECT_EQ(s->free_index.load(), 0u);
+  EXPECT_EQ(s->alloc_bits[0].load(), 0x1Fu);
+  EXPECT_EQ(s->list_id, partial_list(gen_ + 2));
+  EXPECT_EQ(g_counters.frees.load() - frees, 15);
+}
+
+TEST_F(CentralComponent, UncacheGivesBackASpanThatACycleFoundEmpty) {
+  Span* s = central_.cache_span(kClass);
+  allocate_slots(s, 20);
+  end_cycle({s});
+  const std::size_t inuse = page_heap().inuse_bytes();
+  central_.uncache_span(s);
+  EXPECT_EQ(s->state.load(), SpanState::kFree);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse - kPageSize);
+}
+
+TEST_F(CentralComponent, FreeZombieSlotsFreesTheQueuedSlotsOfAListedSpan) {
+  std::vector<std::uint32_t> all(kSlots);
+  for (std::uint32_t i = 0; i < kSlots; ++i) all[i] = i;
+  Span* s = swept_span(all, {5, 6, 70});
+  EXPECT_EQ(s->list_id, full_list(gen_));
+  std::uint64_t pointer_bit = 0;
+  std::atomic<std::uint64_t>& pointer_bits = pointer_word(s->slot_base(5), pointer_bit);
+  pointer_bits.fetch_or(pointer_bit);  // a gc::ptr lived in slot 5
+  const std::int64_t frees = g_counters.frees.load();
+  const std::int64_t heap_alloc = g_counters.heap_alloc.load();
+
+  const std::uint32_t done[] = {5, 70};  // their destructors ran; 6's has not yet
+  EXPECT_EQ(central_.free_zombie_slots(s, done, 2, gen_), 2u);
+  EXPECT_FALSE(has_bit(s->alloc_bits, 5));
+  EXPECT_FALSE(has_bit(s->alloc_bits, 70));
+  EXPECT_TRUE(has_bit(s->alloc_bits, 6));
+  EXPECT_FALSE(has_bit(s->zombie_bits, 5));
+  EXPECT_FALSE(has_bit(s->zombie_bits, 70));
+  EXPECT_TRUE(has_bit(s->zombie_bits, 6));
+  EXPECT_EQ(pointer_bits.load() & pointer_bit, 0u);
+  EXPECT_EQ(s->alloc_count.load(), kSlots - 2);
+  EXPECT_EQ(s->list_id, partial_list(gen_));  // room now
+  EXPECT_EQ(s->pending_zombie_batches.load(), 0u);
+  EXPECT_EQ(g_counters.frees.load() - frees, 2);
+  EXPECT_EQ(heap_alloc - g_counters.heap_alloc.load(), 2 * kSize);
+}
+
+TEST_F(CentralComponent, FreeZombieSlotsLeavesToTheSweepASpanThatChangedSinceTheBatch) {
+  Span* s = swept_span({5, 6, 7}, {5, 6});
+  const std::uint32_t five[] = {5};
+
+  // Queued by an earlier cycle's sweep.
+  EXPECT_EQ(central_.free_zombie_slots(s, five, 1, gen_ - 2), 0u);
+  EXPECT_EQ(s->pending_zombie_batches.load(), 0u);
+
+  // Cached by a thread.
+  s->pending_zombie_batches.store(1);
+  ASSERT_EQ(central_.cache_span(kClass), s);
+  EXPECT_EQ(central_.free_zombie_slots(s, five, 1, gen_), 0u);
+  EXPECT_EQ(s->pending_zombie_batches.load(), 0u);
+
+  // During a mark.
+  central_.uncache_span(s);
+  s->pending_zombie_batches.store(1);
+  g_gc_phase.store(GcPhase::kMark);
+  EXPECT_EQ(central_.free_zombie_slots(s, five, 1, gen_), 0u);
+  g_gc_phase.store(GcPhase::kOff);
+  EXPECT_EQ(s->pending_zombie_batches.load(), 0u);
+
+  EXPECT_TRUE(has_bit(s->alloc_bits, 5));
+  EXPECT_EQ(s->alloc_count.load(), 3u);
+
+  // Below free_index a slot is allocated whatever its bit says: slot 5 waits for the sweep.
+  ASSERT_EQ(central_.cache_span(kClass), s);
+  allocate_slots(s, 6);  // the owner handed out slots 0-4 and stepped over 5
+  s->alloc_count.store(8);
+  central_.uncache_span(s);
+  s->pending_zombie_batches.store(1);
+  const std::uint32_t both[] = {5, 6};
+  EXPECT_EQ(central_.free_zombie_slots(s, both, 2, gen_), 1u);
+  EXPECT_TRUE(has_bit(s->alloc_bits, 5));
+  EXPECT_FALSE(has_bit(s->alloc_bits, 6));
+  EXPECT_EQ(s->alloc_count.load(), 7u);
+  EXPECT_EQ(s->pending_zombie_batches.load(), 0u);
+}
+
+TEST_F(CentralComponent, FreeZombieSlotsGivesBackASpanItEmpties) {
+  Span* s = swept_span({5, 6}, {5, 6});
+  const std::size_t inuse = page_heap().inuse_bytes();
+  const std::uint32_t done[] = {5, 6};
+  EXPECT_EQ(central_.free_zombie_slots(s, done, 2, gen_), 2u);
+  EXPECT_EQ(s->state.load(), SpanState::kFree);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse - kPageSize);
+  EXPECT_FALSE(central_.take_unswept());
+}
+
+TEST_F(CentralComponent, AnotherPendingBatchKeepsAnEmptiedSpanListed) {
+  Span* s = swept_span({5, 6}, {5, 6});
+  s->pending_zombie_batches.store(2);
+  const std::size_t inuse = page_heap().inuse_bytes();
+  const std::uint32_t done[] = {5, 6};
+  EXPECT_EQ(central_.free_zombie_slots(s, done, 2, gen_), 2u);
+  EXPECT_EQ(s->state.load(), SpanState::kInUse);
+  EXPECT_EQ(s->alloc_count.load(), 0u);
+  EXPECT_EQ(s->list_id, partial_list(gen_));
+  EXPECT_EQ(s->pending_zombie_batches.load(), 1u);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse);
+}
+
+}  // namespace

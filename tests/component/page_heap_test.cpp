@@ -1,0 +1,351 @@
+// ctest-env: GOGC=off
+// The page heap alone (src/heap/page_heap.hpp): a PageHeap of the test's own, growing on the
+// process's heap reservation as the library's does. Nothing here allocates through gc::make, so
+// the library's page_heap() never grows and this heap's runs are laid out exactly as the test
+// makes them. After each step the test checks the page counts: in use, idle (free), released (idle
+// and given back to the OS) and retained (in use + idle - released).
+//
+// The heap grows by at least 128 pages (page_heap.cpp's kMinGrowPages): the first one-page span
+// sits at the bottom of a 128-page run, and the 127 pages above it stay free. The tests name pages
+// by their number in that run ("page 0" is the first span's).
+#include "heap/page_heap.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "gc/startup.hpp"
+#include "heap/address_space.hpp"
+#include "tricolor/detail/heap_range.hpp"
+
+namespace {
+
+using gc::detail::heap_frontier;
+using gc::detail::kPageSize;
+using gc::detail::PageHeap;
+using gc::detail::Span;
+using gc::detail::span_of;
+using gc::detail::SpanState;
+
+constexpr std::size_t kP = kPageSize;
+constexpr std::size_t kGrowPages = 128;
+
+class PageHeapComponent : public testing::Test {
+ protected:
+  void SetUp() override { gc::detail::ensure_runtime(); }
+
+  // A span of `npages` pages, published as its user would publish it (free() takes spans in use).
+  Span* take(std::size_t npages) {
+    Span* s = heap_.allocate(npages);
+    if (s != nullptr) s->state.store(SpanState::kInUse, std::memory_order_release);
+    return s;
+  }
+  // The address of page `n` of the first run.
+  std::uintptr_t page(std::size_t n) const { return origin_ + n * kP; }
+  // Takes the first span, one page at the bottom of a new 128-page run.
+  Span* first(std::size_t npages = 1) {
+    Span* s = take(npages);
+    origin_ = s->base;
+    return s;
+  }
+
+  // The page counts, with retained = in use + idle - released.
+  testing::AssertionResult pages(std::size_t inuse, std::size_t idle, std::size_t released) const {
+    const std::size_t i = heap_.inuse_bytes(), d = heap_.idle_bytes(), r = heap_.released_bytes(),
+                      t = heap_.retained_bytes();
+    if (i == inuse * kP && d == idle * kP && r == released * kP &&
+        t == (inuse + idle - released) * kP)
+      return testing::AssertionSuccess();
+    return testing::AssertionFailure()
+           << "in use " << i / kP << ", idle " << d / kP << ", released " << r / kP << ", retained "
+           << t / kP << " pages; want " << inuse << ", " << idle << ", " << released << ", "
+           << inuse + idle - released;
+  }
+
+  PageHeap heap_;
+  std::uintptr_t origin_ = 0;
+};
+
+TEST_F(PageHeapComponent, AllocateGrowsTheHeapAtTheFrontierAndFillsTheSpanTable) {
+  const std::uintptr_t frontier = heap_frontier();
+  EXPECT_TRUE(pages(0, 0, 0));
+  Span* a = heap_.allocate(1);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->base, frontier);
+  EXPECT_EQ(a->npages, 1u);
+  // Not published yet: the caller sets the span up and stores kInUse.
+  EXPECT_EQ(a->state.load(), SpanState::kFree);
+  EXPECT_EQ(span_of(a->base), a);
+  EXPECT_EQ(heap_frontier(), frontier + kGrowPages * kP);
+  EXPECT_TRUE(pages(1, 127, 0));
+
+  Span* b = heap_.allocate(3);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->base, a->base + kP);
+  EXPECT_EQ(b->npages, 3u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(span_of(b->base + i * kP), b) << i;
+  EXPECT_EQ(span_of(b->base + 3 * kP), nullptr);
+  EXPECT_TRUE(pages(4, 124, 0));
+}
+
+TEST_F(PageHeapComponent, AllocateTakesTheSmallestRunThatFitsLowestAddressFirst) {
+  Span* a = first();  // page 0
+  Span* b = take(3);  // pages 1-3
+  Span* c = take(1);  // page 4
+  Span* d = take(2);  // pages 5-6
+  Span* e = take(1);  // page 7
+  Span* f = take(2);  // pages 8-9
+  Span* g = take(1);  // page 10; the rest, 11-127, is free
+  ASSERT_TRUE(a && b && c && d && e && f && g);
+  EXPECT_EQ(g->base, page(10));
+  heap_.free(b);
+  heap_.free(d);
+  heap_.free(f);
+  EXPECT_TRUE(pages(4, 124, 0));
+  EXPECT_EQ(take(2)->base, page(5));  // two runs of 2 pages: the lower one
+  EXPECT_EQ(take(2)->base, page(8));
+  EXPECT_EQ(take(2)->base, page(1));  // then the run of 3, which leaves page 3
+  EXPECT_EQ(take(1)->base, page(3));
+  EXPECT_EQ(take(1)->base, page(11));
+  EXPECT_TRUE(pages(12, 116, 0));
+}
+
+TEST_F(PageHeapComponent, FreeMergesWithTheFreeRunAbove) {
+  Span* a = first();  // page 0
+  Span* b = take(1);  // page 1
+  Span* c = take(1);  // page 2 keeps page 1 apart from the free pages 3-127
+  ASSERT_TRUE(a && b && c);
+  heap_.free(b);
+  heap_.free(a);  // ends where the free page 1 starts
+  EXPECT_TRUE(pages(1, 127, 0));
+  // One run of two pages at page 0; unmerged, two pages would come from page 3 up.
+  EXPECT_EQ(take(2)->base, page(0));
+  EXPECT_TRUE(pages(3, 125, 0));
+}
+
+TEST_F(PageHeapComponent, FreeMergesWithTheFreeRunBelow) {
+  Span* a = first();
+  Span* b = take(1);
+  Span* c = take(1);
+  ASSERT_TRUE(a && b && c);
+  heap_.free(a);
+  heap_.free(b);  // starts where the free page 0 ends
+  EXPECT_TRUE(pages(1, 127, 0));
+  EXPECT_EQ(take(2)->base, page(0));
+  EXPECT_TRUE(pages(3, 125, 0));
+}
+
+TEST_F(PageHeapComponent, FreeMergesWithBothNeighbours) {
+  Span* a = first();
+  Span* b = take(1);
+  Span* c = take(1);
+  Span* d = take(1);  // pages 4-127 are free
+  ASSERT_TRUE(a && b && c && d);
+  heap_.free(a);
+  heap_.free(c);
+  heap_.free(b);  // joins pages 0 and 2
+  EXPECT_TRUE(pages(1, 127, 0));
+  Span* three = take(3);
+  EXPECT_EQ(three->base, page(0));
+  heap_.free(three);
+  heap_.free(d);  // joins pages 0-2 and 4-127: the whole run again
+  EXPECT_TRUE(pages(0, 128, 0));
+  const std::uintptr_t frontier = heap_frontier();
+  EXPECT_EQ(take(kGrowPages)->base, page(0));
+  EXPECT_EQ(heap_frontier(), frontier);  // without growing
+  EXPECT_TRUE(pages(128, 0, 0));
+}
+
+TEST_F(PageHeapComponent, GrowingMergesWithTheFreeRunThatEndsAtTheFrontier) {
+  first();  // pages 1-127 free, up to the frontier
+  const std::uintptr_t frontier = heap_frontier();
+  Span* big = take(200);  // fits nowhere: the heap grows by 200 pages
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(big->base, page(1));
+  EXPECT_EQ(heap_frontier(), frontier + 200 * kP);
+  EXPECT_TRUE(pages(201, 127, 0));
+}
+
+TEST_F(PageHeapComponent, AFreedSpanLeavesTheSpanTableAndItsDescriptorIsReused) {
+  first();
+  Span* a = take(2);
+  ASSERT_NE(a, nullptr);
+  const std::uintptr_t base = a->base;
+  a->alloc_count.store(5);
+  heap_.free(a);
+  EXPECT_EQ(a->state.load(), SpanState::kFree);
+  EXPECT_EQ(span_of(base), nullptr);
+  EXPECT_EQ(span_of(base + kP), nullptr);
+  EXPECT_TRUE(pages(1, 127, 0));
+  Span* b = heap_.allocate(1);
+  EXPECT_EQ(b, a);  // the recycled descriptor, as new
+  EXPECT_EQ(b->base, base);
+  EXPECT_EQ(b->npages, 1u);
+  EXPECT_EQ(b->alloc_count.load(), 0u);
+  EXPECT_EQ(span_of(base), b);
+}
+
+TEST_F(PageHeapComponent, ReleaseFreePagesReleasesEveryIdlePageOnce) {
+  Span* a = first();
+  Span* b = take(1);
+  Span* c = take(1);
+  ASSERT_TRUE(a && b && c);
+  heap_.free(b);
+  EXPECT_TRUE(pages(2, 126, 0));
+  EXPECT_EQ(heap_.release_free_pages(), 126 * kP);
+  EXPECT_TRUE(pages(2, 126, 126));
+  EXPECT_EQ(heap_.take_eager_released(), 126 * kP);
+  EXPECT_EQ(heap_.take_eager_released(), 0u);
+  EXPECT_EQ(heap_.release_free_pages(), 0u);
+  EXPECT_EQ(heap_.take_eager_released(), 0u);
+  // Page 0 joins the released page 1: only page 0 is new to release.
+  heap_.free(a);
+  EXPECT_TRUE(pages(1, 127, 126));
+  EXPECT_EQ(heap_.release_free_pages(), kP);
+  EXPECT_TRUE(pages(1, 127, 127));
+}
+
+TEST_F(PageHeapComponent, ReleasedPagesReadAsZeroWhenTheyAreUsedAgain) {
+  Span* a = first();
+  Span* b = take(1);
+  ASSERT_TRUE(a && b);
+  std::memset(reinterpret_cast<void*>(b->base), 0xAB, kP);
+  heap_.free(b);
+  EXPECT_EQ(heap_.release_free_pages(), 127 * kP);
+  Span* c = take(1);  // the one-page run at page 1
+  ASSERT_EQ(c->base, page(1));
+  EXPECT_TRUE(pages(2, 126, 126));
+  const auto* bytes = reinterpret_cast<const unsigned char*>(c->base);
+  std::size_t nonzero = 0;
+  for (std::size_t i = 0; i < kP; ++i) nonzero += bytes[i] != 0;
+  EXPECT_EQ(nonzero, 0u);
+}
+
+TEST_F(PageHeapComponent, AllocatingFromAPartlyReleasedRunCountsOnlyItsReleasedPages) {
+  Span* a = first();
+  Span* b = take(1);
+  Span* c = take(1);
+  ASSERT_TRUE(a && b && c);
+  heap_.free(b);
+  EXPECT_EQ(heap_.release_free_pages(), 126 * kP);  // page 1 and pages 3-127
+  heap_.free(a);                                    // pages 0-1, page 1 released
+  EXPECT_TRUE(pages(1, 127, 126));
+  EXPECT_EQ(take(1)->base, page(0));  // not released
+  EXPECT_TRUE(pages(2, 126, 126));
+  EXPECT_EQ(take(1)->base, page(1));  // released
+  EXPECT_TRUE(pages(3, 125, 125));
+}
+
+TEST_F(PageHeapComponent, ScavengeReleasesTheHighestFreePagesFirst) {
+  first();
+  EXPECT_EQ(heap_.scavenge(3 * kP), 3 * kP);
+  EXPECT_TRUE(pages(1, 127, 3));
+  // Pages 1-124 are the unreleased ones, 125-127 the released ones.
+  EXPECT_EQ(take(124)->base, page(1));
+  EXPECT_TRUE(pages(125, 3, 3));
+  EXPECT_EQ(take(1)->base, page(125));
+  EXPECT_TRUE(pages(126, 2, 2));
+}
+
+TEST_F(PageHeapComponent, ScavengeIsBoundedByMaxBytesRoundedUpToPages) {
+  first();
+  EXPECT_EQ(heap_.scavenge(1), kP);
+  EXPECT_EQ(heap_.scavenge(kP), kP);
+  EXPECT_EQ(heap_.scavenge(kP + 1), 2 * kP);
+  EXPECT_EQ(heap_.scavenge(5 * kP), 5 * kP);
+  EXPECT_TRUE(pages(1, 127, 9));
+  // From the top down, each call right below the last: pages 119-127.
+  EXPECT_EQ(take(118)->base, page(1));
+  EXPECT_TRUE(pages(119, 9, 9));
+}
+
+// "At most max_bytes (rounded up to pages)": for 0, none (scavenge released one page before this
+// test found it; no caller passes 0).
+TEST_F(PageHeapComponent, ScavengeOfZeroBytesReleasesNothing) {
+  first();
+  EXPECT_EQ(heap_.scavenge(0), 0u);
+  EXPECT_TRUE(pages(1, 127, 0));
+}
+
+TEST_F(PageHeapComponent, ScavengeTakesTheHighestRunFirstOnePieceAtATime) {
+  Span* a = first();
+  Span* b = take(1);
+  Span* c = take(1);
+  ASSERT_TRUE(a && b && c);
+  heap_.free(b);  // free: page 1, and pages 3-127
+  EXPECT_EQ(heap_.scavenge(1000 * kP), 125 * kP);
+  EXPECT_TRUE(pages(2, 126, 125));
+  EXPECT_EQ(heap_.scavenge(1000 * kP), kP);
+  EXPECT_TRUE(pages(2, 126, 126));
+  EXPECT_EQ(heap_.scavenge(1000 * kP), 0u);
+  EXPECT_TRUE(pages(2, 126, 126));
+}
+
+TEST_F(PageHeapComponent, ScavengeReleasesOneContiguousPiecePerCall) {
+  Span* a = first();
+  Span* b = take(1);
+  Span* c = take(1);
+  Span* d = take(1);
+  ASSERT_TRUE(a && b && c && d);
+  heap_.free(c);
+  EXPECT_EQ(heap_.release_free_pages(), 125 * kP);  // page 2 and pages 4-127
+  heap_.free(b);
+  heap_.free(d);  // one run, pages 1-127, with pages 1 and 3 not released
+  EXPECT_TRUE(pages(1, 127, 125));
+  EXPECT_EQ(heap_.scavenge(1000 * kP), kP);  // page 3: the released page 2 ends the piece
+  EXPECT_TRUE(pages(1, 127, 126));
+  EXPECT_EQ(heap_.scavenge(1000 * kP), kP);  // page 1
+  EXPECT_TRUE(pages(1, 127, 127));
+  EXPECT_EQ(heap_.scavenge(1000 * kP), 0u);
+}
+
+TEST_F(PageHeapComponent, OverTheRetainedLimitAllocationReleasesIdlePagesFirst) {
+  first();
+  heap_.set_retained_limit(64 * kP);
+  EXPECT_EQ(heap_.retained_limit(), 64 * kP);
+  // 1 in use + 127 idle + the new page = 129 > 64: the 65 highest idle pages go first.
+  Span* b = take(1);
+  EXPECT_EQ(b->base, page(1));
+  EXPECT_TRUE(pages(2, 126, 65));
+  EXPECT_EQ(heap_.take_eager_released(), 65 * kP);
+  // 2 + 126 - 65 + 1 = 64: at the limit, nothing more.
+  EXPECT_EQ(take(1)->base, page(2));
+  EXPECT_TRUE(pages(3, 125, 65));
+  EXPECT_EQ(heap_.take_eager_released(), 0u);
+}
+
+TEST_F(PageHeapComponent, AtTheRetainedLimitNothingIsReleased) {
+  first();
+  heap_.set_retained_limit(129 * kP);  // 1 + 127 + the new page
+  take(1);
+  EXPECT_TRUE(pages(2, 126, 0));
+  EXPECT_EQ(heap_.take_eager_released(), 0u);
+}
+
+TEST_F(PageHeapComponent, TheRetainedLimitReleasesFromEveryRunButNothingInUse) {
+  Span* a = first();
+  Span* b = take(1);
+  Span* c = take(1);
+  ASSERT_TRUE(a && b && c);
+  heap_.free(b);
+  heap_.set_retained_limit(2 * kP);  // below the pages in use
+  // 2 + 126 + 1 = 129: 127 over, but only 126 idle pages to give: pages 3-127, then page 1.
+  Span* d = take(1);
+  EXPECT_EQ(d->base, page(1));  // and page 1 is in use again
+  EXPECT_EQ(heap_.take_eager_released(), 126 * kP);
+  EXPECT_TRUE(pages(3, 125, 125));
+}
+
+TEST_F(PageHeapComponent, WithNothingIdleToGiveTheRetainedLimitReleasesNothing) {
+  first();
+  EXPECT_EQ(heap_.release_free_pages(), 127 * kP);
+  EXPECT_EQ(heap_.take_eager_released(), 127 * kP);
+  heap_.set_retained_limit(kP);
+  EXPECT_EQ(take(1)->base, page(1));
+  EXPECT_EQ(heap_.take_eager_released(), 0u);
+  EXPECT_TRUE(pages(2, 126, 126));
+}
+
+}  // namespace

@@ -1,0 +1,293 @@
+// ctest-env: GOGC=off
+// sweep_span alone (src/gc/sweeper.cpp): spans taken from the library's page heap and set up as
+// init_small_span sets them up, given a known allocation state (free_index, alloc_bits,
+// mark_free_index), mark, pinned, zombie and special bits and destructor entries, then claimed
+// after g_sweepgen moved by two and swept. No list or cache holds them. GOGC=off, and nothing here
+// allocates through gc::make, so no cycle runs.
+//
+// The class has 48-byte slots, 170 to a page: the last bitmap word is only partly the span's.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <initializer_list>
+#include <vector>
+
+#include "base/settings.hpp"
+#include "gc/destructors.hpp"
+#include "gc/hooks.hpp"
+#include "gc/startup.hpp"
+#include "gc/sweeper.hpp"
+#include "heap/central.hpp"
+#include "heap/destructor_table.hpp"
+#include "heap/heap_counters.hpp"
+#include "heap/page_heap.hpp"
+#include "tricolor/detail/heap_range.hpp"
+
+namespace {
+
+using namespace gc::detail;
+
+constexpr std::size_t kSizeClass = 5;
+constexpr std::uint8_t kClass = make_span_class(kSizeClass, false);
+constexpr std::uint32_t kSlots = 170;
+constexpr std::int64_t kSize = 48;
+static_assert(kClassToObjects[kSizeClass] == kSlots && kClassToSize[kSizeClass] == kSize &&
+              kClassToPages[kSizeClass] == 1);
+
+using Slots = std::vector<std::uint32_t>;
+
+void set_bits(std::atomic<std::uint64_t>* bits, std::initializer_list<std::uint32_t> slots) {
+  for (std::uint32_t i : slots) bits[i / 64].fetch_or(std::uint64_t{1} << (i % 64));
+}
+
+// The slots whose bit is set, in order.
+Slots bits_of(const std::atomic<std::uint64_t>* bits) {
+  Slots out;
+  for (std::uint32_t i = 0; i < kSlots; ++i)
+    if (bits[i / 64].load() >> (i % 64) & 1) out.push_back(i);
+  return out;
+}
+
+bool no_bits(const std::atomic<std::uint64_t>* bits) {
+  for (std::size_t w = 0; w < kBitmapWords; ++w)
+    if (bits[w].load() != 0) return false;
+  return true;
+}
+
+// Objects passed to the dead-object hook and to the test destructor, as slot indexes of `g_span`.
+Span* g_span = nullptr;
+std::atomic<int> g_dead_count{0};
+std::uintptr_t g_dead[kSlots];
+std::atomic<int> g_destroyed_count{0};
+std::uintptr_t g_destroyed[kSlots];
+
+void record(std::uintptr_t* objects, std::atomic<int>& count, std::uintptr_t object) {
+  const int i = count.fetch_add(1);
+  if (i < static_cast<int>(kSlots)) objects[i] = object;
+}
+void on_dead_object(std::uintptr_t object) { record(g_dead, g_dead_count, object); }
+void destroy(void* object) {
+  record(g_destroyed, g_destroyed_count, reinterpret_cast<std::uintptr_t>(object));
+}
+
+// Only objects of this test's span count: run in one process (not as ctest runs them), an earlier
+// test's zombies may be destroyed during a later test.
+Slots slots_of(const std::uintptr_t* objects, int n) {
+  Slots out;
+  for (int i = 0; i < n && i < static_cast<int>(kSlots); ++i)
+    if (objects[i] - g_span->base < kPageSize) out.push_back(g_span->slot_index(objects[i]));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+Slots dead_objects() { return slots_of(g_dead, g_dead_count.load()); }
+Slots destroyed_objects() { return slots_of(g_destroyed, g_destroyed_count.load()); }
+
+class SweepSpanComponent : public testing::Test {
+ protected:
+  void SetUp() override {
+    ensure_runtime();
+    ASSERT_LT(settings().gc_percent, 0) << "run with GOGC=off: a cycle would move g_sweepgen";
+    g_hooks.dead_object.add(&on_dead_object);
+    g_dead_count.store(0);
+    g_destroyed_count.store(0);
+    s_ = page_heap().allocate(kClassToPages[kSizeClass]);
+    ASSERT_NE(s_, nullptr);
+    init_small_span(s_, kClass);
+    g_span = s_;
+    base_ = s_->base;
+  }
+
+  // The owner handed out slots [0, n) by moving free_index, as the allocation fast path does; the
+  // test sets alloc_bits and alloc_count for the rest.
+  void allocated_below(std::uint32_t n) { s_->free_index.store(n); }
+
+  // A destructor table with `destroy` for each of `slots`.
+  std::atomic<std::uintptr_t>* destructors(std::initializer_list<std::uint32_t> slots) {
+    std::atomic<std::uintptr_t>* table = new_destructor_table(kSlots);
+    for (std::uint32_t i : slots) table[i].store(reinterpret_cast<std::uintptr_t>(&destroy));
+    s_->destructors.store(table);
+    s_->has_destructors = true;
+    return table;
+  }
+
+  // Ends a cycle and sweeps the span; true if it went back to the page heap.
+  bool sweep() {
+    const std::uint32_t sweepgen = g_sweepgen.fetch_add(2) + 2;
+    SweepClaim claim = try_claim_sweep(s_, sweepgen);
+    EXPECT_TRUE(claim);
+    EXPECT_EQ(s_->sweepgen.load(), sweepgen - 1);
+    return sweep_span(std::move(claim));
+  }
+
+  Span* s_ = nullptr;
+  std::uintptr_t base_ = 0;
+};
+
+TEST_F(SweepSpanComponent, KeepsMarkedAndPinnedObjectsAndFreesTheRest) {
+  allocated_below(10);                               // slots 0-9
+  set_bits(s_->alloc_bits, {20, 21, 22, 100, 169});  // and these, above free_index
+  s_->alloc_count.store(15);
+  s_->mark_free_index.store(10);
+  set_bits(s_->mark_bits, {0, 2, 20, 169});
+  set_bits(s_->pinned_bits, {5, 21});
+  std::uint64_t bit_of_dead = 0, bit_of_live = 0;
+  auto& word_of_dead = pointer_word(s_->slot_base(1), bit_of_dead);
+  auto& word_of_live = pointer_word(s_->slot_base(2), bit_of_live);
+  word_of_dead.fetch_or(bit_of_dead);
+  word_of_live.fetch_or(bit_of_live);
+  const std::int64_t frees = g_counters.frees.load();
+  const std::int64_t heap_alloc = g_counters.heap_alloc.load();
+
+  EXPECT_FALSE(sweep());
+  EXPECT_EQ(bits_of(s_->alloc_bits), (Slots{0, 2, 5, 20, 21, 169}));
+  EXPECT_EQ(s_->alloc_count.load(), 6u);
+  EXPECT_EQ(s_->free_index.load(), 0u);
+  EXPECT_EQ(s_->mark_free_index.load(), 0u);
+  EXPECT_EQ(s_->alloc_cache, 0u);
+  EXPECT_TRUE(no_bits(s_->mark_bits));
+  EXPECT_EQ(bits_of(s_->pinned_bits), (Slots{5, 21}));  // the containers' to clear
+  EXPECT_EQ(s_->sweepgen.load(), g_sweepgen.load());
+  EXPECT_EQ(s_->state.load(), SpanState::kInUse);
+  EXPECT_EQ(g_counters.frees.load() - frees, 9);  // 1, 3, 4, 6-9, 22, 100
+  EXPECT_EQ(heap_alloc - g_counters.heap_alloc.load(), 9 * kSize);
+  EXPECT_EQ(word_of_dead.load() & bit_of_dead, 0u);  // a freed slot keeps no pointer bits
+  EXPECT_NE(word_of_live.load() & bit_of_live, 0u);
+  EXPECT_EQ(dead_objects(), Slots{});
+}
+
+TEST_F(SweepSpanComponent, EverySlotBelowFreeIndexIsAllocated) {
+  allocated_below(kSlots);  // every slot; the bitmap's last word is only partly the span's
+  s_->alloc_count.store(kSlots);
+  s_->mark_free_index.store(kSlots);
+  set_bits(s_->mark_bits, {169});
+  const std::int64_t frees = g_counters.frees.load();
+  EXPECT_FALSE(sweep());
+  EXPECT_EQ(bits_of(s_->alloc_bits), Slots{169});
+  EXPECT_EQ(s_->alloc_bits[2].load(), std::uint64_t{1} << (169 - 128));
+  EXPECT_EQ(s_->alloc_count.load(), 1u);
+  EXPECT_EQ(g_counters.frees.load() - frees, kSlots - 1);
+}
+
+TEST_F(SweepSpanComponent, KeepsObjectsAllocatedBlackSinceMarkStart) {
+  // At mark start the owner's cursor was at 6 and slot 7 was allocated already; since then it
+  // handed out 6, 8 and 9, which the mark never saw: black.
+  set_bits(s_->alloc_bits, {7});
+  s_->mark_free_index.store(6);
+  allocated_below(10);
+  s_->alloc_count.store(10);
+  EXPECT_FALSE(sweep());
+  EXPECT_EQ(bits_of(s_->alloc_bits), (Slots{6, 8, 9}));
+  EXPECT_EQ(s_->alloc_count.load(), 3u);
+}
+
+TEST_F(SweepSpanComponent, GivesASpanLeftEmptyBackToThePageHeap) {
+  allocated_below(30);
+  s_->alloc_count.store(30);
+  s_->mark_free_index.store(30);
+  destructors({});  // a table without entries goes with the span
+  const std::size_t inuse = page_heap().inuse_bytes();
+  const std::int64_t frees = g_counters.frees.load();
+  EXPECT_TRUE(sweep());
+  EXPECT_EQ(s_->state.load(), SpanState::kFree);
+  EXPECT_EQ(span_of(base_), nullptr);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse - kPageSize);
+  EXPECT_EQ(g_counters.frees.load() - frees, 30);
+}
+
+TEST_F(SweepSpanComponent, KeepsAnEmptySpanWhileAZombieBatchOfItIsPending) {
+  allocated_below(30);
+  s_->alloc_count.store(30);
+  s_->mark_free_index.store(30);
+  s_->pending_zombie_batches.store(1);  // the destructor thread still reads the span
+  const std::size_t inuse = page_heap().inuse_bytes();
+  EXPECT_FALSE(sweep());
+  EXPECT_EQ(s_->state.load(), SpanState::kInUse);
+  EXPECT_EQ(s_->alloc_count.load(), 0u);
+  EXPECT_EQ(s_->sweepgen.load(), g_sweepgen.load());
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse);
+}
+
+TEST_F(SweepSpanComponent, QueuesDeadObjectsWithDestructorsAsZombiesThatTheNextSweepFrees) {
+  allocated_below(70);
+  s_->alloc_count.store(70);
+  s_->mark_free_index.store(70);
+  set_bits(s_->mark_bits, {2});
+  std::atomic<std::uintptr_t>* table = destructors({2, 3, 64});
+  const std::int64_t frees = g_counters.frees.load();
+
+  EXPECT_FALSE(sweep());
+  EXPECT_EQ(bits_of(s_->alloc_bits), (Slots{2, 3, 64}));  // the zombies stay allocated
+  EXPECT_EQ(s_->alloc_count.load(), 3u);
+  EXPECT_EQ(bits_of(s_->zombie_bits), (Slots{3, 64}));
+  EXPECT_EQ(g_counters.frees.load() - frees, 67);
+
+  // One batch holds exactly the two zombies: the destructor thread runs their destructors and
+  // clears their entries. The span is on no central list, so their slots wait for the next sweep.
+  // (Its pending count is checked after the wait only: run in one process, not as ctest runs the
+  // tests, an earlier test may have started the destructor thread already.)
+  const std::uint64_t deferred = deferred_zombie_slots();
+  start_destructor_thread();
+  wait_for_destructors();
+  EXPECT_EQ(destroyed_objects(), (Slots{3, 64}));
+  EXPECT_EQ(table[3].load(), 0u);
+  EXPECT_EQ(table[64].load(), 0u);
+  EXPECT_NE(table[2].load(), 0u);
+  EXPECT_EQ(s_->pending_zombie_batches.load(), 0u);
+  EXPECT_EQ(deferred_zombie_slots() - deferred, 2u);
+
+  set_bits(s_->mark_bits, {2});
+  EXPECT_FALSE(sweep());
+  EXPECT_EQ(bits_of(s_->alloc_bits), Slots{2});
+  EXPECT_EQ(s_->alloc_count.load(), 1u);
+  EXPECT_TRUE(no_bits(s_->zombie_bits));
+  EXPECT_EQ(s_->pending_zombie_batches.load(), 0u);
+  EXPECT_EQ(g_counters.frees.load() - frees, 69);
+  EXPECT_EQ(destroyed_objects(), (Slots{3, 64}));  // once each
+}
+
+TEST_F(SweepSpanComponent, DoesNotQueueAZombieTwice) {
+  allocated_below(10);
+  s_->alloc_count.store(10);
+  s_->mark_free_index.store(10);
+  destructors({3, 4});
+  set_bits(s_->zombie_bits, {3});       // queued by the last sweep ...
+  s_->pending_zombie_batches.store(1);  // ... in a batch whose destructors have not run yet
+  EXPECT_FALSE(sweep());
+  EXPECT_EQ(bits_of(s_->alloc_bits), (Slots{3, 4}));
+  EXPECT_EQ(bits_of(s_->zombie_bits), (Slots{3, 4}));
+  // One new batch, for 4 alone.
+  start_destructor_thread();
+  wait_for_destructors();
+  EXPECT_EQ(destroyed_objects(), Slots{4});
+  EXPECT_EQ(s_->pending_zombie_batches.load(), 1u);
+}
+
+TEST_F(SweepSpanComponent, CallsTheDeadObjectHookForExactlyTheDeadObjectsWithSpecials) {
+  allocated_below(10);
+  s_->alloc_count.store(10);
+  s_->mark_free_index.store(10);
+  set_bits(s_->mark_bits, {0, 1});
+  set_bits(s_->pinned_bits, {8});
+  destructors({6});
+  for (std::uint32_t i : {1, 4, 6, 8}) s_->set_special(i);
+  EXPECT_FALSE(sweep());
+  // 4 is freed, 6 queued for its destructor; 1 is marked and 8 pinned; 2, 3, 5, 7, 9 have none.
+  EXPECT_EQ(dead_objects(), (Slots{4, 6}));
+  EXPECT_EQ(bits_of(s_->special_bits), (Slots{1, 8}));
+  EXPECT_EQ(bits_of(s_->alloc_bits), (Slots{0, 1, 6, 8}));
+}
+
+TEST_F(SweepSpanComponent, ProcessSpecialsCallsTheHookOnlyForASlotWithItsBit) {
+  s_->set_special(7);
+  process_specials(s_, 6);
+  EXPECT_EQ(dead_objects(), Slots{});
+  process_specials(s_, 7);
+  EXPECT_EQ(dead_objects(), Slots{7});
+  EXPECT_TRUE(no_bits(s_->special_bits));
+  process_specials(s_, 7);
+  EXPECT_EQ(dead_objects(), Slots{7});
+}
+
+}  // namespace

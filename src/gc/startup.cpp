@@ -4,6 +4,7 @@
 
 #include "base/settings.hpp"
 #include "gc/cycle_stats.hpp"
+#include "gc/destructors.hpp"
 #include "gc/fork.hpp"
 #include "gc/pacer.hpp"
 #include "gc/root_set.hpp"
@@ -30,6 +31,9 @@ void ensure_runtime() {
     install_fork_handlers();
     pacer().configure(s.gc_percent, s.memory_limit);
   });
+  // Outside the call_once (it starts a thread, which registers itself and so comes back here), and
+  // before any sweep can queue a destructor.
+  start_destructor_thread();
 }
 
 void release_exiting_thread(ThreadRecord* r) {

@@ -10,8 +10,9 @@
 // that calls gc::collect(), a cleanup that does).
 //
 // Items run in the order they were pushed. After fork() the thread is gone and may have died
-// holding the lock: the pending items move to a fresh state, a new thread runs them, and a batch
-// the old thread had taken is lost with it (its objects stay allocated; nothing waits for them).
+// holding the lock: the pending items move to a fresh state, a new thread starts at once and runs
+// them, and a batch the old thread had taken is lost with it (its objects stay allocated; nothing
+// waits for them).
 #pragma once
 
 #include <atomic>
@@ -58,7 +59,7 @@ class CallbackQueue {
       s->tail = &last->next;
       s->queued += callbacks;
     }
-    thread_.wake();  // started by prepare(): this only signals
+    thread_.notify();  // no thread is started inside a critical section
   }
 
   // On the thread: runs every item queued, until the queue stays empty. `run(item)` returns the
@@ -122,7 +123,7 @@ class CallbackQueue {
     fresh->queued = old->queued;
     fresh->finished = old->queued - pending;
     state_.store(fresh, std::memory_order_release);
-    if (fresh->head != nullptr) thread_.wake();  // not only start: the moved items must run
+    thread_.wake();  // not only start: moved items must run (the lost thread's wakes went with it)
   }
 
  private:

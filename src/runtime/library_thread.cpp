@@ -42,7 +42,13 @@ void LibraryThread::start() {
 
 void LibraryThread::wake() {
   start();
-  Signal& s = signal();
+  notify();
+}
+
+void LibraryThread::notify() {
+  Signal* signal = signal_.load(std::memory_order_acquire);
+  TRICOLOR_CHECK(signal != nullptr, "the %s thread is notified before it was ever started", name_);
+  Signal& s = *signal;
   {
     std::lock_guard lock(s.mutex);
     ++s.requests;

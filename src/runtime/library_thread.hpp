@@ -42,8 +42,11 @@ class LibraryThread {
   // Starts the thread if it is not running (outside critical sections: it allocates). Throws
   // std::system_error if the OS refuses a thread; the next start() tries again.
   void start();
-  // Asks for a round of work, starting the thread if needed.
+  // Asks for a round of work, starting the thread if needed (outside critical sections).
   void wake();
+  // Asks for a round of work without starting the thread: anywhere, critical sections included.
+  // A thread that is not running yet does the round when it starts.
+  void notify();
   // Asks the thread to leave once its round is done, and waits until it has; start() or wake()
   // starts a new one. Not from the thread itself.
   void stop();

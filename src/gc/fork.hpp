@@ -9,10 +9,11 @@
 //
 // So at the fork no library lock is held and no shared structure is half-updated by a thread that
 // will not exist in the child; the other threads may be in the lock-free allocation fast path,
-// which only touches their own caches. In the child, the flag drops first, the other threads'
-// caches go back to the central lists and their records are dropped, and the sweeper, scavenger and
-// destructor threads are forgotten (the next cycle or the next zombie starts new ones). In the
-// parent the flag drops and the waiting threads go on.
+// which only touches their own caches. In the child, the flag drops first; the library threads are
+// forgotten (the sweeper, scavenger and mark threads start again when next woken, the destructor
+// thread and the toolbox's fork-child hooks at once, with the work their queues held); then the
+// other threads' caches go back to the central lists and their records are dropped. In the parent
+// the flag drops and the waiting threads go on.
 #pragma once
 
 namespace gc::detail {

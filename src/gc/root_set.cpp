@@ -80,7 +80,7 @@ class Stripe {
   void rehash(std::size_t wanted) {
     std::size_t capacity = 512;  // a page of slots at least: each table is its own mapping
     while (capacity * 3 < wanted * 4) capacity *= 2;
-    // mmap, not new: this runs inside a critical section (heap/fixed_pool.hpp explains why).
+    // mmap, not new: this runs inside a critical section (base/fixed_pool.hpp explains why).
     std::uintptr_t* old = table_;
     const std::size_t old_capacity = capacity_;
     table_ = static_cast<std::uintptr_t*>(os::map_table(capacity * sizeof(std::uintptr_t)));

@@ -108,7 +108,6 @@ class SweepSpanComponent : public testing::Test {
     std::atomic<std::uintptr_t>* table = new_destructor_table(kSlots);
     for (std::uint32_t i : slots) table[i].store(reinterpret_cast<std::uintptr_t>(&destroy));
     s_->destructors.store(table);
-    s_->has_destructors = true;
     return table;
   }
 

@@ -17,6 +17,7 @@
 #include "gc/pacer.hpp"
 #include "gc/root_set.hpp"
 #include "gc/stack_scan.hpp"
+#include "gc/stopped_mark.hpp"
 #include "gc/sweeper.hpp"
 #include "gc/test_hooks.hpp"
 #include "gc/trace.hpp"
@@ -65,50 +66,6 @@ void wait_for_cycle_done(std::uint32_t number) {
     if (static_cast<std::int32_t>(done - number) >= 0) return;
     wait_for_cycles_done_change(done);
   }
-}
-
-// Names a thread's stack and saved registers for a gccheckmark report (96 bytes each).
-void describe_thread(const ThreadRecord* r, bool self, char* stack, char* frame) {
-  const char* how = self                                                    ? "collecting"
-                    : r->in_blocking_region.load(std::memory_order_relaxed) ? "in a blocking region"
-                    : r->cooperative.load(std::memory_order_relaxed)        ? "at a safepoint"
-                                                                            : "stopped by signal";
-  std::snprintf(stack, 96, "the stack of thread %d (%s, %s)", r->tid, r->name, how);
-  std::snprintf(frame, 96, "the saved registers of thread %d (%s, %s)", r->tid, r->name, how);
-}
-
-void scan_saved_frame(Marker& marker, ThreadRecord* r, const char* what) {
-  if (r->saved_frame_words == 0) return;
-  const auto* frame = r->saved_frame;
-  marker.scan_conservative(reinterpret_cast<std::uintptr_t>(frame),
-                           reinterpret_cast<std::uintptr_t>(frame + r->saved_frame_words), what);
-}
-
-// Scans every thread's stack and the root set with the world stopped: the gccheckmark pass, and
-// the whole mark under gcstoptheworld. `self` (the thread running the pause, if it is a mutator)
-// is scanned from `self_lo` up: the frames of its callers, whose registers run_cycle spilled, never
-// the collector's own frames, whose dead slots hold whatever an earlier pass left there.
-//
-// `verifying`: the gccheckmark pass skips the live stack of a thread inside a blocking region,
-// which keeps running and may reuse its slots; the copy of its registers is scanned.
-void mark_from_roots_stopped(const WorldStopped&, Marker& marker, ThreadRecord* self,
-                             std::uintptr_t self_lo, bool verifying) {
-  char stack[96] = "a stack";
-  char frame[96] = "saved registers";
-  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
-    const std::uintptr_t lo = r == self ? self_lo : r->scan_sp.load(std::memory_order_relaxed);
-    const bool blocking = r->in_blocking_region.load(std::memory_order_relaxed);
-    if (verifying) describe_thread(r, r == self, stack, frame);
-    if (r != self) scan_saved_frame(marker, r, frame);
-    if (verifying && r != self && blocking) continue;
-    marker.scan_conservative(lo, r->stack_hi, stack);
-    g_mark.stack_bytes.fetch_add(static_cast<std::int64_t>(r->stack_hi - lo),
-                                 std::memory_order_relaxed);
-    marker.set_root_source("the tiny block of thread", static_cast<std::uintptr_t>(r->tid));
-    marker.shade(r->mutator->tiny);
-  }
-  mark_roots(marker);
-  g_hooks.roots.call(marker);  // their locks are free: their holders are in critical sections
 }
 
 // Bytes that cached spans count as allocated but have not handed out (world stopped).
@@ -213,14 +170,6 @@ void begin_mark(const WorldStopped& world, CycleReason reason, std::int64_t star
   const std::int64_t live_at_start = g_counters.heap_live.load(std::memory_order_relaxed);
   cycle_stats().set_start_heap(live_at_start, unused_cached_bytes(world));
   pacer().begin_mark(live_at_start);
-}
-
-// gccheckmark: a second mark from scratch into the checkmark bits, world stopped.
-void verify_mark(const WorldStopped& world, ThreadRecord* self, std::uintptr_t self_lo) {
-  clear_checkmarks();
-  Marker verifier(Marker::Mode::kCheckmark);
-  mark_from_roots_stopped(world, verifier, self, self_lo, /*verifying=*/true);
-  verifier.drain();
 }
 
 // The end of a cycle, world stopped, no grey work left anywhere.
@@ -339,19 +288,6 @@ __attribute__((noinline)) std::uint32_t start_cycle(CycleReason reason) {
   const std::uint32_t number = start_cycle_above(reason, current_stack_pointer());
   asm volatile("" ::: "memory");  // not a tail call: this frame must outlive the cycle
   return number;
-}
-
-// Scans, with the world stopped, the stacks that the mark has not scanned yet (the last attempt
-// of a termination that keeps finding work).
-void scan_due_stacks_stopped(const WorldStopped&, Marker& marker) {
-  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_relaxed);
-  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
-    if (r->scanned_cycle.load(std::memory_order_relaxed) == cycle) continue;
-    scan_saved_frame(marker, r, "saved registers");
-    marker.scan_conservative(r->scan_sp.load(std::memory_order_relaxed), r->stack_hi);
-    r->scanned_cycle.store(cycle, std::memory_order_relaxed);
-  }
-  end_stack_scans();
 }
 
 constexpr int kTerminationAttempts = 4;

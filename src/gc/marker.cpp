@@ -7,7 +7,6 @@
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/test_hooks.hpp"
-#include "heap/address_space.hpp"
 #include "heap/object_lookup.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
@@ -131,20 +130,6 @@ void Marker::report_missed(Span* s, std::uint32_t index) {
       reinterpret_cast<void*>(s->slot_base(index)), span_class_size_class(s->span_class),
       static_cast<std::size_t>(object_size(s)), reinterpret_cast<void*>(s->base), source_,
       reinterpret_cast<void*>(source_address_));
-}
-
-void clear_checkmarks() {
-  const std::uintptr_t lo = g_heap.lo.load(std::memory_order_relaxed);
-  const std::uintptr_t end = heap_frontier();
-  for (std::uintptr_t page = lo; page < end;) {
-    Span* s = span_of(page);
-    if (s == nullptr || s->state.load(std::memory_order_acquire) != SpanState::kInUse) {
-      page += kPageSize;
-      continue;
-    }
-    for (auto& w : s->checkmark_bits) w.store(0, std::memory_order_relaxed);
-    page = s->base + s->npages * kPageSize;
-  }
 }
 
 }  // namespace gc::detail

@@ -17,12 +17,12 @@
 // through the grey queue (mark_queue.hpp); its totals reach g_mark when it is destroyed. A marker
 // is busy for its whole life, so mark termination never overlooks its private work.
 //
-// The same marker runs the gccheckmark verification with the world stopped, with the span's
-// second bitmap: it aborts with a report at the first object it reaches through a root slot or a
-// heap slot that the real mark left white, naming where it read the pointer. A word on a stack that
-// leads to a white object is not an error: a frame pushed after its thread's stack scan may hold
-// stale words from frames that died before it, which conservative scanning cannot tell from
-// pointers; the verifier does not trace through such an object.
+// The same marker runs the gccheckmark verification (stopped_mark.cpp) with the world stopped, with
+// the span's second bitmap: it aborts with a report at the first object it reaches through a root
+// slot or a heap slot that the real mark left white, naming where it read the pointer. A word on a
+// stack that leads to a white object is not an error: a frame pushed after its thread's stack scan
+// may hold stale words from frames that died before it, which conservative scanning cannot tell
+// from pointers; the verifier does not trace through such an object.
 #pragma once
 
 #include <atomic>
@@ -73,8 +73,5 @@ class Marker {
   std::int64_t marked_bytes_ = 0;
   std::int64_t scanned_bytes_ = 0;
 };
-
-// Clears the checkmark bits of every in-use span, before a verification pass.
-void clear_checkmarks();
 
 }  // namespace gc::detail

@@ -1,0 +1,90 @@
+#include "gc/stopped_mark.hpp"
+
+#include <cstdio>
+
+#include "gc/hooks.hpp"
+#include "gc/mark_state.hpp"
+#include "gc/marker.hpp"
+#include "gc/root_set.hpp"
+#include "gc/stack_scan.hpp"
+#include "heap/address_space.hpp"
+#include "heap/object_lookup.hpp"
+#include "tricolor/detail/heap_range.hpp"
+
+namespace gc::detail {
+
+namespace {
+
+// Names a thread's stack and saved registers for a gccheckmark report (96 bytes each).
+void describe_thread(const ThreadRecord* r, bool self, char* stack, char* frame) {
+  const char* how = self                                                    ? "collecting"
+                    : r->in_blocking_region.load(std::memory_order_relaxed) ? "in a blocking region"
+                    : r->cooperative.load(std::memory_order_relaxed)        ? "at a safepoint"
+                                                                            : "stopped by signal";
+  std::snprintf(stack, 96, "the stack of thread %d (%s, %s)", r->tid, r->name, how);
+  std::snprintf(frame, 96, "the saved registers of thread %d (%s, %s)", r->tid, r->name, how);
+}
+
+void scan_saved_frame(Marker& marker, ThreadRecord* r, const char* what) {
+  if (r->saved_frame_words == 0) return;
+  const auto* frame = r->saved_frame;
+  marker.scan_conservative(reinterpret_cast<std::uintptr_t>(frame),
+                           reinterpret_cast<std::uintptr_t>(frame + r->saved_frame_words), what);
+}
+
+// Clears the checkmark bits of every in-use span, before a verification pass.
+void clear_checkmarks() {
+  const std::uintptr_t lo = g_heap.lo.load(std::memory_order_relaxed);
+  const std::uintptr_t end = heap_frontier();
+  for (std::uintptr_t page = lo; page < end;) {
+    Span* s = span_of(page);
+    if (s == nullptr || s->state.load(std::memory_order_acquire) != SpanState::kInUse) {
+      page += kPageSize;
+      continue;
+    }
+    for (auto& w : s->checkmark_bits) w.store(0, std::memory_order_relaxed);
+    page = s->base + s->npages * kPageSize;
+  }
+}
+
+}  // namespace
+
+void mark_from_roots_stopped(const WorldStopped&, Marker& marker, ThreadRecord* self,
+                             std::uintptr_t self_lo, bool verifying) {
+  char stack[96] = "a stack";
+  char frame[96] = "saved registers";
+  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
+    const std::uintptr_t lo = r == self ? self_lo : r->scan_sp.load(std::memory_order_relaxed);
+    const bool blocking = r->in_blocking_region.load(std::memory_order_relaxed);
+    if (verifying) describe_thread(r, r == self, stack, frame);
+    if (r != self) scan_saved_frame(marker, r, frame);
+    if (verifying && r != self && blocking) continue;
+    marker.scan_conservative(lo, r->stack_hi, stack);
+    g_mark.stack_bytes.fetch_add(static_cast<std::int64_t>(r->stack_hi - lo),
+                                 std::memory_order_relaxed);
+    marker.set_root_source("the tiny block of thread", static_cast<std::uintptr_t>(r->tid));
+    marker.shade(r->mutator->tiny);
+  }
+  mark_roots(marker);
+  g_hooks.roots.call(marker);  // their locks are free: their holders are in critical sections
+}
+
+void verify_mark(const WorldStopped& world, ThreadRecord* self, std::uintptr_t self_lo) {
+  clear_checkmarks();
+  Marker verifier(Marker::Mode::kCheckmark);
+  mark_from_roots_stopped(world, verifier, self, self_lo, /*verifying=*/true);
+  verifier.drain();
+}
+
+void scan_due_stacks_stopped(const WorldStopped&, Marker& marker) {
+  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_relaxed);
+  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
+    if (r->scanned_cycle.load(std::memory_order_relaxed) == cycle) continue;
+    scan_saved_frame(marker, r, "saved registers");
+    marker.scan_conservative(r->scan_sp.load(std::memory_order_relaxed), r->stack_hi);
+    r->scanned_cycle.store(cycle, std::memory_order_relaxed);
+  }
+  end_stack_scans();
+}
+
+}  // namespace gc::detail

@@ -23,19 +23,17 @@
 #include "heap/collector.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/page_heap.hpp"
+#include "small_span.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace {
 
 using namespace gc::detail;
 
-// 48-byte slots, 170 to a one-page span.
-constexpr std::size_t kSizeClass = 5;
-constexpr std::uint8_t kClass = make_span_class(kSizeClass, false);
-constexpr std::uint32_t kSlots = 170;
-constexpr std::int64_t kSize = 48;
-static_assert(kClassToObjects[kSizeClass] == kSlots && kClassToSize[kSizeClass] == kSize &&
-              kClassToPages[kSizeClass] == 1);
+using test::kClass;
+using test::kSize;
+using test::kSizeClass;
+using test::kSlots;
 
 int partial_list(std::uint32_t sweepgen) { return 2 * static_cast<int>(sweepgen / 2 % 2); }
 int full_list(std::uint32_t sweepgen) { return partial_list(sweepgen) + 1; }

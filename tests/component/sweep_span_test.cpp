@@ -23,18 +23,17 @@
 #include "heap/destructor_table.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/page_heap.hpp"
+#include "small_span.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace {
 
 using namespace gc::detail;
 
-constexpr std::size_t kSizeClass = 5;
-constexpr std::uint8_t kClass = make_span_class(kSizeClass, false);
-constexpr std::uint32_t kSlots = 170;
-constexpr std::int64_t kSize = 48;
-static_assert(kClassToObjects[kSizeClass] == kSlots && kClassToSize[kSizeClass] == kSize &&
-              kClassToPages[kSizeClass] == 1);
+using test::kClass;
+using test::kSize;
+using test::kSizeClass;
+using test::kSlots;
 
 using Slots = std::vector<std::uint32_t>;
 

@@ -9,6 +9,12 @@
 // at once, since the destructor and cleanup threads may be waiting for each other (a destructor
 // that calls gc::collect(), a cleanup that does).
 //
+// wait() never gives up: collect() promises that the destructors and cleanups of what it found dead
+// have run when it returns. A callback that waits for something the waiting thread holds (a lock
+// held around gc::collect(), a thread it must join) therefore never finishes; so that this is never
+// a silent hang, wait() reports on stderr when the thread has made no progress for
+// kStallReport, naming the object and the function it is running, and again every kStallRepeat.
+//
 // Items run in the order they were pushed. After fork() the thread is gone and may have died
 // holding the lock: the pending items move to a fresh state, a new thread starts at once and runs
 // them, and a batch the old thread had taken is lost with it (its objects stay allocated; nothing
@@ -16,6 +22,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -29,12 +36,22 @@ namespace gc::detail {
 // True on the destructor and cleanup threads, which run user code (see above).
 inline thread_local bool t_runs_user_callbacks = false;
 
+inline constexpr std::chrono::seconds kStallReport{3};
+inline constexpr std::chrono::seconds kStallRepeat{30};
+
+// Prints the stall report: `waited` seconds without progress on the `kind` thread, which runs the
+// `kind` of `object` (`function`, symbolised where the program's symbols allow).
+void report_callback_stall(const char* kind, long long waited, const void* object,
+                           const void* function);
+
 template <class Item>
 class CallbackQueue {
  public:
   // `drain` runs on the thread, once per wake: it calls run_all() with the function that runs one
   // item (and disposes of it) and returns the number of callbacks it ran.
-  constexpr CallbackQueue(const char* name, void (*drain)()) : thread_(name, drain) {}
+  // `kind` names one callback in a stall report ("destructor", "cleanup").
+  constexpr CallbackQueue(const char* name, const char* kind, void (*drain)())
+      : kind_(kind), thread_(name, drain) {}
 
   // Makes the state and starts the thread. Outside critical sections; idempotent.
   void prepare() {
@@ -94,6 +111,13 @@ class CallbackQueue {
     }
   }
 
+  // On the thread, before each callback: what a stall report names.
+  void note_running(const void* object, const void* function) {
+    running_object_.store(object, std::memory_order_relaxed);
+    running_function_.store(function, std::memory_order_relaxed);
+    started_.fetch_add(1, std::memory_order_release);
+  }
+
   // Blocks until every callback queued so far has run; returns how many ran meanwhile.
   std::uint64_t wait() {
     State* s = state_.load(std::memory_order_acquire);
@@ -102,7 +126,27 @@ class CallbackQueue {
     std::unique_lock lock(s->mutex);
     const std::uint64_t target = s->queued;
     const std::uint64_t before = s->finished;
-    s->progress.wait(lock, [&] { return s->finished >= target; });
+    auto progress_at = std::chrono::steady_clock::now();
+    auto next_report = progress_at + kStallReport;
+    std::uint64_t started = started_.load(std::memory_order_acquire);
+    std::uint64_t finished = s->finished;
+    while (s->finished < target) {
+      s->progress.wait_for(lock, std::chrono::seconds(1));
+      const auto now = std::chrono::steady_clock::now();
+      const std::uint64_t started_now = started_.load(std::memory_order_acquire);
+      if (started_now != started || s->finished != finished) {
+        started = started_now;
+        finished = s->finished;
+        progress_at = now;
+        next_report = now + kStallReport;
+      } else if (s->finished < target && now >= next_report) {
+        report_callback_stall(
+            kind_, std::chrono::duration_cast<std::chrono::seconds>(now - progress_at).count(),
+            running_object_.load(std::memory_order_relaxed),
+            running_function_.load(std::memory_order_relaxed));
+        next_report = now + kStallRepeat;
+      }
+    }
     const std::uint64_t ran = s->finished - before;
     lock.unlock();  // before the blocking scope ends: leaving it may wait for a stop
     return ran;
@@ -138,6 +182,10 @@ class CallbackQueue {
   // Never freed: a detached thread may still use it while the program exits, and after a fork
   // the old one may be locked by a thread that no longer exists.
   std::atomic<State*> state_{nullptr};
+  const char* kind_;
+  std::atomic<const void*> running_object_{nullptr};
+  std::atomic<const void*> running_function_{nullptr};
+  std::atomic<std::uint64_t> started_{0};  // callbacks begun, for the stall report
   LibraryThread thread_;
 };
 

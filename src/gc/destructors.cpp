@@ -39,6 +39,9 @@ void run_destructor(void* object, DestructorFn destructor) {
   }
 }
 
+void drain_destructors();
+constinit CallbackQueue<ZombieBatch> g_queue("destructors", "destructor", drain_destructors);
+
 // Runs the destructors of one span's zombies, then frees their slots under one lock.
 void run_batch(ZombieBatch* batch) {
   Span* span = batch->span;
@@ -52,6 +55,7 @@ void run_batch(ZombieBatch* batch) {
     TRICOLOR_DCHECK(
         span->zombie_bits[z.index / 64].load(std::memory_order_relaxed) >> (z.index % 64) & 1,
         "zombie %p is not marked queued in its span", z.object);
+    g_queue.note_running(z.object, reinterpret_cast<const void*>(z.destructor));
     run_destructor(z.object, z.destructor);
     table[z.index].store(0, std::memory_order_release);
     indexes[i] = z.index;
@@ -64,9 +68,6 @@ void run_batch(ZombieBatch* batch) {
       central(span->span_class).free_zombie_slots(span, indexes, batch->count, batch->sweepgen);
   g_deferred_slots.fetch_add(batch->count - freed, std::memory_order_relaxed);
 }
-
-void drain_destructors();
-constinit CallbackQueue<ZombieBatch> g_queue("destructors", drain_destructors);
 
 // One round of the destructor thread: every batch queued, until the queue stays empty.
 void drain_destructors() {

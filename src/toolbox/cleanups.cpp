@@ -38,11 +38,12 @@ void run_cleanup(const std::function<void()>& fn) {
 }
 
 void drain_ready_cleanups();
-constinit CallbackQueue<CleanupRecord> g_ready("cleanups", drain_ready_cleanups);
+constinit CallbackQueue<CleanupRecord> g_ready("cleanups", "cleanup", drain_ready_cleanups);
 
 // One round of the cleanup thread: run everything queued, until the queue stays empty.
 void drain_ready_cleanups() {
   g_ready.run_all([](CleanupRecord* r) -> std::uint64_t {
+    g_ready.note_running(reinterpret_cast<const void*>(r->base), nullptr);
     run_cleanup(r->fn);
     delete r;  // outside any critical section: frees what the function held
     return 1;

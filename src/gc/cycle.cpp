@@ -160,6 +160,8 @@ void begin_mark(const WorldStopped& world, CycleReason reason, std::int64_t star
   g_mark.background_credit.store(0, std::memory_order_relaxed);
   g_mark.assist_cpu_ns.store(0, std::memory_order_relaxed);
   g_mark.background_cpu_ns.store(0, std::memory_order_relaxed);
+  g_mark.idle_work.store(0, std::memory_order_relaxed);
+  g_mark.idle_cpu_ns.store(0, std::memory_order_relaxed);
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_relaxed) + 1;
   g_mark.cycle.store(cycle, std::memory_order_release);
   g_gc_phase.store(GcPhase::kMark, std::memory_order_release);
@@ -191,6 +193,7 @@ void end_mark(const WorldStopped& world, ThreadRecord* self, std::int64_t pause_
   mark.roots = root_count();
   mark.assist_cpu_ns = g_mark.assist_cpu_ns.load(std::memory_order_relaxed);
   mark.background_cpu_ns = g_mark.background_cpu_ns.load(std::memory_order_relaxed);
+  mark.idle_cpu_ns = g_mark.idle_cpu_ns.load(std::memory_order_relaxed);
 
   // The mark is over: no barrier, sweeping may begin, and the heap is what the mark found live.
   g_barrier_enabled.store(false, std::memory_order_relaxed);
@@ -347,6 +350,41 @@ void maybe_start_cycle() {
     start_cycle(CycleReason::kHeap);
 }
 
+// Scan work one turn of idle marking does inside its critical section: a stop of the world waits
+// for the turn to end, so it is short (about as long as an assist's chunk).
+constexpr std::int64_t kIdleMarkTurn = 64 * 1024;
+
+// The thread that waits for cycle `number` (a blocking gc::collect(), or an allocation the OS
+// refused) has nothing else to do: it marks too, as Go's idle mark workers put an idle CPU to work,
+// so that a blocking collection uses a core the background workers leave idle. In turns of bounded
+// scan work, each inside a critical section; between turns it polls its safepoint (its own stack
+// scan, a stop), and when no grey work is left it waits for some, or for the mark's end, as a
+// blocked thread.
+void mark_while_waiting(std::uint32_t number) {
+  const std::int64_t cpu_start = thread_cpu_ns();
+  while (marking() && g_mark.cycle.load(std::memory_order_acquire) == number) {
+    const std::uint32_t seen = mark_events();
+    bool drained = true;
+    {
+      CriticalSection critical;
+      if (!marking() || g_mark.cycle.load(std::memory_order_acquire) != number) break;
+      Marker marker(Marker::Mode::kMark);
+      drained = marker.drain(kIdleMarkTurn);
+      g_mark.idle_work.fetch_add(marker.scanned_bytes(), std::memory_order_relaxed);
+    }
+    poll_safepoint();
+    if (drained) {
+      add_idle_worker(1);  // markers with work to spare publish half of it to idle ones
+      if (grey_queue_empty()) {
+        BlockingScope waiting;
+        wait_for_mark_event(seen, 1'000'000);
+      }
+      add_idle_worker(-1);
+    }
+  }
+  g_mark.idle_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
+}
+
 void run_cycle(CycleReason reason) {
   for (;;) {
     const std::uint32_t seen = g_cycles_done.load(std::memory_order_acquire);
@@ -359,6 +397,7 @@ void run_cycle(CycleReason reason) {
       if (t_in_cycle) return;
       continue;  // another thread started one meanwhile: wait for it, then run ours
     }
+    mark_while_waiting(number);
     wait_for_cycle_done(number);
     return;
   }

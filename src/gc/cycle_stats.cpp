@@ -69,7 +69,7 @@ MarkReport CycleStats::end(const MarkEnd& mark) {
 
   const std::int64_t pause = mark.end_ns - mark.pause_start_ns;
   record_pause(pause);
-  const std::int64_t mark_cpu = mark.background_cpu_ns + mark.assist_cpu_ns;
+  const std::int64_t mark_cpu = mark.background_cpu_ns + mark.assist_cpu_ns + mark.idle_cpu_ns;
   const std::int64_t cycle_cpu = cycle_.pauses_ns * cpu_count() + mark_cpu;
   gc_cpu_ns_ += cycle_cpu;
 
@@ -105,6 +105,7 @@ MarkReport CycleStats::end(const MarkEnd& mark) {
   trace.termination_cpu_ns = (cycle_.pauses_ns - cycle_.first_pause_ns) * cpu_count();
   trace.assist_cpu_ns = mark.assist_cpu_ns;
   trace.background_cpu_ns = mark.background_cpu_ns;
+  trace.idle_cpu_ns = mark.idle_cpu_ns;
   trace.forced = cycle_.reason != CycleReason::kHeap;
   return report;
 }

@@ -42,6 +42,7 @@ struct MarkEnd {
   std::uint64_t roots = 0;
   std::int64_t assist_cpu_ns = 0;
   std::int64_t background_cpu_ns = 0;
+  std::int64_t idle_cpu_ns = 0;  // threads that marked while waiting for the mark to end
 };
 
 class CycleStats {

@@ -29,6 +29,9 @@ struct MarkProgress {
   std::atomic<std::int64_t> background_credit{0};  // scan work of the workers not yet claimed
   std::atomic<std::int64_t> assist_cpu_ns{0};
   std::atomic<std::int64_t> background_cpu_ns{0};
+  std::atomic<std::int64_t> idle_work{
+      0};  // scan work of threads waiting for the mark (idle marking)
+  std::atomic<std::int64_t> idle_cpu_ns{0};
 };
 
 inline constinit MarkProgress g_mark;

@@ -8,7 +8,8 @@
 // a+b+c clock wall time of mark start (stop-the-world), the concurrent mark, and mark termination
 //             (stop-the-world; with failed termination attempts, the last one);
 // cpu         CPU time: mark start (the pause times every core) + assist/background/idle mark +
-//             mark termination (all its attempts, times every core); idle marking is always 0;
+//             mark termination (all its attempts, times every core); idle marking is the thread
+//             of a blocking gc::collect(), which marks while it waits;
 // A->B->C MB  heap at mark start, at mark termination, and marked live;
 // D MB goal   the goal the cycle ran against; stacks and globals: bytes scanned as roots;
 // N threads   threads registered with the collector. "(forced)" ends a cycle that collect() asked
@@ -29,6 +30,7 @@ struct CycleTrace {
   std::int64_t stop_cpu_ns = 0;
   std::int64_t assist_cpu_ns = 0;
   std::int64_t background_cpu_ns = 0;
+  std::int64_t idle_cpu_ns = 0;
   std::int64_t termination_cpu_ns = 0;
   std::int64_t heap_start = 0;
   std::int64_t heap_end = 0;

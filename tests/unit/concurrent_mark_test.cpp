@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "../support/support.hpp"
@@ -97,6 +98,32 @@ TEST(ConcurrentMark, ALargeArrayIsMarkedInPieces) {
   for (int i = 0; i < 3; ++i) gc::collect();
   EXPECT_EQ(Tracked::destroyed.load(), 0);
   for (int i = 0; i < kElements; ++i) ASSERT_TRUE(array[i]->intact() && array[i]->id == i) << i;
+}
+
+struct TreeNode {
+  gc::ptr<TreeNode> left, right;
+};
+
+gc::ptr<TreeNode> tree(int depth) {
+  auto n = gc::make<TreeNode>();
+  if (depth > 0) {
+    n->left = tree(depth - 1);
+    n->right = tree(depth - 1);
+  }
+  return n;
+}
+
+// A blocking collect() leaves no core idle: its caller, which only waits, marks too (Go's idle
+// mark workers), next to the background workers.
+TEST(ConcurrentMark, ABlockingCollectMarksOnTheCallersThreadToo) {
+  const gc::ptr<TreeNode> root = tree(17);  // 262,143 nodes
+  gc::collect();
+  const std::int64_t idle = gc::detail::g_mark.idle_work.load();
+  const std::int64_t all = gc::detail::g_mark.scan_work.load();
+  std::printf("the caller scanned %lld of %lld KiB\n", static_cast<long long>(idle >> 10),
+              static_cast<long long>(all >> 10));
+  EXPECT_GT(idle, 0);
+  EXPECT_TRUE(root->left && root->right);
 }
 
 }  // namespace

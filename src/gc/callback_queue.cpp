@@ -19,12 +19,15 @@ void report_callback_stall(const char* kind, long long waited, const void* objec
     demangled = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
     name = status == 0 && demangled != nullptr ? demangled : info.dli_sname;
   }
+  char what[512] = "";
+  if (function != nullptr)
+    std::snprintf(what, sizeof what, " (function %p%s%s)", function, name != nullptr ? ", " : "",
+                  name != nullptr ? name : "");
   std::fprintf(stderr,
-               "tricolor: gc::collect() has waited %llds for the %s of object %p (function %p%s%s) "
-               "to finish. A %s that waits for something the caller of gc::collect() holds (a "
-               "lock, a thread to join) never finishes: see \"Destructors\" in the user guide.\n",
-               waited, kind, object, function, name != nullptr ? ", " : "",
-               name != nullptr ? name : "", kind);
+               "tricolor: gc::collect() has waited %llds for the %s of object %p%s to finish. A %s "
+               "that waits for something the caller of gc::collect() holds (a lock, a thread to "
+               "join) never finishes: see \"Destructors\" in the user guide.\n",
+               waited, kind, object, what, kind);
   std::free(demangled);
 }
 

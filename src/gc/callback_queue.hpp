@@ -16,9 +16,9 @@
 // kStallReport, naming the object and the function it is running, and again every kStallRepeat.
 //
 // Items run in the order they were pushed. After fork() the thread is gone and may have died
-// holding the lock: the pending items move to a fresh state, a new thread starts at once and runs
-// them, and a batch the old thread had taken is lost with it (its objects stay allocated; nothing
-// waits for them).
+// holding the lock: the pending items move to a fresh state and a new thread starts (if none can
+// start in the fork handler, the next prepare() or wait() starts it); a batch the old
+// thread had taken is lost with it (its objects stay allocated; nothing waits for them).
 #pragma once
 
 #include <atomic>
@@ -122,6 +122,7 @@ class CallbackQueue {
   std::uint64_t wait() {
     State* s = state_.load(std::memory_order_acquire);
     if (s == nullptr || t_runs_user_callbacks) return 0;
+    thread_.start();  // if a fork's child could not start it, now (outside critical sections)
     BlockingScope blocked;
     std::unique_lock lock(s->mutex);
     const std::uint64_t target = s->queued;
@@ -140,11 +141,14 @@ class CallbackQueue {
         progress_at = now;
         next_report = now + kStallReport;
       } else if (s->finished < target && now >= next_report) {
+        next_report = now + kStallRepeat;
+        // Not under the lock: pushes take it inside critical sections, and stderr may block.
+        lock.unlock();
         report_callback_stall(
             kind_, std::chrono::duration_cast<std::chrono::seconds>(now - progress_at).count(),
             running_object_.load(std::memory_order_relaxed),
             running_function_.load(std::memory_order_relaxed));
-        next_report = now + kStallRepeat;
+        lock.lock();
       }
     }
     const std::uint64_t ran = s->finished - before;
@@ -167,7 +171,14 @@ class CallbackQueue {
     fresh->queued = old->queued;
     fresh->finished = old->queued - pending;
     state_.store(fresh, std::memory_order_release);
-    thread_.wake();  // not only start: moved items must run (the lost thread's wakes went with it)
+    // A thread now, so that what sweeps in the child push is run without waiting for a waiter.
+    try {
+      thread_.wake();  // not only start: the moved items must run
+    } catch (...) {
+      // No thread now (the fork handler must not throw, or the child keeps the library's locks):
+      // the wake is counted, and the next prepare() or wait() starts the thread.
+      thread_.notify();
+    }
   }
 
  private:

@@ -20,10 +20,23 @@
 
 namespace gc {
 
+namespace detail {
+namespace {
+
+// Stale words below the caller's frame would keep dead objects alive (runtime/clear_stack.hpp):
+// this function has no frame of its own, so the collection's frames lie over cleared stack.
+[[gnu::noinline]] void clear_and_collect() {
+  clear_dead_stack();
+  collect_and_destroy();  // a tail call
+}
+
+}  // namespace
+}  // namespace detail
+
 void collect() {
-  // Stale words below the caller's frame would keep dead objects alive (runtime/clear_stack.hpp).
-  detail::clear_dead_stack();
-  detail::collect_and_destroy();  // a tail call: collect() has no frame of its own
+  // Registered first, so that the clearing knows where the stack ends.
+  detail::ensure_registered();
+  detail::clear_and_collect();  // a tail call: what this frame left lies below, and is cleared
 }
 
 // The pacer's lock is taken inside a critical section, like every library lock, so that no thread

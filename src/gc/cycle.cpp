@@ -243,7 +243,6 @@ __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason,
   ThreadRecord* self = ensure_registered();
   if (t_in_cycle) return 0;
   ensure_mark_workers();
-  start_destructor_thread();  // before this cycle's sweep can queue a destructor
   auto lock = lock_cycle();
   if (marking()) return 0;
   if (reason == CycleReason::kHeap &&
@@ -264,10 +263,7 @@ __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason,
     lock.unlock();
     // =2: the whole sweep too, before the cycle returns. Not in the pause: a thread inside a
     // blocking region may hold a lock that sweeping takes (the destructor queue's).
-    if (settings().gcstoptheworld >= 2) {
-      start_destructor_thread();  // before the sweep queues any destructor
-      finish_sweeping();
-    }
+    if (settings().gcstoptheworld >= 2) finish_sweeping();
     t_in_cycle = false;
     after_cycle(trace);
     return number;

@@ -37,14 +37,15 @@ ZombieBatch* new_zombie_batch(Span* span, std::uint32_t sweepgen);
 
 // Hands a batch to the destructor thread (which gives it back to the pool when done).
 void queue_zombies(ZombieBatch* batch);
-// Makes the destructor queue and starts its thread, once; outside critical sections (it allocates),
-// before the first sweep can queue a destructor (the first cycle's start does it).
+// Makes the destructor queue and starts its thread (idempotent); outside critical sections (it
+// allocates). ensure_runtime() calls it, so both exist before any sweep can queue a destructor.
 void start_destructor_thread();
 
 // Blocks until every destructor queued so far has run. Returns how many ran while waiting.
 std::uint64_t wait_for_destructors();
 
-// In the child after fork(): the destructor thread did not survive; start it again if needed.
+// In the child after fork(): the destructor thread did not survive; a new one starts, with the
+// batches the old one had not taken (callback_queue.hpp).
 void restart_destructor_thread_after_fork();
 
 // Zombie slots whose destructor has run but that must wait for the next sweep to be freed.

@@ -185,12 +185,7 @@ constinit LibraryThread g_sweeper("sweeper", sweep_in_background);
 
 }  // namespace
 
-void wake_background_sweeper() {
-  // Both background threads start here, outside any critical section (creating a thread
-  // allocates), before the first sweep can queue a destructor.
-  start_destructor_thread();
-  g_sweeper.wake();
-}
+void wake_background_sweeper() { g_sweeper.wake(); }
 
 void forget_background_sweeper_after_fork() { g_sweeper.forget_after_fork(); }
 

@@ -13,9 +13,10 @@
 // any thread may sweep, at any depth, holding any lock of its own. A span left with no object goes
 // back to the page heap.
 //
-// The background sweeper sweeps every span the allocating threads did not need first; the next
-// cycle's mark does not wait for it. A span still unswept when marking starts keeps its old mark
-// bits and gains new ones: what it keeps alive is a superset of the truth, never less.
+// The background sweeper sweeps every span the allocating threads did not need first. The next
+// cycle's sweep termination finishes whatever is left before its mark starts; a span that a thread
+// kept cached, unswept, through that has its old mark bits cleared at mark start (cycle.cpp,
+// prepare_spans_for_mark) and is swept with the new mark's bits.
 #pragma once
 
 #include <atomic>

@@ -21,17 +21,24 @@ LibraryThread::Signal& LibraryThread::signal() {
 void LibraryThread::start() {
   TRICOLOR_DCHECK(t_mutator.critical_depth.load(std::memory_order_relaxed) == 0,
                   "the %s thread started inside a critical section", name_);
-  if (started_.load(std::memory_order_acquire) || started_.exchange(true)) return;
+  if (started_.load(std::memory_order_acquire)) return;
+  // The signal exists before anyone can see the thread started: notify() may come at once.
   Signal* s = &signal();
   {
+    // Inside a critical section: a thread that pushes work inside one takes this lock too, and must
+    // never wait for a holder that a stop of the world has parked.
+    CriticalSection critical;
     std::lock_guard lock(s->mutex);
+    if (s->running) return;  // another start() won
     s->stop = false;
     s->running = true;
   }
+  started_.store(true, std::memory_order_release);
   try {
-    std::thread([this, s] { run(s); }).detach();
+    std::thread([this, s] { run(s); }).detach();  // outside the section: it allocates
   } catch (...) {
     {
+      CriticalSection critical;
       std::lock_guard lock(s->mutex);
       s->running = false;
     }
@@ -50,6 +57,7 @@ void LibraryThread::notify() {
   TRICOLOR_CHECK(signal != nullptr, "the %s thread is notified before it was ever started", name_);
   Signal& s = *signal;
   {
+    CriticalSection critical;  // see start()
     std::lock_guard lock(s.mutex);
     ++s.requests;
   }

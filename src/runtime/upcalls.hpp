@@ -15,8 +15,8 @@ namespace gc::detail {
 
 struct ThreadRecord;
 
-// gc/startup.cpp: reads the environment and sets the library up, once; the first registration of
-// any thread calls it.
+// gc/startup.cpp: sets the library up (once) and makes sure its destructor thread runs; every
+// registration of a thread calls it.
 void ensure_runtime();
 
 // gc/startup.cpp: the calling thread is leaving (its pthread key's destructor): its cached spans

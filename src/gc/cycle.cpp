@@ -357,16 +357,18 @@ constexpr std::int64_t kIdleMarkTurn = 64 * 1024;
 // scan, a stop), and when no grey work is left it waits for some, or for the mark's end, as a
 // blocked thread.
 void mark_while_waiting(std::uint32_t number) {
-  const std::int64_t cpu_start = thread_cpu_ns();
   while (marking() && g_mark.cycle.load(std::memory_order_acquire) == number) {
     const std::uint32_t seen = mark_events();
     bool drained = true;
     {
       CriticalSection critical;
       if (!marking() || g_mark.cycle.load(std::memory_order_acquire) != number) break;
+      // Counted turn by turn: termination may come before this loop sees the mark end.
+      const std::int64_t cpu_start = thread_cpu_ns();
       Marker marker(Marker::Mode::kMark);
       drained = marker.drain(kIdleMarkTurn);
       g_mark.idle_work.fetch_add(marker.scanned_bytes(), std::memory_order_relaxed);
+      g_mark.idle_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
     }
     poll_safepoint();
     if (drained) {
@@ -378,7 +380,6 @@ void mark_while_waiting(std::uint32_t number) {
       add_idle_worker(-1);
     }
   }
-  g_mark.idle_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
 }
 
 void run_cycle(CycleReason reason) {

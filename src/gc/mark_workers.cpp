@@ -65,7 +65,9 @@ void control_mark() {
       if (terminate_mark(attempt++)) return;
       continue;
     }
+    add_idle_worker(1);  // markers with work to spare publish half of it
     wait_for_mark_event(seen, 100'000);
+    add_idle_worker(-1);
   }
 }
 

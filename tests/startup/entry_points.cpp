@@ -29,14 +29,13 @@
 
 namespace {
 
-#define EXPECT_OR_EXIT(condition)                                                          \
-  do {                                                                                     \
-    if (!(condition)) {                                                                    \
-      std::fprintf(stderr, "%s:%d: %s: expected %s\n", __FILE__, __LINE__, g_phase,        \
-                   #condition);                                                            \
-      std::fflush(stderr);                                                                 \
-      ::_exit(1);                                                                          \
-    }                                                                                      \
+#define EXPECT_OR_EXIT(condition)                                                                \
+  do {                                                                                           \
+    if (!(condition)) {                                                                          \
+      std::fprintf(stderr, "%s:%d: %s: expected %s\n", __FILE__, __LINE__, g_phase, #condition); \
+      std::fflush(stderr);                                                                       \
+      ::_exit(1);                                                                                \
+    }                                                                                            \
   } while (0)
 
 const char* g_phase = "";

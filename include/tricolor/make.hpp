@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <exception>
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -57,11 +58,27 @@ inline constexpr std::size_t array_header_size = alignof(T) > sizeof(std::size_t
                                                      ? alignof(T)
                                                      : sizeof(std::size_t);
 
+// Destroys every element, first to last. An element whose destructor throws does not stop the
+// others (std::destroy would leave the rest undestroyed, leaking what they own): the first
+// exception is rethrown once all are destroyed, and the destructor thread reports it; later ones
+// are dropped, so an array reports at most one line.
 template <class T>
 void destroy_array(void* object) {
   T* first = reinterpret_cast<T*>(static_cast<char*>(object) + array_header_size<T>);
   const std::size_t n = reinterpret_cast<const std::size_t*>(first)[-1];
-  std::destroy(first, first + n);
+  if constexpr (std::is_nothrow_destructible_v<T>) {
+    std::destroy(first, first + n);
+  } else {
+    std::exception_ptr thrown;
+    for (std::size_t i = 0; i < n; ++i) {
+      try {
+        std::destroy_at(first + i);
+      } catch (...) {
+        if (!thrown) thrown = std::current_exception();
+      }
+    }
+    if (thrown) std::rethrow_exception(thrown);
+  }
 }
 
 template <class T>

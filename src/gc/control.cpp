@@ -21,6 +21,7 @@
 namespace gc {
 
 void collect() {
+  detail::check_not_in_blocking_region("gc::collect()");  // no frame: the call is a cold path
   // Stale words below the caller's frame would keep dead objects alive (runtime/clear_stack.hpp).
   detail::clear_dead_stack();
   detail::collect_and_destroy();  // a tail call: collect() has no frame of its own
@@ -41,6 +42,7 @@ std::int64_t set_memory_limit(std::int64_t bytes) {
 }
 
 void free_os_memory() {
+  detail::check_not_in_blocking_region("gc::free_os_memory()");
   detail::collect_and_destroy();
   {
     detail::CriticalSection critical;
@@ -50,6 +52,7 @@ void free_os_memory() {
 }
 
 stats read_stats() {
+  detail::check_not_in_blocking_region("gc::read_stats()");  // it stops the world
   stats result;
   detail::snapshot_with_world_stopped(
       [](const detail::CycleTotals& totals, void* context) {
@@ -77,7 +80,9 @@ stats read_stats() {
   return result;
 }
 
-blocking_region::blocking_region() { detail::enter_blocking(); }
+// A tail call: enter_blocking saves the registers of the frame that calls it, which must be the
+// user's, since that frame lasts for the whole region.
+blocking_region::blocking_region() { detail::enter_blocking(/*user_region=*/true); }
 blocking_region::~blocking_region() { detail::leave_blocking(); }
 
 namespace detail {

@@ -120,6 +120,19 @@ std::size_t array_bytes(std::size_t n) {
   return array_header_size<E> + n * sizeof(E);
 }
 
+// The bytes gc::make<E[]>(n) allocates: the array and one byte of slack after it, so that the
+// array's end, &first[n] (an end() iterator), lies inside the array's own slot and not at the start
+// of whatever follows it in memory. A gc::ptr or a stack word holding the end then keeps its own
+// array alive. The byte moves an array up a size class only when the array would fill its slot
+// exactly, which is when it is needed; single objects get none (every exact-size type would move
+// up a class: a 16-byte object to 24 bytes).
+template <class E>
+std::size_t managed_array_bytes(std::size_t n) {
+  const std::size_t bytes = array_bytes<E>(n);
+  if (bytes == static_cast<std::size_t>(-1)) throw std::bad_array_new_length();
+  return bytes + 1;
+}
+
 // Writes the count header at `memory` and value-initialises n elements after it; returns the first.
 template <class E>
 E* construct_array(void* memory, std::size_t n) {
@@ -146,7 +159,7 @@ template <class T>
 requires(std::is_unbounded_array_v<T>) ptr<T> make(std::size_t n) {
   using E = std::remove_extent_t<T>;
   void* memory =
-      detail::allocate_array(detail::array_bytes<E>(n), alignof(E), detail::is_noscan_v<E>);
+      detail::allocate_array(detail::managed_array_bytes<E>(n), alignof(E), detail::is_noscan_v<E>);
   detail::ConstructionGuard guard(memory);
   E* first = detail::construct_array<E>(memory, n);
   guard.release();

@@ -44,12 +44,16 @@ Settings load() {
   s.stop_signal = SIGURG;
   Refusal why = Refusal::kMalformed;
   if (const char* v = std::getenv("GOGC"); v != nullptr && *v != '\0') {
-    if (auto p = parse_gogc(v, &why))
+    if (auto p = parse_gogc(v, &why)) {
       s.gc_percent = *p;
-    else if (why == Refusal::kTooLarge)
-      warn("GOGC", v, "is too large (at most 1000000000)", "100");
-    else
+    } else if (why == Refusal::kTooLarge) {
+      char problem[64];
+      std::snprintf(problem, sizeof problem, "is too large (at most %lld)",
+                    static_cast<long long>(kMaxGcPercent));
+      warn("GOGC", v, problem, "100");
+    } else {
       warn("GOGC", v, "is not a number or \"off\"", "100");
+    }
   }
   if (const char* v = std::getenv("GOMEMLIMIT"); v != nullptr && *v != '\0') {
     if (auto p = parse_memory_limit(v, &why))

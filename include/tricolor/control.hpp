@@ -51,7 +51,10 @@ stats read_stats();
 inline void safepoint() { detail::poll_safepoint(); }
 
 // The thread promises not to touch managed memory until the region ends (like a goroutine entering
-// a system call): the collector treats it as stopped and never waits for it.
+// a system call): the collector treats it as stopped and never waits for it. Allocating, making,
+// storing into or destroying a gc::ptr off the thread's stack, collect(), free_os_memory(),
+// read_stats() or a nested region inside one is misuse: the slow paths stop the program with a
+// message naming gc::blocking_region (the fast paths are not checked).
 class blocking_region {
  public:
   blocking_region();

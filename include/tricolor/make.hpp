@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <exception>
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -57,11 +58,27 @@ inline constexpr std::size_t array_header_size = alignof(T) > sizeof(std::size_t
                                                      ? alignof(T)
                                                      : sizeof(std::size_t);
 
+// Destroys every element, first to last. An element whose destructor throws does not stop the
+// others (std::destroy would leave the rest undestroyed, leaking what they own): the first
+// exception is rethrown once all are destroyed, and the destructor thread reports it; later ones
+// are dropped, so an array reports at most one line.
 template <class T>
 void destroy_array(void* object) {
   T* first = reinterpret_cast<T*>(static_cast<char*>(object) + array_header_size<T>);
   const std::size_t n = reinterpret_cast<const std::size_t*>(first)[-1];
-  std::destroy(first, first + n);
+  if constexpr (std::is_nothrow_destructible_v<T>) {
+    std::destroy(first, first + n);
+  } else {
+    std::exception_ptr thrown;
+    for (std::size_t i = 0; i < n; ++i) {
+      try {
+        std::destroy_at(first + i);
+      } catch (...) {
+        if (!thrown) thrown = std::current_exception();
+      }
+    }
+    if (thrown) std::rethrow_exception(thrown);
+  }
 }
 
 template <class T>
@@ -103,6 +120,19 @@ std::size_t array_bytes(std::size_t n) {
   return array_header_size<E> + n * sizeof(E);
 }
 
+// The bytes gc::make<E[]>(n) allocates: the array and one byte of slack after it, so that the
+// array's end, &first[n] (an end() iterator), lies inside the array's own slot and not at the start
+// of whatever follows it in memory. A gc::ptr or a stack word holding the end then keeps its own
+// array alive. The byte moves an array up a size class only when the array would fill its slot
+// exactly, which is when it is needed; single objects get none (every exact-size type would move
+// up a class: a 16-byte object to 24 bytes).
+template <class E>
+std::size_t managed_array_bytes(std::size_t n) {
+  const std::size_t bytes = array_bytes<E>(n);
+  if (bytes == static_cast<std::size_t>(-1)) throw std::bad_array_new_length();
+  return bytes + 1;
+}
+
 // Writes the count header at `memory` and value-initialises n elements after it; returns the first.
 template <class E>
 E* construct_array(void* memory, std::size_t n) {
@@ -129,7 +159,7 @@ template <class T>
 requires(std::is_unbounded_array_v<T>) ptr<T> make(std::size_t n) {
   using E = std::remove_extent_t<T>;
   void* memory =
-      detail::allocate_array(detail::array_bytes<E>(n), alignof(E), detail::is_noscan_v<E>);
+      detail::allocate_array(detail::managed_array_bytes<E>(n), alignof(E), detail::is_noscan_v<E>);
   detail::ConstructionGuard guard(memory);
   E* first = detail::construct_array<E>(memory, n);
   guard.release();

@@ -6,8 +6,11 @@
 // off the current thread's stack registers as a root. Every store goes through the write barrier.
 //
 // A gc::ptr may point into the middle of an object (a member, an array element, a base-class
-// subobject): it keeps the whole object alive. gc::ptr<T[]> points at element 0 of an array made by
-// gc::make<T[]>(n) and knows its length.
+// subobject), or one past the end of an array made by gc::make<T[]>(n) (an end() pointer; the
+// array has a byte of slack there, make.hpp): it keeps the whole object alive. gc::ptr<T[]> points at element 0 of an array made by
+// gc::make<T[]>(n) and knows its length. gc::ptr<void> (and <const void>) is a type-erased handle:
+// it converts from any gc::ptr, arrays included, keeps its object alive the same way, cannot be
+// dereferenced, and gc::static_pointer_cast gives the type back.
 #pragma once
 
 #include <compare>
@@ -22,6 +25,14 @@
 namespace gc {
 
 namespace detail {
+// Whether a gc::ptr<U> converts implicitly to a gc::ptr<T>: as U* to T* for single objects (a
+// derived class to its base, T to const T); any handle, an array's too, to gc::ptr<void>. Arrays
+// convert to nothing else: a gc::ptr<T[]> must point at element 0 of an array of T.
+template <class U, class T>
+inline constexpr bool ptr_convertible_v =
+    (std::is_void_v<T> || (!std::is_array_v<T> && !std::is_array_v<U>)) &&
+    std::is_convertible_v<std::remove_extent_t<U>*, std::remove_extent_t<T>*>;
+
 struct adopt_t {
   explicit adopt_t() = default;
 };
@@ -53,12 +64,10 @@ class ptr {
     other.reset();
   }
   template <class U>
-  requires(!std::is_array_v<T> && !std::is_array_v<U> && std::is_convertible_v<U*, element_type*>)
-      ptr(const ptr<U>& other)
+  requires detail::ptr_convertible_v<U, T> ptr(const ptr<U>& other)
   noexcept { detail::slot_born(&p_, static_cast<element_type*>(other.get())); }
   template <class U>
-  requires(!std::is_array_v<T> && !std::is_array_v<U> && std::is_convertible_v<U*, element_type*>)
-      ptr(ptr<U>&& other)
+  requires detail::ptr_convertible_v<U, T> ptr(ptr<U>&& other)
   noexcept {
     detail::slot_born(&p_, static_cast<element_type*>(other.get()));
     other.reset();
@@ -78,9 +87,7 @@ class ptr {
     return *this;
   }
   template <class U>
-  requires(!std::is_array_v<T> && !std::is_array_v<U> &&
-           std::is_convertible_v<U*, element_type*>) ptr&
-  operator=(const ptr<U>& other) noexcept {
+  requires detail::ptr_convertible_v<U, T> ptr& operator=(const ptr<U>& other) noexcept {
     detail::slot_store(&p_, static_cast<element_type*>(other.get()));
     return *this;
   }
@@ -101,15 +108,15 @@ class ptr {
   element_type* get() const noexcept { return p_; }
   explicit operator bool() const noexcept { return p_ != nullptr; }
 
+  // Not for arrays (operator[]) nor for gc::ptr<void>, which only names an object.
   template <class U = T>
-  requires(!std::is_array_v<U>) U& operator*() const noexcept { return *p_; }
+  requires(!std::is_array_v<U> && !std::is_void_v<U>) U& operator*() const noexcept { return *p_; }
   template <class U = T>
-  requires(!std::is_array_v<U>) U* operator->() const noexcept { return p_; }
+  requires(!std::is_array_v<U> && !std::is_void_v<U>) U* operator->() const noexcept { return p_; }
 
+  // auto&: the element's reference type, which gc::ptr<void> must not spell.
   template <class U = T>
-  requires(std::is_array_v<U>) element_type& operator[](std::size_t i) const noexcept {
-    return p_[i];
-  }
+  requires(std::is_array_v<U>) auto& operator[](std::size_t i) const noexcept { return p_[i]; }
   // Number of elements of an array made by gc::make<T[]>(n); it is stored just before element 0.
   template <class U = T>
   requires(std::is_array_v<U>) std::size_t size()
@@ -147,13 +154,16 @@ std::basic_ostream<C, Traits>& operator<<(std::basic_ostream<C, Traits>& os, con
   return os << static_cast<const void*>(p.get());
 }
 
+// The casts convert the pointer to U's element type, so a gc::ptr<void> that was made from a
+// gc::ptr<T[]> casts back with static_pointer_cast<T[]>. As with static_cast, naming the right type
+// is the caller's duty.
 template <class U, class T>
 ptr<U> static_pointer_cast(const ptr<T>& p) noexcept {
-  return ptr<U>(detail::adopt, static_cast<U*>(p.get()));
+  return ptr<U>(detail::adopt, static_cast<std::remove_extent_t<U>*>(p.get()));
 }
 template <class U, class T>
 ptr<U> const_pointer_cast(const ptr<T>& p) noexcept {
-  return ptr<U>(detail::adopt, const_cast<U*>(p.get()));
+  return ptr<U>(detail::adopt, const_cast<std::remove_extent_t<U>*>(p.get()));
 }
 template <class U, class T>
 ptr<U> dynamic_pointer_cast(const ptr<T>& p) noexcept {

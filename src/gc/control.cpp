@@ -34,6 +34,7 @@ namespace {
 }  // namespace detail
 
 void collect() {
+  detail::check_not_in_blocking_region("gc::collect()");
   // Registered first, so that the clearing knows where the stack ends.
   detail::ensure_registered();
   detail::clear_and_collect();  // a tail call: what this frame left lies below, and is cleared
@@ -54,6 +55,7 @@ std::int64_t set_memory_limit(std::int64_t bytes) {
 }
 
 void free_os_memory() {
+  detail::check_not_in_blocking_region("gc::free_os_memory()");
   detail::collect_and_destroy();
   {
     detail::CriticalSection critical;
@@ -63,6 +65,7 @@ void free_os_memory() {
 }
 
 stats read_stats() {
+  detail::check_not_in_blocking_region("gc::read_stats()");  // it stops the world
   stats result;
   detail::snapshot_with_world_stopped(
       [](const detail::CycleTotals& totals, void* context) {
@@ -90,7 +93,9 @@ stats read_stats() {
   return result;
 }
 
-blocking_region::blocking_region() { detail::enter_blocking(); }
+// A tail call: enter_blocking saves the registers of the frame that calls it, which must be the
+// user's, since that frame lasts for the whole region.
+blocking_region::blocking_region() { detail::enter_blocking(/*user_region=*/true); }
 blocking_region::~blocking_region() { detail::leave_blocking(); }
 
 namespace detail {

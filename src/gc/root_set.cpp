@@ -156,12 +156,14 @@ std::size_t root_count() {
 void register_root(void* slot) {
   ensure_registered();  // sets the stack bounds, which may show the slot is on this stack
   if (on_my_stack(slot)) return;
+  check_not_in_blocking_region("a gc::ptr made outside the heap and the stack (a root)");
   add_root(slot);
 }
 
 void unregister_root(void* slot) {
   ensure_registered();
   if (on_my_stack(slot)) return;
+  check_not_in_blocking_region("a gc::ptr destroyed outside the heap and the stack (a root)");
   remove_root(slot);
 }
 

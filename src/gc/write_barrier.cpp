@@ -39,6 +39,7 @@ void write_barrier_slow(void* slot, const void* old_value, const void* new_value
   if (on_my_stack(slot)) return;  // stacks are scanned, not barriered
   ThreadRecord* r = ensure_registered();
   if (on_my_stack(slot)) return;  // registration just learned where the stack is
+  check_not_in_blocking_region("a write to a gc::ptr off the stack during a mark");
   CriticalSection critical;
   if (!marking()) return;  // a late call: see the header
   if (old_value != nullptr && !test_flag(kTestNoShadeOld))

@@ -104,6 +104,7 @@ void flush_thread_cache(MutatorState& m, bool keep_unswept) {
 
 void* alloc_slow(std::uint8_t span_class) {
   ensure_registered();
+  check_not_in_blocking_region("gc::make");
   poll_safepoint();
   std::uintptr_t slot = refill_and_take(span_class);
   if (slot == 0) {
@@ -122,6 +123,7 @@ void* alloc_slow(std::uint8_t span_class) {
 }
 
 void* alloc_tiny_slow(std::size_t size, std::size_t align) {
+  check_not_in_blocking_region("gc::make");               // alloc_small may not reach the slow path
   void* block = alloc_small<make_span_class(2, true)>();  // a fresh 16-byte noscan block
   (void)align;  // offset 0 of a 16-byte block satisfies any tiny alignment
   MutatorState& m = t_mutator;
@@ -136,6 +138,7 @@ void* alloc_tiny_slow(std::size_t size, std::size_t align) {
 void* alloc_large(std::size_t size, std::size_t align, bool noscan) {
   (void)align;  // spans are page-aligned, and alignment is at most a page
   ensure_registered();
+  check_not_in_blocking_region("gc::make");
   poll_safepoint();
   if (size > (std::size_t{1} << 46)) out_of_memory();
   const std::size_t npages = (size + kPageSize - 1) / kPageSize;

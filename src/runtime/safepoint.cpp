@@ -4,6 +4,7 @@
 
 #include "base/check.hpp"
 #include "base/futex.hpp"
+#include "base/os_memory.hpp"
 #include "runtime/stop_the_world.hpp"
 #include "runtime/thread_registry.hpp"
 #include "runtime/upcalls.hpp"
@@ -49,8 +50,19 @@ __attribute__((noinline, no_sanitize("address", "thread"))) std::size_t copy_fra
 
 }  // namespace
 
-__attribute__((noinline)) void enter_blocking() {
+void fail_inside_blocking_region(const char* what) {
+  os::fatal(
+      "%s inside a gc::blocking_region: the thread counts as stopped there, so it must not "
+      "allocate, make, store or destroy a gc::ptr off its stack, or collect; end the region first",
+      what);
+}
+
+__attribute__((noinline)) void enter_blocking(bool user_region) {
   ThreadRecord* r = ensure_registered();
+  // A region inside a region would save its frame over the outer one's, and its end would let the
+  // thread run while the outer one still promises it does not.
+  if (user_region && r->in_blocking_region.load(std::memory_order_relaxed)) [[unlikely]]
+    fail_inside_blocking_region("a gc::blocking_region");
   // A thread inside a critical section may hold a library lock: counted as stopped, it would let a
   // stop of the world go ahead while it holds one.
   TRICOLOR_CHECK(t_mutator.critical_depth.load(std::memory_order_relaxed) == 0,

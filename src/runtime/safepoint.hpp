@@ -45,7 +45,9 @@ class CriticalSection {
   CriticalSection& operator=(const CriticalSection&) = delete;
 };
 
-void enter_blocking();
+// `user_region`: a gc::blocking_region, which must not be nested (it stops the program with a
+// message); the library's own waits are not nested either, but that is only checked internally.
+void enter_blocking(bool user_region = false);
 void leave_blocking();
 
 class BlockingScope {

@@ -73,6 +73,19 @@ inline ThreadRecord* ensure_registered() {
   return r != nullptr ? r : register_current_thread();
 }
 
+// A thread inside a gc::blocking_region counts as stopped: the collector may be scanning its stack,
+// sweeping, or running a stop of the world that does not wait for it. So an allocation, a store to
+// or the birth or death of a gc::ptr off its stack, or a collection there would race with the
+// collector; the slow paths of each call this and stop the program with one message naming `what`
+// and gc::blocking_region (safepoint.cpp). The fast paths are not checked: an allocation that finds
+// a slot in its cache and a store with no mark in progress go through unnoticed.
+[[noreturn]] void fail_inside_blocking_region(const char* what);
+inline void check_not_in_blocking_region(const char* what) {
+  const ThreadRecord* r = t_mutator.record;
+  if (r != nullptr && r->in_blocking_region.load(std::memory_order_relaxed)) [[unlikely]]
+    fail_inside_blocking_region(what);
+}
+
 // The registry's lock; the collector holds it for the whole of a stop-the-world.
 Mutex& registry_mutex();
 // First record; walk with ->next while holding registry_mutex().

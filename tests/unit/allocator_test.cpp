@@ -181,6 +181,29 @@ TEST(Allocator, ArraysAreValueInitialisedAndSized) {
   EXPECT_EQ(w[2].v, 5);
 }
 
+// An array's end, &a[0] + n, resolves to the array itself, whatever n: gc::make<T[]> gives every
+// array a byte of slack, so an array that would fill its slot (or its pages) exactly does not end
+// where the next object begins.
+template <class E>
+void expect_end_resolves_to_its_array(std::size_t n) {
+  auto a = gc::make<E[]>(n);
+  auto after = gc::make<E[]>(n);  // usually the next slot: a stray end would land here
+  ObjectRef own, end;
+  ASSERT_TRUE(find_object(reinterpret_cast<std::uintptr_t>(a.get()), own)) << n;
+  ASSERT_TRUE(find_object(reinterpret_cast<std::uintptr_t>(a.get() + n), end)) << n;
+  EXPECT_EQ(end.base, own.base) << n;
+  EXPECT_EQ(gc::ptr<E>(a.get() + n).get(), a.get() + n);  // construction accepts it
+}
+
+TEST(Allocator, AnArraysEndResolvesToTheArray) {
+  for (std::size_t n : {0, 1, 3, 7, 15, 31, 63, 127, 1023, 4095})  // 8 + 8n: exact classes
+    expect_end_resolves_to_its_array<std::uint64_t>(n);
+  for (std::size_t n = 0; n < 300; ++n) expect_end_resolves_to_its_array<char>(n);
+  // Large: the count and the elements fill eight pages exactly.
+  expect_end_resolves_to_its_array<char>(8 * gc::detail::kPageSize - sizeof(std::size_t));
+  expect_end_resolves_to_its_array<std::uint64_t>(8 * gc::detail::kPageSize / 8 - 1);
+}
+
 struct ThrowsOnConstruction {
   explicit ThrowsOnConstruction(bool fail) {
     if (fail) throw std::runtime_error("constructor failed");

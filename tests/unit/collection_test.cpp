@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -69,6 +71,38 @@ TEST(Collection, EveryArrayElementIsDestroyed) {
   });
   test::collect_clean();
   EXPECT_EQ(Tracked::destroyed.load(), 100);
+}
+
+// An element whose destructor throws does not stop the rest of its array being destroyed (as
+// std::destroy would); the exception is reported on stderr like any destructor's.
+std::atomic<int> g_elements_destroyed{0};
+struct ThrowsWhenDestroyed {
+  ~ThrowsWhenDestroyed() noexcept(false) {
+    g_elements_destroyed.fetch_add(1);
+    if (throws) throw std::runtime_error("element destructor");
+  }
+  bool throws = false;
+};
+
+TEST(Collection, AThrowingElementDestructorLeavesNoElementUndestroyed) {
+  ::testing::internal::CaptureStderr();
+  test::in_thread([] {
+    auto a = gc::make<ThrowsWhenDestroyed[]>(3);
+    a[0].throws = true;
+    auto b = gc::make<ThrowsWhenDestroyed[]>(3);
+    b[1].throws = true;
+    b[2].throws = true;
+  });
+  test::collect_clean();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(g_elements_destroyed.load(), 6);
+  // One line per array, for its first exception.
+  std::size_t lines = 0;
+  for (std::size_t at = err.find("a destructor threw"); at != std::string::npos;
+       at = err.find("a destructor threw", at + 1))
+    ++lines;
+  EXPECT_EQ(lines, 2u) << err;
+  EXPECT_NE(err.find("element destructor"), std::string::npos) << err;
 }
 
 struct NonVirtualBase {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../support/support.hpp"
+#include "heap/object_lookup.hpp"
 
 namespace {
 
@@ -58,6 +59,82 @@ TEST(Liveness, InteriorPtrKeepsTheWholeObject) {
   test::collect_clean();
   EXPECT_EQ(*into_field, 42);
   EXPECT_EQ(Tracked::destroyed.load(), 0);
+}
+
+// One past the end of an array made by gc::make<T[]>(n), &a[0] + n (an end() iterator), is a
+// pointer into that array: a gc::ptr holding it keeps the array alive, not whatever follows it in
+// memory. Three Tracked (24 bytes each) and the 8-byte count fill an 80-byte slot exactly, so
+// without the array's slack byte the end would be the next slot's address: the arrays are made one
+// after another, each end would keep the next array alive, and the first array would die.
+constexpr std::size_t kFilling = 3;
+static_assert(sizeof(Tracked) == 24 && sizeof(std::size_t) + kFilling * sizeof(Tracked) == 80);
+
+__attribute__((noinline)) std::vector<gc::ptr<Tracked>>* ends_of_arrays(int arrays) {
+  auto* ends = new std::vector<gc::ptr<Tracked>>;  // roots in malloc memory
+  for (int i = 0; i < arrays; ++i) {
+    gc::ptr<Tracked[]> a = gc::make<Tracked[]>(kFilling);
+    ends->push_back(gc::ptr<Tracked>(&a[0] + a.size()));  // no throw: it is inside the array
+  }
+  return ends;
+}
+
+TEST(Liveness, OnePastTheEndOfAnArrayKeepsThatArray) {
+  constexpr int kArrays = 100;
+  auto* ends = ends_of_arrays(kArrays);
+  test::collect_clean();
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+  for (const gc::ptr<Tracked>& end : *ends) {
+    const Tracked* first = end.get() - kFilling;
+    for (std::size_t i = 0; i < kFilling; ++i) EXPECT_TRUE(first[i].intact());
+    EXPECT_EQ(reinterpret_cast<const std::size_t*>(first)[-1], kFilling);  // the count is intact
+  }
+  delete ends;
+  test::collect_clean();
+  // Dropped, they die (but for a few that a stale stack word may keep).
+  EXPECT_GE(Tracked::destroyed.load(), (kArrays - 5) * static_cast<long>(kFilling));
+}
+
+// The same for a word on the stack, which the conservative scan resolves the same way.
+__attribute__((noinline)) Tracked* end_of_an_array() {
+  gc::ptr<Tracked[]> a = gc::make<Tracked[]>(kFilling);
+  gc::make<Tracked[]>(kFilling);  // whatever follows, dead
+  return &a[0] + kFilling;
+}
+
+TEST(Liveness, OnePastTheEndOfAnArrayOnTheStackKeepsThatArray) {
+  Tracked* end = end_of_an_array();
+  test::collect_clean();
+  const Tracked* first = end - kFilling;
+  for (std::size_t i = 0; i < kFilling; ++i) EXPECT_TRUE(first[i].intact());
+  EXPECT_LE(Tracked::destroyed.load(), static_cast<long>(kFilling));  // at most the one after it
+  asm volatile("" : : "r"(end) : "memory");
+}
+
+// A zero-length array: element 0 is its end, and the handle must keep the array's own slot (where
+// its count lives), not the next one.
+__attribute__((noinline)) gc::ptr<Tracked[]>* empty_arrays(int n) {
+  auto* handles = new gc::ptr<Tracked[]>[static_cast<std::size_t>(n)];
+  for (int i = 0; i < n; ++i) handles[i] = gc::make<Tracked[]>(0);
+  return handles;
+}
+
+TEST(Liveness, AnEmptyArrayKeepsItsOwnSlot) {
+  constexpr int kArrays = 200;
+  gc::ptr<Tracked[]>* handles = empty_arrays(kArrays);
+  test::collect_clean();
+  // Reuse whatever was freed, with arrays of other lengths in the same size class.
+  std::vector<gc::ptr<Tracked[]>> others;
+  for (int i = 0; i < 2 * kArrays; ++i) others.push_back(gc::make<Tracked[]>(0));
+  test::collect_clean();
+  for (int i = 0; i < kArrays; ++i) EXPECT_EQ(handles[i].size(), 0u);
+  gc::detail::ObjectRef own, element0;
+  for (int i = 0; i < kArrays; ++i) {
+    const auto at = reinterpret_cast<std::uintptr_t>(handles[i].get());
+    ASSERT_TRUE(gc::detail::find_object(at, element0));
+    ASSERT_TRUE(gc::detail::find_object(at - sizeof(std::size_t), own));
+    EXPECT_EQ(element0.base, own.base) << i;
+  }
+  delete[] handles;
 }
 
 gc::ptr<Tracked> g_global_root;

@@ -143,4 +143,72 @@ TEST(Ptr, ArrayHandles) {
   EXPECT_EQ(none.size(), 0u);
 }
 
+// gc::ptr<void>: a type-erased handle. It converts from any gc::ptr<T> (arrays included), keeps
+// its object alive like any gc::ptr, has no operator* or ->, and gc::static_pointer_cast brings the
+// type back.
+template <class P>
+concept dereferenceable = requires(P p) {
+  *p;
+};
+template <class P>
+concept has_arrow = requires(P p) {
+  p.operator->();
+};
+static_assert(!dereferenceable<gc::ptr<void>> && !has_arrow<gc::ptr<void>>);
+static_assert(!dereferenceable<gc::ptr<const void>>);
+static_assert(std::is_convertible_v<gc::ptr<Derived>, gc::ptr<void>>);
+static_assert(std::is_convertible_v<gc::ptr<int[]>, gc::ptr<void>>);
+static_assert(std::is_convertible_v<gc::ptr<const int>, gc::ptr<const void>>);
+static_assert(!std::is_convertible_v<gc::ptr<const int>, gc::ptr<void>>, "keeps const");
+static_assert(!std::is_convertible_v<gc::ptr<void>, gc::ptr<int>>, "back only by a cast");
+
+__attribute__((noinline)) gc::ptr<void> erase_a_tracked(int id) {
+  return gc::make<test::Tracked>(id);
+}
+
+TEST(Ptr, VoidHandles) {
+  gc::ptr<Derived> d = gc::make<Derived>();
+  gc::ptr<void> v = d;
+  EXPECT_EQ(v.get(), static_cast<void*>(d.get()));
+  EXPECT_EQ(v, d);
+  gc::ptr<Derived> back = gc::static_pointer_cast<Derived>(v);
+  EXPECT_EQ(back->derived_value, 2);
+  gc::ptr<const void> cv = v;
+  EXPECT_EQ(gc::static_pointer_cast<const Derived>(cv)->base_value, 1);
+  EXPECT_EQ(gc::const_pointer_cast<void>(cv), v);
+
+  gc::ptr<void> moved = std::move(v);
+  EXPECT_FALSE(v);
+  EXPECT_EQ(moved, d);
+  v = d;
+  EXPECT_EQ(v, moved);
+  v = nullptr;
+  EXPECT_FALSE(v);
+
+  gc::ptr<int[]> a = gc::make<int[]>(3);
+  a[2] = 7;
+  gc::ptr<void> erased_array = a;
+  gc::ptr<int[]> array_back = gc::static_pointer_cast<int[]>(erased_array);
+  EXPECT_EQ(array_back.size(), 3u);
+  EXPECT_EQ(array_back[2], 7);
+
+  int* raw = &a[1];
+  gc::ptr<void> from_raw(static_cast<void*>(raw));
+  EXPECT_EQ(from_raw.get(), raw);
+  int on_stack = 0;
+  EXPECT_THROW(gc::ptr<void>{static_cast<void*>(&on_stack)}, std::invalid_argument);
+
+  std::unordered_set<gc::ptr<void>> set{v, moved, erased_array};
+  EXPECT_EQ(set.size(), 3u);
+}
+
+TEST(Ptr, AVoidHandleKeepsItsObjectAlive) {
+  gc::ptr<void> kept = erase_a_tracked(5);
+  for (int i = 0; i < 2; ++i) test::collect_clean();
+  const auto* t = static_cast<const test::Tracked*>(kept.get());
+  EXPECT_TRUE(t->intact());
+  EXPECT_EQ(t->id, 5);
+  EXPECT_EQ(test::Tracked::destroyed.load(), 0);
+}
+
 }  // namespace

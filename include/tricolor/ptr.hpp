@@ -7,10 +7,10 @@
 //
 // A gc::ptr may point into the middle of an object (a member, an array element, a base-class
 // subobject), or one past the end of an array made by gc::make<T[]>(n) (an end() pointer; the
-// array has a byte of slack there, make.hpp): it keeps the whole object alive. gc::ptr<T[]> points at element 0 of an array made by
-// gc::make<T[]>(n) and knows its length. gc::ptr<void> (and <const void>) is a type-erased handle:
-// it converts from any gc::ptr, arrays included, keeps its object alive the same way, cannot be
-// dereferenced, and gc::static_pointer_cast gives the type back.
+// array has a byte of slack there, make.hpp): it keeps the whole object alive. gc::ptr<T[]> points
+// at element 0 of an array made by gc::make<T[]>(n) and knows its length. gc::ptr<void> (and <const
+// void>) is a type-erased handle: it converts from any gc::ptr, arrays included, keeps its object
+// alive the same way, cannot be dereferenced, and gc::static_pointer_cast gives the type back.
 #pragma once
 
 #include <compare>

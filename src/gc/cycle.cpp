@@ -372,12 +372,8 @@ void mark_while_waiting(std::uint32_t number) {
     }
     poll_safepoint();
     if (drained) {
-      add_idle_worker(1);  // markers with work to spare publish half of it to idle ones
-      if (grey_queue_empty()) {
-        BlockingScope waiting;
-        wait_for_mark_event(seen, 1'000'000);
-      }
-      add_idle_worker(-1);
+      BlockingScope waiting;
+      wait_for_grey_work(seen, 1'000'000);
     }
   }
 }

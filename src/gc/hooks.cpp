@@ -14,7 +14,7 @@ void HookList<Fn, N>::add(Fn fn) {
   TRICOLOR_CHECK(false, "more than %zu hooks of one kind registered", N);
 }
 
-template class HookList<MarkStartHook>;
+template class HookList<VoidHook>;
 template class HookList<RootHook>;
 template class HookList<WordHook>;
 

@@ -49,19 +49,16 @@ class HookList {
     }
   }
 
-  bool empty() const { return slots_[0].load(std::memory_order_acquire) == nullptr; }
-
  private:
   std::atomic<Fn> slots_[N] = {};
 };
 
-using MarkStartHook = void (*)();
 using RootHook = void (*)(Marker&);
 using WordHook = void (*)(std::uintptr_t);
 using VoidHook = void (*)();
 
 struct CollectorHooks {
-  HookList<MarkStartHook> mark_start;
+  HookList<VoidHook> mark_start;
   HookList<RootHook> roots;
   HookList<WordHook> foreign_word;
   HookList<WordHook> dead_object;

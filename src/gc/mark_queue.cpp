@@ -69,6 +69,10 @@ void wait_for_mark_event(std::uint32_t seen, std::int64_t timeout_ns) {
   g_waiters.fetch_sub(1, std::memory_order_seq_cst);
 }
 
-void add_idle_worker(int delta) { g_idle_workers.fetch_add(delta, std::memory_order_relaxed); }
+void wait_for_grey_work(std::uint32_t seen, std::int64_t timeout_ns) {
+  g_idle_workers.fetch_add(1, std::memory_order_relaxed);
+  if (grey_queue_empty()) wait_for_mark_event(seen, timeout_ns);
+  g_idle_workers.fetch_sub(1, std::memory_order_relaxed);
+}
 
 }  // namespace gc::detail

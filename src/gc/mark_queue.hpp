@@ -34,6 +34,9 @@ bool mark_quiescent();
 std::uint32_t mark_events();
 void notify_mark_event();
 void wait_for_mark_event(std::uint32_t seen, std::int64_t timeout_ns);
-void add_idle_worker(int delta);
+// A marker out of work waits here, up to `timeout_ns`, for another mark event (unless the queue
+// has work already). Meanwhile it counts as idle, so that markers with work to spare publish half
+// of it (grey_queue_hungry).
+void wait_for_grey_work(std::uint32_t seen, std::int64_t timeout_ns);
 
 }  // namespace gc::detail

@@ -65,9 +65,7 @@ void control_mark() {
       if (terminate_mark(attempt++)) return;
       continue;
     }
-    add_idle_worker(1);  // markers with work to spare publish half of it
-    wait_for_mark_event(seen, 100'000);
-    add_idle_worker(-1);
+    wait_for_grey_work(seen, 100'000);
   }
 }
 
@@ -77,10 +75,7 @@ void help_mark() {
   while (marking() && g_mark.cycle.load(std::memory_order_acquire) == cycle) {
     if (hold_workers()) continue;
     background_drain();
-    const std::uint32_t seen = mark_events();
-    add_idle_worker(1);
-    if (grey_queue_empty()) wait_for_mark_event(seen, 1'000'000);
-    add_idle_worker(-1);
+    wait_for_grey_work(mark_events(), 1'000'000);
   }
 }
 

@@ -90,7 +90,6 @@ ArenaChunk* take_ready(std::size_t bytes) {
 // A live chunk of at least `bytes`, reused or new.
 ArenaChunk* new_chunk(std::size_t bytes) {
   g_hooks.roots.add(mark_arena_roots);
-  g_hooks.foreign_word.add(note_arena_reference);
   const std::size_t size = std::max(kChunkBytes, (bytes + kPageSize - 1) & ~(kPageSize - 1));
   {
     CriticalSection critical;
@@ -184,6 +183,10 @@ void ArenaCore::release() noexcept {
     clear_pointer_bits(c->base, c->used.load(std::memory_order_relaxed));
     os::retire(reinterpret_cast<void*>(c->base), c->bytes);
   }
+  // Registered by the first free, before any chunk is quarantined, so a program that never frees
+  // an arena pays nothing in the marker; a cycle begun after this free (the only kind that counts
+  // for reuse) starts with a stop of the world, which makes the registration visible to it.
+  g_hooks.foreign_word.add(note_arena_reference);
   CriticalSection critical;
   std::lock_guard lock(g_chunks_mutex);
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);

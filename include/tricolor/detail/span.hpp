@@ -58,8 +58,8 @@ struct Span {
   // ---- span identity ----
   std::uint8_t span_class = 0;
   std::atomic<SpanState> state{SpanState::kFree};
-  bool cached = false;           // owned by a thread cache (guarded by the central lock)
-  std::uint32_t div_magic = 0;   // slot index = (offset * div_magic) >> 32
+  bool cached = false;          // owned by a thread cache (guarded by the central lock)
+  std::uint32_t div_magic = 0;  // slot index = (offset * div_magic) >> 32
   std::size_t npages = 0;
   std::size_t large_size = 0;  // requested bytes of a large object (0 for small spans)
   std::atomic<std::uint32_t> sweepgen{0};

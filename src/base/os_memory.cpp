@@ -46,13 +46,13 @@ void* map_table(std::size_t bytes) {
 void unmap(void* p, std::size_t bytes) { ::munmap(p, bytes); }
 
 void fatal(const char* format, ...) {
-  char message[512];
+  char message[1024];
   va_list args;
   va_start(args, format);
   std::vsnprintf(message, sizeof message, format, args);
   va_end(args);
   // write(2) rather than stdio: the process may be stopped in the middle of anything.
-  char line[600];
+  char line[1100];
   const int n = std::snprintf(line, sizeof line, "tricolor: fatal error: %s\n", message);
   if (n > 0) {
     const ssize_t written = ::write(2, line, static_cast<std::size_t>(n));

@@ -284,7 +284,10 @@ __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason,
 // of the cycle itself are not.
 __attribute__((noinline)) std::uint32_t start_cycle(CycleReason reason) {
   __builtin_unwind_init();
-  const std::uint32_t number = start_cycle_above(reason, current_stack_pointer());
+  const std::uintptr_t sp = current_stack_pointer();
+  // A thread on a stack it did not announce stops here, before its stack bounds are trusted.
+  if (const ThreadRecord* r = t_mutator.record; r != nullptr) (void)locate_stacks(r, sp);
+  const std::uint32_t number = start_cycle_above(reason, sp);
   asm volatile("" ::: "memory");  // not a tail call: this frame must outlive the cycle
   return number;
 }

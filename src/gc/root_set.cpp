@@ -2,9 +2,12 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 
 #include "base/os_memory.hpp"
+#include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
+#include "runtime/known_stacks.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
 #include "tricolor/detail/barrier.hpp"
@@ -24,8 +27,12 @@ std::uint64_t hash_slot(std::uintptr_t slot) {
 // Open addressing with linear probing; capacity is a power of two.
 class Stripe {
  public:
+  // A slot on a known stack is not added: that stack's scan covers it. The test is made under the
+  // stripe's lock, which drop_within takes too: a stack that becomes known either is seen here or
+  // drops the slot afterwards (runtime/known_stacks.hpp).
   void add(std::uintptr_t slot) {
     std::lock_guard lock(mutex_);
+    if (on_known_stack(slot)) return;
     if ((count_ + tombstones_ + 1) * 4 > capacity_ * 3) rehash(count_ * 2 + 16);
     std::size_t i = index_of(slot);
     std::size_t tomb = SIZE_MAX;
@@ -55,6 +62,20 @@ class Stripe {
         ++tombstones_;
         return;
       }
+    }
+  }
+
+  // Removes every slot in [lo, hi), calling f on each.
+  template <class F>
+  void drop_within(std::uintptr_t lo, std::uintptr_t hi, F&& f) {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < capacity_; ++i) {
+      const std::uintptr_t v = table_[i];
+      if (v <= kTombstone || v - lo >= hi - lo) continue;
+      f(v);
+      table_[i] = kTombstone;
+      --count_;
+      ++tombstones_;
     }
   }
 
@@ -125,6 +146,21 @@ void remove_root(void* slot) {
   CriticalSection critical;
   const auto s = reinterpret_cast<std::uintptr_t>(slot);
   stripe_for(s).remove(s);
+}
+
+void drop_roots_within(std::uintptr_t lo, std::uintptr_t hi) {
+  CriticalSection critical;
+  std::optional<Marker> marker;
+  if (marking()) marker.emplace(Marker::Mode::kMark);
+  for (std::size_t i = 0; i < kStripes; ++i) {
+    stripes()[i].drop_within(lo, hi, [&](std::uintptr_t slot) {
+      // The root pass of the mark in progress may not have read this slot yet, and the stack it is
+      // on may count as scanned already (a thread that registers during a mark).
+      if (marker)
+        marker->shade(std::atomic_ref<std::uintptr_t>(*reinterpret_cast<std::uintptr_t*>(slot))
+                          .load(std::memory_order_relaxed));
+    });
+  }
 }
 
 void mark_roots(Marker& marker) {

@@ -51,18 +51,22 @@ StackRecord* new_fiber(void* stack, std::size_t size) {
   fiber->lo = lo;
   fiber->hi = lo + size;
   fiber->saved_sp = fiber->hi;  // never run: nothing on it yet
+  bool known = false;
   {
     CriticalSection critical;
     std::lock_guard lock(g_fibers_mutex);
-    if (!add_known_stack(fiber->lo, fiber->hi)) {
-      delete fiber;
-      throw std::invalid_argument(
-          "gc::fiber: the stack overlaps a known stack (a thread's own, or another gc::fiber's); "
-          "give each fiber memory of its own");
+    known = add_known_stack(fiber->lo, fiber->hi);
+    if (known) {
+      fiber->next = g_fibers;
+      if (g_fibers != nullptr) g_fibers->prev = fiber;
+      g_fibers = fiber;
     }
-    fiber->next = g_fibers;
-    if (g_fibers != nullptr) g_fibers->prev = fiber;
-    g_fibers = fiber;
+  }
+  if (!known) {
+    delete fiber;  // outside the critical section: no malloc or free inside one
+    throw std::invalid_argument(
+        "gc::fiber: the stack overlaps a known stack (a thread's own, or another gc::fiber's); "
+        "give each fiber memory of its own");
   }
   // Slots registered in this memory before it became a stack are the stack scan's from now on.
   drop_roots_within(fiber->lo, fiber->hi);
@@ -70,18 +74,20 @@ StackRecord* new_fiber(void* stack, std::size_t size) {
 }
 
 void delete_fiber(StackRecord* fiber) {
-  CriticalSection critical;
-  std::lock_guard lock(g_fibers_mutex);
-  lock_stack(fiber);
-  const ThreadRecord* runner = fiber->running_on.load(std::memory_order_relaxed);
-  if (runner != nullptr)
-    os::fatal("a gc::fiber is destroyed while thread %d runs on it", runner->tid);
-  unlock_stack(fiber);
-  if (fiber->prev != nullptr) fiber->prev->next = fiber->next;
-  if (fiber->next != nullptr) fiber->next->prev = fiber->prev;
-  if (g_fibers == fiber) g_fibers = fiber->next;
-  remove_known_stack(fiber->lo, fiber->hi);
-  delete fiber;
+  {
+    CriticalSection critical;
+    std::lock_guard lock(g_fibers_mutex);
+    lock_stack(fiber);
+    const ThreadRecord* runner = fiber->running_on.load(std::memory_order_relaxed);
+    if (runner != nullptr)
+      os::fatal("a gc::fiber is destroyed while thread %d runs on it", runner->tid);
+    unlock_stack(fiber);
+    if (fiber->prev != nullptr) fiber->prev->next = fiber->next;
+    if (fiber->next != nullptr) fiber->next->prev = fiber->prev;
+    if (g_fibers == fiber) g_fibers = fiber->next;
+    remove_known_stack(fiber->lo, fiber->hi);
+  }
+  delete fiber;  // outside the critical section: no malloc or free inside one
 }
 
 // Scans the stack the calling thread has just switched to, from `sp` up, if it is due.

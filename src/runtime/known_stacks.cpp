@@ -29,7 +29,7 @@ std::size_t upper_bound(const Range* ranges, std::size_t count, std::uintptr_t a
   std::size_t lo = 0, hi = count;
   while (lo < hi) {
     const std::size_t mid = lo + (hi - lo) / 2;
-    if (ranges[mid].lo.load(std::memory_order_relaxed) <= address)
+    if (ranges[mid].lo.load(std::memory_order_acquire) <= address)
       lo = mid + 1;
     else
       hi = mid;
@@ -41,8 +41,8 @@ void begin_write() { g_sequence.fetch_add(1, std::memory_order_acq_rel); }
 void end_write() { g_sequence.fetch_add(1, std::memory_order_release); }
 
 void copy_range(Range& to, const Range& from) {
-  to.lo.store(from.lo.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  to.hi.store(from.hi.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  to.lo.store(from.lo.load(std::memory_order_relaxed), std::memory_order_release);
+  to.hi.store(from.hi.load(std::memory_order_relaxed), std::memory_order_release);
 }
 
 }  // namespace
@@ -71,8 +71,8 @@ bool add_known_stack(std::uintptr_t lo, std::uintptr_t hi) {
   if (at < count && ranges[at].lo.load(std::memory_order_relaxed) < hi) return false;
   begin_write();
   for (std::size_t i = count; i > at; --i) copy_range(ranges[i], ranges[i - 1]);
-  ranges[at].lo.store(lo, std::memory_order_relaxed);
-  ranges[at].hi.store(hi, std::memory_order_relaxed);
+  ranges[at].lo.store(lo, std::memory_order_release);
+  ranges[at].hi.store(hi, std::memory_order_release);
   // Release: a reader that sees the new count sees the array that holds it.
   g_count.store(count + 1, std::memory_order_release);
   end_write();
@@ -104,9 +104,9 @@ bool on_known_stack(std::uintptr_t address) {
     const std::size_t count = g_count.load(std::memory_order_acquire);
     const Range* ranges = g_ranges.load(std::memory_order_acquire);
     const std::size_t at = ranges == nullptr ? 0 : upper_bound(ranges, count, address);
-    const bool found = at > 0 && address < ranges[at - 1].hi.load(std::memory_order_relaxed);
-    // The reads above happen before the second read of the counter.
-    std::atomic_thread_fence(std::memory_order_acquire);
+    const bool found = at > 0 && address < ranges[at - 1].hi.load(std::memory_order_acquire);
+    // Entries are stored with release and loaded with acquire (free on x86): a reader that sees
+    // any entry a writer stored also sees the writer's odd counter, and retries.
     if (g_sequence.load(std::memory_order_relaxed) == before) return found;
   }
 }

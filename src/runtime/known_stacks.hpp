@@ -12,8 +12,9 @@
 //
 // The table is a sorted array of disjoint ranges, read without a lock under a sequence counter
 // (a seqlock): a change takes the writers' lock, makes the counter odd, edits, makes it even again;
-// a reader retries while the counter is odd or changed under it. Entries are relaxed atomics, so a
-// reader racing a writer reads stale values, never torn ones. When the array grows, the old one is
+// a reader retries while the counter is odd or changed under it. Entries are atomics, stored with
+// release and loaded with acquire (no fence: ThreadSanitizer does not model them), so a reader that
+// sees anything a writer stored sees its odd counter too. When the array grows, the old one is
 // kept (never unmapped): a reader may still be reading it. Arrays double, so the kept ones add up
 // to less than the live one.
 #pragma once

@@ -117,7 +117,14 @@ TEST(Fibers, AGcPtrOnAFiberStackIsNotARoot) {
   });
 }
 
-TEST(Fibers, MisuseStopsWithAMessage) {
+// Threadsafe death tests: the child runs the test afresh, so it never inherits the library's
+// threads from a parent that forked while they ran.
+class FiberDeathTest : public ::testing::Test {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+TEST_F(FiberDeathTest, MisuseStopsWithAMessage) {
   EXPECT_THROW(gc::fiber(nullptr, 4096), std::invalid_argument);
   char on_my_stack[4096];
   gc::collect();  // registers this thread: its stack is known
@@ -134,11 +141,18 @@ TEST(Fibers, MisuseStopsWithAMessage) {
         fiber.resume();
       },
       "gc::start_switch_fiber twice");
+  EXPECT_DEATH(
+      {
+        auto* claimed = new gc::fiber(std::malloc(65536), 65536);
+        gc::start_switch_fiber(claimed);  // the thread runs on it from here, as far as gc knows
+        delete claimed;
+      },
+      "destroyed while thread");
 }
 
 // A fiber the library was not told of: a collection there stops the program with a message that
 // names the problem, where it used to scan the wrong range (and crash, or free live objects).
-TEST(Fibers, AnUnannouncedSwitchStopsWithAMessage) {
+TEST_F(FiberDeathTest, AnUnannouncedSwitchStopsWithAMessage) {
   EXPECT_DEATH(
       {
         test::Fiber fiber(

@@ -7,7 +7,6 @@
 // ctest-env: GODEBUG=gccheckmark=1
 #include <gtest/gtest.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 
 #include <atomic>
@@ -35,13 +34,14 @@ void profiler_tick(int) {
   Tracked* volatile held = g_handoff.exchange(nullptr);
   g_handler_state.store(1);
   while (g_handler_state.load() != 2) {
-    // ThreadSanitizer delivers the stop signal only inside functions it intercepts.
-    if (test::kThreadSanitizer) sched_yield();
   }
   g_handler_ok.store(test::chain_intact(held, 1000));
 }
 
 TEST(OtherStacks, AHandlerOnASignalStackIsScannedWithTheStackItInterrupted) {
+  // ThreadSanitizer runs the program's handler from its own, later, and holds back other signals
+  // while it runs: the stop signal would never reach the handler, and the stop would wait forever.
+  if (test::kThreadSanitizer) GTEST_SKIP() << "signals inside handlers are held back under TSan";
   bool thread_ok = false;
   std::thread ticking([&] {
     constexpr std::size_t kSignalStack = 256 * 1024;

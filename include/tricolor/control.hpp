@@ -31,6 +31,8 @@ struct stats {
   std::uint64_t heap_idle = 0;        // bytes in free spans
   std::uint64_t heap_released = 0;    // bytes of free spans returned to the OS
   std::uint64_t heap_sys = 0;         // bytes of heap memory obtained from the OS
+  std::uint64_t metadata_sys = 0;     // bytes the collector's bookkeeping holds from the OS
+  std::uint64_t sys = 0;              // heap_sys + metadata_sys (the limit counts sys - released)
   std::uint64_t total_alloc = 0;      // cumulative bytes allocated
   std::uint64_t mallocs = 0;          // cumulative objects allocated
   std::uint64_t frees = 0;            // cumulative objects freed

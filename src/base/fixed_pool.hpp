@@ -5,7 +5,8 @@
 // stop signal is deferred. If such code called malloc while another thread had been stopped by
 // signal inside malloc holding an arena lock, it would wait for that thread, and the stop would
 // wait for it: a deadlock. So nothing inside a critical section calls malloc; it takes blocks from
-// here. Blocks are recycled through a free list and never returned to the OS.
+// here. Blocks are recycled through a free list and never returned to the OS; the chunks they come
+// from count as the library's metadata (os_memory.hpp) from the moment they are mapped.
 #pragma once
 
 #include <array>
@@ -54,7 +55,7 @@ class FixedPool {
                                                                         : std::size_t{1} << 20;
 
   void refill() {
-    auto* chunk = static_cast<char*>(os::map_table(kChunk));
+    auto* chunk = static_cast<char*>(os::map_metadata(kChunk));
     if (chunk == nullptr) os::fatal("out of memory for the collector's bookkeeping");
     for (std::size_t off = 0; off + kBlock <= kChunk; off += kBlock) {
       auto* n = reinterpret_cast<Node*>(chunk + off);

@@ -18,8 +18,9 @@ void collect();
 // Returns the previous value.
 int set_percent(int percent);
 
-// Soft limit on the memory the heap holds from the OS, in bytes (debug.SetMemoryLimit); a negative
-// value only reads it. Returns the previous value.
+// Soft limit on the memory the library holds from the OS, in bytes (debug.SetMemoryLimit): the heap
+// and the collector's own bookkeeping, `sys - heap_released` in gc::stats. A negative value only
+// reads it. Returns the previous value.
 std::int64_t set_memory_limit(std::int64_t bytes);
 
 // Collects, then returns every free page to the OS (debug.FreeOSMemory).

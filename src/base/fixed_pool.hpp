@@ -51,8 +51,10 @@ class FixedPool {
     Node* next;
   };
   static constexpr std::size_t kBlock = (BlockSize + 15) & ~std::size_t{15};
+  // Small chunks (Go's fixalloc takes 16 KiB at a time): every pool and SizedPool bucket a program
+  // touches maps at least one, all of it counted against the memory limit and resident at once.
   static constexpr std::size_t kChunk = kBlock > (std::size_t{1} << 16) ? kBlock
-                                                                        : std::size_t{1} << 20;
+                                                                        : std::size_t{1} << 16;
 
   void refill() {
     auto* chunk = static_cast<char*>(os::map_metadata(kChunk));

@@ -16,7 +16,8 @@ constexpr double kBackgroundUtilization = 0.25;
 // How much more runway than the last mark needed the trigger leaves.
 constexpr double kRunwayMargin = 1.5;
 // Headroom under the memory limit's goal: a share of it, and at least a minimum (Go's
-// memoryLimitHeapGoalHeadroomPercent and memoryLimitMinHeapGoalHeadroom, since Go 1.21).
+// memoryLimitHeapGoalHeadroomPercent and memoryLimitMinHeapGoalHeadroom of releases after 1.19,
+// which took a flat 1 MiB).
 constexpr std::int64_t kLimitHeadroomPercent = 3;
 constexpr std::int64_t kLimitMinHeadroom = std::int64_t{1} << 20;
 

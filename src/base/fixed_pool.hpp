@@ -5,7 +5,8 @@
 // stop signal is deferred. If such code called malloc while another thread had been stopped by
 // signal inside malloc holding an arena lock, it would wait for that thread, and the stop would
 // wait for it: a deadlock. So nothing inside a critical section calls malloc; it takes blocks from
-// here. Blocks are recycled through a free list and never returned to the OS.
+// here. Blocks are recycled through a free list and never returned to the OS; the chunks they come
+// from count as the library's metadata (os_memory.hpp) from the moment they are mapped.
 #pragma once
 
 #include <array>
@@ -50,11 +51,13 @@ class FixedPool {
     Node* next;
   };
   static constexpr std::size_t kBlock = (BlockSize + 15) & ~std::size_t{15};
+  // Small chunks (Go's fixalloc takes 16 KiB at a time): every pool and SizedPool bucket a program
+  // touches maps at least one, all of it counted against the memory limit and resident at once.
   static constexpr std::size_t kChunk = kBlock > (std::size_t{1} << 16) ? kBlock
-                                                                        : std::size_t{1} << 20;
+                                                                        : std::size_t{1} << 16;
 
   void refill() {
-    auto* chunk = static_cast<char*>(os::map_table(kChunk));
+    auto* chunk = static_cast<char*>(os::map_metadata(kChunk));
     if (chunk == nullptr) os::fatal("out of memory for the collector's bookkeeping");
     for (std::size_t off = 0; off + kBlock <= kChunk; off += kBlock) {
       auto* n = reinterpret_cast<Node*>(chunk + off);

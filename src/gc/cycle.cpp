@@ -117,19 +117,18 @@ void prepare_spans_for_mark(const WorldStopped&, Marker& marker) {
   }
 }
 
-// Retained memory may stay 10% above the heap goal (Go's reduceExtraPercent), and under a memory
-// limit within 95% of it (Go's retainExtraPercent), the rest goes back to the OS.
+// The heap's retained memory may stay 10% above the heap goal (Go's retainExtraPercent), and
+// under a memory limit everything the library holds ready within 95% of the limit (Go's
+// reduceExtraPercent); the rest goes back to the OS.
 void update_scavenger_goal() {
   const std::int64_t goal = pacer().goal();
   const std::int64_t limit = pacer().memory_limit();
   std::size_t retained_goal = SIZE_MAX;
+  std::size_t ready_goal = SIZE_MAX;
   if (goal != INT64_MAX) retained_goal = static_cast<std::size_t>(goal / 10 * 11);
-  if (limit != INT64_MAX) {
-    const auto limit_goal = static_cast<std::size_t>(limit / 100 * 95);
-    if (limit_goal < retained_goal) retained_goal = limit_goal;
-  }
-  page_heap().set_retained_limit(limit != INT64_MAX ? static_cast<std::size_t>(limit) : SIZE_MAX);
-  set_scavenger_goal(retained_goal);
+  if (limit != INT64_MAX) ready_goal = static_cast<std::size_t>(limit / 100 * 95);
+  page_heap().set_memory_limit(limit != INT64_MAX ? static_cast<std::size_t>(limit) : SIZE_MAX);
+  set_scavenger_goal(retained_goal, ready_goal);
 }
 
 // Gives back to the central lists the caches of the thread running the pause and of threads

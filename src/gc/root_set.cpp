@@ -104,7 +104,7 @@ class Stripe {
     // mmap, not new: this runs inside a critical section (base/fixed_pool.hpp explains why).
     std::uintptr_t* old = table_;
     const std::size_t old_capacity = capacity_;
-    table_ = static_cast<std::uintptr_t*>(os::map_table(capacity * sizeof(std::uintptr_t)));
+    table_ = static_cast<std::uintptr_t*>(os::map_metadata(capacity * sizeof(std::uintptr_t)));
     if (table_ == nullptr) os::fatal("out of memory for the root set");
     capacity_ = capacity;
     count_ = 0;
@@ -117,7 +117,7 @@ class Stripe {
       table_[j] = v;
       ++count_;
     }
-    if (old != nullptr) os::unmap(old, old_capacity * sizeof(std::uintptr_t));
+    if (old != nullptr) os::unmap_metadata(old, old_capacity * sizeof(std::uintptr_t));
   }
 
   RankedMutex<LockRank::kRootSet> mutex_;

@@ -135,14 +135,15 @@ def seeds():
     p += op(WEAK_LOCK, 2, 0, 1 + 2 * 7) + repeat(2, 5, 32)
     s["loops-during-collect"] = p
 
-    # A helper thread collects while this one moves objects between roots and slots; each start
-    # of a collection waits for the last and checks what it left.
+    # A helper thread collects while this one moves objects between a heap root, its stack and a
+    # slot; each start of a collection waits for the last and checks what it left. Garbage
+    # between the start and the moves lets the mark begin first.
     p = header(1, 2)
     p += op(MAKE, 0, 6, 2) + op(MAKE, 0, 7, 3) + link(0, 7, 0, 6)
-    p += op(COLLECT, 0, HELPER) + op(MAKE, 0, 0, 1) + copy(0, 0, 6) + op(MAKE, 0, 6, 2)
-    p += repeat(0, 4, 32)
-    p += op(COLLECT, 0, HELPER) + load_slot(0, 1, 7, 0) + op(UNLINK, 0, 7, 0) + link(0, 7, 0, 6)
-    p += op(MAKE, 0, 6, 4) + repeat(0, 5, 32)
+    p += op(COLLECT, 0, HELPER) + op(GARBAGE, 0, 7, 2) + copy(0, 0, 6) + op(MAKE, 0, 6, 2)
+    p += repeat(0, 4, 32) + repeat(0, 4, 32) + repeat(0, 4, 32)
+    p += op(COLLECT, 0, HELPER) + op(GARBAGE, 0, 7, 2) + load_slot(0, 1, 7, 0)
+    p += op(UNLINK, 0, 7, 0) + link(0, 7, 0, 6) + op(MAKE, 0, 6, 4) + repeat(0, 6, 32)
     p += op(ROUND) + op(COLLECT, 0, HELPER) + op(MAKE, 0, 4, 1) + op(PUBLISH, 0, 0, 4)
     p += op(DROP, 0, 4) + op(TAKE, 0, 0, 4) + repeat(0, 5, 32)
     s["helper-collects-while-moving"] = p

@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iterator>
 #include <memory>
 #include <mutex>
@@ -737,6 +738,15 @@ class Runner {
   std::thread helper_;  // running a collection started by kCollect
 };
 
+// Zeroes the stack below the caller, where the next operation's frames will be. Stale copies of
+// pointers there would keep objects alive that the program dropped, and hide a collector that
+// loses them: an object a weak reference locks during a mark is kept by nothing else.
+[[gnu::noinline]] void scrub_stack() {
+  volatile char below[16 * 1024];
+  std::memset(const_cast<char*>(below), 0, sizeof below);
+  asm volatile("" : : "r"(below) : "memory");
+}
+
 // Waits as a blocked thread (gc::blocking_region): a collection never waits for the waiters.
 void wait_at(std::barrier<>& barrier) {
   gc::blocking_region waiting;
@@ -748,7 +758,10 @@ void run_thread(Shared& shared, Worker& w, std::barrier<>& barrier) {
   w.stack = &stack;
   Runner runner(shared, w, stack);
   for (const auto& round : shared.program.rounds) {
-    for (const Op& op : round[w.index]) runner.run(op);
+    for (const Op& op : round[w.index]) {
+      runner.run(op);
+      scrub_stack();
+    }
     runner.join_helper();
     wait_at(barrier);  // every thread has finished the round
     if (w.index == 0) check_world(shared);

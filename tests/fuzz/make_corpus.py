@@ -148,6 +148,14 @@ def seeds():
     p += op(DROP, 0, 4) + op(TAKE, 0, 0, 4) + repeat(0, 5, 32)
     s["helper-collects-while-moving"] = p
 
+    # Weak references locked while a helper thread collects: the object each lock returns was
+    # dropped just before, so only the lock keeps it, in a stack root (no barrier there).
+    p = header(1, 2)
+    p += op(MAKE, 0, 0, 2) + op(WEAK_SET, 0, 0, 0) + op(DROP, 0, 0) + op(COLLECT, 0, HELPER)
+    p += op(GARBAGE, 0, 7, 2) + op(WEAK_LOCK, 0, 0, 1 + 2 * 1) + op(WEAK_LOCK, 0, 0, 1 + 2 * 2)
+    p += op(WEAK_LOCK, 0, 0, 1 + 2 * 3) + repeat(0, 8, 32) + repeat(0, 8, 32) + repeat(0, 8, 32)
+    s["weak-locks-while-collecting"] = p
+
     rng = random.Random(15)
     for n in range(3):
         s["random-%d" % n] = bytes(rng.randrange(256) for _ in range(240))

@@ -1,7 +1,8 @@
 // A libFuzzer target for the public API: the input is a program of operations that one to three
 // threads run at once — make, link, unlink, drop, load, weak set and lock, pool get and put, arena
-// make and free, publish and take through gc::atomic_ptr, cleanups, garbage, collect,
-// free_os_memory, set_percent — and everything the program reaches is checked against a shadow
+// make and free, publish and take through gc::atomic_ptr, cleanups, garbage, collect (on the
+// thread or on a helper thread, while the thread goes on), free_os_memory, set_percent, repeats of
+// the last few operations — and everything the program reaches is checked against a shadow
 // model of its heap. Unit tests check one mechanism at a time; this one lets the fuzzer find the
 // interleavings of mechanisms and threads that nobody wrote a test for.
 //
@@ -17,9 +18,9 @@
 //   - a pooled buffer comes back from get() with the pattern and the attached object it was put
 //     with, or fresh from the factory; collect() completes a cycle (num_gc grows).
 // Each thread checks what it reaches from its own roots after every operation that reaches it, and
-// all of it after collect(); at the end of each round (the "round" operation, and the end of the
-// input) the threads meet at a barrier, and thread 0 collects and checks the whole model while
-// the others wait.
+// all of it after collect() and after its helper's collection; at the end of each round (the
+// "round" operation, and the end of the input) the threads meet at a barrier, and thread 0
+// collects and checks the whole model while the others wait.
 //
 // Threads share objects without racing on them: an object's slots are written and read only by
 // the thread that made it (its owner, named in its id), while its header and payload never change

@@ -105,11 +105,9 @@ void scan_entered_stack(Marker& marker, StackRecord* s, std::uintptr_t sp, std::
 void scan_suspended_stacks(Marker& marker, std::uint32_t cycle) {
   {
     std::lock_guard lock(registry_mutex());
-    CriticalSection critical;  // a stop never finds a scan lock held
     for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next)
       scan_stack_if_due(marker, &r->own_stack, cycle);
   }
-  CriticalSection critical;
   std::lock_guard lock(g_fibers_mutex);
   for (StackRecord* f = g_fibers; f != nullptr; f = f->next) scan_stack_if_due(marker, f, cycle);
 }

@@ -86,7 +86,6 @@ void leave_blocking() {
                   "leaving a blocking region that was not entered");
   wait_until_released(r);
   wait_for_stack_scan(r);
-  r->signal_stack_lo = r->signal_stack_hi = 0;
   r->in_blocking_region.store(false, std::memory_order_relaxed);
   poll_safepoint();
 }

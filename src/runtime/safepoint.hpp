@@ -24,11 +24,18 @@ extern std::atomic<std::uint32_t> g_fork_in_progress;
 void wait_for_fork_to_finish() noexcept;
 
 inline void begin_critical_section() noexcept {
-  if (g_fork_in_progress.load(std::memory_order_relaxed) != 0) [[unlikely]]
-    wait_for_fork_to_finish();
   auto& depth = t_mutator.critical_depth;
-  depth.store(depth.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
+  for (;;) {
+    if (g_fork_in_progress.load(std::memory_order_relaxed) != 0) [[unlikely]]
+      wait_for_fork_to_finish();
+    depth.store(depth.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    // A stop between the test and the raised depth may have let a fork begin: test again, now that
+    // no stop can fall between.
+    if (g_fork_in_progress.load(std::memory_order_relaxed) == 0) [[likely]]
+      return;
+    depth.store(depth.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  }
 }
 
 inline void end_critical_section() {

@@ -155,8 +155,10 @@ void park(ThreadRecord* r, const StackExtent& extent, bool cooperative) {
     return;  // stopped meanwhile, by a signal that interrupted this very call
   g_stop_acks.fetch_add(1, std::memory_order_release);
   futex_wake_all(&g_stop_acks);
+  // The signal-stack fields are left as they are: every publisher (this, enter_blocking) sets all
+  // three, and they are read only while the thread is stopped. Clearing them here could wipe what
+  // an enter_blocking this signal interrupted has just published.
   wait_until_released(r);
-  r->signal_stack_lo = r->signal_stack_hi = 0;
 }
 
 bool world_stopping() { return g_world_epoch.load(std::memory_order_acquire) % 2 == 1; }

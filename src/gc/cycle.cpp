@@ -223,23 +223,22 @@ void after_cycle(CycleTrace trace) {
 }
 
 // GODEBUG=gcstoptheworld: the whole mark in the pause of mark start.
-void mark_in_the_pause(const WorldStopped& world, ThreadRecord* self, std::uintptr_t self_lo,
-                       std::int64_t pause_start) {
+void mark_in_the_pause(const WorldStopped& world, ThreadRecord* self,
+                       const StackExtent& self_extent, std::int64_t pause_start) {
   {
     Marker marker(Marker::Mode::kMark);
-    mark_from_roots_stopped(world, marker, self, self_lo, /*verifying=*/false);
+    mark_from_roots_stopped(world, marker, self, self_extent, /*verifying=*/false);
     marker.drain();
   }
   end_stack_scans();
-  if (settings().gccheckmark) verify_mark(world, self, self_lo);
+  if (settings().gccheckmark) verify_mark(world, self, self_extent);
   end_mark(world, self, pause_start);
 }
 
 // Sweep termination and mark start, on the triggering thread. Returns the number of the cycle it
 // started, or 0 if it started nothing (a mark is in progress, or the trigger is no longer reached).
-__attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason,
-                                                          std::uintptr_t self_lo) {
-  ThreadRecord* self = ensure_registered();
+__attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason, ThreadRecord* self,
+                                                          const StackExtent& self_extent) {
   if (t_in_cycle) return 0;
   ensure_mark_workers();
   auto lock = lock_cycle();
@@ -255,7 +254,7 @@ __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason,
   begin_mark(world, reason, start);
   const std::uint32_t number = g_mark.cycle.load(std::memory_order_relaxed);
   if (settings().gcstoptheworld >= 1) {
-    mark_in_the_pause(world, self, self_lo, pause_start);
+    mark_in_the_pause(world, self, self_extent, pause_start);
     cycle_stats().record_whole_mark_pause(now_ns() - pause_start);
     const CycleTrace trace = cycle_stats().trace();
     start_the_world(std::move(world));
@@ -283,10 +282,11 @@ __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason,
 // of the cycle itself are not.
 __attribute__((noinline)) std::uint32_t start_cycle(CycleReason reason) {
   __builtin_unwind_init();
-  const std::uintptr_t sp = current_stack_pointer();
-  // A thread on a stack it did not announce stops here, before its stack bounds are trusted.
-  if (const ThreadRecord* r = t_mutator.record; r != nullptr) (void)locate_stacks(r, sp);
-  const std::uint32_t number = start_cycle_above(reason, sp);
+  ThreadRecord* self = ensure_registered();
+  // A thread on a stack it did not announce stops here, before its stack bounds are trusted; one
+  // in a handler on its alternate signal stack has two stacks to scan in a stopped-world mark.
+  const StackExtent extent = locate_stacks(self, current_stack_pointer());
+  const std::uint32_t number = start_cycle_above(reason, self, extent);
   asm volatile("" ::: "memory");  // not a tail call: this frame must outlive the cycle
   return number;
 }
@@ -333,7 +333,7 @@ bool terminate_mark(int attempt) {
       marker.drain();
     } while (!mark_quiescent());
   }
-  if (settings().gccheckmark) verify_mark(world, nullptr, 0);
+  if (settings().gccheckmark) verify_mark(world, nullptr, StackExtent{});
   end_mark(world, nullptr, pause_start);
   const CycleTrace trace = cycle_stats().trace();
   start_the_world(std::move(world));

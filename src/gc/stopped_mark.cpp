@@ -44,11 +44,11 @@ void clear_checkmarks() {
 }  // namespace
 
 void mark_from_roots_stopped(const WorldStopped&, Marker& marker, ThreadRecord* self,
-                             std::uintptr_t self_lo, bool verifying) {
+                             const StackExtent& self_extent, bool verifying) {
   char stack[96] = "a stack";
   char frame[96] = "saved registers";
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
-    const StackExtent extent = r == self ? StackExtent{self_lo} : stopped_extent(r);
+    const StackExtent extent = r == self ? self_extent : stopped_extent(r);
     const bool blocking = r->in_blocking_region.load(std::memory_order_relaxed);
     if (verifying) describe_thread(r, r == self, stack, frame);
     if (verifying && r != self && blocking) {
@@ -66,10 +66,10 @@ void mark_from_roots_stopped(const WorldStopped&, Marker& marker, ThreadRecord* 
   g_hooks.roots.call(marker);  // their locks are free: their holders are in critical sections
 }
 
-void verify_mark(const WorldStopped& world, ThreadRecord* self, std::uintptr_t self_lo) {
+void verify_mark(const WorldStopped& world, ThreadRecord* self, const StackExtent& self_extent) {
   clear_checkmarks();
   Marker verifier(Marker::Mode::kCheckmark);
-  mark_from_roots_stopped(world, verifier, self, self_lo, /*verifying=*/true);
+  mark_from_roots_stopped(world, verifier, self, self_extent, /*verifying=*/true);
   verifier.drain();
 }
 

@@ -26,10 +26,10 @@ class Marker;
 // of a thread inside a blocking region, which keeps running and may reuse its slots; the copy of
 // its registers is scanned.
 void mark_from_roots_stopped(const WorldStopped& world, Marker& marker, ThreadRecord* self,
-                             std::uintptr_t self_lo, bool verifying);
+                             const StackExtent& self_extent, bool verifying);
 
 // gccheckmark: a second mark from scratch into the checkmark bits.
-void verify_mark(const WorldStopped& world, ThreadRecord* self, std::uintptr_t self_lo);
+void verify_mark(const WorldStopped& world, ThreadRecord* self, const StackExtent& self_extent);
 
 // Scans the stacks that the mark has not scanned yet, and ends the stack scans.
 void scan_due_stacks_stopped(const WorldStopped& world, Marker& marker);

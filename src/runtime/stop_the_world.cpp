@@ -53,15 +53,20 @@ constexpr std::uintptr_t kRedZone = 128;  // below the stack pointer, a leaf fun
 constexpr std::uintptr_t kRedZone = 0;
 #endif
 
-// The lowest word of [lo, hi) that points into [stack_lo, stack_hi); 0 if none. Not instrumented:
-// the range is a live signal stack, redzones included.
+// The lowest word of the live signal stack [sp, signal_hi) that points into the thread's stack
+// [stack_lo, stack_hi) but not into the signal stack [signal_lo, signal_hi) itself, which may lie
+// inside the thread's stack; 0 if none. Not instrumented: the range is a live signal stack,
+// redzones included.
 __attribute__((no_sanitize("address", "thread"))) std::uintptr_t lowest_pointer_into(
-    std::uintptr_t lo, std::uintptr_t hi, std::uintptr_t stack_lo, std::uintptr_t stack_hi) {
+    std::uintptr_t sp, std::uintptr_t signal_lo, std::uintptr_t signal_hi, std::uintptr_t stack_lo,
+    std::uintptr_t stack_hi) {
   std::uintptr_t lowest = 0;
-  for (auto* w = reinterpret_cast<const std::uintptr_t*>(lo);
-       w < reinterpret_cast<const std::uintptr_t*>(hi); ++w) {
+  for (auto* w = reinterpret_cast<const std::uintptr_t*>(sp);
+       w < reinterpret_cast<const std::uintptr_t*>(signal_hi); ++w) {
     const std::uintptr_t v = *w;
-    if (v - stack_lo < stack_hi - stack_lo && (lowest == 0 || v < lowest)) lowest = v;
+    if (v - stack_lo < stack_hi - stack_lo && v - signal_lo >= signal_hi - signal_lo &&
+        (lowest == 0 || v < lowest))
+      lowest = v;
   }
   return lowest;
 }
@@ -90,20 +95,31 @@ __attribute__((no_sanitize("address", "thread"))) std::uintptr_t lowest_pointer_
 // code's stack pointer. That stack pointer is one of the words saved in the kernel's frame, so the
 // lowest word of the live signal stack that points into the thread's stack is at or below it:
 // scanning from there (less the red zone) covers every live frame, and at worst a few dead ones.
+//
+// The kernel is asked first, not the stack bounds: an alternate stack may be a buffer inside the
+// thread's own stack (a local array handed to sigaltstack), and then `sp` lies inside the thread's
+// stack while the interrupted frames lie below the buffer. That costs one system call per stop,
+// per thread. A stack armed with SS_AUTODISARM reports itself disabled while its handler runs, so
+// inside such a handler only the own-stack test is left: a buffer inside the thread's stack is then
+// taken for the thread's stack.
 StackExtent locate_stacks(const ThreadRecord* r, std::uintptr_t sp) {
-  if (sp - r->stack_lo < r->stack_hi - r->stack_lo) return StackExtent{sp};
   stack_t alternate;
-  if (::sigaltstack(nullptr, &alternate) != 0 || (alternate.ss_flags & SS_ONSTACK) == 0)
+  const bool on_alternate =
+      ::sigaltstack(nullptr, &alternate) == 0 && (alternate.ss_flags & SS_ONSTACK) != 0;
+  if (!on_alternate) {
+    if (sp - r->stack_lo < r->stack_hi - r->stack_lo) return StackExtent{sp};
     fail_on_unknown_stack(r, sp,
                           (alternate.ss_flags & SS_DISABLE) != 0
                               ? " (or in a handler on an alternate signal stack installed with "
                                 "SS_AUTODISARM, which hides where that stack is)"
                               : "");
+  }
   const auto signal_lo = reinterpret_cast<std::uintptr_t>(alternate.ss_sp);
   const std::uintptr_t signal_hi = signal_lo + alternate.ss_size;
   if (sp - signal_lo >= alternate.ss_size)
     fail_on_unknown_stack(r, sp, " and its alternate signal stack");
-  const std::uintptr_t interrupted = lowest_pointer_into(sp, signal_hi, r->stack_lo, r->stack_hi);
+  const std::uintptr_t interrupted =
+      lowest_pointer_into(sp, signal_lo, signal_hi, r->stack_lo, r->stack_hi);
   if (interrupted == 0)
     fail_on_unknown_stack(r, sp,
                           ", in a handler on its alternate signal stack that interrupted neither "

@@ -2,12 +2,17 @@
 // returns. Each test
 // sets GODEBUG itself before the library reads it (every test runs in a process of its own).
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <regex>
 #include <thread>
 #include <vector>
 
+#include "../support/sanitizers.hpp"
+#include "../support/signal_stack.hpp"
 #include "../support/support.hpp"
 #include "gc/cycle.hpp"
 
@@ -63,6 +68,39 @@ TEST(StopTheWorldMode, TwoSweepsBeforeTheCycleReturns) {
   const gc::stats after = gc::read_stats();
   EXPECT_GE(after.frees - before.frees, 9900u);
   EXPECT_EQ(Tracked::double_destroyed.load(), 0);
+}
+
+constexpr std::size_t kSignalStack = 512 * 1024;
+alignas(64) unsigned char g_signal_stack[kSignalStack];  // in .bss: far from any thread's stack
+std::atomic<bool> g_handler_ok{false};
+
+// Runs on the alternate stack; its list's address is only in this frame.
+void collect_in_handler(int) {
+  Tracked* volatile held = test::make_raw_chain(500);
+  gc::collect();
+  test::churn(2000);
+  g_handler_ok.store(test::chain_intact(held, 500));
+}
+
+// A collection started in a handler on the alternate stack marks in the pause with the two stacks
+// the collecting thread is on: the alternate stack from the handler up, and the interrupted stack.
+TEST(StopTheWorldMode, ACollectionInAHandlerOnASignalStackScansBothStacks) {
+  // A collection is not async-signal-safe (it starts threads, takes locks), and ThreadSanitizer
+  // reports just that.
+  if (test::kThreadSanitizer) GTEST_SKIP() << "a collection inside a handler is signal-unsafe";
+  ::setenv("GODEBUG", "gcstoptheworld=1,gccheckmark=1", 1);
+  bool thread_ok = false;
+  std::thread t([&] {
+    ASSERT_TRUE(test::install_handler_on_signal_stack(SIGUSR2, collect_in_handler, g_signal_stack,
+                                                      kSignalStack));
+    Tracked* mine = test::make_raw_chain(500);  // only in this frame, on the thread's own stack
+    ::pthread_kill(::pthread_self(), SIGUSR2);
+    thread_ok = test::chain_intact(mine, 500);
+    test::remove_signal_stack();
+  });
+  t.join();
+  EXPECT_TRUE(g_handler_ok.load());
+  EXPECT_TRUE(thread_ok);
 }
 
 }  // namespace

@@ -15,8 +15,12 @@
 #include <thread>
 
 #include "../support/sanitizers.hpp"
+#include "../support/signal_stack.hpp"
 #include "../support/support.hpp"
 #include "gc/root_set.hpp"
+#include "runtime/safepoint.hpp"
+#include "runtime/stop_the_world.hpp"
+#include "runtime/thread_registry.hpp"
 
 namespace {
 
@@ -45,30 +49,68 @@ TEST(OtherStacks, AHandlerOnASignalStackIsScannedWithTheStackItInterrupted) {
   bool thread_ok = false;
   std::thread ticking([&] {
     constexpr std::size_t kSignalStack = 256 * 1024;
-    stack_t alternate{};
-    alternate.ss_sp = std::malloc(kSignalStack);
-    alternate.ss_size = kSignalStack;
-    ASSERT_EQ(::sigaltstack(&alternate, nullptr), 0);
-    struct sigaction action {};
-    action.sa_handler = profiler_tick;
-    action.sa_flags = SA_ONSTACK;
-    sigemptyset(&action.sa_mask);
-    ASSERT_EQ(::sigaction(SIGPROF, &action, nullptr), 0);
+    void* signal_stack = std::malloc(kSignalStack);
+    ASSERT_TRUE(
+        test::install_handler_on_signal_stack(SIGPROF, profiler_tick, signal_stack, kSignalStack));
 
     Tracked* mine = test::make_raw_chain(1000);  // only in this frame, on the thread's own stack
     g_handoff.store(test::make_raw_chain(1000));
     ::pthread_kill(::pthread_self(), SIGPROF);  // returns once the handler has
     thread_ok = test::chain_intact(mine, 1000);
 
-    stack_t off{};
-    off.ss_flags = SS_DISABLE;
-    ::sigaltstack(&off, nullptr);
-    std::free(alternate.ss_sp);
+    test::remove_signal_stack();
+    std::free(signal_stack);
   });
   while (g_handler_state.load() != 1) std::this_thread::yield();
   collect_and_reuse(5);  // each stop and stack scan interrupts the handler
   g_handler_state.store(2);
   ticking.join();
+  EXPECT_TRUE(g_handler_ok.load());
+  EXPECT_TRUE(thread_ok);
+}
+
+std::atomic<std::uintptr_t> g_scan_from{0};  // where a stop inside the handler scans from
+std::atomic<std::uintptr_t> g_held_at{0};    // the address of the slot below the signal stack
+
+// The tick, and what a stop landing in it computes (the stop signal's handler calls locate_stacks
+// the same way): a scan that starts above the slot would miss it, even where a stale copy of its
+// value elsewhere kept the list alive.
+void profiler_tick_noting_the_scan(int signal) {
+  g_scan_from.store(
+      gc::detail::locate_stacks(gc::detail::t_mutator.record, gc::detail::current_stack_pointer())
+          .sp);
+  profiler_tick(signal);
+}
+
+// A frame below the one that holds the alternate stack's buffer: its list is only here.
+__attribute__((noinline)) bool raise_tick_below_the_signal_stack() {
+  Tracked* volatile mine = test::make_raw_chain(1000);
+  g_held_at.store(reinterpret_cast<std::uintptr_t>(&mine));
+  ::pthread_kill(::pthread_self(), SIGPROF);  // returns once the handler has
+  return test::chain_intact(mine, 1000);
+}
+
+// An alternate stack that is a buffer in a frame of the thread's own stack, as some programs set
+// one up: the handler's stack pointer lies inside the thread's stack, but the interrupted frames
+// lie below the buffer and must be scanned too.
+TEST(OtherStacks, ASignalStackInsideTheThreadsOwnStackIsScannedWithTheFramesBelowIt) {
+  if (test::kThreadSanitizer) GTEST_SKIP() << "signals inside handlers are held back under TSan";
+  bool thread_ok = false;
+  std::thread ticking([&] {
+    alignas(64) unsigned char buffer[128 * 1024];  // the alternate stack, in this frame
+    ASSERT_TRUE(test::install_handler_on_signal_stack(SIGPROF, profiler_tick_noting_the_scan,
+                                                      buffer, sizeof buffer));
+    gc::collect();  // registers this thread
+    g_handoff.store(test::make_raw_chain(1000));
+    thread_ok = raise_tick_below_the_signal_stack();
+    test::remove_signal_stack();
+    asm volatile("" : : "r"(buffer) : "memory");
+  });
+  while (g_handler_state.load() != 1) std::this_thread::yield();
+  collect_and_reuse(5);  // each stop and stack scan interrupts the handler
+  g_handler_state.store(2);
+  ticking.join();
+  EXPECT_LE(g_scan_from.load(), g_held_at.load()) << "the frames below the signal stack are missed";
   EXPECT_TRUE(g_handler_ok.load());
   EXPECT_TRUE(thread_ok);
 }

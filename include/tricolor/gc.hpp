@@ -8,6 +8,7 @@
 #include "tricolor/cleanup.hpp"
 #include "tricolor/control.hpp"
 #include "tricolor/fiber.hpp"
+#include "tricolor/inspect.hpp"
 #include "tricolor/make.hpp"
 #include "tricolor/pool.hpp"
 #include "tricolor/ptr.hpp"

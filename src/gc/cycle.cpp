@@ -227,7 +227,7 @@ void mark_in_the_pause(const WorldStopped& world, ThreadRecord* self,
                        const StackExtent& self_extent, std::int64_t pause_start) {
   {
     Marker marker(Marker::Mode::kMark);
-    mark_from_roots_stopped(world, marker, self, self_extent, /*verifying=*/false);
+    mark_from_roots_stopped(world, marker, self, self_extent);
     marker.drain();
   }
   end_stack_scans();

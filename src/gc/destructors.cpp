@@ -105,6 +105,12 @@ void register_destructor(void* object, DestructorFn fn) {
   table[index].store(reinterpret_cast<std::uintptr_t>(fn), std::memory_order_release);
 }
 
+DestructorFn registered_destructor(const Span* s, std::uint32_t index) {
+  const std::atomic<std::uintptr_t>* table = s->destructors.load(std::memory_order_acquire);
+  if (table == nullptr) return nullptr;
+  return reinterpret_cast<DestructorFn>(table[index].load(std::memory_order_acquire));
+}
+
 ZombieBatch* new_zombie_batch(Span* span, std::uint32_t sweepgen) {
   TRICOLOR_DCHECK(span->nelems <= kMaxSpanObjects, "a span of %u objects", span->nelems);
   const std::size_t bytes = zombie_batch_bytes(span);

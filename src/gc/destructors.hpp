@@ -35,6 +35,9 @@ struct ZombieBatch {
 
 ZombieBatch* new_zombie_batch(Span* span, std::uint32_t sweepgen);
 
+// The destructor registered for the live object in slot `index` of `s`; nullptr if it has none.
+DestructorFn registered_destructor(const Span* s, std::uint32_t index);
+
 // Hands a batch to the destructor thread (which gives it back to the pool when done).
 void queue_zombies(ZombieBatch* batch);
 // Makes the destructor queue and starts its thread (idempotent); outside critical sections (it

@@ -7,6 +7,7 @@
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/test_hooks.hpp"
+#include "gc/why_alive.hpp"
 #include "heap/object_lookup.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
@@ -23,7 +24,8 @@ bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
 
 }  // namespace
 
-Marker::Marker(Mode mode) : mode_(mode), honour_black_(marking() && !test_flag(kTestNoBlackAlloc)) {
+Marker::Marker(Mode mode, PathRecorder* path)
+    : mode_(mode), honour_black_(marking() && !test_flag(kTestNoBlackAlloc)), path_(path) {
   if (mode_ == Mode::kMark) marker_busy_begin();
 }
 
@@ -49,18 +51,25 @@ void Marker::shade(std::uintptr_t word) {
   if (mode_ == Mode::kMark) {
     if (honour_black_ && allocated_black(s, object.index)) return;
     if (!try_set(s->mark_bits, object.index)) return;
-  } else {
+  } else if (mode_ == Mode::kCheckmark) {
     if (!s->is_marked(object.index) && !(honour_black_ && allocated_black(s, object.index))) {
       if (from_stack_) return;  // perhaps a stale word: see the header
       report_missed(s, object.index);
     }
     if (!try_set(s->checkmark_bits, object.index)) return;
+  } else {
+    if (!try_set(s->checkmark_bits, object.index)) return;
+    path_->reached(object.base, source_object_, source_address_, source_);
   }
   marked_bytes_ += static_cast<std::int64_t>(object_size(s));
   if (!s->noscan()) work_.push(object.base);
 }
 
 bool Marker::drain(std::int64_t budget) {
+  if (mode_ == Mode::kPath) {
+    drain_by_layers();
+    return true;
+  }
   const std::int64_t start = scanned_bytes_;
   unsigned scanned = 0;
   for (;;) {
@@ -88,6 +97,23 @@ bool Marker::drain(std::int64_t budget) {
 // one huge array is many units of work, shared between markers and within an assist's budget.
 constexpr std::uintptr_t kObletBytes = 32 * 1024;
 
+// Objects of one layer are all in `layer`; what they grey goes to work_, the next layer.
+void Marker::drain_by_layers() {
+  MarkStack layer;
+  for (;;) {
+    work_.give_all([&](MarkChunk* c) { layer.adopt(c); });
+    std::uintptr_t object;
+    if (!layer.pop(object)) return;
+    do {
+      Span* s = span_of(object);
+      set_root_source("the object", object);
+      source_object_ = s->base + (object - s->base) / object_size(s) * object_size(s);
+      scan_object</*kNoteSlots=*/true>(s, object);
+    } while (layer.pop(object));
+  }
+}
+
+template <bool kNoteSlots>
 void Marker::scan_object(Span* s, std::uintptr_t object) {
   const std::uintptr_t lo = g_heap.lo.load(std::memory_order_relaxed);
   std::uintptr_t bytes = object_size(s);
@@ -105,6 +131,7 @@ void Marker::scan_object(Span* s, std::uintptr_t object) {
       const unsigned bit = static_cast<unsigned>(std::countr_zero(bits));
       bits &= bits - 1;
       auto* slot = reinterpret_cast<std::uintptr_t*>(lo + (word * 64 + bit) * 8);
+      if constexpr (kNoteSlots) source_address_ = reinterpret_cast<std::uintptr_t>(slot);
       shade(std::atomic_ref<std::uintptr_t>(*slot).load(std::memory_order_relaxed));
     }
   });
@@ -115,9 +142,16 @@ __attribute__((no_sanitize("address", "thread"))) __attribute__((noinline)) void
 Marker::scan_conservative(std::uintptr_t lo, std::uintptr_t hi, const char* what) {
   lo = (lo + 7) & ~std::uintptr_t{7};
   from_stack_ = true;
-  for (std::uintptr_t p = lo; p + 8 <= hi; p += 8) {
+  // From the top down: on a stack, the outer frames first. Only a path cares (kPath takes the first
+  // word that reaches an object): a pointer a caller keeps in its frame is named rather than the
+  // copy of it that a callee saved with the registers it spilled.
+  for (std::uintptr_t words = hi > lo ? (hi - lo) / 8 : 0; words-- > 0;) {
+    const std::uintptr_t p = lo + words * 8;
     const std::uintptr_t word = *reinterpret_cast<const volatile std::uintptr_t*>(p);
-    if (mode_ == Mode::kCheckmark) set_root_source(what, p);
+    if (mode_ != Mode::kMark) {
+      if (word == ignored_word_ && p - ignored_lo_ < ignored_hi_ - ignored_lo_) continue;
+      set_root_source(what, p);
+    }
     shade(word);
   }
   from_stack_ = false;

@@ -23,6 +23,11 @@
 // stack that leads to a white object is not an error: a frame pushed after its thread's stack scan
 // may hold stale words from frames that died before it, which conservative scanning cannot tell
 // from pointers; the verifier does not trace through such an object.
+//
+// gc::why_alive runs it a third way (Mode::kPath, gc/why_alive.cpp), also with the world stopped
+// and into the checkmark bits: breadth first, one layer of objects at a time, so that the first
+// route that reaches an object is a shortest one, and it tells a PathRecorder, for each object it
+// greys, where the word came from: the root, or the object and slot it was read from.
 #pragma once
 
 #include <atomic>
@@ -33,10 +38,12 @@
 
 namespace gc::detail {
 
+class PathRecorder;
+
 class Marker {
  public:
-  enum class Mode { kMark, kCheckmark };
-  explicit Marker(Mode mode);
+  enum class Mode { kMark, kCheckmark, kPath };
+  explicit Marker(Mode mode, PathRecorder* path = nullptr);
   ~Marker();
   Marker(const Marker&) = delete;
   Marker& operator=(const Marker&) = delete;
@@ -45,11 +52,20 @@ class Marker {
   // Shades every aligned word of [lo, hi): a stack or a register save area. `what` names the
   // range in a gccheckmark report.
   void scan_conservative(std::uintptr_t lo, std::uintptr_t hi, const char* what = "a stack");
-  // Names the root that the following shade() calls come from, for a gccheckmark report.
+  // Names the root that the following shade() calls come from, for a gccheckmark report or a path.
   void set_root_source(const char* what, std::uintptr_t where) {
     source_ = what;
     source_address_ = where;
+    source_object_ = 0;
   }
+  // kPath: a word equal to `word` in [lo, hi) is not a root (the stack of gc::why_alive's caller,
+  // which holds the address it asks about only because it asks).
+  void ignore_word_within(std::uintptr_t word, std::uintptr_t lo, std::uintptr_t hi) {
+    ignored_word_ = word;
+    ignored_lo_ = lo;
+    ignored_hi_ = hi;
+  }
+  Mode mode() const { return mode_; }
   // Blackens grey objects, taking chunks from the grey queue when its own work runs out, until no
   // work is left (true) or `budget` bytes of objects have been scanned (false).
   bool drain(std::int64_t budget = INT64_MAX);
@@ -60,8 +76,12 @@ class Marker {
   std::int64_t scanned_bytes() const { return scanned_bytes_; }
 
  private:
-  // Scans `object`, or the oblet of a large object that starts there.
+  // Scans `object`, or the oblet of a large object that starts there. `kNoteSlots`: each slot's
+  // address is the source of what it shades (kPath).
+  template <bool kNoteSlots = false>
   void scan_object(Span* s, std::uintptr_t object);
+  // kPath's drain: breadth first, one layer at a time.
+  void drain_by_layers();
   [[noreturn]] void report_missed(Span* s, std::uint32_t index);
 
   Mode mode_;
@@ -70,6 +90,9 @@ class Marker {
   MarkStack work_;
   const char* source_ = "";  // where the word being shaded was read: a root, or an object
   std::uintptr_t source_address_ = 0;
+  std::uintptr_t source_object_ = 0;  // the object whose slot is being read (kPath); 0: a root
+  PathRecorder* path_ = nullptr;
+  std::uintptr_t ignored_word_ = 0, ignored_lo_ = 0, ignored_hi_ = 0;
   std::int64_t marked_bytes_ = 0;
   std::int64_t scanned_bytes_ = 0;
 };

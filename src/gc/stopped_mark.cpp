@@ -26,8 +26,9 @@ void describe_thread(const ThreadRecord* r, bool self, char* stack, char* frame)
   std::snprintf(frame, 96, "the saved registers of thread %d (%s, %s)", r->tid, r->name, how);
 }
 
-// Clears the checkmark bits of every in-use span, before a verification pass.
-void clear_checkmarks() {
+}  // namespace
+
+void clear_checkmarks(const WorldStopped&) {
   const std::uintptr_t lo = g_heap.lo.load(std::memory_order_relaxed);
   const std::uintptr_t end = heap_frontier();
   for (std::uintptr_t page = lo; page < end;) {
@@ -41,16 +42,24 @@ void clear_checkmarks() {
   }
 }
 
-}  // namespace
-
 void mark_from_roots_stopped(const WorldStopped&, Marker& marker, ThreadRecord* self,
-                             const StackExtent& self_extent, bool verifying) {
+                             const StackExtent& self_extent) {
+  const bool verifying = marker.mode() == Marker::Mode::kCheckmark;
+  const bool describing = marker.mode() != Marker::Mode::kMark;
+  // A path takes the first root that reaches an object: the precise roots go first, so that of two
+  // equally short routes the one from a named gc::ptr wins over a conservative stack word.
+  const bool precise_first = marker.mode() == Marker::Mode::kPath;
+  auto mark_precise_roots = [&] {
+    mark_roots(marker);
+    g_hooks.roots.call(marker);  // their locks are free: their holders are in critical sections
+  };
+  if (precise_first) mark_precise_roots();
   char stack[96] = "a stack";
   char frame[96] = "saved registers";
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     const StackExtent extent = r == self ? self_extent : stopped_extent(r);
     const bool blocking = r->in_blocking_region.load(std::memory_order_relaxed);
-    if (verifying) describe_thread(r, r == self, stack, frame);
+    if (describing) describe_thread(r, r == self, stack, frame);
     if (verifying && r != self && blocking) {
       // Its live stack runs on: only the copy of its registers is stable.
       scan_thread_stacks(marker, r, StackExtent{r->stack_hi}, /*blocked=*/true, stack, frame);
@@ -61,15 +70,14 @@ void mark_from_roots_stopped(const WorldStopped&, Marker& marker, ThreadRecord* 
     marker.shade(r->mutator->tiny);
   }
   scan_suspended_stacks_stopped(marker, g_mark.cycle.load(std::memory_order_relaxed),
-                                /*only_due=*/false, /*record=*/!verifying);
-  mark_roots(marker);
-  g_hooks.roots.call(marker);  // their locks are free: their holders are in critical sections
+                                /*only_due=*/false, /*record=*/!describing);
+  if (!precise_first) mark_precise_roots();
 }
 
 void verify_mark(const WorldStopped& world, ThreadRecord* self, const StackExtent& self_extent) {
-  clear_checkmarks();
+  clear_checkmarks(world);
   Marker verifier(Marker::Mode::kCheckmark);
-  mark_from_roots_stopped(world, verifier, self, self_extent, /*verifying=*/true);
+  mark_from_roots_stopped(world, verifier, self, self_extent);
   verifier.drain();
 }
 

@@ -9,9 +9,10 @@
 //
 // Each pass reads every registered thread's stack from its published stack pointer (a thread in a
 // blocking region: its saved registers too), the root set, each thread's tiny block and the
-// toolbox's roots (the roots hook). The thread running the pause is scanned from `self_lo` up: the
-// frames of its callers, whose registers the cycle spilled, never the collector's own frames,
-// whose dead slots hold whatever an earlier pass left there.
+// toolbox's roots (the roots hook). The thread running the pause is scanned within `self_extent`,
+// from just below the frame that spilled its callers' registers up (and its alternate signal stack
+// too, when it runs a handler there): never the collector's own frames, whose dead slots hold
+// whatever an earlier pass left there.
 #pragma once
 
 #include <cstdint>
@@ -22,11 +23,15 @@ namespace gc::detail {
 
 class Marker;
 
-// Scans every thread's stack and the roots. `verifying`: the gccheckmark pass skips the live stack
-// of a thread inside a blocking region, which keeps running and may reuse its slots; the copy of
-// its registers is scanned.
+// Scans every thread's stack and the roots. The gccheckmark pass (a kCheckmark marker) skips the
+// live stack of a thread inside a blocking region, which keeps running and may reuse its slots;
+// the copy of its registers is scanned. A kCheckmark or kPath marker is told which thread's stack
+// or registers each word comes from; only a kMark marker counts suspended stacks as scanned.
 void mark_from_roots_stopped(const WorldStopped& world, Marker& marker, ThreadRecord* self,
-                             const StackExtent& self_extent, bool verifying);
+                             const StackExtent& self_extent);
+
+// Clears the checkmark bits of every in-use span, before a kCheckmark or kPath pass.
+void clear_checkmarks(const WorldStopped& world);
 
 // gccheckmark: a second mark from scratch into the checkmark bits.
 void verify_mark(const WorldStopped& world, ThreadRecord* self, const StackExtent& self_extent);

@@ -26,6 +26,36 @@ std::int64_t set_memory_limit(std::int64_t bytes);
 // Collects, then returns every free page to the OS (debug.FreeOSMemory).
 void free_os_memory();
 
+// One cycle's numbers: everything its GODEBUG=gctrace=1 line prints.
+struct cycle_stats {
+  std::uint64_t number = 0;             // "gc N"
+  std::int64_t since_start_ns = 0;      // "@T s": when it began, since the library started
+  double gc_cpu_percent = 0;            // "P%": the collector's CPU share since the start
+  std::int64_t mark_start_ns = 0;       // clock: the stop at mark start
+  std::int64_t concurrent_mark_ns = 0;  // clock: the concurrent mark
+  std::int64_t termination_ns = 0;      // clock: the stop at mark termination (the last attempt)
+  std::int64_t mark_start_cpu_ns = 0;   // cpu: the stop at mark start, times every core
+  std::int64_t assist_cpu_ns = 0;       // cpu: mark assists
+  std::int64_t background_cpu_ns = 0;   // cpu: the background mark workers
+  std::int64_t idle_cpu_ns = 0;         // cpu: threads that marked while they waited (collect())
+  std::int64_t termination_cpu_ns = 0;  // cpu: every termination attempt, times every core
+  std::int64_t heap_start = 0;          // "A->": heap at mark start
+  std::int64_t heap_end = 0;            // "->B->": heap at mark termination
+  std::int64_t heap_marked = 0;         // "->C MB": marked live
+  std::int64_t goal = 0;                // "D MB goal"
+  std::int64_t stack_bytes = 0;         // "MB stacks": stack bytes scanned
+  std::uint64_t roots = 0;              // root slots scanned ("MB globals" is 8 bytes each)
+  std::uint32_t threads = 0;            // "N threads"
+  bool forced = false;                  // "(forced)"
+};
+
+// The objects of one size class now allocated (live, or dead and not yet swept).
+struct size_class_stats {
+  std::uint32_t size = 0;  // the class's object size; 0 for the entry of large objects
+  std::uint64_t objects = 0;
+  std::uint64_t bytes = 0;
+};
+
 struct stats {
   std::uint64_t heap_alloc = 0;       // bytes of allocated objects (live and not yet swept)
   std::uint64_t heap_inuse = 0;       // bytes in spans that hold objects
@@ -45,6 +75,23 @@ struct stats {
   std::uint64_t last_gc_unix_ns = 0;  // when the last cycle finished, ns since the Unix epoch
   std::array<std::uint64_t, 256> pause_ns{};  // ring: latest at (num_gc + 255) % 256
   double gc_cpu_fraction = 0;                 // share of CPU time the collector used since start
+
+  // After Go's runtime/metrics.
+  std::uint64_t heap_live = 0;  // bytes the last mark found live (/gc/heap/live)
+  // Collector CPU time since the start, in ns (/cpu/classes/gc/...): stops of the world times
+  // every core, assists, background workers, idle marking (a waiting collect()), and their sum.
+  std::uint64_t gc_pause_cpu_ns = 0;
+  std::uint64_t gc_assist_cpu_ns = 0;
+  std::uint64_t gc_background_cpu_ns = 0;
+  std::uint64_t gc_idle_cpu_ns = 0;
+  std::uint64_t gc_total_cpu_ns = 0;
+  // Every stop of the world since the start (/gc/pauses): entry i counts the stops that lasted
+  // [2^i, 2^(i+1)) ns; the last entry also counts longer ones.
+  std::array<std::uint64_t, 32> pause_histogram{};
+  std::uint64_t heap_scavenged_total = 0;  // bytes ever returned to the OS (/gc/scavenge)
+  // The allocated heap by size class: entry 0 is the large objects, entry c size class c.
+  std::array<size_class_stats, 68> by_size{};
+  cycle_stats last_cycle;  // the last completed cycle (all zero before the first)
 };
 
 // A consistent snapshot (runtime.ReadMemStats).

@@ -10,6 +10,7 @@
 #include "gc/pacer.hpp"
 #include "gc/startup.hpp"
 #include "gc/trace.hpp"
+#include "heap/address_space.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/object_lookup.hpp"
 #include "heap/page_heap.hpp"
@@ -64,6 +65,67 @@ void free_os_memory() {
   if (detail::settings().scavtrace) detail::print_scavenger_trace(/*forced=*/true);
 }
 
+namespace {
+
+void fill_by_size(stats& s) {
+  for (std::size_t c = 1; c < s.by_size.size(); ++c) s.by_size[c].size = detail::kClassToSize[c];
+  const std::uintptr_t lo = detail::g_heap.lo.load(std::memory_order_relaxed);
+  const std::uintptr_t end = detail::heap_frontier();
+  for (std::uintptr_t page = lo; page < end;) {
+    const detail::Span* span = detail::span_of(page);
+    if (span == nullptr ||
+        span->state.load(std::memory_order_acquire) != detail::SpanState::kInUse) {
+      page += detail::kPageSize;
+      continue;
+    }
+    const std::uint64_t objects = span->alloc_count.load(std::memory_order_relaxed);
+    size_class_stats& entry = s.by_size[detail::span_class_size_class(span->span_class)];
+    entry.objects += objects;
+    entry.bytes += objects * detail::object_size(span);
+    page = span->base + span->npages * detail::kPageSize;
+  }
+}
+
+cycle_stats public_cycle(const detail::CycleTrace& t) {
+  cycle_stats c;
+  c.number = t.number;
+  c.since_start_ns = t.since_start_ns;
+  c.gc_cpu_percent = t.gc_cpu_percent;
+  c.mark_start_ns = t.stop_ns;
+  c.concurrent_mark_ns = t.mark_ns;
+  c.termination_ns = t.termination_ns;
+  c.mark_start_cpu_ns = t.stop_cpu_ns;
+  c.assist_cpu_ns = t.assist_cpu_ns;
+  c.background_cpu_ns = t.background_cpu_ns;
+  c.idle_cpu_ns = t.idle_cpu_ns;
+  c.termination_cpu_ns = t.termination_cpu_ns;
+  c.heap_start = t.heap_start;
+  c.heap_end = t.heap_end;
+  c.heap_marked = t.heap_marked;
+  c.goal = t.goal;
+  c.stack_bytes = t.stack_bytes;
+  c.roots = t.roots;
+  c.threads = t.threads;
+  c.forced = t.forced;
+  return c;
+}
+
+// With the world stopped: the numbers after Go's runtime/metrics.
+void fill_metrics(const detail::CycleTotals& totals, stats& s) {
+  s.heap_live = static_cast<std::uint64_t>(totals.last.heap_marked);
+  s.gc_pause_cpu_ns = totals.pause_cpu_ns;
+  s.gc_assist_cpu_ns = totals.assist_cpu_ns;
+  s.gc_background_cpu_ns = totals.background_cpu_ns;
+  s.gc_idle_cpu_ns = totals.idle_cpu_ns;
+  s.gc_total_cpu_ns = totals.total_cpu_ns;
+  s.pause_histogram = totals.pause_histogram;
+  s.heap_scavenged_total = detail::page_heap().released_total_bytes();
+  s.last_cycle = public_cycle(totals.last);
+  fill_by_size(s);
+}
+
+}  // namespace
+
 stats read_stats() {
   detail::check_not_in_blocking_region("gc::read_stats()");  // it stops the world
   stats result;
@@ -93,6 +155,7 @@ stats read_stats() {
         s.last_gc_unix_ns = totals.last_gc_unix_ns;
         s.pause_ns = totals.pause_ns;
         s.gc_cpu_fraction = totals.gc_cpu_fraction;
+        fill_metrics(totals, s);
       },
       &result);
   return result;

@@ -47,6 +47,9 @@ void CycleStats::record_pause(std::int64_t ns) {
   TRICOLOR_DCHECK(ns >= 0, "a pause of %lld ns", static_cast<long long>(ns));
   cycle_.pauses_ns += ns;
   if (ns > cycle_.longest_pause_ns) cycle_.longest_pause_ns = ns;
+  const int bucket = ns <= 1 ? 0 : 63 - __builtin_clzll(static_cast<unsigned long long>(ns));
+  const auto last = static_cast<int>(totals_.pause_histogram.size()) - 1;
+  ++totals_.pause_histogram[static_cast<std::size_t>(bucket < last ? bucket : last)];
 }
 
 void CycleStats::record_mark_start_pause(std::int64_t start_ns, std::int64_t end_ns) {
@@ -58,6 +61,8 @@ void CycleStats::record_mark_start_pause(std::int64_t start_ns, std::int64_t end
 void CycleStats::record_whole_mark_pause(std::int64_t ns) {
   cycle_.trace.stop_ns = ns;
   cycle_.trace.termination_ns = 0;
+  totals_.last.stop_ns = ns;  // after end(): the whole mark was in this pause
+  totals_.last.termination_ns = 0;
 }
 
 MarkReport CycleStats::end(const MarkEnd& mark) {
@@ -72,6 +77,11 @@ MarkReport CycleStats::end(const MarkEnd& mark) {
   const std::int64_t mark_cpu = mark.background_cpu_ns + mark.assist_cpu_ns + mark.idle_cpu_ns;
   const std::int64_t cycle_cpu = cycle_.pauses_ns * cpu_count() + mark_cpu;
   gc_cpu_ns_ += cycle_cpu;
+  totals_.pause_cpu_ns += static_cast<std::uint64_t>(cycle_.pauses_ns * cpu_count());
+  totals_.assist_cpu_ns += static_cast<std::uint64_t>(mark.assist_cpu_ns);
+  totals_.background_cpu_ns += static_cast<std::uint64_t>(mark.background_cpu_ns);
+  totals_.idle_cpu_ns += static_cast<std::uint64_t>(mark.idle_cpu_ns);
+  totals_.total_cpu_ns = static_cast<std::uint64_t>(gc_cpu_ns_);
 
   MarkReport report;
   report.heap_marked = mark.marked + mark.allocated_black;
@@ -107,6 +117,7 @@ MarkReport CycleStats::end(const MarkEnd& mark) {
   trace.background_cpu_ns = mark.background_cpu_ns;
   trace.idle_cpu_ns = mark.idle_cpu_ns;
   trace.forced = cycle_.reason != CycleReason::kHeap;
+  totals_.last = trace;
   return report;
 }
 

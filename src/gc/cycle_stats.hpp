@@ -28,6 +28,13 @@ struct CycleTotals {
   std::uint64_t last_gc_unix_ns = 0;
   std::array<std::uint64_t, 256> pause_ns{};
   double gc_cpu_fraction = 0;
+  std::uint64_t pause_cpu_ns = 0;
+  std::uint64_t assist_cpu_ns = 0;
+  std::uint64_t background_cpu_ns = 0;
+  std::uint64_t idle_cpu_ns = 0;
+  std::uint64_t total_cpu_ns = 0;
+  std::array<std::uint64_t, 32> pause_histogram{};  // each stop: [2^i, 2^(i+1)) ns
+  CycleTrace last;                                  // the last completed cycle's trace
 };
 
 // What the mark measured, read at termination.

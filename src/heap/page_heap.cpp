@@ -213,6 +213,7 @@ std::size_t PageHeap::release_free_pages() {
     mark_released(page_number(base), run.npages);
     released += run.npages - run.released;
     released_pages_ += run.npages - run.released;
+    released_total_.fetch_add(run.npages - run.released, std::memory_order_relaxed);
     run.released = run.npages;
   }
   publish_locked();
@@ -267,6 +268,7 @@ void PageHeap::release_pages_locked(std::uintptr_t run_base, std::size_t first,
   mark_released(first, npages);
   free_by_address_.at(run_base).released += npages;
   released_pages_ += npages;
+  released_total_.fetch_add(npages, std::memory_order_relaxed);
 }
 
 void PageHeap::publish_locked() {

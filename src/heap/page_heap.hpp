@@ -71,6 +71,10 @@ class PageHeap {
   std::size_t inuse_bytes() const;
   std::size_t idle_bytes() const;
   std::size_t released_bytes() const;
+  // Bytes ever released to the OS (a page released again after reuse counts again).
+  std::size_t released_total_bytes() const {
+    return released_total_.load(std::memory_order_relaxed) * kPageSize;
+  }
   // Committed memory the heap still holds physically: in-use plus idle, minus released.
   std::size_t retained_bytes() const;
 
@@ -124,6 +128,7 @@ class PageHeap {
   OutsideBytes outside_;
   std::atomic<std::size_t> memory_limit_{SIZE_MAX};
   std::atomic<std::size_t> eager_released_{0};
+  std::atomic<std::size_t> released_total_{0};  // pages
   std::atomic<std::size_t> retained_now_{0};
   std::atomic<std::size_t> idle_retained_now_{0};
 };

@@ -27,18 +27,12 @@ namespace {
 
 // Bytes of new spans this thread took during a mark and has not yet assisted for.
 thread_local std::int64_t t_assist_bytes = 0;
+// Bytes this thread's cache took, ever (thread_allocated_bytes).
+thread_local std::int64_t t_allocated_bytes = 0;
 
-// Takes the next free slot of a span the caller's cache owns, refilling the 64-slot window from
-// the allocation bitmap; 0 when the span is full.
-std::uintptr_t take_slot(Span* s) {
-  TRICOLOR_DCHECK(s->cached && s->state.load(std::memory_order_relaxed) == SpanState::kInUse,
-                  "allocating from span %p, which this cache does not own",
-                  reinterpret_cast<void*>(s->base));
-  // A cached span may need sweeping (a cycle ended while its owner was stopped by signal): it is
-  // swept when it goes back (Central::uncache_span), and never while cached.
-  TRICOLOR_DCHECK(
-      s->sweepgen.load(std::memory_order_relaxed) != g_sweepgen.load(std::memory_order_relaxed) - 1,
-      "allocating from span %p while it is being swept", reinterpret_cast<void*>(s->base));
+// The next free slot at or after the span's cursor, refilling the 64-slot window from the
+// allocation bitmap; 0 when there is none.
+std::uintptr_t take_free_slot(Span* s) {
   std::uint32_t index = s->free_index.load(std::memory_order_relaxed);
   const std::uint32_t n = s->nelems;
   while (index < n) {
@@ -64,6 +58,29 @@ std::uintptr_t take_slot(Span* s) {
   return 0;
 }
 
+// Takes the next free slot of a span the caller's cache owns; 0 when the span is full.
+std::uintptr_t take_slot(Span* s) {
+  TRICOLOR_DCHECK(s->cached && s->state.load(std::memory_order_relaxed) == SpanState::kInUse,
+                  "allocating from span %p, which this cache does not own",
+                  reinterpret_cast<void*>(s->base));
+  // A cached span may need sweeping (a cycle ended while its owner was stopped by signal): it is
+  // swept when it goes back (Central::uncache_span), and never while cached.
+  TRICOLOR_DCHECK(
+      s->sweepgen.load(std::memory_order_relaxed) != g_sweepgen.load(std::memory_order_relaxed) - 1,
+      "allocating from span %p while it is being swept", reinterpret_cast<void*>(s->base));
+  if (const std::uintptr_t slot = take_free_slot(s)) return slot;
+  // Full: but zombies destroyed since the span was swept are this cache's to free (unless a cycle
+  // ended since, and the sweep frees them). Their slots count as allocated at once, as every free
+  // slot of a cached span does (heap_counters.hpp).
+  if (s->sweepgen.load(std::memory_order_relaxed) != g_sweepgen.load(std::memory_order_relaxed))
+    return 0;
+  const std::uint32_t freed = free_destroyed_slots(s);
+  if (freed == 0) return 0;
+  count_allocated(freed, s->elem_size);
+  t_allocated_bytes += static_cast<std::int64_t>(freed) * s->elem_size;
+  return take_free_slot(s);
+}
+
 // One attempt to get a slot of `span_class` for the calling thread; 0 if the OS refused memory.
 std::uintptr_t refill_and_take(std::uint8_t span_class) {
   CriticalSection critical;
@@ -77,10 +94,11 @@ std::uintptr_t refill_and_take(std::uint8_t span_class) {
   s = central(span_class).cache_span(span_class);
   if (s == nullptr) return 0;
   m.alloc[span_class] = s;
-  if (marking())
-    t_assist_bytes +=
-        static_cast<std::int64_t>(s->nelems - s->alloc_count.load(std::memory_order_relaxed)) *
-        s->elem_size;
+  const std::int64_t bytes =
+      static_cast<std::int64_t>(s->nelems - s->alloc_count.load(std::memory_order_relaxed)) *
+      s->elem_size;
+  t_allocated_bytes += bytes;
+  if (marking()) t_assist_bytes += bytes;
   return take_slot(s);
 }
 
@@ -101,6 +119,8 @@ void flush_thread_cache(MutatorState& m, bool keep_unswept) {
   m.tiny = 0;
   m.tiny_offset = 0;
 }
+
+std::int64_t thread_allocated_bytes() { return t_allocated_bytes; }
 
 void* alloc_slow(std::uint8_t span_class) {
   ensure_registered();
@@ -153,6 +173,7 @@ void* alloc_large(std::size_t size, std::size_t align, bool noscan) {
     central(s->span_class).add_large(s);
   }
   if (s == nullptr) out_of_memory();
+  t_allocated_bytes += static_cast<std::int64_t>(size);
   void* object = reinterpret_cast<void*>(s->base);
   assist_allocation(static_cast<std::int64_t>(size));
   maybe_start_cycle();

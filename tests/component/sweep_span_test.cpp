@@ -23,6 +23,7 @@
 #include "heap/destructor_table.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/page_heap.hpp"
+#include "heap/pointer_bitmap.hpp"
 #include "small_span.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
@@ -47,6 +48,10 @@ Slots bits_of(const std::atomic<std::uint64_t>* bits) {
   for (std::uint32_t i = 0; i < kSlots; ++i)
     if (bits[i / 64].load() >> (i % 64) & 1) out.push_back(i);
   return out;
+}
+
+bool has_bit(const std::atomic<std::uint64_t>* bits, std::uint32_t i) {
+  return (bits[i / 64].load() >> (i % 64) & 1) != 0;
 }
 
 bool no_bits(const std::atomic<std::uint64_t>* bits) {
@@ -194,11 +199,11 @@ TEST_F(SweepSpanComponent, GivesASpanLeftEmptyBackToThePageHeap) {
   EXPECT_EQ(g_counters.frees.load() - frees, 30);
 }
 
-TEST_F(SweepSpanComponent, KeepsAnEmptySpanWhileAZombieBatchOfItIsPending) {
+TEST_F(SweepSpanComponent, KeepsAnEmptySpanWhileTheDestructorQueueHoldsIt) {
   allocated_below(30);
   s_->alloc_count.store(30);
   s_->mark_free_index.store(30);
-  s_->pending_zombie_batches.store(1);  // the destructor thread still reads the span
+  s_->destructor_holds.store(1);  // the destructor thread still reads the span
   const std::size_t inuse = page_heap().inuse_bytes();
   EXPECT_FALSE(sweep());
   EXPECT_EQ(s_->state.load(), SpanState::kInUse);
@@ -214,7 +219,7 @@ TEST_F(SweepSpanComponent, QueuesDeadObjectsWithDestructorsAsZombiesThatTheNextS
   set_bits(s_->mark_bits, {2});
   std::atomic<std::uintptr_t>* table = destructors({2, 3, 64});
   const std::int64_t frees = g_counters.frees.load();
-  // Before the sweep: the destructor thread runs from the library's start and may take the batch
+  // Before the sweep: the destructor thread runs from the library's start and may take the span
   // at once.
   const std::uint64_t deferred = deferred_zombie_slots();
 
@@ -224,42 +229,69 @@ TEST_F(SweepSpanComponent, QueuesDeadObjectsWithDestructorsAsZombiesThatTheNextS
   EXPECT_EQ(bits_of(s_->zombie_bits), (Slots{3, 64}));
   EXPECT_EQ(g_counters.frees.load() - frees, 67);
 
-  // One batch holds exactly the two zombies: the destructor thread runs their destructors and
-  // clears their entries. The span is on no central list, so their slots wait for the next sweep.
-  // (Its pending count is checked after the wait only: the thread may have taken it already.)
+  // The destructor thread runs exactly the two zombies' destructors and clears their entries. The
+  // span is on no central list, so their slots wait, destroyed, for the next sweep.
   wait_for_destructors();
   EXPECT_EQ(destroyed_objects(), (Slots{3, 64}));
   EXPECT_EQ(table[3].load(), 0u);
   EXPECT_EQ(table[64].load(), 0u);
   EXPECT_NE(table[2].load(), 0u);
-  EXPECT_EQ(s_->pending_zombie_batches.load(), 0u);
+  EXPECT_EQ(bits_of(s_->destroyed_bits), (Slots{3, 64}));
+  EXPECT_EQ(bits_of(s_->alloc_bits), (Slots{2, 3, 64}));
+  EXPECT_EQ(s_->destructor_holds.load(), 0u);
   EXPECT_EQ(deferred_zombie_slots() - deferred, 2u);
 
-  set_bits(s_->mark_bits, {2});
+  // Destroyed, a zombie is freed even if a stale stack word marked it.
+  set_bits(s_->mark_bits, {2, 3});
   EXPECT_FALSE(sweep());
   EXPECT_EQ(bits_of(s_->alloc_bits), Slots{2});
   EXPECT_EQ(s_->alloc_count.load(), 1u);
   EXPECT_TRUE(no_bits(s_->zombie_bits));
-  EXPECT_EQ(s_->pending_zombie_batches.load(), 0u);
+  EXPECT_TRUE(no_bits(s_->destroyed_bits));
+  EXPECT_EQ(s_->destructor_holds.load(), 0u);
   EXPECT_EQ(g_counters.frees.load() - frees, 69);
   EXPECT_EQ(destroyed_objects(), (Slots{3, 64}));  // once each
 }
 
-TEST_F(SweepSpanComponent, DoesNotQueueAZombieTwice) {
+TEST_F(SweepSpanComponent, RunsEachZombiesDestructorOnce) {
   allocated_below(10);
   s_->alloc_count.store(10);
   s_->mark_free_index.store(10);
-  destructors({3, 4});
-  set_bits(s_->zombie_bits, {3});       // queued by the last sweep ...
-  s_->pending_zombie_batches.store(1);  // ... in a batch whose destructors have not run yet
+  destructors({4, 5});
+  set_bits(s_->zombie_bits, {3, 4});  // found dead by earlier sweeps: 3 is destroyed (its entry
+  set_bits(s_->destroyed_bits, {3});  // went then), 4's destructor has not run yet
   EXPECT_FALSE(sweep());
-  EXPECT_EQ(bits_of(s_->alloc_bits), (Slots{3, 4}));
-  EXPECT_EQ(bits_of(s_->zombie_bits), (Slots{3, 4}));
-  // One new batch, for 4 alone.
-  start_destructor_thread();
+  EXPECT_EQ(bits_of(s_->alloc_bits), (Slots{4, 5}));  // 3 freed
+  EXPECT_EQ(bits_of(s_->zombie_bits), (Slots{4, 5}));
+  EXPECT_FALSE(has_bit(s_->destroyed_bits, 3));
+  // The sweep queued the span for 5; its run takes 4 too, and each runs once.
   wait_for_destructors();
-  EXPECT_EQ(destroyed_objects(), Slots{4});
-  EXPECT_EQ(s_->pending_zombie_batches.load(), 1u);
+  EXPECT_EQ(destroyed_objects(), (Slots{4, 5}));
+  EXPECT_EQ(bits_of(s_->destroyed_bits), (Slots{4, 5}));
+  EXPECT_TRUE(sweep());  // both freed: the span goes back
+  EXPECT_EQ(destroyed_objects(), (Slots{4, 5}));
+}
+
+TEST_F(SweepSpanComponent, ClearsThePointerBitsOfTheSlotsItFreesOnly) {
+  // 48-byte slots, six words each: slots 0-20 cover three bitmap words, whose bits a sweep clears
+  // one word at a time.
+  allocated_below(21);
+  s_->alloc_count.store(21);
+  s_->mark_free_index.store(21);
+  set_bits(s_->mark_bits, {1, 10, 11, 20});
+  for (std::uint32_t i = 0; i < 21; ++i)
+    for_each_pointer_word(s_->slot_base(i), kSize, [](std::uintptr_t word, std::uint64_t mask) {
+      g_heap.pointer_bits[word].fetch_or(mask);
+    });
+  EXPECT_FALSE(sweep());
+  for (std::uint32_t i = 0; i < 21; ++i) {
+    const bool live = i == 1 || i == 10 || i == 11 || i == 20;
+    for_each_pointer_word(s_->slot_base(i), kSize, [&](std::uintptr_t word, std::uint64_t mask) {
+      EXPECT_EQ(g_heap.pointer_bits[word].load() & mask, live ? mask : 0) << "slot " << i;
+    });
+  }
+  // The live slots' bits are the dead slots' to clear when they die.
+  for (std::uint32_t i : {1, 10, 11, 20}) clear_pointer_bits(s_->slot_base(i), kSize);
 }
 
 TEST_F(SweepSpanComponent, CallsTheDeadObjectHookForExactlyTheDeadObjectsWithSpecials) {

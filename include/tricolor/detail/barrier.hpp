@@ -61,12 +61,20 @@ inline void slot_born(T** slot, T* value) {
     write_barrier_slow(slot, nullptr, value);
 }
 
+// A slot that dies. One inside the dead object whose destructor this thread runs (the destructor
+// thread, gc/destructors.cpp) does nothing at all: its pointer bit goes when the slot is freed,
+// which clears every bit of the slot, and its value needs no shade, because the object was
+// unreachable when the mark began, so no stack scanned or slot marked could have its value from it
+// but the destructor itself, whose stores go through the barrier. (Shading it would only keep the
+// dead object's dead children for another cycle.)
 template <class T>
 inline void slot_dies(T** slot, T* value) {
+  const bool heap = in_heap(slot);
+  if (heap && in_dying_object(slot)) return;
   const bool shaded = value != nullptr && barrier_on();
   if (shaded) [[unlikely]]
     write_barrier_slow(slot, value, nullptr);
-  if (in_heap(slot)) {
+  if (heap) {
     std::uint64_t bit;
     auto& word = pointer_word(reinterpret_cast<std::uintptr_t>(slot), bit);
     word.fetch_and(~bit, std::memory_order_relaxed);

@@ -21,6 +21,9 @@ namespace {
 
 std::atomic<std::uint64_t> g_deferred_slots{0};
 
+// Destructors between two looks at what the thread allocated (a call, not worth one each).
+constexpr unsigned kAssistCheckEvery = 16;
+
 void run_destructor(void* object, DestructorFn destructor) {
   try {
     destructor(object);
@@ -54,12 +57,13 @@ void publish_destroyed(Span* s, std::uint64_t* ran) {
 
 // Runs the destructors of every zombie of `s` not destroyed yet, then frees their slots if it may.
 void run_span(Span* s) {
-  std::atomic<std::uintptr_t>* table = s->destructors.load(std::memory_order_acquire);
+  const std::uintptr_t uniform = s->destructor.load(std::memory_order_acquire);
   const std::uint32_t words = (s->nelems + 63) / 64;
   const std::uintptr_t size = object_size(s);
   MutatorState& m = t_mutator;
   std::uint64_t ran[kBitmapWords] = {};
   std::int64_t assisted_at = thread_allocated_bytes();
+  unsigned since_check = 0;
   for (std::uint32_t w = 0; w < words; ++w) {
     // Destroyed bits before zombie bits: see the header.
     const std::uint64_t destroyed = s->destroyed_bits[w].load(std::memory_order_acquire);
@@ -69,9 +73,13 @@ void run_span(Span* s) {
       todo &= todo - 1;
       const std::uint32_t index = w * 64 + bit;
       const std::uintptr_t object = s->slot_base(index);
-      const auto destructor =
-          reinterpret_cast<DestructorFn>(table[index].load(std::memory_order_acquire));
-      TRICOLOR_DCHECK(destructor != nullptr, "zombie %p has no destructor entry",
+      // The table as the sweep that found the zombie saw it (its zombie bit was read with
+      // acquire): made perhaps since this run began.
+      std::atomic<std::uintptr_t>* table = s->destructors.load(std::memory_order_acquire);
+      std::uintptr_t entry = 0;
+      if (table != nullptr) entry = table[index].load(std::memory_order_acquire);
+      const auto destructor = reinterpret_cast<DestructorFn>(entry != 0 ? entry : uniform);
+      TRICOLOR_DCHECK(destructor != nullptr, "zombie %p has no destructor",
                       reinterpret_cast<void*>(object));
       g_queue.note_running(reinterpret_cast<const void*>(object),
                            reinterpret_cast<const void*>(destructor));
@@ -79,13 +87,15 @@ void run_span(Span* s) {
       m.dying_size = size;
       run_destructor(reinterpret_cast<void*>(object), destructor);
       m.dying_size = 0;
-      table[index].store(0, std::memory_order_relaxed);  // published with the destroyed bit
+      // The slot's next object may be of the span's own type: published with the destroyed bit.
+      if (entry != 0) table[index].store(0, std::memory_order_relaxed);
       ran[w] |= std::uint64_t{1} << bit;
       poll_safepoint();
       // Its own garbage, queued since: destroyed first (see the header). What ran so far is
       // published, so that a nested run of this very span skips it; and what the nested runs
       // destroyed is not run again here.
-      if (thread_allocated_bytes() - assisted_at >= kDestructorAssistBytes) {
+      if (++since_check % kAssistCheckEvery == 0 &&
+          thread_allocated_bytes() - assisted_at >= kDestructorAssistBytes) {
         publish_destroyed(s, ran);
         if (g_queue.run_queued(run_span)) {
           const std::uint64_t now_destroyed = s->destroyed_bits[w].load(std::memory_order_acquire);
@@ -109,25 +119,19 @@ void drain_destructors() { g_queue.run_all(run_span); }
 
 }  // namespace
 
-void register_destructor(void* object, DestructorFn fn) {
-  const auto addr = reinterpret_cast<std::uintptr_t>(object);
-  Span* s = span_of(addr);
-  std::atomic<std::uintptr_t>* table = s->destructors.load(std::memory_order_acquire);
-  if (table == nullptr) {
-    auto* fresh = new_destructor_table(s->nelems);
-    if (s->destructors.compare_exchange_strong(table, fresh, std::memory_order_acq_rel)) {
-      table = fresh;
-    } else {
-      free_destructor_table(fresh, s->nelems);
-    }
-  }
-  const std::uint32_t index = s->nelems == 1 ? 0 : s->slot_index(addr);
-  TRICOLOR_DCHECK(index < s->nelems && s->slot_base(index) == addr,
-                  "destructor registered for %p, which is not the start of a slot", object);
-  TRICOLOR_DCHECK(table[index].load(std::memory_order_relaxed) == 0,
-                  "slot %u of span %p already has a destructor", index,
-                  reinterpret_cast<void*>(s->base));
-  table[index].store(reinterpret_cast<std::uintptr_t>(fn), std::memory_order_release);
+void register_destructor_slow(Span* s, std::uint32_t index, DestructorFn fn) {
+  TRICOLOR_DCHECK(index < s->nelems, "destructor registered for slot %u of %u", index, s->nelems);
+  TRICOLOR_DCHECK(
+      (s->destructor_bits[index / 64].load(std::memory_order_relaxed) >> (index % 64) & 1) == 0,
+      "slot %u of span %p already has a destructor", index, reinterpret_cast<void*>(s->base));
+  const auto entry = reinterpret_cast<std::uintptr_t>(fn);
+  std::uintptr_t first = 0;
+  // A second type in this span: its destructor goes in the table.
+  if (!s->destructor.compare_exchange_strong(first, entry, std::memory_order_acq_rel) &&
+      first != entry)
+    destructor_table_of(s)[index].store(entry, std::memory_order_release);
+  s->destructor_bits[index / 64].fetch_or(std::uint64_t{1} << (index % 64),
+                                          std::memory_order_release);
 }
 
 void queue_zombies(Span* span) {

@@ -43,7 +43,6 @@ bool sweep_span(SweepClaim claim) {
   const std::uint32_t n = s->nelems;
   const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);
   const std::uint32_t mark_free_index = s->mark_free_index.load(std::memory_order_relaxed);
-  std::atomic<std::uintptr_t>* destructors = s->destructors.load(std::memory_order_acquire);
   std::uint32_t live = 0;
   std::int64_t freed = 0;
   std::uint64_t new_zombies = 0;
@@ -81,26 +80,24 @@ bool sweep_span(SweepClaim claim) {
     for (std::uint64_t b = with_specials; b != 0; b &= b - 1)
       g_hooks.dead_object.call(
           s->slot_base(word_first + static_cast<std::uint32_t>(std::countr_zero(b))));
-    // A dead object with a destructor entry becomes a zombie: its slot is kept until its
-    // destructor has run. One already queued stays.
-    std::uint64_t zombie_now = dead & zombies & ~destroyed;
-    if (destructors != nullptr) {
-      for (std::uint64_t b = dead & ~zombies; b != 0; b &= b - 1) {
-        const std::uint32_t bit = static_cast<std::uint32_t>(std::countr_zero(b));
-        if (destructors[word_first + bit].load(std::memory_order_acquire) != 0)
-          zombie_now |= std::uint64_t{1} << bit;
-      }
-    }
+    // A dead object with a destructor becomes a zombie: its slot is kept until its destructor has
+    // run. One already queued stays.
+    const std::uint64_t with_destructor =
+        s->destructor_bits[w].load(std::memory_order_acquire) & dead;
+    const std::uint64_t zombie_now = with_destructor & ~destroyed;
     const std::uint64_t freed_bits = dead & ~zombie_now;
     kept |= zombie_now;
     if (const std::uint64_t fresh = zombie_now & ~zombies) {
-      s->zombie_bits[w].fetch_or(fresh, std::memory_order_relaxed);
+      // Release: the destructor thread that reads it (acquire) finds the destructor's table entry.
+      s->zombie_bits[w].fetch_or(fresh, std::memory_order_release);
       new_zombies += static_cast<std::uint64_t>(std::popcount(fresh));
     }
     if (freed_bits != 0) {
       // Zombie bit before destroyed bit (heap/central.hpp, free_destroyed_slots).
       if (freed_bits & zombies) s->zombie_bits[w].fetch_and(~freed_bits, std::memory_order_release);
       if (destroyed != 0) s->destroyed_bits[w].fetch_and(~destroyed, std::memory_order_release);
+      if (freed_bits & with_destructor)
+        s->destructor_bits[w].fetch_and(~freed_bits, std::memory_order_relaxed);
       clear_freed_slots(s, word_first, freed_bits, clearer);
       freed += std::popcount(freed_bits);
     }

@@ -93,11 +93,16 @@ void init_large_span(Span* s, std::size_t size, bool noscan) {
 void clear_freed_slots(const Span* s, std::uint32_t word_first, std::uint64_t bits,
                        PointerBitClearer& clearer) {
   if (s->noscan()) return;
+  // Runs of neighbouring slots, one range each: garbage dies in runs (a whole span of a dropped
+  // tree), and a range's bitmap words are visited once.
   while (bits != 0) {
-    const std::uint32_t index = word_first + static_cast<std::uint32_t>(std::countr_zero(bits));
-    bits &= bits - 1;
-    TRICOLOR_DCHECK(index < s->nelems, "slot %u of a span of %u", index, s->nelems);
-    clearer.clear(s->slot_base(index), object_size(s));
+    const unsigned first = static_cast<unsigned>(std::countr_zero(bits));
+    const unsigned run = static_cast<unsigned>(std::countr_one(bits >> first));
+    bits = run + first >= 64 ? 0 : bits & ~(((std::uint64_t{1} << run) - 1) << first);
+    TRICOLOR_DCHECK(word_first + first + run <= s->nelems, "slots %u+%u of a span of %u",
+                    word_first + first, run, s->nelems);
+    clearer.clear(s->slot_base(word_first + first),
+                  run * ((object_size(s) + 7) & ~std::uintptr_t{7}));
   }
 }
 
@@ -140,6 +145,7 @@ std::uint32_t free_destroyed_slots(Span* s) {
                         (bits & ~s->zombie_bits[w].load(std::memory_order_relaxed)) == 0,
                     "span %p has destroyed slots that are not allocated zombies",
                     reinterpret_cast<void*>(s->base));
+    s->destructor_bits[w].fetch_and(~bits, std::memory_order_relaxed);
     s->zombie_bits[w].fetch_and(~bits, std::memory_order_release);
     s->destroyed_bits[w].fetch_and(~bits, std::memory_order_release);
     s->alloc_bits[w].fetch_and(~bits, std::memory_order_release);

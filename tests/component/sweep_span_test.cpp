@@ -26,6 +26,7 @@
 #include "heap/pointer_bitmap.hpp"
 #include "small_span.hpp"
 #include "tricolor/detail/heap_range.hpp"
+#include "tricolor/make.hpp"
 
 namespace {
 
@@ -107,12 +108,9 @@ class SweepSpanComponent : public testing::Test {
   // test sets alloc_bits and alloc_count for the rest.
   void allocated_below(std::uint32_t n) { s_->free_index.store(n); }
 
-  // A destructor table with `destroy` for each of `slots`.
-  std::atomic<std::uintptr_t>* destructors(std::initializer_list<std::uint32_t> slots) {
-    std::atomic<std::uintptr_t>* table = new_destructor_table(kSlots);
-    for (std::uint32_t i : slots) table[i].store(reinterpret_cast<std::uintptr_t>(&destroy));
-    s_->destructors.store(table);
-    return table;
+  // Each of `slots` registers `fn` as gc::make does (the first one registered is the span's own).
+  void destructors(std::initializer_list<std::uint32_t> slots, DestructorFn fn = &destroy) {
+    for (std::uint32_t i : slots) register_destructor_slow(s_, i, fn);
   }
 
   // Ends a cycle and sweeps the span; true if it went back to the page heap.
@@ -189,7 +187,7 @@ TEST_F(SweepSpanComponent, GivesASpanLeftEmptyBackToThePageHeap) {
   allocated_below(30);
   s_->alloc_count.store(30);
   s_->mark_free_index.store(30);
-  destructors({});  // a table without entries goes with the span
+  s_->destructors.store(new_destructor_table(kSlots));  // a table goes with the span
   const std::size_t inuse = page_heap().inuse_bytes();
   const std::int64_t frees = g_counters.frees.load();
   EXPECT_TRUE(sweep());
@@ -217,7 +215,7 @@ TEST_F(SweepSpanComponent, QueuesDeadObjectsWithDestructorsAsZombiesThatTheNextS
   s_->alloc_count.store(70);
   s_->mark_free_index.store(70);
   set_bits(s_->mark_bits, {2});
-  std::atomic<std::uintptr_t>* table = destructors({2, 3, 64});
+  destructors({2, 3, 64});
   const std::int64_t frees = g_counters.frees.load();
   // Before the sweep: the destructor thread runs from the library's start and may take the span
   // at once.
@@ -229,14 +227,12 @@ TEST_F(SweepSpanComponent, QueuesDeadObjectsWithDestructorsAsZombiesThatTheNextS
   EXPECT_EQ(bits_of(s_->zombie_bits), (Slots{3, 64}));
   EXPECT_EQ(g_counters.frees.load() - frees, 67);
 
-  // The destructor thread runs exactly the two zombies' destructors and clears their entries. The
-  // span is on no central list, so their slots wait, destroyed, for the next sweep.
+  // The destructor thread runs exactly the two zombies' destructors. The span is on no central
+  // list, so their slots wait, destroyed, for the next sweep.
   wait_for_destructors();
   EXPECT_EQ(destroyed_objects(), (Slots{3, 64}));
-  EXPECT_EQ(table[3].load(), 0u);
-  EXPECT_EQ(table[64].load(), 0u);
-  EXPECT_NE(table[2].load(), 0u);
   EXPECT_EQ(bits_of(s_->destroyed_bits), (Slots{3, 64}));
+  EXPECT_EQ(bits_of(s_->destructor_bits), (Slots{2, 3, 64}));
   EXPECT_EQ(bits_of(s_->alloc_bits), (Slots{2, 3, 64}));
   EXPECT_EQ(s_->destructor_holds.load(), 0u);
   EXPECT_EQ(deferred_zombie_slots() - deferred, 2u);
@@ -248,6 +244,7 @@ TEST_F(SweepSpanComponent, QueuesDeadObjectsWithDestructorsAsZombiesThatTheNextS
   EXPECT_EQ(s_->alloc_count.load(), 1u);
   EXPECT_TRUE(no_bits(s_->zombie_bits));
   EXPECT_TRUE(no_bits(s_->destroyed_bits));
+  EXPECT_EQ(bits_of(s_->destructor_bits), Slots{2});  // the next objects in 3 and 64 have none
   EXPECT_EQ(s_->destructor_holds.load(), 0u);
   EXPECT_EQ(g_counters.frees.load() - frees, 69);
   EXPECT_EQ(destroyed_objects(), (Slots{3, 64}));  // once each
@@ -257,9 +254,9 @@ TEST_F(SweepSpanComponent, RunsEachZombiesDestructorOnce) {
   allocated_below(10);
   s_->alloc_count.store(10);
   s_->mark_free_index.store(10);
-  destructors({4, 5});
-  set_bits(s_->zombie_bits, {3, 4});  // found dead by earlier sweeps: 3 is destroyed (its entry
-  set_bits(s_->destroyed_bits, {3});  // went then), 4's destructor has not run yet
+  destructors({3, 4, 5});
+  set_bits(s_->zombie_bits, {3, 4});  // found dead by earlier sweeps: 3 is destroyed, 4's
+  set_bits(s_->destroyed_bits, {3});  // destructor has not run yet
   EXPECT_FALSE(sweep());
   EXPECT_EQ(bits_of(s_->alloc_bits), (Slots{4, 5}));  // 3 freed
   EXPECT_EQ(bits_of(s_->zombie_bits), (Slots{4, 5}));
@@ -270,6 +267,34 @@ TEST_F(SweepSpanComponent, RunsEachZombiesDestructorOnce) {
   EXPECT_EQ(bits_of(s_->destroyed_bits), (Slots{4, 5}));
   EXPECT_TRUE(sweep());  // both freed: the span goes back
   EXPECT_EQ(destroyed_objects(), (Slots{4, 5}));
+}
+
+// A span of two types: the first destructor registered is the span's own, the other one's slots
+// have it in the table, and each object is destroyed by its own.
+std::atomic<int> g_other_count{0};
+std::uintptr_t g_other[kSlots];
+void destroy_other(void* object) {
+  record(g_other, g_other_count, reinterpret_cast<std::uintptr_t>(object));
+}
+
+TEST_F(SweepSpanComponent, RunsEachObjectsOwnDestructorInASpanOfTwoTypes) {
+  allocated_below(10);
+  s_->alloc_count.store(10);
+  s_->mark_free_index.store(10);
+  g_other_count.store(0);
+  destructors({1, 2});
+  destructors({3, 4}, &destroy_other);
+  EXPECT_EQ(s_->destructor.load(), reinterpret_cast<std::uintptr_t>(&destroy));
+  ASSERT_NE(s_->destructors.load(), nullptr);
+  EXPECT_EQ(s_->destructors.load()[1].load(), 0u);
+  EXPECT_EQ(s_->destructors.load()[3].load(), reinterpret_cast<std::uintptr_t>(&destroy_other));
+  set_bits(s_->mark_bits, {4});
+  EXPECT_FALSE(sweep());
+  wait_for_destructors();
+  EXPECT_EQ(destroyed_objects(), (Slots{1, 2}));
+  EXPECT_EQ(slots_of(g_other, g_other_count.load()), Slots{3});
+  EXPECT_EQ(s_->destructors.load()[3].load(), 0u);  // slot 3's next object may be of either type
+  EXPECT_EQ(s_->destructors.load()[4].load(), reinterpret_cast<std::uintptr_t>(&destroy_other));
 }
 
 TEST_F(SweepSpanComponent, ClearsThePointerBitsOfTheSlotsItFreesOnly) {

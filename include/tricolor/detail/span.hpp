@@ -73,7 +73,11 @@ struct Span {
   Span* prev = nullptr;
   int list_id = -1;
 
-  // Per-slot destructors, allocated on the first object that needs one.
+  // Destructors (gc/destructors.cpp, make.hpp): a span mostly holds objects of one type, so the
+  // first destructor registered in it is the span's `destructor`, and a slot whose object has it
+  // needs only its bit in `destructor_bits`. A slot whose object has another one has it in the
+  // table `destructors` too, one entry per slot, made for the first such object.
+  std::atomic<std::uintptr_t> destructor{0};
   std::atomic<std::atomic<std::uintptr_t>*> destructors{nullptr};
   // The destructor queue's holds on the span (gc/destructors.cpp): one from each time a sweep
   // linked it into the queue until the destructor thread is done with it. While one is held the
@@ -87,6 +91,9 @@ struct Span {
   std::atomic<std::uint64_t> alloc_bits[kBitmapWords] = {};
   std::atomic<std::uint64_t> mark_bits[kBitmapWords] = {};
   std::atomic<std::uint64_t> checkmark_bits[kBitmapWords] = {};
+  // Objects with a destructor to run when they die (see `destructor`). Cleared when the slot is
+  // freed.
+  std::atomic<std::uint64_t> destructor_bits[kBitmapWords] = {};
   // Dead objects with a destructor ("zombies"): set by the sweep that finds them dead, which keeps
   // their slots allocated and queues the span for the destructor thread. Cleared when the slot is
   // freed, so a new object in the slot starts with none.

@@ -292,7 +292,8 @@ TEST(Destructors, ASpanQueuedAgainWhileItsDestructorsRunHasNoneRunTwice) {
   test::in_thread([&] { span = make_twenty_and_one_kept(); });
   run_cycle();  // twenty zombies; the destructor thread waits in the first one's destructor
   wait_until_a_gate_waits();
-  g_last = nullptr;
+  test::in_thread([] { g_last = nullptr; });  // no stale copy on this thread's stack
+  test::scrub_stack();
   run_cycle();  // the last one is a zombie too: the span is queued again
   ASSERT_EQ(span->destructor_holds.load(), 2u);
   g_gate.store(2);

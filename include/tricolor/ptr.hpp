@@ -73,7 +73,7 @@ class ptr {
     other.reset();
   }
 
-  ~ptr() { detail::slot_dies(&p_, p_); }
+  ~ptr() { detail::slot_dies(&p_); }
 
   ptr& operator=(const ptr& other) noexcept {
     detail::slot_store(&p_, other.p_);

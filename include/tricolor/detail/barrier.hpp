@@ -62,15 +62,18 @@ inline void slot_born(T** slot, T* value) {
 }
 
 // A slot that dies. One inside the dead object whose destructor this thread runs (the destructor
-// thread, gc/destructors.cpp) does nothing at all: its pointer bit goes when the slot is freed,
-// which clears every bit of the slot, and its value needs no shade, because the object was
-// unreachable when the mark began, so no stack scanned or slot marked could have its value from it
-// but the destructor itself, whose stores go through the barrier. (Shading it would only keep the
-// dead object's dead children for another cycle.)
+// thread, gc/destructors.cpp) does nothing at all, and does not even read the slot (a read would
+// pull the dead object's cache line to this thread, and the thread that allocates in the slot next
+// would wait for it back): its pointer bit goes when the slot is freed, which clears every bit of
+// the slot, and its value needs no shade, because the object was unreachable when the mark began,
+// so no stack scanned or slot marked could have its value from it but the destructor itself, whose
+// stores go through the barrier. (Shading it would only keep the dead object's dead children for
+// another cycle.)
 template <class T>
-inline void slot_dies(T** slot, T* value) {
+inline void slot_dies(T** slot) {
+  if (in_dying_object(slot)) return;  // in the heap, since the dying object is
   const bool heap = in_heap(slot);
-  if (heap && in_dying_object(slot)) return;
+  T* const value = std::atomic_ref<T*>(*slot).load(std::memory_order_relaxed);
   const bool shaded = value != nullptr && barrier_on();
   if (shaded) [[unlikely]]
     write_barrier_slow(slot, value, nullptr);

@@ -68,14 +68,14 @@ void run_span(Span* s) {
     // Destroyed bits before zombie bits: see the header.
     const std::uint64_t destroyed = s->destroyed_bits[w].load(std::memory_order_acquire);
     std::uint64_t todo = s->zombie_bits[w].load(std::memory_order_acquire) & ~destroyed;
+    // The table as the sweeps that found these zombies saw it (their bits were read with acquire):
+    // made perhaps since this run began.
+    std::atomic<std::uintptr_t>* table = s->destructors.load(std::memory_order_acquire);
     while (todo != 0) {
       const std::uint32_t bit = static_cast<std::uint32_t>(std::countr_zero(todo));
       todo &= todo - 1;
       const std::uint32_t index = w * 64 + bit;
       const std::uintptr_t object = s->slot_base(index);
-      // The table as the sweep that found the zombie saw it (its zombie bit was read with
-      // acquire): made perhaps since this run began.
-      std::atomic<std::uintptr_t>* table = s->destructors.load(std::memory_order_acquire);
       std::uintptr_t entry = 0;
       if (table != nullptr) entry = table[index].load(std::memory_order_acquire);
       const auto destructor = reinterpret_cast<DestructorFn>(entry != 0 ? entry : uniform);
@@ -100,6 +100,7 @@ void run_span(Span* s) {
         if (g_queue.run_queued(run_span)) {
           const std::uint64_t now_destroyed = s->destroyed_bits[w].load(std::memory_order_acquire);
           todo &= s->zombie_bits[w].load(std::memory_order_acquire) & ~now_destroyed;
+          table = s->destructors.load(std::memory_order_acquire);
         }
         assisted_at = thread_allocated_bytes();
       }

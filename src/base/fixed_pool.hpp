@@ -6,6 +6,10 @@
 // signal inside malloc holding an arena lock, it would wait for that thread, and the stop would
 // wait for it: a deadlock. So nothing inside a critical section calls malloc; it takes blocks from
 // here. Blocks are recycled through a free list and never returned to the OS.
+//
+// A fresh chunk is handed out by a bump pointer, not threaded onto the free list at once: that
+// would touch every page of the megabyte inside the caller's critical section (a thousand page
+// faults, a millisecond on a virtual machine, which a stop of the world waits out).
 #pragma once
 
 #include <array>
@@ -24,10 +28,14 @@ class FixedPool {
  public:
   void* allocate() {
     std::lock_guard lock(mutex_);
-    if (free_ == nullptr) refill();
-    Node* n = free_;
-    free_ = n->next;
-    return n;
+    if (Node* n = free_) {
+      free_ = n->next;
+      return n;
+    }
+    if (bump_ == end_) refill();
+    void* block = bump_;
+    bump_ += kBlock;
+    return block;
   }
   void deallocate(void* p) {
     std::lock_guard lock(mutex_);
@@ -56,15 +64,14 @@ class FixedPool {
   void refill() {
     auto* chunk = static_cast<char*>(os::map_table(kChunk));
     if (chunk == nullptr) os::fatal("out of memory for the collector's bookkeeping");
-    for (std::size_t off = 0; off + kBlock <= kChunk; off += kBlock) {
-      auto* n = reinterpret_cast<Node*>(chunk + off);
-      n->next = free_;
-      free_ = n;
-    }
+    bump_ = chunk;
+    end_ = chunk + kChunk / kBlock * kBlock;
   }
 
   Mutex mutex_{LockRank::kLeaf};
   Node* free_ = nullptr;
+  char* bump_ = nullptr;  // the rest of the latest chunk, [bump_, end_)
+  char* end_ = nullptr;
 };
 
 // Blocks of any size up to kMaxBytes, from one FixedPool per power of two (at least 64 bytes), for

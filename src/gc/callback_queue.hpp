@@ -37,6 +37,7 @@
 #include <mutex>
 
 #include "base/check.hpp"
+#include "base/mutex.hpp"
 #include "runtime/library_thread.hpp"
 #include "runtime/safepoint.hpp"
 
@@ -81,7 +82,8 @@ class CallbackQueue {
     TRICOLOR_CHECK(s != nullptr, "the %s queue is used before it was prepared", thread_.name());
     bool was_empty = false;
     {
-      std::lock_guard lock(s->mutex);
+      lock_spinning(s->mutex);
+      std::lock_guard lock(s->mutex, std::adopt_lock);
       const std::uint64_t seq = ++s->pushed;
       if (first->*Queued) {
         TRICOLOR_DCHECK(first == last, "a chain pushed with a queued item");
@@ -107,8 +109,7 @@ class CallbackQueue {
   template <class Run>
   void run_all(Run&& run) {
     t_runs_user_callbacks = true;
-    while (run_one(run)) {
-    }
+    run_items(run);
   }
 
   // On the thread, between two callbacks of an item that run_all() runs: runs the items queued
@@ -116,9 +117,7 @@ class CallbackQueue {
   template <class Run>
   bool run_queued(Run&& run) {
     if (depth_ >= kMaxDepth) return false;
-    bool ran = false;
-    while (run_one(run)) ran = true;
-    return ran;
+    return run_items(run);
   }
 
   // On the thread, before each callback: what a stall report names. One writer: plain stores.
@@ -202,33 +201,39 @@ class CallbackQueue {
     }
   };
 
-  // Pops the head and runs it; false when the queue was empty.
+  // Pops and runs items until the queue is empty; returns whether any ran. One lock per item: an
+  // item is counted done under the lock that pops the next.
   template <class Run>
-  bool run_one(Run& run) {
+  bool run_items(Run& run) {
     State& s = *state_.load(std::memory_order_acquire);
-    Item* item = nullptr;
-    {
-      CriticalSection critical;  // never stopped (or forked) while holding the lock
-      std::lock_guard lock(s.mutex);
-      item = s.head;
-      if (item == nullptr) return false;
-      s.head = item->*Next;
-      if (s.head == nullptr) s.tail = &s.head;
-      item->*Queued = false;
-      if (depth_ == 0) s.in_progress = item->*Seq;
+    bool ran = false;
+    bool done = false;  // an item ran that is not counted yet
+    for (;;) {
+      Item* item = nullptr;
+      {
+        CriticalSection critical;  // never stopped (or forked) while holding the lock
+        lock_spinning(s.mutex);
+        std::lock_guard lock(s.mutex, std::adopt_lock);
+        if (done) {
+          ++s.completed;
+          if (depth_ == 0) s.in_progress = 0;
+        }
+        item = s.head;
+        if (item != nullptr) {
+          s.head = item->*Next;
+          if (s.head == nullptr) s.tail = &s.head;
+          item->*Queued = false;
+          if (depth_ == 0) s.in_progress = item->*Seq;
+        }
+      }
+      if (done) s.progress.notify_all();
+      if (item == nullptr) return ran;
+      ++depth_;
+      run(item);
+      --depth_;
+      ran = done = true;
+      poll_safepoint();
     }
-    ++depth_;
-    run(item);
-    --depth_;
-    {
-      CriticalSection critical;
-      std::lock_guard lock(s.mutex);
-      ++s.completed;
-      if (depth_ == 0) s.in_progress = 0;
-    }
-    s.progress.notify_all();
-    poll_safepoint();
-    return true;
   }
 
   // Never freed: a detached thread may still use it while the program exits, and after a fork

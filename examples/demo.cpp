@@ -193,6 +193,9 @@ int main() {
   std::printf("  heap         %.1f MiB obtained from the OS (heap_sys), %.1f MiB in objects\n",
               mib(s.heap_sys), mib(s.heap_alloc));
   std::printf("               (heap_alloc), next cycle at %.1f MiB (next_gc)\n", mib(s.next_gc));
+  std::printf("  bookkeeping  %.1f MiB (metadata_sys); the memory limit counts %.1f MiB\n",
+              mib(s.metadata_sys), mib(s.sys - s.heap_released));
+  std::printf("               (sys - heap_released)\n");
   std::printf("  objects      %llu allocated (%.0f MiB in all), %llu freed; %llu ring-node\n",
               u(s.mallocs), mib(s.total_alloc), u(s.frees), u(RingNode::destroyed.load()));
   std::printf("               destructors run on the destructor thread\n");

@@ -18,8 +18,9 @@ void collect();
 // Returns the previous value.
 int set_percent(int percent);
 
-// Soft limit on the memory the heap holds from the OS, in bytes (debug.SetMemoryLimit); a negative
-// value only reads it. Returns the previous value.
+// Soft limit on the memory the library holds from the OS, in bytes (debug.SetMemoryLimit): the heap
+// and the collector's own bookkeeping, `sys - heap_released` in gc::stats. A negative value only
+// reads it. Returns the previous value.
 std::int64_t set_memory_limit(std::int64_t bytes);
 
 // Collects, then returns every free page to the OS (debug.FreeOSMemory).
@@ -31,6 +32,8 @@ struct stats {
   std::uint64_t heap_idle = 0;        // bytes in free spans
   std::uint64_t heap_released = 0;    // bytes of free spans returned to the OS
   std::uint64_t heap_sys = 0;         // bytes of heap memory obtained from the OS
+  std::uint64_t metadata_sys = 0;     // bytes the collector's bookkeeping holds from the OS
+  std::uint64_t sys = 0;              // heap_sys + metadata_sys (the limit counts sys - released)
   std::uint64_t total_alloc = 0;      // cumulative bytes allocated
   std::uint64_t mallocs = 0;          // cumulative objects allocated
   std::uint64_t frees = 0;            // cumulative objects freed

@@ -7,6 +7,7 @@
 #include "tricolor/atomic_ptr.hpp"
 #include "tricolor/cleanup.hpp"
 #include "tricolor/control.hpp"
+#include "tricolor/fiber.hpp"
 #include "tricolor/make.hpp"
 #include "tricolor/pool.hpp"
 #include "tricolor/ptr.hpp"

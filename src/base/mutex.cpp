@@ -10,6 +10,8 @@ const char* lock_rank_name(LockRank rank) {
       return "cycle";
     case LockRank::kRegistry:
       return "registry";
+    case LockRank::kFibers:
+      return "fibers";
     case LockRank::kToolbox:
       return "toolbox";
     case LockRank::kRootSet:

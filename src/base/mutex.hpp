@@ -7,6 +7,7 @@
 //
 //   kCycle        the cycle lock: serialises stops of the world, mark start, termination, fork
 //   kRegistry     the thread registry, held for a whole stop of the world
+//   kFibers       the list of fiber stacks (gc::fiber)
 //   kToolbox      a toolbox structure (pool registry, arena chunks, specials stripe)
 //   kRootSet      one stripe of the root set
 //   kCentral      one span class's central lists
@@ -53,6 +54,7 @@ namespace gc::detail {
 enum class LockRank : std::uint8_t {
   kCycle = 1,
   kRegistry,
+  kFibers,
   kToolbox,
   kRootSet,
   kCentral,

@@ -3,12 +3,18 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
 namespace gc::detail::os {
+
+namespace {
+// Constant-initialised: bookkeeping may be mapped from a global constructor of the program's.
+constinit std::atomic<std::int64_t> g_ready[2] = {0, 0};
+}  // namespace
 
 void* reserve(std::size_t bytes, std::size_t align) {
   // Over-reserve by `align`, then trim both ends so the kept range is aligned.
@@ -45,14 +51,40 @@ void* map_table(std::size_t bytes) {
 
 void unmap(void* p, std::size_t bytes) { ::munmap(p, bytes); }
 
+void* map_metadata(std::size_t bytes) {
+  void* p = map_table(bytes);
+  if (p != nullptr)
+    count_ready(Account::kMetadata, static_cast<std::int64_t>(round_to_os_pages(bytes)));
+  return p;
+}
+
+void unmap_metadata(void* p, std::size_t bytes) {
+  unmap(p, bytes);
+  count_ready(Account::kMetadata, -static_cast<std::int64_t>(round_to_os_pages(bytes)));
+}
+
+void count_ready(Account account, std::int64_t bytes) {
+  g_ready[static_cast<int>(account)].fetch_add(bytes, std::memory_order_relaxed);
+}
+
+std::size_t ready_bytes(Account account) {
+  const std::int64_t n = g_ready[static_cast<int>(account)].load(std::memory_order_relaxed);
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
+std::size_t round_to_os_pages(std::size_t bytes) {
+  const auto page = static_cast<std::size_t>(::getpagesize());
+  return (bytes + page - 1) / page * page;
+}
+
 void fatal(const char* format, ...) {
-  char message[512];
+  char message[1024];
   va_list args;
   va_start(args, format);
   std::vsnprintf(message, sizeof message, format, args);
   va_end(args);
   // write(2) rather than stdio: the process may be stopped in the middle of anything.
-  char line[600];
+  char line[1100];
   const int n = std::snprintf(line, sizeof line, "tricolor: fatal error: %s\n", message);
   if (n > 0) {
     const ssize_t written = ::write(2, line, static_cast<std::size_t>(n));

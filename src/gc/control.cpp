@@ -4,12 +4,12 @@
 
 #include <stdexcept>
 
+#include "base/os_memory.hpp"
 #include "base/settings.hpp"
 #include "gc/cycle.hpp"
 #include "gc/pacer.hpp"
 #include "gc/startup.hpp"
 #include "gc/trace.hpp"
-#include "heap/address_space.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/object_lookup.hpp"
 #include "heap/page_heap.hpp"
@@ -75,10 +75,15 @@ stats read_stats() {
         s.total_alloc = static_cast<std::uint64_t>(c.total_alloc.load(std::memory_order_relaxed));
         s.mallocs = static_cast<std::uint64_t>(c.mallocs.load(std::memory_order_relaxed));
         s.frees = static_cast<std::uint64_t>(c.frees.load(std::memory_order_relaxed));
-        s.heap_sys = detail::committed_bytes();
         s.heap_inuse = detail::page_heap().inuse_bytes();
         s.heap_idle = detail::page_heap().idle_bytes();
         s.heap_released = detail::page_heap().released_bytes();
+        // The page heap's pages and the arena chunks not retired: the rest of the committed range
+        // is retired arena chunks, given back to the OS.
+        s.heap_sys =
+            s.heap_inuse + s.heap_idle + detail::os::ready_bytes(detail::os::Account::kArena);
+        s.metadata_sys = detail::os::ready_bytes(detail::os::Account::kMetadata);
+        s.sys = s.heap_sys + s.metadata_sys;
         const std::int64_t goal = detail::pacer().goal();
         s.next_gc = goal == INT64_MAX ? 0 : static_cast<std::uint64_t>(goal);
         s.num_gc = totals.num_gc;

@@ -117,19 +117,18 @@ void prepare_spans_for_mark(const WorldStopped&, Marker& marker) {
   }
 }
 
-// Retained memory may stay 10% above the heap goal (Go's reduceExtraPercent), and under a memory
-// limit within 95% of it (Go's retainExtraPercent), the rest goes back to the OS.
+// The heap's retained memory may stay 10% above the heap goal (Go's retainExtraPercent), and
+// under a memory limit everything the library holds ready within 95% of the limit (Go's
+// reduceExtraPercent); the rest goes back to the OS.
 void update_scavenger_goal() {
   const std::int64_t goal = pacer().goal();
   const std::int64_t limit = pacer().memory_limit();
   std::size_t retained_goal = SIZE_MAX;
+  std::size_t ready_goal = SIZE_MAX;
   if (goal != INT64_MAX) retained_goal = static_cast<std::size_t>(goal / 10 * 11);
-  if (limit != INT64_MAX) {
-    const auto limit_goal = static_cast<std::size_t>(limit / 100 * 95);
-    if (limit_goal < retained_goal) retained_goal = limit_goal;
-  }
-  page_heap().set_retained_limit(limit != INT64_MAX ? static_cast<std::size_t>(limit) : SIZE_MAX);
-  set_scavenger_goal(retained_goal);
+  if (limit != INT64_MAX) ready_goal = static_cast<std::size_t>(limit / 100 * 95);
+  page_heap().set_memory_limit(limit != INT64_MAX ? static_cast<std::size_t>(limit) : SIZE_MAX);
+  set_scavenger_goal(retained_goal, ready_goal);
 }
 
 // Gives back to the central lists the caches of the thread running the pause and of threads
@@ -284,7 +283,10 @@ __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason,
 // of the cycle itself are not.
 __attribute__((noinline)) std::uint32_t start_cycle(CycleReason reason) {
   __builtin_unwind_init();
-  const std::uint32_t number = start_cycle_above(reason, current_stack_pointer());
+  const std::uintptr_t sp = current_stack_pointer();
+  // A thread on a stack it did not announce stops here, before its stack bounds are trusted.
+  if (const ThreadRecord* r = t_mutator.record; r != nullptr) (void)locate_stacks(r, sp);
+  const std::uint32_t number = start_cycle_above(reason, sp);
   asm volatile("" ::: "memory");  // not a tail call: this frame must outlive the cycle
   return number;
 }

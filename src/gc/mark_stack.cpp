@@ -26,7 +26,7 @@ MarkChunk* new_mark_chunk() {
     }
   }
   if (c == nullptr) {
-    c = static_cast<MarkChunk*>(os::map_table(sizeof(MarkChunk)));
+    c = static_cast<MarkChunk*>(os::map_metadata(sizeof(MarkChunk)));
     if (c == nullptr) os::fatal("out of memory for the mark stack");
   }
   c->prev = nullptr;
@@ -44,7 +44,7 @@ void free_mark_chunk(MarkChunk* c) {
       return;
     }
   }
-  os::unmap(c, sizeof(MarkChunk));
+  os::unmap_metadata(c, sizeof(MarkChunk));
 }
 
 MarkStack::~MarkStack() {

@@ -9,6 +9,7 @@
 #include "base/settings.hpp"
 #include "gc/assist.hpp"
 #include "gc/cycle.hpp"
+#include "gc/fibers.hpp"
 #include "gc/hooks.hpp"
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
@@ -52,6 +53,7 @@ void control_mark() {
     const std::int64_t cpu_start = thread_cpu_ns();
     Marker marker(Marker::Mode::kMark);
     mark_roots_concurrently(marker);
+    scan_suspended_stacks(marker, g_mark.cycle.load(std::memory_order_acquire));
     g_hooks.roots.call(marker);
     g_mark.background_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
   }

@@ -4,6 +4,8 @@
 #include <cstdio>
 
 #include "base/clock.hpp"
+#include "heap/heap_counters.hpp"
+#include "heap/page_heap.hpp"
 
 namespace gc::detail {
 
@@ -13,11 +15,27 @@ namespace {
 constexpr double kBackgroundUtilization = 0.25;
 // How much more runway than the last mark needed the trigger leaves.
 constexpr double kRunwayMargin = 1.5;
+// Headroom under the memory limit's goal: a share of it, and at least a minimum (Go's
+// memoryLimitHeapGoalHeadroomPercent and memoryLimitMinHeapGoalHeadroom of releases after 1.19,
+// which took a flat 1 MiB).
+constexpr std::int64_t kLimitHeadroomPercent = 3;
+constexpr std::int64_t kLimitMinHeadroom = std::int64_t{1} << 20;
+
+// Read without a lock, each figure as of its latest change: they may disagree by what is moving
+// between them (memory_limit_goal allows for it).
+MemoryUse library_memory_use() {
+  const PageHeap& heap = page_heap();
+  MemoryUse use;
+  use.ready = static_cast<std::int64_t>(heap.ready_bytes_now());
+  use.heap_free = static_cast<std::int64_t>(heap.idle_retained_now());
+  use.heap_alloc = g_counters.heap_alloc.load(std::memory_order_relaxed);
+  return use;
+}
 
 }  // namespace
 
 Pacer& pacer() {
-  static Pacer* p = new Pacer;
+  static Pacer* p = new Pacer(&library_memory_use);
   return *p;
 }
 
@@ -30,13 +48,13 @@ void Pacer::configure(int percent, std::int64_t memory_limit) {
 
 void Pacer::begin_mark(std::int64_t heap_live) {
   heap_at_mark_start_.store(heap_live, std::memory_order_relaxed);
-  trigger_at_mark_start_.store(trigger_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  trigger_at_mark_start_.store(trigger(), std::memory_order_relaxed);
 }
 
 void Pacer::end_cycle(const MarkReport& report) {
   std::lock_guard lock(mutex_);
   last_ = report;
-  last_goal_ = goal_.load(std::memory_order_relaxed);
+  last_goal_ = goal();
   heap_marked_.store(report.heap_marked, std::memory_order_relaxed);
   if (report.scan_work > 0) {
     // Bytes allocated per byte of scan work, smoothed like Go's (half the old, half the new).
@@ -59,44 +77,61 @@ bool Pacer::cpu_limited() const {
   return true;
 }
 
+std::int64_t Pacer::memory_limit_goal(const MemoryUse& use) const {
+  const std::int64_t limit = memory_limit_.load(std::memory_order_relaxed);
+  if (limit == INT64_MAX) return INT64_MAX;
+  // The figures are read one after the other while threads allocate and sweep: a total below its
+  // parts is a moment's disagreement, not memory outside the heap.
+  const std::int64_t non_heap =
+      std::max<std::int64_t>(use.ready - use.heap_free - use.heap_alloc, 0);
+  const std::int64_t overage = std::max<std::int64_t>(use.ready - limit, 0);
+  std::int64_t goal = std::max<std::int64_t>(limit - non_heap - overage, 0);
+  goal -= std::max(goal / 100 * kLimitHeadroomPercent, kLimitMinHeadroom);
+  // Leave a sixteenth of headroom above the live heap, so a limit below it cannot livelock.
+  const std::int64_t marked = heap_marked_.load(std::memory_order_relaxed);
+  return std::max(goal, marked + std::max<std::int64_t>(marked / 16, 1 << 20));
+}
+
+Pacer::Goal Pacer::current_goal() const {
+  const std::int64_t percent_goal = percent_goal_.load(std::memory_order_relaxed);
+  if (memory_limit_.load(std::memory_order_relaxed) == INT64_MAX) return {percent_goal, false};
+  const std::int64_t limit_goal =
+      memory_limit_goal(memory_use_ != nullptr ? memory_use_() : MemoryUse{});
+  if (limit_goal < percent_goal) return {limit_goal, true};
+  return {percent_goal, false};
+}
+
+std::int64_t Pacer::trigger_for(std::int64_t goal) const {
+  if (goal == INT64_MAX) return INT64_MAX;
+  const std::int64_t base = std::min(heap_marked_.load(std::memory_order_relaxed), goal);
+  const double span = static_cast<double>(goal - base);
+  const auto lowest = base + static_cast<std::int64_t>(span * 0.7);
+  const auto highest = base + static_cast<std::int64_t>(span * 0.95);
+  const std::int64_t runway = runway_.load(std::memory_order_relaxed);
+  return std::clamp(runway >= goal ? 0 : goal - runway, lowest, highest);
+}
+
 void Pacer::recompute_locked() {
   const std::int64_t marked = heap_marked_.load(std::memory_order_relaxed);
   const int percent = percent_.load(std::memory_order_relaxed);
-  const std::int64_t limit = memory_limit_.load(std::memory_order_relaxed);
   std::int64_t goal = INT64_MAX;
   if (percent >= 0) {
     const std::int64_t growth = marked / 100 * percent + marked % 100 * percent / 100;
     goal = std::max(marked + growth, kMinHeapGoal);
   }
-  bool limit_sets_goal = false;
-  if (limit != INT64_MAX) {
-    // Leave a sixteenth of headroom above the live heap, so a limit below it cannot livelock.
-    const std::int64_t floor = marked + std::max<std::int64_t>(marked / 16, 1 << 20);
-    const std::int64_t limit_goal = std::max(limit, floor);
-    limit_sets_goal = limit_goal < goal;
-    goal = std::min(goal, limit_goal);
-  }
-  std::int64_t trigger = INT64_MAX;
-  if (goal != INT64_MAX) {
-    const std::int64_t base = std::min(marked, goal);
-    const double span = static_cast<double>(goal - base);
-    const auto lowest = base + static_cast<std::int64_t>(span * 0.7);
-    const auto highest = base + static_cast<std::int64_t>(span * 0.95);
-    // cons_mark_ was measured at the utilisation the last mark actually had: no rescaling, but a
-    // margin, since a mark that runs out of runway makes allocating threads wait for it.
-    const double runway = kRunwayMargin * cons_mark_ *
-                          static_cast<double>(expected_scan_work_.load(std::memory_order_relaxed));
-    const std::int64_t wanted =
-        runway >= static_cast<double>(goal) ? 0 : goal - static_cast<std::int64_t>(runway);
-    trigger = std::clamp(wanted, lowest, highest);
-  }
-  limit_sets_goal_.store(limit_sets_goal, std::memory_order_relaxed);
-  goal_.store(goal, std::memory_order_relaxed);
-  trigger_.store(trigger, std::memory_order_relaxed);
+  // cons_mark_ was measured at the utilisation the last mark actually had: no rescaling, but a
+  // margin, since a mark that runs out of runway makes allocating threads wait for it.
+  const double runway = kRunwayMargin * cons_mark_ *
+                        static_cast<double>(expected_scan_work_.load(std::memory_order_relaxed));
+  runway_.store(runway >= static_cast<double>(INT64_MAX / 2) ? INT64_MAX / 2
+                                                             : static_cast<std::int64_t>(runway),
+                std::memory_order_relaxed);
+  percent_goal_.store(goal, std::memory_order_relaxed);
+  percent_trigger_.store(trigger_for(goal), std::memory_order_relaxed);
 }
 
 double Pacer::assist_work_per_byte(std::int64_t heap_live, std::int64_t scan_done) const {
-  const std::int64_t goal = goal_.load(std::memory_order_relaxed);
+  const std::int64_t goal = this->goal();
   if (goal == INT64_MAX) return 0;
   std::int64_t expected = expected_scan_work_.load(std::memory_order_relaxed);
   if (expected == 0) expected = heap_marked_.load(std::memory_order_relaxed);
@@ -126,7 +161,7 @@ std::int64_t Pacer::set_memory_limit(std::int64_t bytes) {
 void Pacer::print_start_trace(int workers) {
   constexpr std::int64_t kMB = 1 << 20;
   const std::int64_t heap = heap_at_mark_start_.load(std::memory_order_relaxed);
-  const std::int64_t goal = goal_.load(std::memory_order_relaxed);
+  const std::int64_t goal = this->goal();
   std::fprintf(stderr,
                "pacer: assist ratio=%f (scan %lld MB in %lld->%lld MB) workers=%d++0.000000\n",
                assist_work_per_byte(heap, 0),
@@ -151,8 +186,7 @@ void Pacer::print_end_trace() {
                static_cast<long long>(trigger_at_mark_start_.load(std::memory_order_relaxed)),
                static_cast<long long>(last_goal_),
                static_cast<long long>(last_.heap_at_termination - last_goal_), cons_mark_,
-               static_cast<long long>(trigger_.load(std::memory_order_relaxed)),
-               static_cast<long long>(goal_.load(std::memory_order_relaxed)));
+               static_cast<long long>(trigger()), static_cast<long long>(goal()));
 }
 
 }  // namespace gc::detail

@@ -2,9 +2,21 @@
 //
 // The goal, Go's rule: after a cycle that found `heap_marked` bytes live, the heap may grow to
 //     goal = heap_marked * (1 + GOGC / 100),  and at least kMinHeapGoal (4 MiB),
-// before the next cycle must be done. A memory limit lowers the goal to what fits under the limit
-// (never below the live heap plus a small headroom, so an impossible limit degrades into a larger
-// heap rather than back-to-back cycles). GOGC=off with no limit never triggers.
+// before the next cycle must be done. GOGC=off with no limit never triggers.
+//
+// A memory limit lowers the goal to what fits under the limit (Go's memoryLimitHeapGoal). The
+// limit counts everything the library holds ready for use (`ready`: the heap's retained pages,
+// its bookkeeping, arena chunks; base/os_memory.hpp), the goal only heap objects, so the goal is
+// the limit less what cannot hold objects:
+//     non_heap = ready - heap_free - heap_alloc        (bookkeeping, free slots in spans, arenas)
+//     overage  = max(ready - limit, 0)                 (to come back under a limit already crossed)
+//     goal     = limit - non_heap - overage, less 3% (at least 1 MiB) of headroom for the slack
+//                of pacing and span-granular counts,
+// where heap_free is idle pages not released (they may hold objects again without more memory)
+// and heap_alloc the bytes of allocated objects. The goal moves as these do, so it is computed
+// when it is read, on every span a thread cache takes, as Go's is. It never goes below the live
+// heap plus a sixteenth (at least 1 MiB), so an impossible limit degrades into a larger heap
+// rather than back-to-back cycles.
 //
 // The trigger: marking runs while the program allocates, so a cycle must start before the goal,
 // early enough that the mark ends as the heap reaches it. The runway is what the program allocates
@@ -12,7 +24,8 @@
 // scan work during its mark (Go's consMark, smoothed over cycles). The trigger is the goal minus
 // the runway, kept between 70% and 95% of the way from the live heap to the goal, as Go keeps it.
 // The counters compared are span-granular (heap_counters.hpp), so the check costs nothing on the
-// allocation fast path: it runs when a thread cache takes a new span.
+// allocation fast path: it runs when a thread cache takes a new span. Without a limit the trigger
+// is computed once per cycle and the check is one comparison; with one, it follows the goal.
 //
 // Assists: during a mark, a thread that takes a new span owes scan work in proportion to its size
 // (assist.hpp), at the rate that finishes the expected scan work by the time the heap reaches the
@@ -33,6 +46,15 @@ namespace gc::detail {
 
 inline constexpr std::int64_t kMinHeapGoal = std::int64_t{4} << 20;
 
+// What the memory limit's goal is computed from, in bytes (see above).
+struct MemoryUse {
+  std::int64_t ready = 0;       // what the limit counts
+  std::int64_t heap_free = 0;   // idle heap pages, not released
+  std::int64_t heap_alloc = 0;  // allocated objects, span-granular
+};
+// Reads the library's figures; the pacer of a component test is given its own.
+using MemoryUseSource = MemoryUse (*)();
+
 // What a cycle measured, for the next trigger and for GODEBUG=gcpacertrace=1.
 struct MarkReport {
   std::int64_t heap_marked = 0;            // marked, plus what was allocated black
@@ -48,6 +70,9 @@ struct MarkReport {
 
 class Pacer {
  public:
+  // Without a source the pacer sees no memory in use: the limit's goal is the limit less headroom.
+  explicit Pacer(MemoryUseSource memory_use = nullptr) : memory_use_(memory_use) {}
+
   void configure(int percent, std::int64_t memory_limit);
   // Mark start: the heap stood at `heap_live`.
   void begin_mark(std::int64_t heap_live);
@@ -55,13 +80,17 @@ class Pacer {
   void end_cycle(const MarkReport& report);
 
   bool should_trigger(std::int64_t heap_live) const {
-    if (heap_live < trigger_.load(std::memory_order_relaxed)) [[likely]]
-      return false;
-    return !limit_sets_goal_.load(std::memory_order_relaxed) || !cpu_limited();
+    if (memory_limit_.load(std::memory_order_relaxed) == INT64_MAX) [[likely]]
+      return heap_live >= percent_trigger_.load(std::memory_order_relaxed);
+    const Goal g = current_goal();
+    if (heap_live < trigger_for(g.bytes)) return false;
+    return !g.limit_sets_it || !cpu_limited();
   }
-  std::int64_t goal() const { return goal_.load(std::memory_order_relaxed); }
-  std::int64_t trigger() const { return trigger_.load(std::memory_order_relaxed); }
+  std::int64_t goal() const { return current_goal().bytes; }
+  std::int64_t trigger() const { return trigger_for(goal()); }
   std::int64_t memory_limit() const { return memory_limit_.load(std::memory_order_relaxed); }
+  // The goal the memory limit alone sets, given `use` (INT64_MAX without a limit).
+  std::int64_t memory_limit_goal(const MemoryUse& use) const;
   // Scan work an allocation of one byte owes now, given the heap and the scan work done so far.
   double assist_work_per_byte(std::int64_t heap_live, std::int64_t scan_done) const;
   // Times a cycle was held back by the CPU limiter (counted once per cycle that ends).
@@ -75,20 +104,28 @@ class Pacer {
   void print_end_trace();
 
  private:
+  struct Goal {
+    std::int64_t bytes;
+    bool limit_sets_it;
+  };
+  Goal current_goal() const;
+  // The trigger for `goal`, from the marked heap and the runway.
+  std::int64_t trigger_for(std::int64_t goal) const;
   void recompute_locked();
   bool cpu_limited() const;
 
+  MemoryUseSource memory_use_;
   std::mutex mutex_;
   std::atomic<int> percent_{100};
   std::atomic<std::int64_t> memory_limit_{INT64_MAX};
   std::atomic<std::int64_t> heap_marked_{0};
-  std::atomic<std::int64_t> goal_{kMinHeapGoal};
-  std::atomic<std::int64_t> trigger_{kMinHeapGoal / 8 * 7};
+  std::atomic<std::int64_t> percent_goal_{kMinHeapGoal};             // GOGC's goal (INT64_MAX: off)
+  std::atomic<std::int64_t> percent_trigger_{kMinHeapGoal / 8 * 7};  // trigger_for(percent_goal_)
+  std::atomic<std::int64_t> runway_{0};
   std::atomic<std::int64_t> expected_scan_work_{0};  // the last cycle's scan work
   double cons_mark_ = 0;                             // guarded by mutex_
   std::atomic<std::int64_t> heap_at_mark_start_{0};
   std::atomic<std::int64_t> trigger_at_mark_start_{0};
-  std::atomic<bool> limit_sets_goal_{false};
   std::atomic<std::int64_t> earliest_limited_start_ns_{0};
   mutable std::atomic<bool> held_back_{false};  // since the last cycle ended
   std::atomic<std::uint64_t> limited_cycles_{0};

@@ -2,9 +2,12 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 
 #include "base/os_memory.hpp"
+#include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
+#include "runtime/known_stacks.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
 #include "tricolor/detail/barrier.hpp"
@@ -24,8 +27,12 @@ std::uint64_t hash_slot(std::uintptr_t slot) {
 // Open addressing with linear probing; capacity is a power of two.
 class Stripe {
  public:
+  // A slot on a known stack is not added: that stack's scan covers it. The test is made under the
+  // stripe's lock, which drop_within takes too: a stack that becomes known either is seen here or
+  // drops the slot afterwards (runtime/known_stacks.hpp).
   void add(std::uintptr_t slot) {
     std::lock_guard lock(mutex_);
+    if (on_known_stack(slot)) return;
     if ((count_ + tombstones_ + 1) * 4 > capacity_ * 3) rehash(count_ * 2 + 16);
     std::size_t i = index_of(slot);
     std::size_t tomb = SIZE_MAX;
@@ -58,6 +65,20 @@ class Stripe {
     }
   }
 
+  // Removes every slot in [lo, hi), calling f on each.
+  template <class F>
+  void drop_within(std::uintptr_t lo, std::uintptr_t hi, F&& f) {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < capacity_; ++i) {
+      const std::uintptr_t v = table_[i];
+      if (v <= kTombstone || v - lo >= hi - lo) continue;
+      f(v);
+      table_[i] = kTombstone;
+      --count_;
+      ++tombstones_;
+    }
+  }
+
   template <class F>
   void for_each_locked(F&& f) {
     std::lock_guard lock(mutex_);
@@ -83,7 +104,7 @@ class Stripe {
     // mmap, not new: this runs inside a critical section (base/fixed_pool.hpp explains why).
     std::uintptr_t* old = table_;
     const std::size_t old_capacity = capacity_;
-    table_ = static_cast<std::uintptr_t*>(os::map_table(capacity * sizeof(std::uintptr_t)));
+    table_ = static_cast<std::uintptr_t*>(os::map_metadata(capacity * sizeof(std::uintptr_t)));
     if (table_ == nullptr) os::fatal("out of memory for the root set");
     capacity_ = capacity;
     count_ = 0;
@@ -96,7 +117,7 @@ class Stripe {
       table_[j] = v;
       ++count_;
     }
-    if (old != nullptr) os::unmap(old, old_capacity * sizeof(std::uintptr_t));
+    if (old != nullptr) os::unmap_metadata(old, old_capacity * sizeof(std::uintptr_t));
   }
 
   RankedMutex<LockRank::kRootSet> mutex_;
@@ -125,6 +146,21 @@ void remove_root(void* slot) {
   CriticalSection critical;
   const auto s = reinterpret_cast<std::uintptr_t>(slot);
   stripe_for(s).remove(s);
+}
+
+void drop_roots_within(std::uintptr_t lo, std::uintptr_t hi) {
+  CriticalSection critical;
+  std::optional<Marker> marker;
+  if (marking()) marker.emplace(Marker::Mode::kMark);
+  for (std::size_t i = 0; i < kStripes; ++i) {
+    stripes()[i].drop_within(lo, hi, [&](std::uintptr_t slot) {
+      // The root pass of the mark in progress may not have read this slot yet, and the stack it is
+      // on may count as scanned already (a thread that registers during a mark).
+      if (marker)
+        marker->shade(std::atomic_ref<std::uintptr_t>(*reinterpret_cast<std::uintptr_t*>(slot))
+                          .load(std::memory_order_relaxed));
+    });
+  }
 }
 
 void mark_roots(Marker& marker) {

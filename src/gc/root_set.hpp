@@ -16,8 +16,14 @@ namespace gc::detail {
 
 class Marker;
 
+// Adds a slot, unless it lies on a known stack (runtime/known_stacks.hpp): whichever thread makes
+// a gc::ptr on some thread's stack or a fiber's, the stack scan finds it, and no thread has to
+// unregister it. Removing a slot that is not there does nothing.
 void add_root(void* slot);
 void remove_root(void* slot);
+// A stack [lo, hi) has become known: the slots registered inside it before are dropped (their
+// values shaded if a mark is in progress).
+void drop_roots_within(std::uintptr_t lo, std::uintptr_t hi);
 // Shades the value of every registered slot; the world must be stopped.
 void mark_roots(Marker& marker);
 // The same while the world runs: each stripe is locked while it is read. A slot registered or

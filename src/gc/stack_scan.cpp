@@ -10,6 +10,7 @@
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
+#include "gc/root_set.hpp"
 #include "runtime/safepoint.hpp"
 
 namespace gc::detail {
@@ -33,15 +34,8 @@ bool due(const ThreadRecord* r, std::uint32_t cycle) {
   return marking() && scanned != cycle && scanned != kRetired;
 }
 
-bool try_lock_scan(ThreadRecord* r) {
-  std::uint32_t expected = 0;
-  return r->scan_lock.compare_exchange_strong(expected, 1, std::memory_order_seq_cst);
-}
-
-void unlock_scan(ThreadRecord* r) {
-  r->scan_lock.store(0, std::memory_order_seq_cst);
-  futex_wake_all(&r->scan_lock);
-}
+bool try_lock_scan(ThreadRecord* r) { return try_take_scan_lock(r->scan_lock); }
+void unlock_scan(ThreadRecord* r) { drop_scan_lock(r->scan_lock); }
 
 void mark_scanned(ThreadRecord* r, std::uint32_t cycle) {
   TRICOLOR_DCHECK(r->scan_lock.load(std::memory_order_relaxed) != 0,
@@ -49,24 +43,55 @@ void mark_scanned(ThreadRecord* r, std::uint32_t cycle) {
   TRICOLOR_DCHECK(r->scanned_cycle.load(std::memory_order_relaxed) != cycle,
                   "the stack of thread %d scanned twice in cycle %u", r->tid, cycle);
   r->scanned_cycle.store(cycle, std::memory_order_release);
+  // The stack it runs on now: a switch away from it later need not scan it again this cycle.
+  r->current_stack->scanned_cycle.store(cycle, std::memory_order_relaxed);
   const int pending = g_stacks_pending.fetch_sub(1, std::memory_order_acq_rel);
   TRICOLOR_DCHECK(pending > 0, "more stacks scanned than were due (%d pending)", pending);
   if (pending == 1) g_safepoint_pending.fetch_and(~kSafepointScanStacks, std::memory_order_release);
   notify_mark_event();
 }
 
-void scan_range(std::uintptr_t lo, std::uintptr_t hi, const ThreadRecord* r, bool blocked) {
-  Marker marker(Marker::Mode::kMark);
-  if (blocked && r->saved_frame_words != 0) {
-    const auto* frame = r->saved_frame;
-    marker.scan_conservative(reinterpret_cast<std::uintptr_t>(frame),
-                             reinterpret_cast<std::uintptr_t>(frame + r->saved_frame_words));
-  }
-  marker.scan_conservative(lo, hi);
+void scan_words(Marker& marker, std::uintptr_t lo, std::uintptr_t hi, const char* what) {
+  marker.scan_conservative(lo, hi, what);
   g_mark.stack_bytes.fetch_add(static_cast<std::int64_t>(hi - lo), std::memory_order_relaxed);
 }
 
+void scan_saved(Marker& marker, const std::uintptr_t* frame, std::size_t words, const char* what) {
+  if (words == 0) return;
+  marker.scan_conservative(reinterpret_cast<std::uintptr_t>(frame),
+                           reinterpret_cast<std::uintptr_t>(frame + words), what);
+}
+
 }  // namespace
+
+void scan_thread_stacks(Marker& marker, const ThreadRecord* r, const StackExtent& extent,
+                        bool blocked, const char* stack, const char* registers) {
+  if (blocked) scan_saved(marker, r->saved_frame, r->saved_frame_words, registers);
+  scan_words(marker, extent.sp, r->stack_hi, stack);
+  if (extent.signal_hi != 0) scan_words(marker, extent.signal_lo, extent.signal_hi, stack);
+}
+
+StackExtent stopped_extent(const ThreadRecord* r) {
+  return StackExtent{r->scan_sp.load(std::memory_order_relaxed), r->signal_stack_lo,
+                     r->signal_stack_hi};
+}
+
+void scan_suspended_stack(Marker& marker, const StackRecord* s, const char* what) {
+  scan_saved(marker, s->saved_frame, s->saved_frame_words, what);
+  scan_words(marker, s->saved_sp, s->hi, what);
+}
+
+bool scan_stack_if_due(Marker& marker, StackRecord* s, std::uint32_t cycle) {
+  if (!try_lock_stack(s)) return false;
+  const bool due = s->running_on.load(std::memory_order_relaxed) == nullptr &&
+                   s->scanned_cycle.load(std::memory_order_relaxed) != cycle;
+  if (due) {
+    scan_suspended_stack(marker, s, "a suspended stack");
+    s->scanned_cycle.store(cycle, std::memory_order_relaxed);
+  }
+  unlock_stack(s);
+  return due;
+}
 
 void begin_stack_scans() {
   int due_threads = 0;
@@ -82,7 +107,7 @@ void begin_stack_scans() {
 
 int stacks_pending() { return g_stacks_pending.load(std::memory_order_acquire); }
 
-void scan_own_stack(std::uintptr_t sp) {
+void scan_own_stack(const StackExtent& extent) {
   ThreadRecord* r = t_mutator.record;
   if (r == nullptr) return;
   if (!due(r, g_mark.cycle.load(std::memory_order_acquire))) return;
@@ -93,7 +118,8 @@ void scan_own_stack(std::uintptr_t sp) {
   // began, and scanning for the old cycle would count this stack twice in the new one.
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
   if (due(r, cycle)) {
-    scan_range(sp, r->stack_hi, r, /*blocked=*/false);
+    Marker marker(Marker::Mode::kMark);
+    scan_thread_stacks(marker, r, extent, /*blocked=*/false);
     mark_scanned(r, cycle);
   }
   unlock_scan(r);
@@ -109,7 +135,8 @@ void scan_or_prod_stacks(int stop_signal) {
       if (!try_lock_scan(r)) continue;
       if (due(r, cycle) && is_stopped(r->status.load(std::memory_order_seq_cst)) &&
           r->in_blocking_region.load(std::memory_order_seq_cst)) {
-        scan_range(r->scan_sp.load(std::memory_order_relaxed), r->stack_hi, r, /*blocked=*/true);
+        Marker marker(Marker::Mode::kMark);
+        scan_thread_stacks(marker, r, stopped_extent(r), /*blocked=*/true);
         mark_scanned(r, cycle);
       }
       unlock_scan(r);
@@ -127,7 +154,12 @@ void wait_for_stack_scan(ThreadRecord* r) {
 }
 
 void stack_scan_on_register(ThreadRecord* r) {
-  r->scanned_cycle.store(g_mark.cycle.load(std::memory_order_acquire), std::memory_order_relaxed);
+  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
+  r->scanned_cycle.store(cycle, std::memory_order_relaxed);
+  r->own_stack.scanned_cycle.store(cycle, std::memory_order_relaxed);
+  // Slots other threads registered on this stack before it was known: from now on its scan covers
+  // them, and its owner, destroying them as its own stack's, would never unregister them.
+  drop_roots_within(r->own_stack.lo, r->own_stack.hi);
 }
 
 void stack_scan_on_exit(ThreadRecord* r) {

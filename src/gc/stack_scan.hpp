@@ -14,6 +14,15 @@
 // first and then waits for the lock to be free. Both sides use sequentially consistent operations,
 // so at least one of them sees the other.
 //
+// Suspended stacks (a fiber no thread runs on, or a thread's own stack while it runs a fiber) are
+// scanned once a cycle as well, each under its StackRecord's scan lock: by the mark controller
+// after the roots (gc/fibers.cpp), or by a thread switching to or away from one that is still due
+// (gc::finish_switch_fiber), or at termination if a stack is still due then. So every stack that
+// runs after its scan was scanned before it ran, as the hybrid barrier needs.
+//
+// Signal stacks: a thread stopped inside a handler on its alternate signal stack is scanned on
+// both stacks (StackExtent, runtime/stop_the_world.hpp).
+//
 // Threads that register during a mark start with a scanned (empty) stack; a thread that exits
 // unscanned is counted as scanned, since its stack dies with it, and is never due again (it still
 // passes a safepoint after leaving the registry). Mark termination waits for stacks_pending to
@@ -22,10 +31,27 @@
 
 #include <cstdint>
 
+#include "runtime/stop_the_world.hpp"
 #include "runtime/thread_registry.hpp"
 #include "runtime/upcalls.hpp"  // scan_own_stack, wait_for_stack_scan, stack_scan_on_*
 
 namespace gc::detail {
+
+class Marker;
+
+// Scans the stacks of thread `r` within `extent`: [extent.sp, the top of the stack it runs on), its
+// signal stack's live part if any, and, if `blocked` (inside a blocking region), the registers it
+// saved on entering. `stack` and `registers` name them in a gccheckmark report.
+void scan_thread_stacks(Marker& marker, const ThreadRecord* r, const StackExtent& extent,
+                        bool blocked, const char* stack = "a stack",
+                        const char* registers = "saved registers");
+// The extent of a thread that is stopped (parked, or inside a blocking region).
+StackExtent stopped_extent(const ThreadRecord* r);
+// Scans a suspended stack: its frames above saved_sp and the registers its last switch saved.
+void scan_suspended_stack(Marker& marker, const StackRecord* s, const char* what);
+// Scans `s` if it is suspended and not yet scanned in `cycle`, and records that it was; false if
+// it was not due, or its lock was taken (a thread switching to it will scan it).
+bool scan_stack_if_due(Marker& marker, StackRecord* s, std::uint32_t cycle);
 
 // Mark start, world stopped and registry locked: every registered thread's stack is due.
 void begin_stack_scans();

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "gc/fibers.hpp"
 #include "gc/hooks.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
@@ -23,13 +24,6 @@ void describe_thread(const ThreadRecord* r, bool self, char* stack, char* frame)
                                                                             : "stopped by signal";
   std::snprintf(stack, 96, "the stack of thread %d (%s, %s)", r->tid, r->name, how);
   std::snprintf(frame, 96, "the saved registers of thread %d (%s, %s)", r->tid, r->name, how);
-}
-
-void scan_saved_frame(Marker& marker, ThreadRecord* r, const char* what) {
-  if (r->saved_frame_words == 0) return;
-  const auto* frame = r->saved_frame;
-  marker.scan_conservative(reinterpret_cast<std::uintptr_t>(frame),
-                           reinterpret_cast<std::uintptr_t>(frame + r->saved_frame_words), what);
 }
 
 // Clears the checkmark bits of every in-use span, before a verification pass.
@@ -54,17 +48,20 @@ void mark_from_roots_stopped(const WorldStopped&, Marker& marker, ThreadRecord* 
   char stack[96] = "a stack";
   char frame[96] = "saved registers";
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
-    const std::uintptr_t lo = r == self ? self_lo : r->scan_sp.load(std::memory_order_relaxed);
+    const StackExtent extent = r == self ? StackExtent{self_lo} : stopped_extent(r);
     const bool blocking = r->in_blocking_region.load(std::memory_order_relaxed);
     if (verifying) describe_thread(r, r == self, stack, frame);
-    if (r != self) scan_saved_frame(marker, r, frame);
-    if (verifying && r != self && blocking) continue;
-    marker.scan_conservative(lo, r->stack_hi, stack);
-    g_mark.stack_bytes.fetch_add(static_cast<std::int64_t>(r->stack_hi - lo),
-                                 std::memory_order_relaxed);
+    if (verifying && r != self && blocking) {
+      // Its live stack runs on: only the copy of its registers is stable.
+      scan_thread_stacks(marker, r, StackExtent{r->stack_hi}, /*blocked=*/true, stack, frame);
+    } else {
+      scan_thread_stacks(marker, r, extent, /*blocked=*/r != self, stack, frame);
+    }
     marker.set_root_source("the tiny block of thread", static_cast<std::uintptr_t>(r->tid));
     marker.shade(r->mutator->tiny);
   }
+  scan_suspended_stacks_stopped(marker, g_mark.cycle.load(std::memory_order_relaxed),
+                                /*only_due=*/false, /*record=*/!verifying);
   mark_roots(marker);
   g_hooks.roots.call(marker);  // their locks are free: their holders are in critical sections
 }
@@ -80,10 +77,10 @@ void scan_due_stacks_stopped(const WorldStopped&, Marker& marker) {
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_relaxed);
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     if (r->scanned_cycle.load(std::memory_order_relaxed) == cycle) continue;
-    scan_saved_frame(marker, r, "saved registers");
-    marker.scan_conservative(r->scan_sp.load(std::memory_order_relaxed), r->stack_hi);
+    scan_thread_stacks(marker, r, stopped_extent(r), /*blocked=*/true);
     r->scanned_cycle.store(cycle, std::memory_order_relaxed);
   }
+  scan_suspended_stacks_stopped(marker, cycle, /*only_due=*/true, /*record=*/true);
   end_stack_scans();
 }
 

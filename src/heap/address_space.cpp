@@ -13,6 +13,16 @@ namespace {
 Mutex g_grow_mutex{LockRank::kAddressSpace};
 std::atomic<std::uintptr_t> g_frontier{0};  // end of the committed part
 std::atomic<std::uintptr_t> g_committed_end{0};
+
+// The bytes of the tables that cover the first `heap_bytes` of the reservation, each a mapping of
+// its own: what the OS may have to back once that much heap is in use. The span table has an entry
+// per page, the pointer bitmap a bit per word, and the page heap's bitmap of released pages
+// (page_heap.cpp) a bit per page.
+std::size_t side_table_bytes(std::size_t heap_bytes) {
+  const std::size_t pages = heap_bytes / kPageSize;
+  return os::round_to_os_pages(pages * sizeof(std::atomic<Span*>)) +
+         os::round_to_os_pages(heap_bytes / 64) + os::round_to_os_pages((pages + 63) / 64 * 8);
+}
 }  // namespace
 
 void init_address_space() {
@@ -63,12 +73,12 @@ std::uintptr_t grow_heap(std::size_t bytes) {
     }
     g_committed_end.store(new_end, std::memory_order_relaxed);
   }
+  // The heap's pages count where they are used (the page heap's retained pages, arena chunks); the
+  // tables' share is counted here, the moment the pages it covers can be used.
+  os::count_ready(os::Account::kMetadata, static_cast<std::int64_t>(side_table_bytes(end - lo) -
+                                                                    side_table_bytes(start - lo)));
   g_frontier.store(end, std::memory_order_relaxed);
   return start;
-}
-
-std::size_t committed_bytes() {
-  return g_frontier.load(std::memory_order_relaxed) - g_heap.lo.load(std::memory_order_relaxed);
 }
 
 std::uintptr_t heap_frontier() { return g_frontier.load(std::memory_order_acquire); }

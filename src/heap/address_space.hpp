@@ -5,6 +5,10 @@
 // halves the request until the OS agrees (RLIMIT_AS, a small machine); below kMinReservation the
 // library cannot start and says so. "Is this address in the heap?" then stays two comparisons
 // forever, because the heap never moves and never needs a second reservation.
+//
+// The side tables are mapped whole and backed by the OS as they are touched; for the memory limit,
+// the share of each that covers the committed heap counts as the library's metadata from the
+// moment the heap grows over it (base/os_memory.hpp).
 #pragma once
 
 #include <cstddef>
@@ -23,8 +27,6 @@ void init_address_space();
 // or 0 when the reservation is exhausted or the OS refuses.
 std::uintptr_t grow_heap(std::size_t bytes);
 
-// Bytes committed so far (heap_sys).
-std::size_t committed_bytes();
 // The committed range [lo, frontier).
 std::uintptr_t heap_frontier();
 

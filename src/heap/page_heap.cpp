@@ -62,11 +62,16 @@ void mark_released(std::size_t first, std::size_t n) {
 }
 
 bool is_released(std::size_t page) { return (released_bits()[page / 64] >> (page % 64) & 1) != 0; }
+
+// What the library holds ready outside the page heap: its bookkeeping and arena chunks.
+std::size_t outside_the_page_heap() {
+  return os::ready_bytes(os::Account::kMetadata) + os::ready_bytes(os::Account::kArena);
+}
 }  // namespace
 
 PageHeap& page_heap() {
   // Never destroyed: spans may be freed by background threads while the process exits.
-  static PageHeap* heap = new PageHeap;
+  static PageHeap* heap = new PageHeap(&outside_the_page_heap);
   return *heap;
 }
 
@@ -143,7 +148,6 @@ void PageHeap::erase_free_run(std::uintptr_t base) {
 
 Span* PageHeap::allocate(std::size_t npages) {
   MutexLock lock(mutex_);
-  release_over_limit_locked(npages);
   auto fit = free_by_size_.lower_bound({npages, 0});
   if (fit == free_by_size_.end()) {
     const std::size_t grow = npages > kMinGrowPages ? npages : kMinGrowPages;
@@ -173,6 +177,8 @@ Span* PageHeap::allocate(std::size_t npages) {
   s->npages = npages;
   inuse_pages_ += npages;
   set_span_table(run_base, npages, s);
+  release_over_limit_locked();
+  publish_locked();
   check_counts_locked();
   return s;
 }
@@ -193,6 +199,7 @@ void PageHeap::free(Span* span) {
   span->next = recycled_;
   recycled_ = span;
   insert_free_run_merged(base, run);
+  publish_locked();
   check_counts_locked();
 }
 
@@ -208,17 +215,18 @@ std::size_t PageHeap::release_free_pages() {
     released_pages_ += run.npages - run.released;
     run.released = run.npages;
   }
+  publish_locked();
   eager_released_.fetch_add(released * kPageSize, std::memory_order_relaxed);
   return released * kPageSize;
 }
 
-void PageHeap::release_over_limit_locked(std::size_t npages) {
-  const std::size_t limit = retained_limit_.load(std::memory_order_relaxed);
+void PageHeap::release_over_limit_locked() {
+  const std::size_t limit = memory_limit_.load(std::memory_order_relaxed);
   if (limit == SIZE_MAX || free_pages_ == released_pages_) return;  // or nothing idle to give
-  // The pages about to be used count as retained: they may be released ones, or new ones.
-  const std::size_t retained = (inuse_pages_ + free_pages_ - released_pages_ + npages) * kPageSize;
-  if (retained <= limit) return;
-  const std::size_t excess = (retained - limit + kPageSize - 1) / kPageSize;
+  const std::size_t ready =
+      (inuse_pages_ + free_pages_ - released_pages_) * kPageSize + outside_bytes();
+  if (ready <= limit) return;
+  const std::size_t excess = (ready - limit + kPageSize - 1) / kPageSize;
   std::size_t released = 0;
   while (released < excess) {
     const std::size_t n = scavenge_locked(excess - released);
@@ -230,7 +238,9 @@ void PageHeap::release_over_limit_locked(std::size_t npages) {
 
 std::size_t PageHeap::scavenge(std::size_t max_bytes) {
   MutexLock lock(mutex_);
-  return scavenge_locked((max_bytes + kPageSize - 1) / kPageSize) * kPageSize;
+  const std::size_t released = scavenge_locked((max_bytes + kPageSize - 1) / kPageSize);
+  publish_locked();
+  return released * kPageSize;
 }
 
 std::size_t PageHeap::scavenge_locked(std::size_t max_pages) {
@@ -257,6 +267,12 @@ void PageHeap::release_pages_locked(std::uintptr_t run_base, std::size_t first,
   mark_released(first, npages);
   free_by_address_.at(run_base).released += npages;
   released_pages_ += npages;
+}
+
+void PageHeap::publish_locked() {
+  retained_now_.store((inuse_pages_ + free_pages_ - released_pages_) * kPageSize,
+                      std::memory_order_relaxed);
+  idle_retained_now_.store((free_pages_ - released_pages_) * kPageSize, std::memory_order_relaxed);
 }
 
 std::size_t PageHeap::retained_bytes() const {

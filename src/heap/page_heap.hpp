@@ -14,9 +14,16 @@
 // says which; each free run also counts its released pages, so the totals are exact. The scavenger
 // releases free pages from the top of the heap down, a small chunk per call, because allocation
 // takes the lowest-addressed run that fits: the top is what is least likely to be reused soon.
-// When a memory limit is set and a new span would take the memory the heap retains (committed
-// minus released) over it, idle pages are released first, on the allocating thread ("eager"), as
-// Go's allocator does.
+//
+// The memory limit counts every byte the library holds ready for use: the pages this heap retains
+// (committed minus released; grown pages count from their commit, released ones again once a span
+// takes them) plus what the library holds outside it (the ledger of base/os_memory.hpp, which the
+// heap is given as a function). When a memory limit is set and an allocation leaves that total
+// over it, idle pages are released at once, on the allocating thread ("eager"), as Go's allocator
+// does. The pages just taken are no longer idle, so they are never the ones released.
+//
+// The counts the pacer reads on every span a thread cache takes (retained, idle retained) are
+// also published in atomics, so that reading them takes no lock.
 #pragma once
 
 #include <atomic>
@@ -34,6 +41,10 @@ namespace gc::detail {
 
 class PageHeap {
  public:
+  // Bytes the library holds ready for use outside this heap (nullptr: none).
+  using OutsideBytes = std::size_t (*)();
+  explicit PageHeap(OutsideBytes outside = nullptr) : outside_(outside) {}
+
   // A span of `npages` pages with `base` and `npages` set, in the span table but still in state
   // kFree; nullptr if the OS refuses more memory. The caller fills in the rest and then publishes
   // it by storing kInUse with release: a concurrent marker that resolves an address in these pages
@@ -47,13 +58,14 @@ class PageHeap {
   // Releases at most `max_bytes` (rounded up to pages) of the highest-addressed free pages that
   // are not released yet, in one contiguous piece; returns the bytes released (0: none left).
   std::size_t scavenge(std::size_t max_bytes);
-  // Above this many retained bytes, growing the heap first releases idle pages (SIZE_MAX: never).
-  void set_retained_limit(std::size_t bytes) {
-    retained_limit_.store(bytes, std::memory_order_relaxed);
+  // When an allocation leaves retained plus outside bytes above this, idle pages are released
+  // (SIZE_MAX: never).
+  void set_memory_limit(std::size_t bytes) {
+    memory_limit_.store(bytes, std::memory_order_relaxed);
   }
-  std::size_t retained_limit() const { return retained_limit_.load(std::memory_order_relaxed); }
-  // Bytes released when the heap grew over the retained limit, or by release_free_pages, since
-  // the last call.
+  std::size_t memory_limit() const { return memory_limit_.load(std::memory_order_relaxed); }
+  // Bytes released when an allocation found the total over the memory limit, or by
+  // release_free_pages, since the last call.
   std::size_t take_eager_released() { return eager_released_.exchange(0); }
 
   std::size_t inuse_bytes() const;
@@ -61,6 +73,16 @@ class PageHeap {
   std::size_t released_bytes() const;
   // Committed memory the heap still holds physically: in-use plus idle, minus released.
   std::size_t retained_bytes() const;
+
+  // Without the lock, as of the latest change (one under way on another thread may be missing):
+  // retained bytes; the idle ones among them (free pages not released: a span may use them without
+  // making more memory ready); and the total the memory limit counts, retained plus outside.
+  std::size_t retained_now() const { return retained_now_.load(std::memory_order_relaxed); }
+  std::size_t idle_retained_now() const {
+    return idle_retained_now_.load(std::memory_order_relaxed);
+  }
+  std::size_t outside_bytes() const { return outside_ != nullptr ? outside_() : 0; }
+  std::size_t ready_bytes_now() const { return retained_now() + outside_bytes(); }
 
  private:
   // A free run's length and how many of its pages are released (accounting only: released pages
@@ -77,8 +99,10 @@ class PageHeap {
   void release_pages_locked(std::uintptr_t run_base, std::size_t first, std::size_t npages)
       TRICOLOR_REQUIRES(mutex_);
   std::size_t scavenge_locked(std::size_t max_pages) TRICOLOR_REQUIRES(mutex_);
-  // Over the memory limit, gives idle pages back before `npages` more are used.
-  void release_over_limit_locked(std::size_t npages) TRICOLOR_REQUIRES(mutex_);
+  // Over the memory limit, gives idle pages back until the total is within it, or none is left.
+  void release_over_limit_locked() TRICOLOR_REQUIRES(mutex_);
+  // Stores the counts that are read without the lock.
+  void publish_locked() TRICOLOR_REQUIRES(mutex_);
   void erase_free_run(std::uintptr_t base) TRICOLOR_REQUIRES(mutex_);
   Span* new_descriptor() TRICOLOR_REQUIRES(mutex_);
   // Checks, with internal checks on, that the page counts agree with the free runs.
@@ -97,8 +121,11 @@ class PageHeap {
   std::size_t inuse_pages_ TRICOLOR_GUARDED_BY(mutex_) = 0;
   std::size_t free_pages_ TRICOLOR_GUARDED_BY(mutex_) = 0;
   std::size_t released_pages_ TRICOLOR_GUARDED_BY(mutex_) = 0;
-  std::atomic<std::size_t> retained_limit_{SIZE_MAX};
+  OutsideBytes outside_;
+  std::atomic<std::size_t> memory_limit_{SIZE_MAX};
   std::atomic<std::size_t> eager_released_{0};
+  std::atomic<std::size_t> retained_now_{0};
+  std::atomic<std::size_t> idle_retained_now_{0};
 };
 
 PageHeap& page_heap();

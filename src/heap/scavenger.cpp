@@ -18,15 +18,15 @@ constexpr std::int64_t kWorkSliceNs = 1'000'000;  // then sleep 99 times as long
 constexpr int kIdleRounds = 50;
 constexpr std::int64_t kIdleSleepNs = 100'000'000;
 
-std::atomic<std::size_t> g_goal{SIZE_MAX};
+std::atomic<std::size_t> g_retained_goal{SIZE_MAX};
+std::atomic<std::size_t> g_ready_goal{SIZE_MAX};
 std::atomic<std::size_t> g_background_released{0};
 
-std::size_t retained() {
-  CriticalSection critical;
-  return page_heap().retained_bytes();
+bool above_goal() {
+  const PageHeap& heap = page_heap();
+  return heap.retained_now() > g_retained_goal.load(std::memory_order_relaxed) ||
+         heap.ready_bytes_now() > g_ready_goal.load(std::memory_order_relaxed);
 }
-
-bool above_goal() { return retained() > g_goal.load(std::memory_order_relaxed); }
 
 void sleep_ns(std::int64_t ns) {
   BlockingScope blocked;  // a stop does not wait for a sleeping scavenger
@@ -57,7 +57,7 @@ void scavenge_to_goal() {
       worked = now_ns() - start;
       poll_safepoint();
     }
-    if (retained() <= page_heap().retained_limit()) sleep_ns(worked * 99);
+    if (page_heap().ready_bytes_now() <= page_heap().memory_limit()) sleep_ns(worked * 99);
   }
 }
 
@@ -65,8 +65,9 @@ constinit LibraryThread g_scavenger("scavenger", scavenge_to_goal);
 
 }  // namespace
 
-void set_scavenger_goal(std::size_t retained_goal) {
-  g_goal.store(retained_goal, std::memory_order_relaxed);
+void set_scavenger_goal(std::size_t retained_goal, std::size_t ready_goal) {
+  g_retained_goal.store(retained_goal, std::memory_order_relaxed);
+  g_ready_goal.store(ready_goal, std::memory_order_relaxed);
   if (above_goal()) g_scavenger.wake();
 }
 

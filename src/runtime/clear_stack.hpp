@@ -32,15 +32,17 @@ inline constexpr std::size_t kClearedStackBytes = 8 * 1024;
 // Zeroes kClearedStackBytes below its own frame.
 void clear_stack() noexcept;
 
-// Zeroes kClearedStackBytes below the stack pointer; see above. Only on a registered thread with
-// that much stack left and a page to spare (a thread that never registered made no object, and
-// its stack's end is not known).
+// Zeroes kClearedStackBytes below the stack pointer; see above. Only on a registered thread on its
+// known stack, with that much stack left and a page to spare (a thread that never registered made
+// no object, and its stack's end is not known).
 [[gnu::always_inline]] inline void clear_dead_stack() noexcept {
 #if defined(__x86_64__)
   std::uintptr_t sp;
   asm volatile("mov %%rsp, %0" : "=r"(sp));
   const std::uintptr_t lo = t_mutator.stack_lo;
-  if (lo == 0 || sp - lo < kClearedStackBytes + 4096) return;
+  // Not off the known stack either: a thread on a stack it did not announce (gc::fiber) has no
+  // bounds to trust here; the collection it starts stops the program with a message.
+  if (lo == 0 || sp - lo < kClearedStackBytes + 4096 || sp - lo >= t_mutator.stack_size) return;
   // The memory below the stack pointer belongs to nobody: a signal handler may overwrite it at any
   // moment, and nothing reads it before writing it. The direction flag is clear (the ABI says so).
   void* dst;

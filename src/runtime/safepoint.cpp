@@ -27,19 +27,17 @@ __attribute__((noinline)) void safepoint_slow() {
   MutatorState& m = t_mutator;
   if (m.record == nullptr || m.critical_depth.load(std::memory_order_relaxed) > 0) return;
   __builtin_unwind_init();  // spill callee-saved registers into this frame
+  const StackExtent extent = locate_stacks(m.record, current_stack_pointer());
   if (world_stopping())
-    park(m.record, current_stack_pointer(), true);
+    park(m.record, extent, true);
   else
-    scan_own_stack(current_stack_pointer());
+    scan_own_stack(extent);
   // Not a tail call: this frame, with the registers spilled into it, must outlive the park.
   asm volatile("" ::: "memory");
 }
 
-namespace {
-
-// Copies the words of [bottom, top), at most `capacity` of them from the top down. Not
-// instrumented: the range is a live stack frame, redzones included.
-__attribute__((noinline, no_sanitize("address", "thread"))) std::size_t copy_frame(
+// Not instrumented: the range is a live stack frame, redzones included.
+__attribute__((noinline, no_sanitize("address", "thread"))) std::size_t copy_stack_words(
     std::uintptr_t bottom, std::uintptr_t top, std::uintptr_t* out, std::size_t capacity) {
   std::size_t words = (top - bottom) / sizeof(std::uintptr_t);
   if (words > capacity) words = capacity;
@@ -47,8 +45,6 @@ __attribute__((noinline, no_sanitize("address", "thread"))) std::size_t copy_fra
   for (std::size_t i = 0; i < words; ++i) out[i] = frame[i];
   return words;
 }
-
-}  // namespace
 
 void fail_inside_blocking_region(const char* what) {
   os::fatal(
@@ -74,8 +70,11 @@ __attribute__((noinline)) void enter_blocking(bool user_region) {
   __builtin_unwind_init();
   const auto top = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) + 2 * sizeof(void*);
   r->saved_frame_words =
-      copy_frame(current_stack_pointer(), top, r->saved_frame, std::size(r->saved_frame));
-  r->scan_sp.store(top, std::memory_order_relaxed);
+      copy_stack_words(current_stack_pointer(), top, r->saved_frame, std::size(r->saved_frame));
+  const StackExtent extent = locate_stacks(r, top);
+  r->scan_sp.store(extent.sp, std::memory_order_relaxed);
+  r->signal_stack_lo = extent.signal_lo;
+  r->signal_stack_hi = extent.signal_hi;
   r->in_blocking_region.store(true, std::memory_order_relaxed);
   r->cooperative.store(true, std::memory_order_relaxed);
   r->status.store(stopped_status(0), std::memory_order_release);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "tricolor/detail/mutator.hpp"
@@ -22,25 +23,38 @@ namespace gc::detail {
 extern std::atomic<std::uint32_t> g_fork_in_progress;
 void wait_for_fork_to_finish() noexcept;
 
-class CriticalSection {
- public:
-  CriticalSection() noexcept {
+inline void begin_critical_section() noexcept {
+  auto& depth = t_mutator.critical_depth;
+  for (;;) {
     if (g_fork_in_progress.load(std::memory_order_relaxed) != 0) [[unlikely]]
       wait_for_fork_to_finish();
-    auto& depth = t_mutator.critical_depth;
     depth.store(depth.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);
+    // A stop between the test and the raised depth may have let a fork begin: test again, now that
+    // no stop can fall between.
+    if (g_fork_in_progress.load(std::memory_order_relaxed) == 0) [[likely]]
+      return;
+    depth.store(depth.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }
-  ~CriticalSection() {
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    auto& depth = t_mutator.critical_depth;
-    const int now = depth.load(std::memory_order_relaxed) - 1;
-    depth.store(now, std::memory_order_relaxed);
-    if (now == 0 && t_mutator.stop_deferred.load(std::memory_order_relaxed) != 0) [[unlikely]] {
-      t_mutator.stop_deferred.store(0, std::memory_order_relaxed);
-      safepoint_slow();
-    }
+}
+
+inline void end_critical_section() {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  auto& depth = t_mutator.critical_depth;
+  const int now = depth.load(std::memory_order_relaxed) - 1;
+  depth.store(now, std::memory_order_relaxed);
+  if (now == 0 && t_mutator.stop_deferred.load(std::memory_order_relaxed) != 0) [[unlikely]] {
+    t_mutator.stop_deferred.store(0, std::memory_order_relaxed);
+    safepoint_slow();
   }
+}
+
+// A critical section for a scope. (A fiber switch begins one in gc::start_switch_fiber and ends it
+// in gc::finish_switch_fiber, on another stack: it calls the two functions above.)
+class CriticalSection {
+ public:
+  CriticalSection() noexcept { begin_critical_section(); }
+  ~CriticalSection() { end_critical_section(); }
   CriticalSection(const CriticalSection&) = delete;
   CriticalSection& operator=(const CriticalSection&) = delete;
 };
@@ -60,5 +74,10 @@ class BlockingScope {
 
 // Address just below the caller's frame: the low end of a stack range to scan.
 std::uintptr_t current_stack_pointer();
+
+// Copies the words of the stack range [bottom, top), at most `capacity` of them from the top down,
+// into `out`; returns how many. For frames whose spilled registers must outlive them.
+std::size_t copy_stack_words(std::uintptr_t bottom, std::uintptr_t top, std::uintptr_t* out,
+                             std::size_t capacity);
 
 }  // namespace gc::detail

@@ -31,17 +31,87 @@ void on_stop_signal(int, siginfo_t*, void*) {
   if (r != nullptr && (stopping || scanning)) {
     if (m.critical_depth.load(std::memory_order_relaxed) > 0) {
       m.stop_deferred.store(1, std::memory_order_relaxed);
-    } else if (stopping) {
-      // The kernel saved the interrupted registers in the signal frame, above this frame.
-      park(r, current_stack_pointer(), false);
     } else {
-      scan_own_stack(current_stack_pointer());
+      // The kernel saved the interrupted registers in the signal frame, above this frame.
+      const StackExtent extent = locate_stacks(r, current_stack_pointer());
+      if (stopping)
+        park(r, extent, false);
+      else
+        scan_own_stack(extent);
     }
   }
   errno = saved_errno;
 }
 
 }  // namespace
+
+namespace {
+
+#if defined(__x86_64__)
+constexpr std::uintptr_t kRedZone = 128;  // below the stack pointer, a leaf function's to use
+#else
+constexpr std::uintptr_t kRedZone = 0;
+#endif
+
+// The lowest word of [lo, hi) that points into [stack_lo, stack_hi); 0 if none. Not instrumented:
+// the range is a live signal stack, redzones included.
+__attribute__((no_sanitize("address", "thread"))) std::uintptr_t lowest_pointer_into(
+    std::uintptr_t lo, std::uintptr_t hi, std::uintptr_t stack_lo, std::uintptr_t stack_hi) {
+  std::uintptr_t lowest = 0;
+  for (auto* w = reinterpret_cast<const std::uintptr_t*>(lo);
+       w < reinterpret_cast<const std::uintptr_t*>(hi); ++w) {
+    const std::uintptr_t v = *w;
+    if (v - stack_lo < stack_hi - stack_lo && (lowest == 0 || v < lowest)) lowest = v;
+  }
+  return lowest;
+}
+
+[[noreturn]] void fail_on_unknown_stack(const ThreadRecord* r, std::uintptr_t sp,
+                                        const char* detail) {
+  os::fatal(
+      "thread %d (%s) runs on a stack the collector was not told of: its stack pointer %#lx is "
+      "outside its stack [%#lx, %#lx)%s. A fiber or coroutine with a stack of its own must be a "
+      "gc::fiber, and every switch must be announced with gc::start_switch_fiber and "
+      "gc::finish_switch_fiber (tricolor/fiber.hpp)",
+      r->tid, r->name, static_cast<unsigned long>(sp), static_cast<unsigned long>(r->stack_lo),
+      static_cast<unsigned long>(r->stack_hi), detail);
+}
+
+}  // namespace
+
+// On its own stack (or the announced fiber's), the thread's live words are those above `sp`: the
+// frames of the handler or safepoint that stops, and above them the kernel's signal frame or the
+// spilled registers, and the interrupted frames.
+//
+// On its alternate signal stack, inside a handler the program installed with SA_ONSTACK (a
+// profiler's tick, a crash handler) that the stop signal interrupted, two ranges are live: the
+// signal stack from `sp` to its top, which holds the handler's frames and the kernel's frame of the
+// first signal, with the registers of the code it interrupted; and the interrupted stack above that
+// code's stack pointer. That stack pointer is one of the words saved in the kernel's frame, so the
+// lowest word of the live signal stack that points into the thread's stack is at or below it:
+// scanning from there (less the red zone) covers every live frame, and at worst a few dead ones.
+StackExtent locate_stacks(const ThreadRecord* r, std::uintptr_t sp) {
+  if (sp - r->stack_lo < r->stack_hi - r->stack_lo) return StackExtent{sp};
+  stack_t alternate;
+  if (::sigaltstack(nullptr, &alternate) != 0 || (alternate.ss_flags & SS_ONSTACK) == 0)
+    fail_on_unknown_stack(r, sp,
+                          (alternate.ss_flags & SS_DISABLE) != 0
+                              ? " (or in a handler on an alternate signal stack installed with "
+                                "SS_AUTODISARM, which hides where that stack is)"
+                              : "");
+  const auto signal_lo = reinterpret_cast<std::uintptr_t>(alternate.ss_sp);
+  const std::uintptr_t signal_hi = signal_lo + alternate.ss_size;
+  if (sp - signal_lo >= alternate.ss_size)
+    fail_on_unknown_stack(r, sp, " and its alternate signal stack");
+  const std::uintptr_t interrupted = lowest_pointer_into(sp, signal_hi, r->stack_lo, r->stack_hi);
+  if (interrupted == 0)
+    fail_on_unknown_stack(r, sp,
+                          ", in a handler on its alternate signal stack that interrupted neither "
+                          "its stack nor an announced fiber's");
+  const std::uintptr_t from =
+      interrupted - r->stack_lo > kRedZone ? interrupted - kRedZone : r->stack_lo;
+  return StackExtent{from, sp, signal_hi};
+}
 
 // Waits until the stop that claimed this thread is over, then marks it running again.
 void wait_until_released(ThreadRecord* r) {
@@ -67,15 +137,17 @@ void wait_until_released(ThreadRecord* r) {
 // that and `cooperative` alone, or the two gccheckmark passes would read different ranges (and the
 // second could read the handler's dead frame). Only this thread moves its status away from
 // kRunning, so the check cannot go stale before the compare-and-swap below.
-void park(ThreadRecord* r, std::uintptr_t scan_sp, bool cooperative) {
+void park(ThreadRecord* r, const StackExtent& extent, bool cooperative) {
   TRICOLOR_DCHECK(t_mutator.critical_depth.load(std::memory_order_relaxed) == 0,
                   "thread %d parks inside a critical section", r->tid);
-  TRICOLOR_DCHECK(scan_sp <= r->stack_hi, "thread %d parks with its stack pointer above its stack",
-                  r->tid);
+  TRICOLOR_DCHECK(extent.sp - r->stack_lo <= r->stack_hi - r->stack_lo,
+                  "thread %d parks with its stack pointer off its stack", r->tid);
   const std::uint32_t epoch = g_world_epoch.load(std::memory_order_acquire);
   if (epoch % 2 == 0) return;
   if (r->status.load(std::memory_order_relaxed) != kRunning) return;
-  r->scan_sp.store(scan_sp, std::memory_order_relaxed);
+  r->scan_sp.store(extent.sp, std::memory_order_relaxed);
+  r->signal_stack_lo = extent.signal_lo;
+  r->signal_stack_hi = extent.signal_hi;
   r->cooperative.store(cooperative, std::memory_order_relaxed);
   std::uint64_t expected = kRunning;
   if (!r->status.compare_exchange_strong(expected, stopped_status(epoch),
@@ -83,6 +155,9 @@ void park(ThreadRecord* r, std::uintptr_t scan_sp, bool cooperative) {
     return;  // stopped meanwhile, by a signal that interrupted this very call
   g_stop_acks.fetch_add(1, std::memory_order_release);
   futex_wake_all(&g_stop_acks);
+  // The signal-stack fields are left as they are: every publisher (this, enter_blocking) sets all
+  // three, and they are read only while the thread is stopped. Clearing them here could wipe what
+  // an enter_blocking this signal interrupted has just published.
   wait_until_released(r);
 }
 

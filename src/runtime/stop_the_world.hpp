@@ -56,9 +56,21 @@ void start_the_world(WorldStopped&& world);
 
 // The thread's side, for safepoint.cpp. A stop is in progress (the world epoch is odd).
 bool world_stopping();
+// Where the live words of a thread that stops here are: [sp, the top of the stack it runs on), and,
+// when it stops inside a signal handler on its alternate signal stack, that stack's live part
+// [signal_lo, signal_hi) as well.
+struct StackExtent {
+  std::uintptr_t sp = 0;
+  std::uintptr_t signal_lo = 0;
+  std::uintptr_t signal_hi = 0;
+};
+// The extent of the calling thread's stacks, given the stack pointer `sp` of the frame that stops.
+// A thread on a stack it did not announce (a fiber switched to without gc::start_switch_fiber)
+// stops the program with a message saying so: scanning from `sp` would read the wrong memory.
+StackExtent locate_stacks(const ThreadRecord* r, std::uintptr_t sp);
 // Parks the calling thread for the stop in progress, if any; its registers must already be on its
-// stack above `scan_sp`. `cooperative`: at a safepoint, not in the signal's handler.
-void park(ThreadRecord* r, std::uintptr_t scan_sp, bool cooperative);
+// stacks within `extent`. `cooperative`: at a safepoint, not in the signal's handler.
+void park(ThreadRecord* r, const StackExtent& extent, bool cooperative);
 // Waits until the stop that claimed the calling thread is over, then marks it running again.
 void wait_until_released(ThreadRecord* r);
 

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include "base/check.hpp"
+#include "base/futex.hpp"
 #include "base/os_memory.hpp"
+#include "runtime/known_stacks.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/upcalls.hpp"
 
@@ -15,6 +17,18 @@ namespace {
 
 ThreadRecord* g_head = nullptr;
 pthread_key_t g_exit_key;
+
+// A fiber whose thread is gone while it ran on it (the thread exited there, or did not survive a
+// fork): its frames died with the thread, so it is left suspended with nothing live on it.
+void abandon_fiber(ThreadRecord* r) {
+  StackRecord* fiber = r->current_stack;
+  if (fiber == &r->own_stack) return;
+  lock_stack(fiber);
+  fiber->saved_sp = fiber->hi;
+  fiber->saved_frame_words = 0;
+  fiber->running_on.store(nullptr, std::memory_order_relaxed);
+  unlock_stack(fiber);
+}
 
 void unregister_current_thread(void*) {
   MutatorState& m = t_mutator;
@@ -27,6 +41,8 @@ void unregister_current_thread(void*) {
     BlockingScope blocked;
     std::lock_guard lock(registry_mutex());
     stack_scan_on_exit(r);  // its stack dies with it
+    abandon_fiber(r);
+    remove_known_stack(r->own_stack.lo, r->own_stack.hi);
     for (ThreadRecord** p = &g_head; *p != nullptr; p = &(*p)->next) {
       if (*p == r) {
         *p = r->next;
@@ -49,9 +65,26 @@ void find_stack(ThreadRecord* r) {
   ::pthread_attr_destroy(&attr);
   r->stack_lo = reinterpret_cast<std::uintptr_t>(addr);
   r->stack_hi = r->stack_lo + size;
+  r->own_stack.lo = r->stack_lo;
+  r->own_stack.hi = r->stack_hi;
+  r->own_stack.running_on.store(r, std::memory_order_relaxed);
 }
 
 }  // namespace
+
+bool try_take_scan_lock(std::atomic<std::uint32_t>& lock) {
+  std::uint32_t expected = 0;
+  return lock.compare_exchange_strong(expected, 1, std::memory_order_seq_cst);
+}
+
+void take_scan_lock(std::atomic<std::uint32_t>& lock) {
+  while (!try_take_scan_lock(lock)) futex_wait(&lock, 1);
+}
+
+void drop_scan_lock(std::atomic<std::uint32_t>& lock) {
+  lock.store(0, std::memory_order_seq_cst);
+  futex_wake_all(&lock);
+}
 
 Mutex& registry_mutex() {
   // Constant-initialised and never destroyed: threads may still exit while the process does.
@@ -69,6 +102,8 @@ void forget_other_threads_after_fork(ThreadRecord* self) {
       // The thread may have been inside the allocation fast path at the fork; it never resumes:
       // its cache is consistent enough to give back (a half-taken slot just stays free).
       release_vanished_thread(r);
+      abandon_fiber(r);
+      remove_known_stack(r->own_stack.lo, r->own_stack.hi);
       delete r;
     }
     r = next;
@@ -100,6 +135,12 @@ ThreadRecord* register_current_thread(const char* name) {
   {
     // Not yet in the registry, so no stop waits for this thread while it waits for the lock.
     std::lock_guard lock(registry_mutex());
+    // Known first, then the roots inside it dropped (stack_scan_on_register): a slot another
+    // thread registers meanwhile either sees the stack known or is dropped with the rest.
+    TRICOLOR_CHECK(add_known_stack(r->stack_lo, r->stack_hi),
+                   "the stack of thread %d [%#lx, %#lx) overlaps a gc::fiber's", r->tid,
+                   static_cast<unsigned long>(r->stack_lo),
+                   static_cast<unsigned long>(r->stack_hi));
     stack_scan_on_register(r);  // a new stack holds nothing the mark in progress could miss
     r->next = g_head;
     g_head = r;

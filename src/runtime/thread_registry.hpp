@@ -31,12 +31,43 @@ inline constexpr std::uint32_t claim_of(std::uint64_t status) {
   return static_cast<std::uint32_t>(status >> 1);
 }
 
+// A stack a thread may run on: the thread's own, or a fiber's (gc::fiber, gc/fibers.cpp). While no
+// thread runs on it, it is suspended: its live frames lie above `saved_sp`, and the registers its
+// last switch away spilled are copied in `saved_frame`; a concurrent mark scans it as a root, once
+// a cycle (gc/stack_scan.hpp). A thread switches only inside a critical section, so no stop of the
+// world, mark start or termination falls between a switch's two halves.
+struct StackRecord {
+  std::uintptr_t lo = 0;
+  std::uintptr_t hi = 0;
+  // The thread running on it; null while suspended. Changed only under `scan_lock`.
+  std::atomic<ThreadRecord*> running_on{nullptr};
+  std::uintptr_t saved_sp = 0;
+  std::uintptr_t saved_frame[64] = {};
+  std::size_t saved_frame_words = 0;
+  // The mark cycle whose scan of this stack is done, and the lock held by whoever scans it or
+  // switches to or from it (0 free, 1 held).
+  std::atomic<std::uint32_t> scanned_cycle{0};
+  std::atomic<std::uint32_t> scan_lock{0};
+  StackRecord* next = nullptr;  // in the list of fibers (gc/fibers.cpp)
+  StackRecord* prev = nullptr;
+};
+
 struct ThreadRecord {
   pthread_t handle{};
   pid_t tid = 0;
   const char* name = "";
+  // The stack the thread runs on now: its own (`own_stack`) or a fiber's (`current_stack`).
   std::uintptr_t stack_lo = 0;
   std::uintptr_t stack_hi = 0;
+  StackRecord own_stack;
+  StackRecord* current_stack = &own_stack;
+  // Between gc::start_switch_fiber and gc::finish_switch_fiber: the stack being left.
+  StackRecord* switching_from = nullptr;
+  StackRecord* switching_to = nullptr;
+  // Stopped by the signal inside a handler that runs on its alternate signal stack: that stack's
+  // live part, scanned besides [scan_sp, stack_hi). Zero otherwise.
+  std::uintptr_t signal_stack_lo = 0;
+  std::uintptr_t signal_stack_hi = 0;
   MutatorState* mutator = nullptr;
   std::atomic<std::uint64_t> status{kRunning};
   std::atomic<std::uintptr_t> scan_sp{0};
@@ -65,6 +96,16 @@ struct ThreadRecord {
   std::uintptr_t barrier_buffer[kBarrierBufferEntries] = {};
   ThreadRecord* next = nullptr;
 };
+
+// A scan lock (ThreadRecord::scan_lock, StackRecord::scan_lock: 0 free, 1 held): held while the
+// stack is scanned, and while a thread switches to or away from it. Sequentially consistent, as
+// the handshake with a thread leaving a blocking region needs (gc/stack_scan.hpp).
+bool try_take_scan_lock(std::atomic<std::uint32_t>& lock);
+void take_scan_lock(std::atomic<std::uint32_t>& lock);  // waits on a futex while it is held
+void drop_scan_lock(std::atomic<std::uint32_t>& lock);
+inline void lock_stack(StackRecord* s) { take_scan_lock(s->scan_lock); }
+inline bool try_lock_stack(StackRecord* s) { return try_take_scan_lock(s->scan_lock); }
+inline void unlock_stack(StackRecord* s) { drop_scan_lock(s->scan_lock); }
 
 // Registers the calling thread (idempotent). `name` is for diagnostics.
 ThreadRecord* register_current_thread(const char* name = "mutator");

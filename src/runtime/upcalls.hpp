@@ -33,9 +33,10 @@ void release_vanished_thread(ThreadRecord* r);
 // as scanned if it was due).
 void stack_scan_on_register(ThreadRecord* r);
 void stack_scan_on_exit(ThreadRecord* r);
-// The calling thread scans its own stack from `sp` up, if it is due: from safepoint_slow and from
-// the stop signal's handler, outside critical sections.
-void scan_own_stack(std::uintptr_t sp);
+// The calling thread scans its own stacks within `extent` (stop_the_world.hpp), if it is due: from
+// safepoint_slow and from the stop signal's handler, outside critical sections.
+struct StackExtent;
+void scan_own_stack(const StackExtent& extent);
 // A thread leaving a blocking region waits here while the collector scans its stack.
 void wait_for_stack_scan(ThreadRecord* r);
 

@@ -72,6 +72,7 @@ void recycle_unseen_chunks() {
       p = &c->next_chunk;
       continue;
     }
+    os::count_ready(os::Account::kArena, static_cast<std::int64_t>(c->bytes));
     *p = c->next_chunk;
     g_quarantined_chunks.fetch_sub(1, std::memory_order_relaxed);
     push(g_ready, c);
@@ -112,6 +113,7 @@ ArenaChunk* new_chunk(std::size_t bytes) {
     delete c;
     throw std::bad_alloc();
   }
+  os::count_ready(os::Account::kArena, static_cast<std::int64_t>(size));
   c->base = base;
   c->npages = size / kPageSize;
   c->bytes = size;
@@ -182,6 +184,7 @@ void ArenaCore::release() noexcept {
   for (ArenaChunk* c = chunks_; c != nullptr; c = c->next_in_arena) {
     clear_pointer_bits(c->base, c->used.load(std::memory_order_relaxed));
     os::retire(reinterpret_cast<void*>(c->base), c->bytes);
+    os::count_ready(os::Account::kArena, -static_cast<std::int64_t>(c->bytes));
   }
   // Registered by the first free, before any chunk is quarantined, so a program that never frees
   // an arena pays nothing in the marker; a cycle begun after this free (the only kind that counts

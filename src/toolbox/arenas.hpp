@@ -19,6 +19,9 @@
 // pointing into a quarantined chunk (a gc::ptr, a root, a stack word, a barrier value). A chunk
 // that a complete cycle, begun after the free, did not see is ready for reuse by a later arena,
 // committed again and zeroed; a pointer the collector can see never reaches reused arena memory.
+//
+// For the memory limit a chunk counts (base/os_memory.hpp, Account::kArena) while its pages are
+// usable: from its commit (new or reused) to its retirement. A quarantined chunk counts nothing.
 #pragma once
 
 #include <atomic>

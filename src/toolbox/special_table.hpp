@@ -70,10 +70,10 @@ class SpecialTable {
   Record** buckets() {
     Record** b = buckets_.load(std::memory_order_acquire);
     if (b != nullptr) return b;
-    auto* fresh = static_cast<Record**>(os::map_table(kBuckets * sizeof(Record*)));
+    auto* fresh = static_cast<Record**>(os::map_metadata(kBuckets * sizeof(Record*)));
     if (fresh == nullptr) os::fatal("out of memory for the table of weak references and cleanups");
     if (buckets_.compare_exchange_strong(b, fresh, std::memory_order_acq_rel)) return fresh;
-    os::unmap(fresh, kBuckets * sizeof(Record*));
+    os::unmap_metadata(fresh, kBuckets * sizeof(Record*));
     return b;
   }
 

@@ -3,15 +3,18 @@
 // untouched.
 //
 // The rules under test: goal = marked * (1 + GOGC/100), at least 4 MiB; a memory limit lowers the
-// goal but never below marked + max(marked/16, 1 MiB); the trigger is the goal minus 1.5 times the
-// runway the last marks needed (allocation per byte of scan work, smoothed, times the scan work),
-// kept between 70% and 95% of the way from the marked heap to the goal; GOGC=off without a limit
-// never triggers. Reports end at steady-clock time 0 unless a test says otherwise, so the CPU
-// limiter never holds a cycle back by accident.
+// goal to the limit less what is not heap objects (ready - heap_free - heap_alloc), less what is
+// over the limit, less 3% (at least 1 MiB) of headroom, but never below marked + max(marked/16,
+// 1 MiB); the trigger is the goal minus 1.5 times the runway the last marks needed (allocation per
+// byte of scan work, smoothed, times the scan work), kept between 70% and 95% of the way from the
+// marked heap to the goal; GOGC=off without a limit never triggers. A pacer built without a source
+// of memory figures sees none in use. Reports end at steady-clock time 0 unless a test says
+// otherwise, so the CPU limiter never holds a cycle back by accident.
 #include "gc/pacer.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -19,10 +22,24 @@ namespace {
 
 using gc::detail::kMinHeapGoal;
 using gc::detail::MarkReport;
+using gc::detail::MemoryUse;
 using gc::detail::Pacer;
 
 constexpr std::int64_t kMiB = std::int64_t{1} << 20;
 constexpr std::int64_t kNoLimit = INT64_MAX;
+
+// `bytes` less the memory limit's headroom: 3%, at least 1 MiB.
+std::int64_t less_headroom(std::int64_t bytes) {
+  return bytes - std::max(bytes / 100 * 3, std::int64_t{1} << 20);
+}
+
+// The memory figures a pacer of these tests reads, and how often it read them.
+MemoryUse g_use;
+int g_use_reads = 0;
+MemoryUse test_use() {
+  ++g_use_reads;
+  return g_use;
+}
 
 MarkReport marked(std::int64_t heap_marked, std::int64_t scan_work = 0,
                   std::int64_t allocated_during_mark = 0) {
@@ -152,8 +169,8 @@ TEST(PacerComponent, AMemoryLimitLowersTheGoal) {
   Pacer p;
   p.configure(100, 150 * kMiB);
   p.end_cycle(marked(100 * kMiB));
-  EXPECT_EQ(p.goal(), 150 * kMiB);
-  EXPECT_EQ(p.trigger(), way(100 * kMiB, 150 * kMiB, 0.95));
+  EXPECT_EQ(p.goal(), less_headroom(150 * kMiB));  // 145.5 MiB
+  EXPECT_EQ(p.trigger(), way(100 * kMiB, less_headroom(150 * kMiB), 0.95));
   // A limit above the GOGC goal changes nothing.
   EXPECT_EQ(p.set_memory_limit(300 * kMiB), 150 * kMiB);
   EXPECT_EQ(p.goal(), 200 * kMiB);
@@ -178,9 +195,74 @@ TEST(PacerComponent, AMemoryLimitNeverPutsTheGoalBelowTheLiveHeapPlusASixteenth)
 TEST(PacerComponent, AMemoryLimitMayPutTheGoalBelowFourMiB) {
   // The 4 MiB minimum is part of the GOGC goal; a limit lowers whatever goal it finds (as Go's).
   Pacer p;
-  p.configure(100, 2 * kMiB);
+  p.configure(100, 3 * kMiB);
   p.end_cycle(marked(0));
-  EXPECT_EQ(p.goal(), 2 * kMiB);
+  EXPECT_EQ(p.goal(), 2 * kMiB);  // less the headroom's minimum of 1 MiB
+}
+
+// A pacer that reads g_use, with GOGC=off, a 256 MiB limit and 100 MiB marked.
+class PacerWithMemoryInUse : public testing::Test {
+ protected:
+  void SetUp() override {
+    p.configure(-1, 256 * kMiB);
+    p.end_cycle(marked(100 * kMiB));
+  }
+  void TearDown() override { g_use = {}; }
+  Pacer p{&test_use};
+};
+
+TEST_F(PacerWithMemoryInUse, TheLimitsGoalLeavesOutWhatCannotHoldObjects) {
+  // 200 MiB ready, of which 150 MiB objects and 20 MiB idle pages: 30 MiB of bookkeeping, arena
+  // chunks and free slots, which the heap cannot grow into.
+  g_use = {200 * kMiB, 20 * kMiB, 150 * kMiB};
+  EXPECT_EQ(p.goal(), less_headroom(226 * kMiB));
+  EXPECT_EQ(p.memory_limit_goal(g_use), less_headroom(226 * kMiB));
+  EXPECT_EQ(p.trigger(), way(100 * kMiB, less_headroom(226 * kMiB), 0.95));
+  // Idle pages are room for objects: releasing them moves nothing.
+  g_use = {180 * kMiB, 0, 150 * kMiB};
+  EXPECT_EQ(p.goal(), less_headroom(226 * kMiB));
+}
+
+TEST_F(PacerWithMemoryInUse, TheLimitsGoalFollowsTheMemoryInUseWithoutACycle) {
+  p.set_percent(100);
+  g_use = {120 * kMiB, 0, 100 * kMiB};  // 20 MiB outside the objects: GOGC's 200 MiB is lower
+  EXPECT_EQ(p.goal(), 200 * kMiB);
+  const std::int64_t percent_trigger = p.trigger();
+  EXPECT_FALSE(p.should_trigger(percent_trigger - 1));
+  // The bookkeeping grows to 80 MiB: the limit's goal, 176 MiB less headroom, is now the lower.
+  g_use = {180 * kMiB, 0, 100 * kMiB};
+  EXPECT_EQ(p.goal(), less_headroom(176 * kMiB));
+  const std::int64_t trigger = way(100 * kMiB, less_headroom(176 * kMiB), 0.95);
+  EXPECT_EQ(p.trigger(), trigger);
+  EXPECT_FALSE(p.should_trigger(trigger - 1));
+  EXPECT_TRUE(p.should_trigger(trigger));
+}
+
+TEST_F(PacerWithMemoryInUse, OverTheLimitTheOverageComesOffTheGoal) {
+  // 300 MiB ready: 50 MiB outside the objects, and 44 MiB over the limit.
+  g_use = {300 * kMiB, 0, 250 * kMiB};
+  EXPECT_EQ(p.goal(), less_headroom(162 * kMiB));
+  // More than the limit outside the objects: the floor above the live heap.
+  g_use = {400 * kMiB, 0, 100 * kMiB};
+  EXPECT_EQ(p.goal(), 100 * kMiB + 100 * kMiB / 16);
+}
+
+TEST_F(PacerWithMemoryInUse, FiguresThatDisagreeForAMomentCountNothingOutsideTheObjects) {
+  // A sweep between two reads: the objects and idle pages add up to more than was ready.
+  g_use = {200 * kMiB, 60 * kMiB, 150 * kMiB};
+  EXPECT_EQ(p.goal(), less_headroom(256 * kMiB));
+}
+
+TEST(PacerComponent, WithoutALimitTheMemoryFiguresAreNeverRead) {
+  Pacer p(&test_use);
+  p.configure(100, kNoLimit);
+  p.end_cycle(marked(100 * kMiB, 80 * kMiB, 10 * kMiB));
+  g_use_reads = 0;
+  EXPECT_EQ(p.goal(), 200 * kMiB);
+  EXPECT_EQ(p.trigger(), 185 * kMiB);
+  EXPECT_TRUE(p.should_trigger(185 * kMiB));
+  EXPECT_DOUBLE_EQ(p.assist_work_per_byte(150 * kMiB, 40 * kMiB), 0.8);
+  EXPECT_EQ(g_use_reads, 0);
 }
 
 TEST(PacerComponent, GogcOffNeverTriggers) {
@@ -205,8 +287,8 @@ TEST(PacerComponent, GogcOffWithAMemoryLimitPacesToTheLimit) {
   Pacer p;
   p.configure(-1, 64 * kMiB);
   p.end_cycle(marked(10 * kMiB));
-  EXPECT_EQ(p.goal(), 64 * kMiB);
-  EXPECT_EQ(p.trigger(), way(10 * kMiB, 64 * kMiB, 0.95));
+  EXPECT_EQ(p.goal(), less_headroom(64 * kMiB));
+  EXPECT_EQ(p.trigger(), way(10 * kMiB, less_headroom(64 * kMiB), 0.95));
   EXPECT_TRUE(p.should_trigger(64 * kMiB));
 }
 

@@ -301,51 +301,99 @@ TEST_F(PageHeapComponent, ScavengeReleasesOneContiguousPiecePerCall) {
   EXPECT_EQ(heap_.scavenge(1000 * kP), 0u);
 }
 
-TEST_F(PageHeapComponent, OverTheRetainedLimitAllocationReleasesIdlePagesFirst) {
+TEST_F(PageHeapComponent, OverTheMemoryLimitAllocationReleasesIdlePages) {
   first();
-  heap_.set_retained_limit(64 * kP);
-  EXPECT_EQ(heap_.retained_limit(), 64 * kP);
-  // 1 in use + 127 idle + the new page = 129 > 64: the 65 highest idle pages go first.
+  heap_.set_memory_limit(64 * kP);
+  EXPECT_EQ(heap_.memory_limit(), 64 * kP);
+  // 2 in use + 126 idle = 128 > 64: the 64 highest idle pages go, not the page just taken.
   Span* b = take(1);
   EXPECT_EQ(b->base, page(1));
-  EXPECT_TRUE(pages(2, 126, 65));
-  EXPECT_EQ(heap_.take_eager_released(), 65 * kP);
-  // 2 + 126 - 65 + 1 = 64: at the limit, nothing more.
+  EXPECT_TRUE(pages(2, 126, 64));
+  EXPECT_EQ(heap_.take_eager_released(), 64 * kP);
+  // Page 2 was idle and retained already: 3 + 125 - 64 = 64, at the limit, nothing more.
   EXPECT_EQ(take(1)->base, page(2));
-  EXPECT_TRUE(pages(3, 125, 65));
+  EXPECT_TRUE(pages(3, 125, 64));
   EXPECT_EQ(heap_.take_eager_released(), 0u);
 }
 
-TEST_F(PageHeapComponent, AtTheRetainedLimitNothingIsReleased) {
+TEST_F(PageHeapComponent, AtTheMemoryLimitNothingIsReleased) {
   first();
-  heap_.set_retained_limit(129 * kP);  // 1 + 127 + the new page
+  heap_.set_memory_limit(128 * kP);  // 2 in use + 126 idle after the next span
   take(1);
   EXPECT_TRUE(pages(2, 126, 0));
   EXPECT_EQ(heap_.take_eager_released(), 0u);
 }
 
-TEST_F(PageHeapComponent, TheRetainedLimitReleasesFromEveryRunButNothingInUse) {
+TEST_F(PageHeapComponent, TheMemoryLimitReleasesFromEveryRunButNothingInUse) {
   Span* a = first();
   Span* b = take(1);
   Span* c = take(1);
   ASSERT_TRUE(a && b && c);
   heap_.free(b);
-  heap_.set_retained_limit(2 * kP);  // below the pages in use
-  // 2 + 126 + 1 = 129: 127 over, but only 126 idle pages to give: pages 3-127, then page 1.
+  heap_.set_memory_limit(2 * kP);  // below the pages in use
+  // Page 1 is taken; 3 + 125 = 128 is 126 over, and the 125 idle pages 3-127 are all there is.
   Span* d = take(1);
-  EXPECT_EQ(d->base, page(1));  // and page 1 is in use again
-  EXPECT_EQ(heap_.take_eager_released(), 126 * kP);
+  EXPECT_EQ(d->base, page(1));
+  EXPECT_EQ(heap_.take_eager_released(), 125 * kP);
   EXPECT_TRUE(pages(3, 125, 125));
 }
 
-TEST_F(PageHeapComponent, WithNothingIdleToGiveTheRetainedLimitReleasesNothing) {
+TEST_F(PageHeapComponent, WithNothingIdleToGiveTheMemoryLimitReleasesNothing) {
   first();
   EXPECT_EQ(heap_.release_free_pages(), 127 * kP);
   EXPECT_EQ(heap_.take_eager_released(), 127 * kP);
-  heap_.set_retained_limit(kP);
+  heap_.set_memory_limit(kP);
   EXPECT_EQ(take(1)->base, page(1));
   EXPECT_EQ(heap_.take_eager_released(), 0u);
   EXPECT_TRUE(pages(2, 126, 126));
+}
+
+// The library's memory outside this heap (bookkeeping, arena chunks): here, whatever the test says.
+std::size_t g_outside = 0;
+std::size_t outside() { return g_outside; }
+
+TEST(PageHeapOutside, TheMemoryLimitCountsWhatTheLibraryHoldsOutsideTheHeap) {
+  gc::detail::ensure_runtime();
+  PageHeap heap(&outside);
+  g_outside = 32 * kP;
+  Span* a = heap.allocate(1);  // one page in use, 127 idle: 128 retained
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(heap.take_eager_released(), 0u);
+  EXPECT_EQ(heap.ready_bytes_now(), 160 * kP);
+  // 96 pages of limit leave the heap 64 once the outside is counted.
+  heap.set_memory_limit(96 * kP);
+  ASSERT_NE(heap.allocate(1), nullptr);
+  EXPECT_EQ(heap.take_eager_released(), 64 * kP);
+  EXPECT_EQ(heap.retained_bytes(), 64 * kP);
+  EXPECT_EQ(heap.ready_bytes_now(), 96 * kP);
+  // The outside grows by 8 pages: the next allocation gives 8 idle pages more.
+  g_outside = 40 * kP;
+  ASSERT_NE(heap.allocate(1), nullptr);
+  EXPECT_EQ(heap.take_eager_released(), 8 * kP);
+  EXPECT_EQ(heap.retained_bytes(), 56 * kP);
+  g_outside = 0;
+}
+
+TEST_F(PageHeapComponent, TheCountsReadWithoutTheLockFollowEveryChange) {
+  auto now = [&](std::size_t retained, std::size_t idle) {
+    return heap_.retained_now() == retained * kP && heap_.idle_retained_now() == idle * kP &&
+           heap_.ready_bytes_now() == retained * kP;  // no outside function: nothing outside
+  };
+  EXPECT_TRUE(now(0, 0));
+  Span* a = first();
+  EXPECT_TRUE(now(128, 127));  // allocate: the grown run
+  Span* b = take(1);
+  EXPECT_TRUE(now(128, 126));
+  heap_.free(b);
+  EXPECT_TRUE(now(128, 127));  // free
+  EXPECT_EQ(heap_.scavenge(3 * kP), 3 * kP);
+  EXPECT_TRUE(now(125, 124));  // scavenge
+  EXPECT_EQ(heap_.release_free_pages(), 124 * kP);
+  EXPECT_TRUE(now(1, 0));  // release_free_pages
+  EXPECT_EQ(take(2)->base, page(1));
+  EXPECT_TRUE(now(3, 0));  // released pages in use again
+  heap_.free(a);
+  EXPECT_TRUE(now(3, 1));
 }
 
 }  // namespace

@@ -86,6 +86,26 @@ __attribute__((noinline)) inline gc::ptr<Tracked> make_chain(int n) {
   return head;
 }
 
+// A chain of `n` whose only reference leaves as a raw pointer: what keeps it alive is wherever the
+// caller keeps that pointer (a stack word, a register), which the conservative scan must find.
+__attribute__((noinline)) inline Tracked* make_raw_chain(int n) { return make_chain(n).get(); }
+
+// Allocates `bytes` of garbage in 128-byte objects.
+__attribute__((noinline)) inline void churn(std::size_t bytes) {
+  struct Blob {
+    char b[128];
+  };
+  for (std::size_t done = 0; done < bytes; done += sizeof(Blob)) gc::make<Blob>();
+}
+
+// Collections that free, and let new objects reuse, anything the marks missed.
+inline void collect_and_reuse(int rounds) {
+  for (int i = 0; i < rounds; ++i) {
+    churn(4 << 20);
+    gc::collect();
+  }
+}
+
 // True when `head` is a chain made by make_chain(n), every node intact.
 inline bool chain_intact(const Tracked* head, int n) {
   for (int i = n - 1; i >= 0; --i, head = head->next.get())

@@ -24,19 +24,10 @@
 
 namespace {
 
+using test::churn;
 using test::Tracked;
 
 using test::kThreadSanitizer;
-
-// Only the raw pointer leaves: the stack scan must find it.
-__attribute__((noinline)) Tracked* build_list(int n) { return test::make_chain(n).get(); }
-
-__attribute__((noinline)) void churn(std::size_t bytes) {
-  struct Blob {
-    char b[128];
-  };
-  for (std::size_t done = 0; done < bytes; done += sizeof(Blob)) gc::make<Blob>();
-}
 
 TEST(Threads, BlockedAndSpinningThreadsKeepTheirObjects) {
   int fds[2];
@@ -46,7 +37,7 @@ TEST(Threads, BlockedAndSpinningThreadsKeepTheirObjects) {
   std::atomic<bool> reader_ok{false}, spinner_ok{false};
 
   std::thread reader([&] {
-    Tracked* mine = build_list(1000);
+    Tracked* mine = test::make_raw_chain(1000);
     ready.fetch_add(1);
     char byte;
     // ThreadSanitizer holds a signal back while the thread is inside read(), which would then
@@ -60,7 +51,7 @@ TEST(Threads, BlockedAndSpinningThreadsKeepTheirObjects) {
     reader_ok = n == 1 && test::chain_intact(mine, 1000);
   });
   std::thread spinner([&] {
-    Tracked* mine = build_list(1000);
+    Tracked* mine = test::make_raw_chain(1000);
     ready.fetch_add(1);
     volatile std::uint64_t counter = 0;
     while (!stop_spinning.load(std::memory_order_relaxed)) {
@@ -97,7 +88,7 @@ TEST(Threads, BlockedAndSpinningThreadsKeepTheirObjects) {
 TEST(Threads, BlockingRegionsAreNotWaitedFor) {
   std::atomic<bool> inside{false}, leave{false};
   std::thread sleeper([&] {
-    Tracked* mine = build_list(100);
+    Tracked* mine = test::make_raw_chain(100);
     {
       gc::blocking_region region;
       inside = true;
@@ -127,7 +118,7 @@ TEST(Threads, ExitingThreadsLeaveTheRegistry) {
 TEST(Threads, SafepointLetsALoopCooperate) {
   std::atomic<bool> stop{false};
   std::thread looper([&] {
-    Tracked* mine = build_list(50);
+    Tracked* mine = test::make_raw_chain(50);
     while (!stop.load(std::memory_order_relaxed)) gc::safepoint();
     EXPECT_TRUE(test::chain_intact(mine, 50));
   });

@@ -1,0 +1,3 @@
+module tricolor/bench/memory_limit
+
+go 1.19

@@ -86,7 +86,10 @@ void run_span(Span* s) {
       m.dying_lo = object;
       m.dying_size = size;
       run_destructor(reinterpret_cast<void*>(object), destructor);
+      // Both go: the thread's MutatorState is thread-local storage, a root, and the address left
+      // there would keep whatever is built in the slot next alive, and all it reaches.
       m.dying_size = 0;
+      m.dying_lo = 0;
       // The slot's next object may be of the span's own type: published with the destroyed bit.
       if (entry != 0) table[index].store(0, std::memory_order_relaxed);
       ran[w] |= std::uint64_t{1} << bit;

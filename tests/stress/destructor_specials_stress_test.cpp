@@ -162,7 +162,7 @@ __attribute__((noinline)) void work(unsigned seed, long max_rounds) {
 }
 
 TEST(DestructorSpecialsStress, WeakRefsAndCleanupsFollowObjectsWhoseSlotsComeBackAtOnce) {
-  const long rounds = test::kThreadSanitizer || test::kAddressSanitizer ? 300 : 1500;
+  constexpr long kRounds = test::kThreadSanitizer || test::kAddressSanitizer ? 300 : 1500;
   std::atomic<bool> done{false};
   std::thread collector([&] {
     while (!done.load(std::memory_order_relaxed)) {
@@ -171,7 +171,7 @@ TEST(DestructorSpecialsStress, WeakRefsAndCleanupsFollowObjectsWhoseSlotsComeBac
     }
   });
   std::vector<std::thread> threads;
-  for (unsigned t = 0; t < 3; ++t) threads.emplace_back([t, rounds] { work(t + 11, rounds); });
+  for (unsigned t = 0; t < 3; ++t) threads.emplace_back([t] { work(t + 11, kRounds); });
   for (auto& t : threads) t.join();
   done.store(true);
   collector.join();

@@ -31,7 +31,10 @@ class atomic_ptr {
  public:
   atomic_ptr() noexcept { detail::slot_born(&p_, static_cast<T*>(nullptr)); }
   explicit atomic_ptr(const ptr<T>& value) noexcept { detail::slot_born(&p_, value.get()); }
-  ~atomic_ptr() { detail::slot_dies(&p_, std::atomic_ref<T*>(p_).load(std::memory_order_relaxed)); }
+  ~atomic_ptr() {
+    if (!detail::in_dying_object(&p_))
+      detail::slot_dies(&p_, std::atomic_ref<T*>(p_).load(std::memory_order_relaxed));
+  }
   atomic_ptr(const atomic_ptr&) = delete;
   atomic_ptr& operator=(const atomic_ptr&) = delete;
 

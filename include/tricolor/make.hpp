@@ -6,8 +6,9 @@
 // never scans; everything else is scanned through the pointer bitmap, which only has bits where
 // gc::ptr slots actually live.
 //
-// A type with a non-trivial destructor registers it after construction; the collector runs it when
-// the object dies. If the constructor throws, the slot is handed back and the exception propagates.
+// A type with a non-trivial destructor registers it with its allocation; the collector runs it when
+// the object dies. If the constructor throws, the slot is handed back, its destructor unregistered,
+// and the exception propagates.
 #pragma once
 
 #include <cstddef>
@@ -37,8 +38,6 @@ template <class T>
 inline constexpr bool needs_destructor_v =
     !std::is_trivially_destructible_v<T> && !collect_without_destructor<std::remove_cv_t<T>>;
 
-// Registers `fn` to destroy the object at `object` when it dies (src/gc/destructors.cpp).
-void register_destructor(void* object, DestructorFn fn);
 // Gives back memory whose constructor threw (src/heap/thread_cache.cpp).
 void abandon_allocation(void* object) noexcept;
 
@@ -81,9 +80,15 @@ void destroy_array(void* object) {
   }
 }
 
+// The memory for a T, with its destructor registered if it needs one: at allocation, while the
+// thread's cache owns the span (detail/alloc.hpp), so a constructor that throws unregisters it
+// (abandon_allocation).
 template <class T>
 void* allocate_for() {
-  return allocate<sizeof(T), alignof(T), is_noscan_v<T>, std::is_trivially_destructible_v<T>>();
+  DestructorFn destructor = nullptr;
+  if constexpr (needs_destructor_v<T>) destructor = &destroy_object<T>;
+  return allocate<sizeof(T), alignof(T), is_noscan_v<T>, std::is_trivially_destructible_v<T>>(
+      destructor);
 }
 
 class ConstructionGuard {
@@ -100,7 +105,7 @@ class ConstructionGuard {
   void* memory_;
 };
 
-void* allocate_array(std::size_t bytes, std::size_t align, bool noscan);
+void* allocate_array(std::size_t bytes, std::size_t align, bool noscan, DestructorFn destructor);
 
 // Constructs a T at `memory`: with (), or with {} for aggregates, where () does not work.
 template <class T, class... Args>
@@ -150,21 +155,19 @@ requires(!std::is_array_v<T>) ptr<T> make(Args&&... args) {
   detail::ConstructionGuard guard(memory);
   T* object = detail::construct_object<T>(memory, std::forward<Args>(args)...);
   guard.release();
-  if constexpr (detail::needs_destructor_v<T>)
-    detail::register_destructor(memory, &detail::destroy_object<T>);
   return ptr<T>(detail::adopt, object);
 }
 
 template <class T>
 requires(std::is_unbounded_array_v<T>) ptr<T> make(std::size_t n) {
   using E = std::remove_extent_t<T>;
-  void* memory =
-      detail::allocate_array(detail::managed_array_bytes<E>(n), alignof(E), detail::is_noscan_v<E>);
+  detail::DestructorFn destructor = nullptr;
+  if constexpr (detail::needs_destructor_v<E>) destructor = &detail::destroy_array<E>;
+  void* memory = detail::allocate_array(detail::managed_array_bytes<E>(n), alignof(E),
+                                        detail::is_noscan_v<E>, destructor);
   detail::ConstructionGuard guard(memory);
   E* first = detail::construct_array<E>(memory, n);
   guard.release();
-  if constexpr (detail::needs_destructor_v<E>)
-    detail::register_destructor(memory, &detail::destroy_array<E>);
   return ptr<T>(detail::adopt, first);
 }
 

@@ -73,7 +73,11 @@ class ptr {
     other.reset();
   }
 
-  ~ptr() { detail::slot_dies(&p_, p_); }
+  // A member of the dead object being destroyed is not even read (detail/barrier.hpp).
+  ~ptr() {
+    if (!detail::in_dying_object(&p_))
+      detail::slot_dies(&p_, std::atomic_ref<element_type*>(p_).load(std::memory_order_relaxed));
+  }
 
   ptr& operator=(const ptr& other) noexcept {
     detail::slot_store(&p_, other.p_);

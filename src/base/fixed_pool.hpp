@@ -1,5 +1,5 @@
 // Fixed-size blocks from mmap, for the library's own bookkeeping (span descriptors, page-heap index
-// nodes, zombie batches, grey-object chunks, root tables' neighbours).
+// nodes, destructor tables, grey-object chunks, root tables' neighbours).
 //
 // Why not malloc: library code that holds internal locks runs inside critical sections, where a
 // stop signal is deferred. If such code called malloc while another thread had been stopped by
@@ -7,6 +7,10 @@
 // wait for it: a deadlock. So nothing inside a critical section calls malloc; it takes blocks from
 // here. Blocks are recycled through a free list and never returned to the OS; the chunks they come
 // from count as the library's metadata (os_memory.hpp) from the moment they are mapped.
+//
+// A fresh chunk is handed out by a bump pointer, not threaded onto the free list at once: that
+// would touch every page of the chunk inside the caller's critical section (page faults that a
+// stop of the world waits out), and pages of it no block was taken from yet stay untouched.
 #pragma once
 
 #include <array>
@@ -25,10 +29,14 @@ class FixedPool {
  public:
   void* allocate() {
     std::lock_guard lock(mutex_);
-    if (free_ == nullptr) refill();
-    Node* n = free_;
-    free_ = n->next;
-    return n;
+    if (Node* n = free_) {
+      free_ = n->next;
+      return n;
+    }
+    if (bump_ == end_) refill();
+    void* block = bump_;
+    bump_ += kBlock;
+    return block;
   }
   void deallocate(void* p) {
     std::lock_guard lock(mutex_);
@@ -52,26 +60,26 @@ class FixedPool {
   };
   static constexpr std::size_t kBlock = (BlockSize + 15) & ~std::size_t{15};
   // Small chunks (Go's fixalloc takes 16 KiB at a time): every pool and SizedPool bucket a program
-  // touches maps at least one, all of it counted against the memory limit and resident at once.
+  // touches maps at least one, all of it counted against the memory limit from the start (though
+  // its pages become resident only as the bump pointer reaches them).
   static constexpr std::size_t kChunk = kBlock > (std::size_t{1} << 16) ? kBlock
                                                                         : std::size_t{1} << 16;
 
   void refill() {
     auto* chunk = static_cast<char*>(os::map_metadata(kChunk));
     if (chunk == nullptr) os::fatal("out of memory for the collector's bookkeeping");
-    for (std::size_t off = 0; off + kBlock <= kChunk; off += kBlock) {
-      auto* n = reinterpret_cast<Node*>(chunk + off);
-      n->next = free_;
-      free_ = n;
-    }
+    bump_ = chunk;
+    end_ = chunk + kChunk / kBlock * kBlock;
   }
 
   Mutex mutex_{LockRank::kLeaf};
   Node* free_ = nullptr;
+  char* bump_ = nullptr;  // the rest of the latest chunk, [bump_, end_)
+  char* end_ = nullptr;
 };
 
 // Blocks of any size up to kMaxBytes, from one FixedPool per power of two (at least 64 bytes), for
-// bookkeeping whose size follows a span's object count (destructor tables, zombie batches): a span
+// bookkeeping whose size follows a span's object count (destructor tables): a span
 // of 32 objects then costs 32 entries, not the 1024 of the densest span.
 class SizedPool {
  public:

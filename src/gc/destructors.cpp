@@ -1,15 +1,16 @@
 #include "gc/destructors.hpp"
 
+#include <bit>
 #include <cstdio>
 #include <exception>
 
 #include "base/check.hpp"
-#include "base/fixed_pool.hpp"
-#include "base/os_memory.hpp"
 #include "gc/callback_queue.hpp"
 #include "gc/sweeper.hpp"
 #include "heap/central.hpp"
 #include "heap/destructor_table.hpp"
+#include "heap/object_lookup.hpp"
+#include "heap/thread_cache.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
 #include "tricolor/detail/heap_range.hpp"
@@ -18,16 +19,10 @@ namespace gc::detail {
 
 namespace {
 
-std::size_t zombie_batch_bytes(const Span* span) {
-  return sizeof(ZombieBatch) + span->nelems * sizeof(ZombieBatch::Entry);
-}
-
-void free_zombie_batch(ZombieBatch* batch) {
-  const std::size_t bytes = batch->bytes;
-  batch->~ZombieBatch();
-  SizedPool::deallocate(batch, bytes);
-}
 std::atomic<std::uint64_t> g_deferred_slots{0};
+
+// Destructors between two looks at what the thread allocated (a call, not worth one each).
+constexpr unsigned kAssistCheckEvery = 16;
 
 void run_destructor(void* object, DestructorFn destructor) {
   try {
@@ -40,95 +35,130 @@ void run_destructor(void* object, DestructorFn destructor) {
 }
 
 void drain_destructors();
-constinit CallbackQueue<ZombieBatch> g_queue("destructors", "destructor", drain_destructors);
+constinit CallbackQueue<Span, &Span::destructor_next, &Span::destructor_seq,
+                        &Span::destructor_queued>
+    g_queue("destructors", "destructor", drain_destructors);
 
-// Runs the destructors of one span's zombies, then frees their slots under one lock.
-void run_batch(ZombieBatch* batch) {
-  Span* span = batch->span;
-  std::atomic<std::uintptr_t>* table = span->destructors.load(std::memory_order_acquire);
-  std::uint32_t indexes[kMaxSpanObjects];
-  for (std::uint32_t i = 0; i < batch->count; ++i) {
-    const ZombieBatch::Entry& z = batch->entries()[i];
-    TRICOLOR_DCHECK(table != nullptr && table[z.index].load(std::memory_order_relaxed) ==
-                                            reinterpret_cast<std::uintptr_t>(z.destructor),
-                    "zombie %p lost its destructor entry before it ran", z.object);
-    TRICOLOR_DCHECK(
-        span->zombie_bits[z.index / 64].load(std::memory_order_relaxed) >> (z.index % 64) & 1,
-        "zombie %p is not marked queued in its span", z.object);
-    g_queue.note_running(z.object, reinterpret_cast<const void*>(z.destructor));
-    run_destructor(z.object, z.destructor);
-    table[z.index].store(0, std::memory_order_release);
-    indexes[i] = z.index;
-    poll_safepoint();
-  }
+// Publishes the zombies of `s` destroyed since the last call (`ran`, cleared): their specials
+// first (a destructor may have made a gc::weak or cleanup of its own object), then their
+// destroyed bits, after which an owner of the span may free their slots.
+void publish_destroyed(Span* s, std::uint64_t* ran) {
+  const std::uint32_t words = (s->nelems + 63) / 64;
   CriticalSection critical;
-  // A destructor may have made a gc::weak or cleanup of its own object.
-  for (std::uint32_t i = 0; i < batch->count; ++i) process_specials(span, indexes[i]);
-  const std::size_t freed =
-      central(span->span_class).free_zombie_slots(span, indexes, batch->count, batch->sweepgen);
-  g_deferred_slots.fetch_add(batch->count - freed, std::memory_order_relaxed);
+  for (std::uint32_t w = 0; w < words; ++w) {
+    if (ran[w] == 0) continue;
+    for (std::uint64_t b = s->special_bits[w].load(std::memory_order_acquire) & ran[w]; b != 0;
+         b &= b - 1)
+      process_specials(s, w * 64 + static_cast<std::uint32_t>(std::countr_zero(b)));
+    s->destroyed_bits[w].fetch_or(ran[w], std::memory_order_release);
+    ran[w] = 0;
+  }
 }
 
-// One round of the destructor thread: every batch queued, until the queue stays empty.
-void drain_destructors() {
-  g_queue.run_all([](ZombieBatch* batch) -> std::uint64_t {
-    run_batch(batch);
-    const std::uint64_t ran = batch->count;
+// Runs the destructors of every zombie of `s` not destroyed yet, then frees their slots if it may.
+void run_span(Span* s) {
+  const std::uintptr_t uniform = s->destructor.load(std::memory_order_acquire);
+  const std::uint32_t words = (s->nelems + 63) / 64;
+  const std::uintptr_t size = object_size(s);
+  MutatorState& m = t_mutator;
+  std::uint64_t ran[kBitmapWords] = {};
+  std::int64_t assisted_at = thread_allocated_bytes();
+  unsigned since_check = 0;
+  for (std::uint32_t w = 0; w < words; ++w) {
+    // Destroyed bits before zombie bits: see the header.
+    const std::uint64_t destroyed = s->destroyed_bits[w].load(std::memory_order_acquire);
+    std::uint64_t todo = s->zombie_bits[w].load(std::memory_order_acquire) & ~destroyed;
+    // The table as the sweeps that found these zombies saw it (their bits were read with acquire):
+    // made perhaps since this run began.
+    std::atomic<std::uintptr_t>* table = s->destructors.load(std::memory_order_acquire);
+    while (todo != 0) {
+      const std::uint32_t bit = static_cast<std::uint32_t>(std::countr_zero(todo));
+      todo &= todo - 1;
+      const std::uint32_t index = w * 64 + bit;
+      const std::uintptr_t object = s->slot_base(index);
+      std::uintptr_t entry = 0;
+      if (table != nullptr) entry = table[index].load(std::memory_order_acquire);
+      const auto destructor = reinterpret_cast<DestructorFn>(entry != 0 ? entry : uniform);
+      TRICOLOR_DCHECK(destructor != nullptr, "zombie %p has no destructor",
+                      reinterpret_cast<void*>(object));
+      g_queue.note_running(reinterpret_cast<const void*>(object),
+                           reinterpret_cast<const void*>(destructor));
+      m.dying_lo = object;
+      m.dying_size = size;
+      run_destructor(reinterpret_cast<void*>(object), destructor);
+      // Both go: the thread's MutatorState is thread-local storage, a root, and the address left
+      // there would keep whatever is built in the slot next alive, and all it reaches.
+      m.dying_size = 0;
+      m.dying_lo = 0;
+      // The slot's next object may be of the span's own type: published with the destroyed bit.
+      if (entry != 0) table[index].store(0, std::memory_order_relaxed);
+      ran[w] |= std::uint64_t{1} << bit;
+      poll_safepoint();
+      // Its own garbage, queued since: destroyed first (see the header). What ran so far is
+      // published, so that a nested run of this very span skips it; and what the nested runs
+      // destroyed is not run again here.
+      if (++since_check % kAssistCheckEvery == 0 &&
+          thread_allocated_bytes() - assisted_at >= kDestructorAssistBytes) {
+        publish_destroyed(s, ran);
+        if (g_queue.run_queued(run_span)) {
+          const std::uint64_t now_destroyed = s->destroyed_bits[w].load(std::memory_order_acquire);
+          todo &= s->zombie_bits[w].load(std::memory_order_acquire) & ~now_destroyed;
+          table = s->destructors.load(std::memory_order_acquire);
+        }
+        assisted_at = thread_allocated_bytes();
+      }
+    }
+  }
+  publish_destroyed(s, ran);
+  std::uint32_t left = 0;
+  {
     CriticalSection critical;
-    free_zombie_batch(batch);
-    return ran;
-  });
+    left = central(s->span_class).release_destroyed(s);  // the last access to the span
+  }
+  if (left != 0) g_deferred_slots.fetch_add(left, std::memory_order_relaxed);
 }
 
-std::uint64_t batch_callbacks(const ZombieBatch* batch) { return batch->count; }
+// One round of the destructor thread: every span queued, until the queue stays empty.
+void drain_destructors() { g_queue.run_all(run_span); }
 
 }  // namespace
 
-void register_destructor(void* object, DestructorFn fn) {
-  const auto addr = reinterpret_cast<std::uintptr_t>(object);
-  Span* s = span_of(addr);
-  std::atomic<std::uintptr_t>* table = s->destructors.load(std::memory_order_acquire);
-  if (table == nullptr) {
-    auto* fresh = new_destructor_table(s->nelems);
-    if (s->destructors.compare_exchange_strong(table, fresh, std::memory_order_acq_rel)) {
-      table = fresh;
-    } else {
-      free_destructor_table(fresh, s->nelems);
-    }
-  }
-  const std::uint32_t index = s->nelems == 1 ? 0 : s->slot_index(addr);
-  TRICOLOR_DCHECK(index < s->nelems && s->slot_base(index) == addr,
-                  "destructor registered for %p, which is not the start of a slot", object);
-  TRICOLOR_DCHECK(table[index].load(std::memory_order_relaxed) == 0,
-                  "slot %u of span %p already has a destructor", index,
-                  reinterpret_cast<void*>(s->base));
-  table[index].store(reinterpret_cast<std::uintptr_t>(fn), std::memory_order_release);
+void register_destructor_slow(Span* s, std::uint32_t index, DestructorFn fn) {
+  TRICOLOR_DCHECK(index < s->nelems, "destructor registered for slot %u of %u", index, s->nelems);
+  TRICOLOR_DCHECK(
+      (s->destructor_bits[index / 64].load(std::memory_order_relaxed) >> (index % 64) & 1) == 0,
+      "slot %u of span %p already has a destructor", index, reinterpret_cast<void*>(s->base));
+  const auto entry = reinterpret_cast<std::uintptr_t>(fn);
+  std::uintptr_t first = 0;
+  // A second type in this span: its destructor goes in the table.
+  if (!s->destructor.compare_exchange_strong(first, entry, std::memory_order_acq_rel) &&
+      first != entry)
+    destructor_table_of(s)[index].store(entry, std::memory_order_release);
+  s->destructor_bits[index / 64].fetch_or(std::uint64_t{1} << (index % 64),
+                                          std::memory_order_release);
 }
 
 DestructorFn registered_destructor(const Span* s, std::uint32_t index) {
+  if ((s->destructor_bits[index / 64].load(std::memory_order_acquire) >> (index % 64) & 1) == 0)
+    return nullptr;
   const std::atomic<std::uintptr_t>* table = s->destructors.load(std::memory_order_acquire);
-  if (table == nullptr) return nullptr;
-  return reinterpret_cast<DestructorFn>(table[index].load(std::memory_order_acquire));
+  const std::uintptr_t entry = table != nullptr ? table[index].load(std::memory_order_acquire) : 0;
+  return reinterpret_cast<DestructorFn>(entry != 0 ? entry
+                                                   : s->destructor.load(std::memory_order_acquire));
 }
 
-ZombieBatch* new_zombie_batch(Span* span, std::uint32_t sweepgen) {
-  TRICOLOR_DCHECK(span->nelems <= kMaxSpanObjects, "a span of %u objects", span->nelems);
-  const std::size_t bytes = zombie_batch_bytes(span);
-  auto* batch = ::new (SizedPool::allocate(bytes)) ZombieBatch;
-  batch->bytes = bytes;
-  batch->span = span;
-  batch->sweepgen = sweepgen;
-  return batch;
+void queue_zombies(Span* span) {
+  // The hold comes first: the thread may take the span as soon as it is linked.
+  span->destructor_holds.fetch_add(1, std::memory_order_relaxed);
+  if (!g_queue.push(span, span)) span->destructor_holds.fetch_sub(1, std::memory_order_relaxed);
 }
-
-void queue_zombies(ZombieBatch* batch) { g_queue.push(batch, batch, batch->count); }
 
 void start_destructor_thread() { g_queue.prepare(); }
 
-void restart_destructor_thread_after_fork() { g_queue.restart_after_fork(batch_callbacks); }
+void restart_destructor_thread_after_fork() { g_queue.restart_after_fork(); }
 
 std::uint64_t deferred_zombie_slots() { return g_deferred_slots.load(std::memory_order_relaxed); }
 
-std::uint64_t wait_for_destructors() { return g_queue.wait(); }
+void wait_for_destructors() { g_queue.wait(); }
 
 }  // namespace gc::detail

@@ -26,19 +26,6 @@ void process_specials(Span* s, std::uint32_t index) {
   g_hooks.dead_object.call(s->slot_base(index));
 }
 
-namespace {
-
-// The bits of the 64-slot word starting at `word_first` that fall in [from, to).
-std::uint64_t range_bits(std::uint32_t word_first, std::uint32_t from, std::uint32_t to) {
-  const std::uint32_t lo = from > word_first ? from - word_first : 0;
-  const std::uint32_t hi = to > word_first ? (to - word_first < 64 ? to - word_first : 64) : 0;
-  if (lo >= hi) return 0;
-  const std::uint64_t upto_hi = hi == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << hi) - 1;
-  return upto_hi & ~((std::uint64_t{1} << lo) - 1);
-}
-
-}  // namespace
-
 bool sweep_span(SweepClaim claim) {
   const std::uint32_t sweepgen = claim.sweepgen();
   Span* const s = claim.release();
@@ -56,10 +43,10 @@ bool sweep_span(SweepClaim claim) {
   const std::uint32_t n = s->nelems;
   const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);
   const std::uint32_t mark_free_index = s->mark_free_index.load(std::memory_order_relaxed);
-  std::atomic<std::uintptr_t>* destructors = s->destructors.load(std::memory_order_acquire);
-  ZombieBatch* zombies = nullptr;  // allocated when the first zombie turns up
   std::uint32_t live = 0;
   std::int64_t freed = 0;
+  std::uint64_t new_zombies = 0;
+  PointerBitClearer clearer;
   const std::uint32_t words = (n + 63) / 64;
   const bool black_allocation = !test_flag(kTestNoBlackAlloc);
   for (std::uint32_t w = 0; w < words; ++w) {
@@ -71,48 +58,56 @@ bool sweep_span(SweepClaim claim) {
       allocated |= below >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << below) - 1;
     }
     if (n - word_first < 64) allocated &= (std::uint64_t{1} << (n - word_first)) - 1;
+    // Zombies whose destructor has run are dead whatever their mark (a stale stack word may have
+    // shaded one): their slots are freed. Read before the zombie bits, as the destructor thread
+    // reads them; one destroyed after this read stays a zombie until its owner or the next sweep.
+    const std::uint64_t destroyed = s->destroyed_bits[w].load(std::memory_order_acquire);
+    TRICOLOR_DCHECK((destroyed & ~allocated) == 0, "span %p has destroyed slots that are free",
+                    reinterpret_cast<void*>(s->base));
     std::uint64_t kept = (s->mark_bits[w].load(std::memory_order_relaxed) |
                           s->pinned_bits[w].load(std::memory_order_relaxed)) &
-                         allocated;
+                         allocated & ~destroyed;
     // Allocated black: free at mark start, handed out since (mark_state.hpp, allocated_black).
     if (black_allocation)
-      kept |= allocated & ~allocated_at_mark & range_bits(word_first, mark_free_index, free_index);
-    std::uint64_t dead = allocated & ~kept;
-    const std::uint64_t zombies_queued = s->zombie_bits[w].load(std::memory_order_relaxed);
-    const std::uint64_t with_specials = s->special_bits[w].load(std::memory_order_acquire) & dead;
-    std::uint64_t freed_bits = 0;
-    while (dead != 0) {
-      const unsigned bit = static_cast<unsigned>(std::countr_zero(dead));
-      dead &= dead - 1;
-      const std::uint32_t index = word_first + bit;
-      // Dead, freed or queued for its destructor: its weak references read null from now on, and
-      // its cleanups may run.
-      if (with_specials & (std::uint64_t{1} << bit)) g_hooks.dead_object.call(s->slot_base(index));
-      const std::uintptr_t entry =
-          destructors != nullptr ? destructors[index].load(std::memory_order_acquire) : 0;
-      if (entry != 0) {
-        // A zombie: keep the slot until its destructor has run.
-        kept |= std::uint64_t{1} << bit;
-        if ((zombies_queued & (std::uint64_t{1} << bit)) == 0) {
-          s->zombie_bits[w].fetch_or(std::uint64_t{1} << bit, std::memory_order_relaxed);
-          if (zombies == nullptr) zombies = new_zombie_batch(s, sweepgen);
-          zombies->entries()[zombies->count++] = {reinterpret_cast<void*>(s->slot_base(index)),
-                                                  reinterpret_cast<DestructorFn>(entry), index};
-        }
-        continue;
-      }
-      freed_bits |= std::uint64_t{1} << bit;
-      ++freed;
-      clear_freed_slot(s, index);
+      kept |=
+          allocated & ~allocated_at_mark & slot_range_bits(word_first, mark_free_index, free_index);
+    const std::uint64_t dead = allocated & ~kept;
+    const std::uint64_t zombies = s->zombie_bits[w].load(std::memory_order_relaxed);
+    // Dead, freed or queued for its destructor: its weak references read null from now on, and its
+    // cleanups may run. (A destroyed zombie's were processed when its destructor had run.)
+    const std::uint64_t with_specials =
+        s->special_bits[w].load(std::memory_order_acquire) & dead & ~destroyed;
+    for (std::uint64_t b = with_specials; b != 0; b &= b - 1)
+      g_hooks.dead_object.call(
+          s->slot_base(word_first + static_cast<std::uint32_t>(std::countr_zero(b))));
+    // A dead object with a destructor becomes a zombie: its slot is kept until its destructor has
+    // run. One already queued stays.
+    const std::uint64_t with_destructor =
+        s->destructor_bits[w].load(std::memory_order_acquire) & dead;
+    const std::uint64_t zombie_now = with_destructor & ~destroyed;
+    const std::uint64_t freed_bits = dead & ~zombie_now;
+    kept |= zombie_now;
+    if (const std::uint64_t fresh = zombie_now & ~zombies) {
+      // Release: the destructor thread that reads it (acquire) finds the destructor's table entry.
+      s->zombie_bits[w].fetch_or(fresh, std::memory_order_release);
+      new_zombies += static_cast<std::uint64_t>(std::popcount(fresh));
     }
-    if (freed_bits & zombies_queued)
-      s->zombie_bits[w].fetch_and(~freed_bits, std::memory_order_relaxed);
+    if (freed_bits != 0) {
+      // Zombie bit before destroyed bit (heap/central.hpp, free_destroyed_slots).
+      if (freed_bits & zombies) s->zombie_bits[w].fetch_and(~freed_bits, std::memory_order_release);
+      if (destroyed != 0) s->destroyed_bits[w].fetch_and(~destroyed, std::memory_order_release);
+      if (freed_bits & with_destructor)
+        s->destructor_bits[w].fetch_and(~freed_bits, std::memory_order_relaxed);
+      clear_freed_slots(s, word_first, freed_bits, clearer);
+      freed += std::popcount(freed_bits);
+    }
     if (with_specials != 0) s->special_bits[w].fetch_and(~with_specials, std::memory_order_relaxed);
     // Release: a weak lock() that reads these sees the claim on sweepgen (weak_refs.cpp).
     s->alloc_bits[w].store(kept, std::memory_order_release);
     s->mark_bits[w].store(0, std::memory_order_release);
     live += static_cast<std::uint32_t>(std::popcount(kept));
   }
+  clearer.flush();
   s->free_index.store(0, std::memory_order_release);
   s->mark_free_index.store(0, std::memory_order_release);
   s->alloc_count.store(live, std::memory_order_relaxed);
@@ -120,13 +115,10 @@ bool sweep_span(SweepClaim claim) {
   TRICOLOR_DCHECK(live <= n, "span %p keeps %u of %u slots", reinterpret_cast<void*>(s->base), live,
                   n);
   count_freed_slots(s, freed);
-  if (zombies != nullptr) {
-    s->pending_zombie_batches.fetch_add(1, std::memory_order_relaxed);
-    queue_zombies(zombies);
-  }
-  // An empty span goes back to the page heap, unless the destructor thread still holds a batch of
-  // it (it is then kept empty, and a later sweep frees it).
-  if (live == 0 && s->pending_zombie_batches.load(std::memory_order_acquire) == 0) {
+  if (new_zombies != 0) queue_zombies(s);
+  // An empty span goes back to the page heap, unless the destructor queue still holds it (it is
+  // then kept empty, and a later sweep frees it).
+  if (live == 0 && s->destructor_holds.load(std::memory_order_acquire) == 0) {
     free_empty_span(s);
     return true;
   }

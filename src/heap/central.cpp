@@ -1,5 +1,7 @@
 #include "heap/central.hpp"
 
+#include <bit>
+
 #include "base/check.hpp"
 #include "heap/destructor_table.hpp"
 #include "heap/heap_counters.hpp"
@@ -88,9 +90,76 @@ void init_large_span(Span* s, std::size_t size, bool noscan) {
   publish_span(s);
 }
 
-void clear_freed_slot(const Span* s, std::uint32_t index) {
-  TRICOLOR_DCHECK(index < s->nelems, "slot %u of a span of %u", index, s->nelems);
-  if (!s->noscan()) clear_pointer_bits(s->slot_base(index), s->elem_size);
+void clear_freed_slots(const Span* s, std::uint32_t word_first, std::uint64_t bits,
+                       PointerBitClearer& clearer) {
+  if (s->noscan()) return;
+  // Runs of neighbouring slots, one range each: garbage dies in runs (a whole span of a dropped
+  // tree), and a range's bitmap words are visited once.
+  while (bits != 0) {
+    const unsigned first = static_cast<unsigned>(std::countr_zero(bits));
+    const unsigned run = static_cast<unsigned>(std::countr_one(bits >> first));
+    bits = run + first >= 64 ? 0 : bits & ~(((std::uint64_t{1} << run) - 1) << first);
+    TRICOLOR_DCHECK(word_first + first + run <= s->nelems, "slots %u+%u of a span of %u",
+                    word_first + first, run, s->nelems);
+    clearer.clear(s->slot_base(word_first + first),
+                  run * ((object_size(s) + 7) & ~std::uintptr_t{7}));
+  }
+}
+
+std::uint64_t slot_range_bits(std::uint32_t word_first, std::uint32_t from, std::uint32_t to) {
+  const std::uint32_t lo = from > word_first ? from - word_first : 0;
+  const std::uint32_t hi = to > word_first ? (to - word_first < 64 ? to - word_first : 64) : 0;
+  if (lo >= hi) return 0;
+  const std::uint64_t upto_hi = hi == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << hi) - 1;
+  return upto_hi & ~((std::uint64_t{1} << lo) - 1);
+}
+
+std::uint32_t free_destroyed_slots(Span* s) {
+  TRICOLOR_DCHECK(
+      s->sweepgen.load(std::memory_order_relaxed) == g_sweepgen.load(std::memory_order_relaxed),
+      "freeing destroyed slots of span %p, which is not swept", reinterpret_cast<void*>(s->base));
+  const std::uint32_t words = (s->nelems + 63) / 64;
+  std::uint64_t destroyed[kBitmapWords];
+  bool any = false;
+  for (std::uint32_t w = 0; w < words; ++w) {
+    destroyed[w] = s->destroyed_bits[w].load(std::memory_order_acquire);
+    any |= destroyed[w] != 0;
+  }
+  if (!any) return 0;
+  std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);
+  if (free_index != 0 && !marking()) {
+    // Bits first, then the cursor: a concurrent find_object sees the slots allocated throughout.
+    for (std::uint32_t w = 0; w * 64 < free_index; ++w)
+      s->alloc_bits[w].fetch_or(slot_range_bits(w * 64, 0, free_index), std::memory_order_release);
+    s->free_index.store(0, std::memory_order_release);
+    s->mark_free_index.store(0, std::memory_order_relaxed);
+    s->alloc_cache = 0;
+    free_index = 0;
+  }
+  PointerBitClearer clearer;
+  std::uint32_t freed = 0;
+  for (std::uint32_t w = 0; w < words; ++w) {
+    const std::uint64_t bits = destroyed[w] & ~slot_range_bits(w * 64, 0, free_index);
+    if (bits == 0) continue;
+    TRICOLOR_DCHECK((bits & ~s->alloc_bits[w].load(std::memory_order_relaxed)) == 0 &&
+                        (bits & ~s->zombie_bits[w].load(std::memory_order_relaxed)) == 0,
+                    "span %p has destroyed slots that are not allocated zombies",
+                    reinterpret_cast<void*>(s->base));
+    s->destructor_bits[w].fetch_and(~bits, std::memory_order_relaxed);
+    s->zombie_bits[w].fetch_and(~bits, std::memory_order_release);
+    s->destroyed_bits[w].fetch_and(~bits, std::memory_order_release);
+    s->alloc_bits[w].fetch_and(~bits, std::memory_order_release);
+    clear_freed_slots(s, w * 64, bits, clearer);
+    freed += static_cast<std::uint32_t>(std::popcount(bits));
+  }
+  if (freed == 0) return 0;
+  TRICOLOR_DCHECK(s->alloc_count.load(std::memory_order_relaxed) >= freed,
+                  "span %p frees %u of its %u objects", reinterpret_cast<void*>(s->base), freed,
+                  s->alloc_count.load(std::memory_order_relaxed));
+  s->alloc_count.store(s->alloc_count.load(std::memory_order_relaxed) - freed,
+                       std::memory_order_relaxed);
+  count_freed_slots(s, freed);
+  return freed;
 }
 
 void count_freed_slots(const Span* s, std::int64_t count) {
@@ -103,8 +172,9 @@ void free_empty_span(Span* s) {
                   s->alloc_count.load(std::memory_order_relaxed));
   TRICOLOR_DCHECK(!s->cached && s->list_id < 0, "span %p freed while cached or listed",
                   reinterpret_cast<void*>(s->base));
-  TRICOLOR_DCHECK(s->pending_zombie_batches.load(std::memory_order_relaxed) == 0,
-                  "span %p freed with a zombie batch pending", reinterpret_cast<void*>(s->base));
+  TRICOLOR_DCHECK(s->destructor_holds.load(std::memory_order_relaxed) == 0,
+                  "span %p freed while the destructor queue holds it",
+                  reinterpret_cast<void*>(s->base));
   free_destructor_table(s->destructors.exchange(nullptr, std::memory_order_relaxed), s->nelems);
   page_heap().free(s);
 }
@@ -188,6 +258,8 @@ void Central::uncache_span(Span* s) {
     insert_locked(s);
     return;
   }
+  // Zombies destroyed while the span was cached: their slots go back with it.
+  free_destroyed_slots(s);
   // Nothing is allocated from the span until it is cached again, so the next mark sees all of it.
   // During a mark the span keeps its mark_free_index: what was allocated since mark start is black.
   if (!marking())
@@ -221,59 +293,49 @@ void Central::insert_swept(Span* s) {
   insert_locked(s);
 }
 
-std::size_t Central::free_zombie_slots(Span* s, const std::uint32_t* indexes, std::size_t count,
-                                       std::uint32_t queued_sweepgen) {
+namespace {
+
+std::uint32_t destroyed_count(const Span* s) {
+  std::uint32_t n = 0;
+  for (std::uint32_t w = 0; w < (s->nelems + 63) / 64; ++w)
+    n += static_cast<std::uint32_t>(
+        std::popcount(s->destroyed_bits[w].load(std::memory_order_relaxed)));
+  return n;
+}
+
+}  // namespace
+
+std::uint32_t Central::release_destroyed(Span* s) {
   MutexLock lock(mutex_);
-  // Every return decrements pending_zombie_batches as its last access to the span, which a sweep
-  // may free as soon as no batch is pending. During a mark nothing is freed (a marker may be
-  // resolving pointers to these slots): the sweep after it frees them.
-  if (marking() || s->cached || s->list_id < 0 ||
-      s->sweepgen.load(std::memory_order_relaxed) != queued_sweepgen) {
-    s->pending_zombie_batches.fetch_sub(1, std::memory_order_release);
-    return 0;
+  std::uint32_t left = 0;
+  // A cached span is its owner's to free (take_slot, uncache_span); one that is not swept in this
+  // cycle, its sweep's. Listed and swept, it cannot be claimed while this lock is held.
+  if (s->list_id >= 0 &&
+      s->sweepgen.load(std::memory_order_relaxed) == g_sweepgen.load(std::memory_order_relaxed)) {
+    TRICOLOR_DCHECK(!s->cached, "span %p is cached and listed", reinterpret_cast<void*>(s->base));
+    if (free_destroyed_slots(s) != 0) {
+      const int gen = s->list_id / 2;
+      if (s->list_id % 2 == 1) {
+        full_[gen].remove(s);
+      } else {
+        partial_[gen].remove(s);
+      }
+      // Emptied, and no other hold on it: back to the page heap. Not during a mark, which may be
+      // resolving an address in it; the next sweep frees it then.
+      const bool empty = s->alloc_count.load(std::memory_order_relaxed) == 0;
+      if (empty && !marking() && s->destructor_holds.load(std::memory_order_relaxed) == 1) {
+        s->destructor_holds.store(0, std::memory_order_relaxed);
+        lock.unlock();
+        free_empty_span(s);
+        return 0;
+      }
+      insert_locked(s);
+      left = empty && marking() ? 1 : 0;
+    }
   }
-  const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);
-  std::uint32_t freed = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    const std::uint32_t index = indexes[i];
-    const std::uint64_t bit = std::uint64_t{1} << (index % 64);
-    auto& word = s->alloc_bits[index / 64];
-    // Below free_index a slot counts as allocated whatever its bit says: leave it to the sweep.
-    if (index < free_index || (word.load(std::memory_order_relaxed) & bit) == 0) continue;
-    TRICOLOR_DCHECK(s->zombie_bits[index / 64].load(std::memory_order_relaxed) & bit,
-                    "slot %u of span %p freed as a zombie but not queued as one", index,
-                    reinterpret_cast<void*>(s->base));
-    word.fetch_and(~bit, std::memory_order_relaxed);
-    s->zombie_bits[index / 64].fetch_and(~bit, std::memory_order_relaxed);
-    clear_freed_slot(s, index);
-    ++freed;
-  }
-  if (freed == 0) {
-    s->pending_zombie_batches.fetch_sub(1, std::memory_order_release);
-    return 0;
-  }
-  TRICOLOR_DCHECK(s->alloc_count.load(std::memory_order_relaxed) >= freed,
-                  "span %p frees %u of its %u objects", reinterpret_cast<void*>(s->base), freed,
-                  s->alloc_count.load(std::memory_order_relaxed));
-  const std::uint32_t remaining = s->alloc_count.load(std::memory_order_relaxed) - freed;
-  s->alloc_count.store(remaining, std::memory_order_relaxed);
-  count_freed_slots(s, freed);
-  const int gen = s->list_id / 2;
-  if (s->list_id % 2 == 1) {
-    full_[gen].remove(s);
-  } else {
-    partial_[gen].remove(s);
-  }
-  // Another pending batch of this span keeps it, empty, on its list for a later sweep to free.
-  if (remaining == 0 && s->pending_zombie_batches.load(std::memory_order_relaxed) == 1) {
-    s->pending_zombie_batches.store(0, std::memory_order_relaxed);
-    lock.unlock();
-    free_empty_span(s);
-    return freed;
-  }
-  insert_locked(s);
-  s->pending_zombie_batches.fetch_sub(1, std::memory_order_release);
-  return freed;
+  left += destroyed_count(s);
+  s->destructor_holds.fetch_sub(1, std::memory_order_release);
+  return left;
 }
 
 }  // namespace gc::detail

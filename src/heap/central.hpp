@@ -17,6 +17,7 @@
 
 #include "base/mutex.hpp"
 #include "heap/collector.hpp"
+#include "heap/pointer_bitmap.hpp"
 #include "tricolor/detail/span.hpp"
 
 namespace gc::detail {
@@ -45,11 +46,13 @@ class Central {
   SweepClaim take_unswept();
   // Files a span that was just swept (and not freed) on the list of its state.
   void insert_swept(Span* s);
-  // Frees the slots of zombies whose destructors have run, if the span has not been swept or
-  // cached since they were queued; returns how many it freed (the rest wait for the next sweep).
-  // Ends the batch: its count in `pending_zombie_batches` goes, and with it the last access.
-  std::size_t free_zombie_slots(Span* s, const std::uint32_t* indexes, std::size_t count,
-                                std::uint32_t queued_sweepgen);
+  // The destructor thread is done with span `s`: the destructors it ran have their destroyed bits
+  // published. If the span is on a list and was swept in this cycle, its destroyed slots are freed
+  // at once (free_destroyed_slots), it is filed again, and if that leaves it empty outside a mark
+  // it goes back to the page heap. Ends the thread's hold (`destructor_holds`), as its last access
+  // to the span. Returns how many destroyed slots are left for the span's owner or its next sweep,
+  // counting an emptied span kept during a mark as one.
+  std::uint32_t release_destroyed(Span* s);
 
  private:
   void insert_locked(Span* s) TRICOLOR_REQUIRES(mutex_);
@@ -67,10 +70,28 @@ void init_small_span(Span* s, std::uint8_t span_class);
 // Sets up a fresh span from the page heap for one large object of `size` bytes.
 void init_large_span(Span* s, std::size_t size, bool noscan);
 
-// Freeing slots, by the sweep and by the destructor thread alike: a freed slot keeps no pointer
-// bits (its next object starts with none), and the heap counters lose `count` objects.
-void clear_freed_slot(const Span* s, std::uint32_t index);
+// Freeing slots, by the sweep and by the owners of destroyed zombies alike: a freed slot keeps no
+// pointer bits (its next object starts with none), and the heap counters lose `count` objects.
 void count_freed_slots(const Span* s, std::int64_t count);
+
+// Clears the pointer bits of a span's slots `bits` (the 64 slots from `word_first`), into
+// `clearer`, which writes each bitmap word once.
+void clear_freed_slots(const Span* s, std::uint32_t word_first, std::uint64_t bits,
+                       PointerBitClearer& clearer);
+
+// The bits of the 64-slot word starting at `word_first` that fall in [from, to).
+std::uint64_t slot_range_bits(std::uint32_t word_first, std::uint32_t from, std::uint32_t to);
+
+// Frees the slots of `s`'s destroyed zombies (destroyed_bits), for a caller that owns the span and
+// finds it swept in this cycle: its thread cache, inside a critical section, or whoever holds the
+// central lock while it is listed. A slot below free_index counts as allocated whatever its bit
+// says; outside a mark the slots below it are first written into alloc_bits and free_index goes
+// back to 0, so that every destroyed slot can be freed. During a mark that would turn what was
+// allocated black since mark start into white objects (gc/mark_state.hpp), so only the slots at
+// or above free_index are freed. A slot's zombie bit goes before its destroyed bit, the order the
+// destructor thread reads them in (gc/destructors.cpp). Returns the number freed; alloc_count and
+// the heap counters drop by it.
+std::uint32_t free_destroyed_slots(Span* s);
 
 // Gives a span with no object left, and its destructor table, back to the page heap. No list or
 // cache holds it, and no zombie batch of it is pending.

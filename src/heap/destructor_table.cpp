@@ -21,4 +21,22 @@ void free_destructor_table(std::atomic<std::uintptr_t>* table, std::uint32_t slo
   SizedPool::deallocate(table, slots * sizeof(std::atomic<std::uintptr_t>));
 }
 
+std::atomic<std::uintptr_t>* destructor_table_of(Span* s) {
+  std::atomic<std::uintptr_t>* table = s->destructors.load(std::memory_order_acquire);
+  if (table != nullptr) return table;
+  auto* fresh = new_destructor_table(s->nelems);
+  if (s->destructors.compare_exchange_strong(table, fresh, std::memory_order_acq_rel)) return fresh;
+  free_destructor_table(fresh, s->nelems);
+  return table;
+}
+
+namespace {
+void destroy_nothing(void*) {}
+}  // namespace
+
+void disarm_destructor(Span* s, std::uint32_t index) {
+  destructor_table_of(s)[index].store(reinterpret_cast<std::uintptr_t>(&destroy_nothing),
+                                      std::memory_order_release);
+}
+
 }  // namespace gc::detail

@@ -14,6 +14,7 @@
 #include "base/check.hpp"
 #include "heap/central.hpp"
 #include "heap/collector.hpp"
+#include "heap/destructor_table.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/page_heap.hpp"
 #include "runtime/safepoint.hpp"
@@ -27,9 +28,12 @@ namespace {
 
 // Bytes of new spans this thread took during a mark and has not yet assisted for.
 thread_local std::int64_t t_assist_bytes = 0;
+// Bytes this thread's cache took, ever (thread_allocated_bytes).
+thread_local std::int64_t t_allocated_bytes = 0;
 
 // Takes the next free slot of a span the caller's cache owns, refilling the 64-slot window from
-// the allocation bitmap; 0 when the span is full.
+// the allocation bitmap; 0 when the span is full (it then goes back, and Central::uncache_span
+// frees the zombies destroyed since it was cached).
 std::uintptr_t take_slot(Span* s) {
   TRICOLOR_DCHECK(s->cached && s->state.load(std::memory_order_relaxed) == SpanState::kInUse,
                   "allocating from span %p, which this cache does not own",
@@ -64,10 +68,9 @@ std::uintptr_t take_slot(Span* s) {
   return 0;
 }
 
-// One attempt to get a slot of `span_class` for the calling thread; 0 if the OS refused memory.
-std::uintptr_t refill_and_take(std::uint8_t span_class) {
-  CriticalSection critical;
-  MutatorState& m = t_mutator;
+// A slot of the span this thread's cache holds for `span_class`, taking another span if it is
+// full; 0 if the OS refused memory.
+std::uintptr_t take_cached_slot(MutatorState& m, std::uint8_t span_class) {
   Span* s = m.alloc[span_class];
   if (s != &g_empty_span) {
     if (const std::uintptr_t slot = take_slot(s)) return slot;
@@ -77,11 +80,25 @@ std::uintptr_t refill_and_take(std::uint8_t span_class) {
   s = central(span_class).cache_span(span_class);
   if (s == nullptr) return 0;
   m.alloc[span_class] = s;
-  if (marking())
-    t_assist_bytes +=
-        static_cast<std::int64_t>(s->nelems - s->alloc_count.load(std::memory_order_relaxed)) *
-        s->elem_size;
+  const std::int64_t bytes =
+      static_cast<std::int64_t>(s->nelems - s->alloc_count.load(std::memory_order_relaxed)) *
+      s->elem_size;
+  t_allocated_bytes += bytes;
+  if (marking()) t_assist_bytes += bytes;
   return take_slot(s);
+}
+
+// One attempt to get a slot of `span_class` for the calling thread, with `destructor` (if any)
+// registered while the cache still owns its span; 0 if the OS refused memory.
+std::uintptr_t refill_and_take(std::uint8_t span_class, DestructorFn destructor) {
+  CriticalSection critical;
+  MutatorState& m = t_mutator;
+  const std::uintptr_t slot = take_cached_slot(m, span_class);
+  if (slot != 0 && destructor != nullptr) {
+    Span* s = m.alloc[span_class];
+    register_owned_destructor(s, s->slot_index(slot), destructor);
+  }
+  return slot;
 }
 
 [[noreturn]] void out_of_memory() { throw std::bad_alloc(); }
@@ -102,14 +119,16 @@ void flush_thread_cache(MutatorState& m, bool keep_unswept) {
   m.tiny_offset = 0;
 }
 
-void* alloc_slow(std::uint8_t span_class) {
+std::int64_t thread_allocated_bytes() { return t_allocated_bytes; }
+
+void* alloc_slow(std::uint8_t span_class, DestructorFn destructor) {
   ensure_registered();
   check_not_in_blocking_region("gc::make");
   poll_safepoint();
-  std::uintptr_t slot = refill_and_take(span_class);
+  std::uintptr_t slot = refill_and_take(span_class, destructor);
   if (slot == 0) {
     collect_for_memory();
-    slot = refill_and_take(span_class);
+    slot = refill_and_take(span_class, destructor);
     if (slot == 0) out_of_memory();
   }
   void* object = reinterpret_cast<void*>(slot);
@@ -123,8 +142,8 @@ void* alloc_slow(std::uint8_t span_class) {
 }
 
 void* alloc_tiny_slow(std::size_t size, std::size_t align) {
-  check_not_in_blocking_region("gc::make");               // alloc_small may not reach the slow path
-  void* block = alloc_small<make_span_class(2, true)>();  // a fresh 16-byte noscan block
+  check_not_in_blocking_region("gc::make");  // alloc_small may not reach the slow path
+  void* block = alloc_small<make_span_class(2, true)>(nullptr);  // a fresh 16-byte noscan block
   (void)align;  // offset 0 of a 16-byte block satisfies any tiny alignment
   MutatorState& m = t_mutator;
   // Keep whichever block has more room left, as Go does.
@@ -135,7 +154,7 @@ void* alloc_tiny_slow(std::size_t size, std::size_t align) {
   return block;
 }
 
-void* alloc_large(std::size_t size, std::size_t align, bool noscan) {
+void* alloc_large(std::size_t size, std::size_t align, bool noscan, DestructorFn destructor) {
   (void)align;  // spans are page-aligned, and alignment is at most a page
   ensure_registered();
   check_not_in_blocking_region("gc::make");
@@ -149,20 +168,23 @@ void* alloc_large(std::size_t size, std::size_t align, bool noscan) {
     s = page_heap().allocate(npages);
     if (s == nullptr) continue;
     init_large_span(s, size, noscan);
+    // No list holds the span yet: this thread owns it.
+    if (destructor != nullptr) register_owned_destructor(s, 0, destructor);
     count_allocated(1, static_cast<std::int64_t>(size));
     central(s->span_class).add_large(s);
   }
   if (s == nullptr) out_of_memory();
+  t_allocated_bytes += static_cast<std::int64_t>(size);
   void* object = reinterpret_cast<void*>(s->base);
   assist_allocation(static_cast<std::int64_t>(size));
   maybe_start_cycle();
   return object;
 }
 
-void* allocate_array(std::size_t bytes, std::size_t align, bool noscan) {
+void* allocate_array(std::size_t bytes, std::size_t align, bool noscan, DestructorFn destructor) {
   const std::uint8_t size_class = size_to_class_aligned(bytes == 0 ? 1 : bytes, align);
-  if (size_class == 0) return alloc_large(bytes, align, noscan);
-  return alloc_from_cache(make_span_class(size_class, noscan));
+  if (size_class == 0) return alloc_large(bytes, align, noscan, destructor);
+  return alloc_from_cache(make_span_class(size_class, noscan), destructor);
 }
 
 void abandon_allocation(void* object) noexcept {
@@ -175,9 +197,22 @@ void abandon_allocation(void* object) noexcept {
                   "abandoned allocation %p is not the start of a slot", object);
   process_specials(s, index);  // the constructor may have made a gc::weak or cleanup of `this`
   MutatorState& m = t_mutator;
+  const bool owned = m.alloc[s->span_class] == s && s->nelems > 1;
+  // Its destructor must not run. While this cache owns the span its bit is this thread's to clear;
+  // otherwise the owner may be writing that word without an atomic read-modify-write (alloc.hpp),
+  // and the table names a destructor that does nothing instead.
+  const std::uint64_t bit = std::uint64_t{1} << (index % 64);
+  auto& word = s->destructor_bits[index / 64];
+  if ((word.load(std::memory_order_relaxed) & bit) != 0) {
+    if (owned) {
+      word.store(word.load(std::memory_order_relaxed) & ~bit, std::memory_order_relaxed);
+    } else {
+      disarm_destructor(s, index);
+    }
+  }
   // The common case: the slot is the last one this thread's cached span handed out, so the span's
   // cursor can step back over it. Otherwise the slot is unreachable and the next sweep frees it.
-  if (m.alloc[s->span_class] == s && s->nelems > 1) {
+  if (owned) {
     const std::uint32_t next = s->free_index.load(std::memory_order_relaxed);
     if (index + 1 == next && next % 64 != 0) {
       s->free_index.store(index, std::memory_order_relaxed);

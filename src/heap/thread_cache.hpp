@@ -2,6 +2,8 @@
 // back (src/heap/thread_cache.cpp). The fast paths are inline in include/tricolor/detail/alloc.hpp.
 #pragma once
 
+#include <cstdint>
+
 #include "tricolor/detail/mutator.hpp"
 
 namespace gc::detail {
@@ -10,5 +12,9 @@ namespace gc::detail {
 // collector for a thread stopped at a safepoint). Spans that need sweeping stay cached when
 // `keep_unswept` is set, because the collector must not sweep while the world is stopped.
 void flush_thread_cache(MutatorState& m, bool keep_unswept = false);
+
+// Bytes the calling thread's cache has taken so far (spans' free slots, large objects): what it
+// allocated, at span granularity, as the heap counters count it.
+std::int64_t thread_allocated_bytes();
 
 }  // namespace gc::detail

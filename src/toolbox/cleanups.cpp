@@ -22,6 +22,8 @@ namespace {
 struct CleanupRecord {
   std::uintptr_t base = 0;        // the object's base: the key in the table
   CleanupRecord* next = nullptr;  // in its bucket, then in the ready queue
+  std::uint64_t ready_seq = 0;    // the ready queue's
+  bool ready_queued = false;
   std::function<void()> fn;
 };
 
@@ -38,19 +40,18 @@ void run_cleanup(const std::function<void()>& fn) {
 }
 
 void drain_ready_cleanups();
-constinit CallbackQueue<CleanupRecord> g_ready("cleanups", "cleanup", drain_ready_cleanups);
+constinit CallbackQueue<CleanupRecord, &CleanupRecord::next, &CleanupRecord::ready_seq,
+                        &CleanupRecord::ready_queued>
+    g_ready("cleanups", "cleanup", drain_ready_cleanups);
 
 // One round of the cleanup thread: run everything queued, until the queue stays empty.
 void drain_ready_cleanups() {
-  g_ready.run_all([](CleanupRecord* r) -> std::uint64_t {
+  g_ready.run_all([](CleanupRecord* r) {
     g_ready.note_running(reinterpret_cast<const void*>(r->base), nullptr);
     run_cleanup(r->fn);
     delete r;  // outside any critical section: frees what the function held
-    return 1;
   });
 }
-
-std::uint64_t record_callbacks(const CleanupRecord*) { return 1; }
 
 }  // namespace
 
@@ -82,21 +83,19 @@ void add_cleanup(const void* object, std::function<void()> fn) {
 void queue_cleanups(std::uintptr_t base) {
   CleanupRecord* taken = nullptr;
   CleanupRecord* last = nullptr;
-  std::uint64_t count = 0;
   {
     std::lock_guard lock(g_records.stripe(base));
     g_records.take_all(base, [&](CleanupRecord* r) {
       r->next = nullptr;
       (last == nullptr ? taken : last->next) = r;
       last = r;
-      ++count;
     });
   }
-  if (taken != nullptr) g_ready.push(taken, last, count);  // prepared by add_cleanup
+  if (taken != nullptr) g_ready.push(taken, last);  // prepared by add_cleanup
 }
 
 void wait_for_cleanups() { g_ready.wait(); }
 
-void restart_cleanup_thread_after_fork() { g_ready.restart_after_fork(record_callbacks); }
+void restart_cleanup_thread_after_fork() { g_ready.restart_after_fork(); }
 
 }  // namespace gc::detail

@@ -77,13 +77,14 @@ void buffer_list_release(BufferList* list) noexcept {
 
 void* buffer_allocate(BufferList* list, std::size_t bytes, std::size_t align, bool scan) {
   if (!scan) {
-    void* buffer = allocate_array(bytes, align, /*noscan=*/true);
+    void* buffer = allocate_array(bytes, align, /*noscan=*/true, nullptr);
     set_pinned(buffer, true);
     return buffer;
   }
   const std::size_t offset = payload_offset(align);
   if (bytes > std::numeric_limits<std::size_t>::max() - offset) throw std::bad_array_new_length();
-  void* base = allocate_array(offset + bytes, std::max(align, alignof(BufferHeader)), false);
+  void* base =
+      allocate_array(offset + bytes, std::max(align, alignof(BufferHeader)), false, nullptr);
   set_pinned(base, true);  // before anything else: from here on only deallocate frees it
   auto* header = ::new (base) BufferHeader;
   header->list = list;

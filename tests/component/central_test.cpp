@@ -79,16 +79,26 @@ class CentralComponent : public testing::Test {
   }
 
   // A span filed on the lists as a sweep in this cycle leaves it: the slots `allocated` are set in
-  // its allocation bits (free_index 0), and those in `zombies` are queued in one pending batch.
+  // its allocation bits (free_index 0), and those in `zombies` are zombies, the span held once by
+  // the destructor queue.
   Span* swept_span(const std::vector<std::uint32_t>& allocated,
                    std::initializer_list<std::uint32_t> zombies) {
-    Span* s = central_.cache_span(kClass);
+    return file_swept(central_.cache_span(kClass), allocated, zombies);
+  }
+  // The same, for a span the test cached.
+  Span* file_swept(Span* s, const std::vector<std::uint32_t>& allocated,
+                   std::initializer_list<std::uint32_t> zombies) {
     for (std::uint32_t i : allocated) set_bit(s->alloc_bits, i);
     s->alloc_count.store(static_cast<std::uint32_t>(allocated.size()));
     for (std::uint32_t i : zombies) set_bit(s->zombie_bits, i);
-    s->pending_zombie_batches.store(1);
+    s->destructor_holds.store(1);
     central_.uncache_span(s);
     return s;
+  }
+
+  // The destructor thread ran the destructors of `slots`.
+  static void destroyed(Span* s, std::initializer_list<std::uint32_t> slots) {
+    for (std::uint32_t i : slots) set_bit(s->destroyed_bits, i);
   }
 
   Central central_;
@@ -266,92 +276,156 @@ TEST_F(CentralComponent, UncacheGivesBackASpanThatACycleFoundEmpty) {
   EXPECT_EQ(page_heap().inuse_bytes(), inuse - kPageSize);
 }
 
-TEST_F(CentralComponent, FreeZombieSlotsFreesTheQueuedSlotsOfAListedSpan) {
+TEST_F(CentralComponent, ReleaseDestroyedFreesTheDestroyedSlotsOfAListedSpan) {
   std::vector<std::uint32_t> all(kSlots);
   for (std::uint32_t i = 0; i < kSlots; ++i) all[i] = i;
   Span* s = swept_span(all, {5, 6, 70});
   EXPECT_EQ(s->list_id, full_list(gen_));
-  std::uint64_t pointer_bit = 0;
-  std::atomic<std::uint64_t>& pointer_bits = pointer_word(s->slot_base(5), pointer_bit);
-  pointer_bits.fetch_or(pointer_bit);  // a gc::ptr lived in slot 5
+  // gc::ptrs lived in slots 5 and 6, and in their neighbours 4 and 7: slot 5's bit goes alone,
+  // though the four share a bitmap word.
+  std::uint64_t bit[8] = {};
+  std::atomic<std::uint64_t>* word[8] = {};
+  for (std::uint32_t i : {4, 5, 6, 7}) {
+    word[i] = &pointer_word(s->slot_base(i), bit[i]);
+    word[i]->fetch_or(bit[i]);
+  }
+  ASSERT_EQ(word[4], word[7]);
   const std::int64_t frees = g_counters.frees.load();
   const std::int64_t heap_alloc = g_counters.heap_alloc.load();
 
-  const std::uint32_t done[] = {5, 70};  // their destructors ran; 6's has not yet
-  EXPECT_EQ(central_.free_zombie_slots(s, done, 2, gen_), 2u);
+  destroyed(s, {5, 70});  // their destructors ran; 6's has not yet
+  EXPECT_EQ(central_.release_destroyed(s), 0u);
   EXPECT_FALSE(has_bit(s->alloc_bits, 5));
   EXPECT_FALSE(has_bit(s->alloc_bits, 70));
   EXPECT_TRUE(has_bit(s->alloc_bits, 6));
   EXPECT_FALSE(has_bit(s->zombie_bits, 5));
   EXPECT_FALSE(has_bit(s->zombie_bits, 70));
   EXPECT_TRUE(has_bit(s->zombie_bits, 6));
-  EXPECT_EQ(pointer_bits.load() & pointer_bit, 0u);
+  EXPECT_FALSE(has_bit(s->destroyed_bits, 5));
+  EXPECT_FALSE(has_bit(s->destroyed_bits, 70));
+  EXPECT_EQ(word[5]->load() & bit[5], 0u);
+  EXPECT_NE(word[4]->load() & bit[4], 0u);
+  EXPECT_NE(word[6]->load() & bit[6], 0u);
+  EXPECT_NE(word[7]->load() & bit[7], 0u);
   EXPECT_EQ(s->alloc_count.load(), kSlots - 2);
   EXPECT_EQ(s->list_id, partial_list(gen_));  // room now
-  EXPECT_EQ(s->pending_zombie_batches.load(), 0u);
+  EXPECT_EQ(s->destructor_holds.load(), 0u);
   EXPECT_EQ(g_counters.frees.load() - frees, 2);
   EXPECT_EQ(heap_alloc - g_counters.heap_alloc.load(), 2 * kSize);
 }
 
-TEST_F(CentralComponent, FreeZombieSlotsLeavesToTheSweepASpanThatChangedSinceTheBatch) {
+TEST_F(CentralComponent, ReleaseDestroyedLeavesACachedOrUnsweptSpanToItsOwner) {
   Span* s = swept_span({5, 6, 7}, {5, 6});
-  const std::uint32_t five[] = {5};
+  destroyed(s, {5});
 
-  // Queued by an earlier cycle's sweep.
-  EXPECT_EQ(central_.free_zombie_slots(s, five, 1, gen_ - 2), 0u);
-  EXPECT_EQ(s->pending_zombie_batches.load(), 0u);
-
-  // Cached by a thread.
-  s->pending_zombie_batches.store(1);
+  // Cached by a thread: the cache frees the slot (see below).
   ASSERT_EQ(central_.cache_span(kClass), s);
-  EXPECT_EQ(central_.free_zombie_slots(s, five, 1, gen_), 0u);
-  EXPECT_EQ(s->pending_zombie_batches.load(), 0u);
-
-  // During a mark.
-  central_.uncache_span(s);
-  s->pending_zombie_batches.store(1);
-  g_gc_phase.store(GcPhase::kMark);
-  EXPECT_EQ(central_.free_zombie_slots(s, five, 1, gen_), 0u);
-  g_gc_phase.store(GcPhase::kOff);
-  EXPECT_EQ(s->pending_zombie_batches.load(), 0u);
-
+  EXPECT_EQ(central_.release_destroyed(s), 1u);
+  EXPECT_EQ(s->destructor_holds.load(), 0u);
   EXPECT_TRUE(has_bit(s->alloc_bits, 5));
   EXPECT_EQ(s->alloc_count.load(), 3u);
 
-  // Below free_index a slot is allocated whatever its bit says: slot 5 waits for the sweep.
+  // Filed, but a cycle ended since it was swept: its sweep frees the slot.
+  central_.uncache_span(s);  // frees 5: see UncacheFreesTheDestroyedSlots...
+  destroyed(s, {6});
+  end_cycle();
+  s->destructor_holds.store(1);
+  EXPECT_EQ(central_.release_destroyed(s), 1u);
+  EXPECT_EQ(s->destructor_holds.load(), 0u);
+  EXPECT_TRUE(has_bit(s->alloc_bits, 6));
+  set_bit(s->mark_bits, 7);
+  SweepClaim claim = central_.take_unswept();
+  ASSERT_EQ(claim.span(), s);
+  EXPECT_FALSE(sweep_span(std::move(claim)));
+  central_.insert_swept(s);
+  EXPECT_EQ(s->alloc_bits[0].load(), 0x80u);  // 6 freed, 7 kept
+  EXPECT_EQ(s->zombie_bits[0].load(), 0u);
+  EXPECT_EQ(s->destroyed_bits[0].load(), 0u);
+}
+
+TEST_F(CentralComponent, UncacheFreesTheDestroyedSlotsOfItsSpan) {
+  Span* s = swept_span({5, 6, 7}, {5, 6});
+  s->destructor_holds.store(0);
+  destroyed(s, {5});
+  ASSERT_EQ(central_.cache_span(kClass), s);
+  const std::int64_t frees = g_counters.frees.load();
+  central_.uncache_span(s);
+  EXPECT_FALSE(has_bit(s->alloc_bits, 5));
+  EXPECT_FALSE(has_bit(s->zombie_bits, 5));
+  EXPECT_FALSE(has_bit(s->destroyed_bits, 5));
+  EXPECT_TRUE(has_bit(s->zombie_bits, 6));
+  EXPECT_EQ(s->alloc_count.load(), 2u);
+  EXPECT_EQ(g_counters.frees.load() - frees, 1);
+}
+
+TEST_F(CentralComponent, BelowTheCursorDestroyedSlotsAreFreedOutsideAMarkOnly) {
+  Span* s = swept_span({5, 6, 7}, {5, 6});
+  s->destructor_holds.store(0);
   ASSERT_EQ(central_.cache_span(kClass), s);
   allocate_slots(s, 6);  // the owner handed out slots 0-4 and stepped over 5
   s->alloc_count.store(8);
   central_.uncache_span(s);
-  s->pending_zombie_batches.store(1);
-  const std::uint32_t both[] = {5, 6};
-  EXPECT_EQ(central_.free_zombie_slots(s, both, 2, gen_), 1u);
+  EXPECT_EQ(s->list_id, partial_list(gen_));
+
+  // During a mark: slot 5 is below free_index, allocated whatever its bit says, and the bits below
+  // the cursor cannot be written (what was handed out since mark start would turn white).
+  g_gc_phase.store(GcPhase::kMark);
+  destroyed(s, {5, 6});
+  s->destructor_holds.store(1);
+  EXPECT_EQ(central_.release_destroyed(s), 1u);
+  g_gc_phase.store(GcPhase::kOff);
+  EXPECT_EQ(s->free_index.load(), 6u);
   EXPECT_TRUE(has_bit(s->alloc_bits, 5));
   EXPECT_FALSE(has_bit(s->alloc_bits, 6));
   EXPECT_EQ(s->alloc_count.load(), 7u);
-  EXPECT_EQ(s->pending_zombie_batches.load(), 0u);
+  EXPECT_EQ(s->destructor_holds.load(), 0u);
+
+  // Outside one: the cursor's slots are written into the bitmap, and 5 goes too.
+  s->destructor_holds.store(1);
+  EXPECT_EQ(central_.release_destroyed(s), 0u);
+  EXPECT_EQ(s->free_index.load(), 0u);
+  EXPECT_EQ(s->alloc_bits[0].load(), 0x9Fu);  // 0-4 and 7
+  EXPECT_EQ(s->alloc_count.load(), 6u);
+  EXPECT_EQ(s->destroyed_bits[0].load(), 0u);
+  EXPECT_EQ(s->zombie_bits[0].load(), 0u);
 }
 
-TEST_F(CentralComponent, FreeZombieSlotsGivesBackASpanItEmpties) {
-  Span* s = swept_span({5, 6}, {5, 6});
+TEST_F(CentralComponent, ReleaseDestroyedGivesBackASpanItEmptiesOutsideAMark) {
+  Span* s = central_.cache_span(kClass);
+  Span* t = central_.cache_span(kClass);
+  file_swept(s, {5, 6}, {5, 6});
+  file_swept(t, {5, 6}, {5, 6});
   const std::size_t inuse = page_heap().inuse_bytes();
-  const std::uint32_t done[] = {5, 6};
-  EXPECT_EQ(central_.free_zombie_slots(s, done, 2, gen_), 2u);
-  EXPECT_EQ(s->state.load(), SpanState::kFree);
-  EXPECT_EQ(page_heap().inuse_bytes(), inuse - kPageSize);
-  EXPECT_FALSE(central_.take_unswept());
-}
-
-TEST_F(CentralComponent, AnotherPendingBatchKeepsAnEmptiedSpanListed) {
-  Span* s = swept_span({5, 6}, {5, 6});
-  s->pending_zombie_batches.store(2);
-  const std::size_t inuse = page_heap().inuse_bytes();
-  const std::uint32_t done[] = {5, 6};
-  EXPECT_EQ(central_.free_zombie_slots(s, done, 2, gen_), 2u);
+  destroyed(s, {5, 6});
+  // Kept, empty, during a mark (a marker may be resolving an address in it): work left for the
+  // next sweep.
+  g_gc_phase.store(GcPhase::kMark);
+  s->destructor_holds.store(2);
+  EXPECT_EQ(central_.release_destroyed(s), 1u);
+  g_gc_phase.store(GcPhase::kOff);
   EXPECT_EQ(s->state.load(), SpanState::kInUse);
   EXPECT_EQ(s->alloc_count.load(), 0u);
   EXPECT_EQ(s->list_id, partial_list(gen_));
-  EXPECT_EQ(s->pending_zombie_batches.load(), 1u);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse);
+
+  destroyed(t, {5, 6});
+  EXPECT_EQ(central_.release_destroyed(t), 0u);
+  EXPECT_EQ(t->state.load(), SpanState::kFree);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse - kPageSize);
+  EXPECT_EQ(s->destructor_holds.load(), 1u);
+  s->destructor_holds.store(0);
+}
+
+TEST_F(CentralComponent, AnotherHoldKeepsAnEmptiedSpanListed) {
+  Span* s = swept_span({5, 6}, {5, 6});
+  s->destructor_holds.store(2);
+  const std::size_t inuse = page_heap().inuse_bytes();
+  destroyed(s, {5, 6});
+  EXPECT_EQ(central_.release_destroyed(s), 0u);
+  EXPECT_EQ(s->state.load(), SpanState::kInUse);
+  EXPECT_EQ(s->alloc_count.load(), 0u);
+  EXPECT_EQ(s->list_id, partial_list(gen_));
+  EXPECT_EQ(s->destructor_holds.load(), 1u);
   EXPECT_EQ(page_heap().inuse_bytes(), inuse);
 }
 

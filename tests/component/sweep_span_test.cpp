@@ -23,8 +23,10 @@
 #include "heap/destructor_table.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/page_heap.hpp"
+#include "heap/pointer_bitmap.hpp"
 #include "small_span.hpp"
 #include "tricolor/detail/heap_range.hpp"
+#include "tricolor/make.hpp"
 
 namespace {
 
@@ -47,6 +49,10 @@ Slots bits_of(const std::atomic<std::uint64_t>* bits) {
   for (std::uint32_t i = 0; i < kSlots; ++i)
     if (bits[i / 64].load() >> (i % 64) & 1) out.push_back(i);
   return out;
+}
+
+bool has_bit(const std::atomic<std::uint64_t>* bits, std::uint32_t i) {
+  return (bits[i / 64].load() >> (i % 64) & 1) != 0;
 }
 
 bool no_bits(const std::atomic<std::uint64_t>* bits) {
@@ -102,12 +108,9 @@ class SweepSpanComponent : public testing::Test {
   // test sets alloc_bits and alloc_count for the rest.
   void allocated_below(std::uint32_t n) { s_->free_index.store(n); }
 
-  // A destructor table with `destroy` for each of `slots`.
-  std::atomic<std::uintptr_t>* destructors(std::initializer_list<std::uint32_t> slots) {
-    std::atomic<std::uintptr_t>* table = new_destructor_table(kSlots);
-    for (std::uint32_t i : slots) table[i].store(reinterpret_cast<std::uintptr_t>(&destroy));
-    s_->destructors.store(table);
-    return table;
+  // Each of `slots` registers `fn` as gc::make does (the first one registered is the span's own).
+  void destructors(std::initializer_list<std::uint32_t> slots, DestructorFn fn = &destroy) {
+    for (std::uint32_t i : slots) register_destructor_slow(s_, i, fn);
   }
 
   // Ends a cycle and sweeps the span; true if it went back to the page heap.
@@ -184,7 +187,7 @@ TEST_F(SweepSpanComponent, GivesASpanLeftEmptyBackToThePageHeap) {
   allocated_below(30);
   s_->alloc_count.store(30);
   s_->mark_free_index.store(30);
-  destructors({});  // a table without entries goes with the span
+  s_->destructors.store(new_destructor_table(kSlots));  // a table goes with the span
   const std::size_t inuse = page_heap().inuse_bytes();
   const std::int64_t frees = g_counters.frees.load();
   EXPECT_TRUE(sweep());
@@ -194,11 +197,11 @@ TEST_F(SweepSpanComponent, GivesASpanLeftEmptyBackToThePageHeap) {
   EXPECT_EQ(g_counters.frees.load() - frees, 30);
 }
 
-TEST_F(SweepSpanComponent, KeepsAnEmptySpanWhileAZombieBatchOfItIsPending) {
+TEST_F(SweepSpanComponent, KeepsAnEmptySpanWhileTheDestructorQueueHoldsIt) {
   allocated_below(30);
   s_->alloc_count.store(30);
   s_->mark_free_index.store(30);
-  s_->pending_zombie_batches.store(1);  // the destructor thread still reads the span
+  s_->destructor_holds.store(1);  // the destructor thread still reads the span
   const std::size_t inuse = page_heap().inuse_bytes();
   EXPECT_FALSE(sweep());
   EXPECT_EQ(s_->state.load(), SpanState::kInUse);
@@ -212,9 +215,9 @@ TEST_F(SweepSpanComponent, QueuesDeadObjectsWithDestructorsAsZombiesThatTheNextS
   s_->alloc_count.store(70);
   s_->mark_free_index.store(70);
   set_bits(s_->mark_bits, {2});
-  std::atomic<std::uintptr_t>* table = destructors({2, 3, 64});
+  destructors({2, 3, 64});
   const std::int64_t frees = g_counters.frees.load();
-  // Before the sweep: the destructor thread runs from the library's start and may take the batch
+  // Before the sweep: the destructor thread runs from the library's start and may take the span
   // at once.
   const std::uint64_t deferred = deferred_zombie_slots();
 
@@ -224,42 +227,96 @@ TEST_F(SweepSpanComponent, QueuesDeadObjectsWithDestructorsAsZombiesThatTheNextS
   EXPECT_EQ(bits_of(s_->zombie_bits), (Slots{3, 64}));
   EXPECT_EQ(g_counters.frees.load() - frees, 67);
 
-  // One batch holds exactly the two zombies: the destructor thread runs their destructors and
-  // clears their entries. The span is on no central list, so their slots wait for the next sweep.
-  // (Its pending count is checked after the wait only: the thread may have taken it already.)
+  // The destructor thread runs exactly the two zombies' destructors. The span is on no central
+  // list, so their slots wait, destroyed, for the next sweep.
   wait_for_destructors();
   EXPECT_EQ(destroyed_objects(), (Slots{3, 64}));
-  EXPECT_EQ(table[3].load(), 0u);
-  EXPECT_EQ(table[64].load(), 0u);
-  EXPECT_NE(table[2].load(), 0u);
-  EXPECT_EQ(s_->pending_zombie_batches.load(), 0u);
+  EXPECT_EQ(bits_of(s_->destroyed_bits), (Slots{3, 64}));
+  EXPECT_EQ(bits_of(s_->destructor_bits), (Slots{2, 3, 64}));
+  EXPECT_EQ(bits_of(s_->alloc_bits), (Slots{2, 3, 64}));
+  EXPECT_EQ(s_->destructor_holds.load(), 0u);
   EXPECT_EQ(deferred_zombie_slots() - deferred, 2u);
 
-  set_bits(s_->mark_bits, {2});
+  // Destroyed, a zombie is freed even if a stale stack word marked it.
+  set_bits(s_->mark_bits, {2, 3});
   EXPECT_FALSE(sweep());
   EXPECT_EQ(bits_of(s_->alloc_bits), Slots{2});
   EXPECT_EQ(s_->alloc_count.load(), 1u);
   EXPECT_TRUE(no_bits(s_->zombie_bits));
-  EXPECT_EQ(s_->pending_zombie_batches.load(), 0u);
+  EXPECT_TRUE(no_bits(s_->destroyed_bits));
+  EXPECT_EQ(bits_of(s_->destructor_bits), Slots{2});  // the next objects in 3 and 64 have none
+  EXPECT_EQ(s_->destructor_holds.load(), 0u);
   EXPECT_EQ(g_counters.frees.load() - frees, 69);
   EXPECT_EQ(destroyed_objects(), (Slots{3, 64}));  // once each
 }
 
-TEST_F(SweepSpanComponent, DoesNotQueueAZombieTwice) {
+TEST_F(SweepSpanComponent, RunsEachZombiesDestructorOnce) {
   allocated_below(10);
   s_->alloc_count.store(10);
   s_->mark_free_index.store(10);
-  destructors({3, 4});
-  set_bits(s_->zombie_bits, {3});       // queued by the last sweep ...
-  s_->pending_zombie_batches.store(1);  // ... in a batch whose destructors have not run yet
+  destructors({3, 4, 5});
+  set_bits(s_->zombie_bits, {3, 4});  // found dead by earlier sweeps: 3 is destroyed, 4's
+  set_bits(s_->destroyed_bits, {3});  // destructor has not run yet
   EXPECT_FALSE(sweep());
-  EXPECT_EQ(bits_of(s_->alloc_bits), (Slots{3, 4}));
-  EXPECT_EQ(bits_of(s_->zombie_bits), (Slots{3, 4}));
-  // One new batch, for 4 alone.
-  start_destructor_thread();
+  EXPECT_EQ(bits_of(s_->alloc_bits), (Slots{4, 5}));  // 3 freed
+  EXPECT_EQ(bits_of(s_->zombie_bits), (Slots{4, 5}));
+  EXPECT_FALSE(has_bit(s_->destroyed_bits, 3));
+  // The sweep queued the span for 5; its run takes 4 too, and each runs once.
   wait_for_destructors();
-  EXPECT_EQ(destroyed_objects(), Slots{4});
-  EXPECT_EQ(s_->pending_zombie_batches.load(), 1u);
+  EXPECT_EQ(destroyed_objects(), (Slots{4, 5}));
+  EXPECT_EQ(bits_of(s_->destroyed_bits), (Slots{4, 5}));
+  EXPECT_TRUE(sweep());  // both freed: the span goes back
+  EXPECT_EQ(destroyed_objects(), (Slots{4, 5}));
+}
+
+// A span of two types: the first destructor registered is the span's own, the other one's slots
+// have it in the table, and each object is destroyed by its own.
+std::atomic<int> g_other_count{0};
+std::uintptr_t g_other[kSlots];
+void destroy_other(void* object) {
+  record(g_other, g_other_count, reinterpret_cast<std::uintptr_t>(object));
+}
+
+TEST_F(SweepSpanComponent, RunsEachObjectsOwnDestructorInASpanOfTwoTypes) {
+  allocated_below(10);
+  s_->alloc_count.store(10);
+  s_->mark_free_index.store(10);
+  g_other_count.store(0);
+  destructors({1, 2});
+  destructors({3, 4}, &destroy_other);
+  EXPECT_EQ(s_->destructor.load(), reinterpret_cast<std::uintptr_t>(&destroy));
+  ASSERT_NE(s_->destructors.load(), nullptr);
+  EXPECT_EQ(s_->destructors.load()[1].load(), 0u);
+  EXPECT_EQ(s_->destructors.load()[3].load(), reinterpret_cast<std::uintptr_t>(&destroy_other));
+  set_bits(s_->mark_bits, {4});
+  EXPECT_FALSE(sweep());
+  wait_for_destructors();
+  EXPECT_EQ(destroyed_objects(), (Slots{1, 2}));
+  EXPECT_EQ(slots_of(g_other, g_other_count.load()), Slots{3});
+  EXPECT_EQ(s_->destructors.load()[3].load(), 0u);  // slot 3's next object may be of either type
+  EXPECT_EQ(s_->destructors.load()[4].load(), reinterpret_cast<std::uintptr_t>(&destroy_other));
+}
+
+TEST_F(SweepSpanComponent, ClearsThePointerBitsOfTheSlotsItFreesOnly) {
+  // 48-byte slots, six words each: slots 0-20 cover three bitmap words, whose bits a sweep clears
+  // one word at a time.
+  allocated_below(21);
+  s_->alloc_count.store(21);
+  s_->mark_free_index.store(21);
+  set_bits(s_->mark_bits, {1, 10, 11, 20});
+  for (std::uint32_t i = 0; i < 21; ++i)
+    for_each_pointer_word(s_->slot_base(i), kSize, [](std::uintptr_t word, std::uint64_t mask) {
+      g_heap.pointer_bits[word].fetch_or(mask);
+    });
+  EXPECT_FALSE(sweep());
+  for (std::uint32_t i = 0; i < 21; ++i) {
+    const bool live = i == 1 || i == 10 || i == 11 || i == 20;
+    for_each_pointer_word(s_->slot_base(i), kSize, [&](std::uintptr_t word, std::uint64_t mask) {
+      EXPECT_EQ(g_heap.pointer_bits[word].load() & mask, live ? mask : 0) << "slot " << i;
+    });
+  }
+  // The live slots' bits are the dead slots' to clear when they die.
+  for (std::uint32_t i : {1, 10, 11, 20}) clear_pointer_bits(s_->slot_base(i), kSize);
 }
 
 TEST_F(SweepSpanComponent, CallsTheDeadObjectHookForExactlyTheDeadObjectsWithSpecials) {

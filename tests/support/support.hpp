@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -33,6 +34,17 @@ __attribute__((noinline)) inline void scrub_stack() {
 template <class F>
 void in_thread(F&& fn) {
   std::thread(std::forward<F>(fn)).join();
+}
+
+// Polls `condition` every millisecond until it holds (true) or 30 seconds have passed (false).
+template <class Condition>
+bool eventually(Condition condition) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
 // Collects with a clean stack.

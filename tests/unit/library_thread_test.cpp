@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -30,15 +29,6 @@ void count_round() {
   g_rounds.fetch_add(1);
 }
 
-bool eventually(const std::function<bool()>& condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
-
 int registered_named(const char* name) {
   std::lock_guard lock(gc::detail::registry_mutex());
   int n = 0;
@@ -57,14 +47,14 @@ TEST(LibraryThread, OneRoundPerWakeAndWakesDuringARoundCauseOneMore) {
   EXPECT_TRUE(g_mutator_thread.started());
   EXPECT_EQ(g_rounds.load(), 0);  // started, not woken: no round
   g_mutator_thread.wake();
-  ASSERT_TRUE(eventually([] { return g_rounds.load() == 1; }));
+  ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 1; }));
 
   g_release = false;
   g_mutator_thread.wake();
-  ASSERT_TRUE(eventually([] { return g_in_round.load(); }));
+  ASSERT_TRUE(test::eventually([] { return g_in_round.load(); }));
   for (int i = 0; i < 5; ++i) g_mutator_thread.wake();  // during the round: one more, not five
   g_release = true;
-  ASSERT_TRUE(eventually([] { return g_rounds.load() == 3; }));
+  ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 3; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(g_rounds.load(), 3);
   g_mutator_thread.stop();
@@ -73,15 +63,15 @@ TEST(LibraryThread, OneRoundPerWakeAndWakesDuringARoundCauseOneMore) {
 TEST(LibraryThread, StopWaitsForTheThreadToLeaveAndStartMakesANewOne) {
   gc::detail::ensure_registered();
   g_mutator_thread.wake();
-  ASSERT_TRUE(eventually([] { return g_rounds.load() == 1; }));
-  ASSERT_TRUE(eventually([] { return registered_named("test mutator thread") == 1; }));
+  ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 1; }));
+  ASSERT_TRUE(test::eventually([] { return registered_named("test mutator thread") == 1; }));
   g_mutator_thread.stop();
   EXPECT_FALSE(g_mutator_thread.started());
   // The thread has left its loop; it leaves the registry as it exits.
-  ASSERT_TRUE(eventually([] { return registered_named("test mutator thread") == 0; }));
+  ASSERT_TRUE(test::eventually([] { return registered_named("test mutator thread") == 0; }));
   g_mutator_thread.wake();  // a new thread
-  ASSERT_TRUE(eventually([] { return g_rounds.load() == 2; }));
-  EXPECT_TRUE(eventually([] { return registered_named("test mutator thread") == 1; }));
+  ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 2; }));
+  EXPECT_TRUE(test::eventually([] { return registered_named("test mutator thread") == 1; }));
   g_mutator_thread.stop();
 }
 
@@ -89,8 +79,8 @@ TEST(LibraryThread, OnlyMutatorThreadsJoinTheRegistry) {
   gc::detail::ensure_registered();
   g_collector_thread.wake();
   g_mutator_thread.wake();
-  ASSERT_TRUE(eventually([] { return g_rounds.load() == 2; }));
-  EXPECT_TRUE(eventually([] { return registered_named("test mutator thread") == 1; }));
+  ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 2; }));
+  EXPECT_TRUE(test::eventually([] { return registered_named("test mutator thread") == 1; }));
   EXPECT_EQ(registered_named("test collector thread"), 0);
   g_collector_thread.stop();
   g_mutator_thread.stop();

@@ -62,14 +62,16 @@ TEST(Pool, PooledObjectsSurviveOneCollectionAndAreDroppedByTheSecond) {
   EXPECT_EQ(Tracked::double_destroyed.load(), 0);
 }
 
-// One gc::collect() runs a second cycle when a destructor ran while a mark was in progress (its
-// slot must wait for the next sweep); that follow-up cycle leaves pools alone. Left to chance (a
-// race between the sweep and the destructor thread), the second cycle ran in about four runs of
-// five, so the case is staged: a destructor from an earlier cycle is held until collect()'s mark
-// has started, and that mark is held until the destructor thread has deferred the slot.
+// One gc::collect() runs a second cycle when a destructor's work was left to the next sweep (here
+// a large object destroyed during a mark: its empty span cannot go back to the page heap while a
+// marker may be resolving an address in it); that follow-up cycle leaves pools alone. Left to
+// chance, the case is rare, so it is staged: a destructor from an earlier cycle is held until
+// collect()'s mark has started, and that mark is held until the destructor thread has deferred the
+// span.
 std::atomic<int> g_slow_stage{0};  // 1: the destructor has started; 2: it may return
 
 struct SlowToDestroy {
+  char large[40 << 10];  // a span of its own
   ~SlowToDestroy() {
     g_slow_stage.store(1);
     gc::blocking_region waiting;  // the collector need not stop this thread while it waits
@@ -94,7 +96,7 @@ TEST(Pool, OneCollectEmptiesNoPool) {
   gc::detail::set_mark_hold(MarkHold::kAfterStart);
   std::thread stager([&] {
     gc::detail::wait_for_mark_hold(MarkHold::kAfterStart);  // collect()'s first mark has started
-    g_slow_stage.store(2);  // the destructor returns; during a mark its slot cannot be freed
+    g_slow_stage.store(2);  // the destructor returns; during a mark its span cannot be freed
     while (gc::detail::deferred_zombie_slots() == deferred) std::this_thread::yield();
     gc::detail::set_mark_hold(MarkHold::kNone);
   });

@@ -20,13 +20,33 @@
 
 namespace gc::detail {
 
-void* alloc_slow(std::uint8_t span_class);
-void* alloc_large(std::size_t size, std::size_t align, bool noscan);
+void* alloc_slow(std::uint8_t span_class, DestructorFn destructor);
+void* alloc_large(std::size_t size, std::size_t align, bool noscan, DestructorFn destructor);
 void* alloc_tiny_slow(std::size_t size, std::size_t align);
+// A span's first destructor, or another one (src/gc/destructors.cpp).
+void register_destructor_slow(Span* s, std::uint32_t index, DestructorFn destructor);
+
+// Registers the destructor of the object about to be built in slot `index` of `s`, a span that the
+// calling thread's cache owns: while it does, no other thread writes the span's destructor bits
+// (a sweep waits until the span goes back; a thread whose object's constructor throws in a span
+// it no longer owns marks the slot in the destructor table instead, abandon_allocation), so the
+// bit is set without an atomic read-modify-write. The span's own destructor needs only the bit
+// (detail/span.hpp); another one goes out of line.
+inline void register_owned_destructor(Span* s, std::uint32_t index, DestructorFn destructor) {
+  if (s->destructor.load(std::memory_order_relaxed) != reinterpret_cast<std::uintptr_t>(destructor))
+      [[unlikely]] {
+    register_destructor_slow(s, index, destructor);
+    return;
+  }
+  auto& word = s->destructor_bits[index / 64];
+  // Release: the sweep that reads the bit (acquire) finds the object whole.
+  word.store(word.load(std::memory_order_relaxed) | std::uint64_t{1} << (index % 64),
+             std::memory_order_release);
+}
 
 // The fast path proper, for a span class known at compile time (alloc_small) or at run time
-// (arrays).
-inline void* alloc_from_cache(std::uint8_t span_class) {
+// (arrays). A non-null `destructor` is registered for the slot (make.hpp).
+inline void* alloc_from_cache(std::uint8_t span_class, DestructorFn destructor = nullptr) {
   Span* s = t_mutator.alloc[span_class];
   const std::uint64_t cache = s->alloc_cache;
   if (cache != 0 && g_safepoint_pending.load(std::memory_order_relaxed) == 0) [[likely]] {
@@ -39,15 +59,16 @@ inline void* alloc_from_cache(std::uint8_t span_class) {
       s->free_index.store(next, std::memory_order_relaxed);
       s->alloc_count.store(s->alloc_count.load(std::memory_order_relaxed) + 1,
                            std::memory_order_relaxed);
+      if (destructor != nullptr) register_owned_destructor(s, index, destructor);
       return reinterpret_cast<void*>(s->slot_base(index));
     }
   }
-  return alloc_slow(span_class);
+  return alloc_slow(span_class, destructor);
 }
 
 template <std::uint8_t SpanClass>
-inline void* alloc_small() {
-  return alloc_from_cache(SpanClass);
+inline void* alloc_small(DestructorFn destructor) {
+  return alloc_from_cache(SpanClass, destructor);
 }
 
 template <std::size_t Size, std::size_t Align>
@@ -62,9 +83,10 @@ inline void* alloc_tiny() {
   return alloc_tiny_slow(Size, Align);
 }
 
-// Where an object of this size, alignment and kind goes; chosen at compile time.
+// Where an object of this size, alignment and kind goes; chosen at compile time. A non-null
+// `destructor` is registered for it (a tiny object has none).
 template <std::size_t Size, std::size_t Align, bool NoScan, bool Tiny>
-inline void* allocate() {
+inline void* allocate(DestructorFn destructor) {
   static_assert(Align <= kPageSize && (Align & (Align - 1)) == 0, "alignment up to 4096 only");
   constexpr std::size_t size = Size == 0 ? 1 : Size;
   if constexpr (Tiny && NoScan && size < kTinySize && Align <= 8) {
@@ -72,9 +94,9 @@ inline void* allocate() {
   } else {
     constexpr std::uint8_t size_class = size_to_class_aligned(size, Align);
     if constexpr (size_class != 0) {
-      return alloc_small<make_span_class(size_class, NoScan)>();
+      return alloc_small<make_span_class(size_class, NoScan)>(destructor);
     } else {
-      return alloc_large(size, Align, NoScan);
+      return alloc_large(size, Align, NoScan, destructor);
     }
   }
 }

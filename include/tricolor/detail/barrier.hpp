@@ -61,6 +61,17 @@ inline void slot_born(T** slot, T* value) {
     write_barrier_slow(slot, nullptr, value);
 }
 
+// A slot that dies, holding `value`: the barrier shades its last value, and it gives up its
+// pointer bit or its root.
+//
+// Except a slot inside the dead object whose destructor this thread runs (the destructor thread,
+// gc/destructors.cpp; the caller tests in_dying_object first): that one does nothing at all, and
+// is not even read (a read would pull the dead object's cache line to this thread, and the thread
+// that allocates in the slot next would wait for it back). Its pointer bit goes when the slot is
+// freed, which clears every bit of the slot, and its value needs no shade, because the object was
+// unreachable when the mark began, so no stack scanned or slot marked could have its value from it
+// but the destructor itself, whose stores go through the barrier. (Shading it would only keep the
+// dead object's dead children for another cycle.)
 template <class T>
 inline void slot_dies(T** slot, T* value) {
   const bool shaded = value != nullptr && barrier_on();

@@ -37,6 +37,11 @@ struct MutatorState {
   std::uintptr_t stack_lo = 0;     // lowest address of this thread's stack
   std::uintptr_t stack_size = 0;
   ThreadRecord* record = nullptr;
+  // The dead object whose destructor this thread is running ([dying_lo, dying_lo + dying_size);
+  // size 0 when none): the destructor thread sets it around each destructor, so that the gc::ptr
+  // members of a dead object die for nothing (detail/barrier.hpp, slot_dies).
+  std::uintptr_t dying_lo = 0;
+  std::uintptr_t dying_size = 0;
   // Depth of library code that holds internal locks; a stop signal that lands inside is deferred
   // until the outermost section ends. Written only by the owner thread (and its signal handler).
   // Relaxed atomics: lock-free, so the signal handler may read and write them.
@@ -53,6 +58,11 @@ inline constexpr std::uint32_t kSafepointScanStacks = 2;
 inline bool on_my_stack(const void* p) {
   const MutatorState& m = t_mutator;
   return reinterpret_cast<std::uintptr_t>(p) - m.stack_lo < m.stack_size;
+}
+
+inline bool in_dying_object(const void* p) {
+  const MutatorState& m = t_mutator;
+  return reinterpret_cast<std::uintptr_t>(p) - m.dying_lo < m.dying_size;
 }
 
 // Out of line: parks the thread if the collector asked (src/runtime/safepoint.cpp).

@@ -73,19 +73,35 @@ struct Span {
   Span* prev = nullptr;
   int list_id = -1;
 
-  // Per-slot destructors, allocated on the first object that needs one.
+  // Destructors (gc/destructors.cpp, make.hpp): a span mostly holds objects of one type, so the
+  // first destructor registered in it is the span's `destructor`, and a slot whose object has it
+  // needs only its bit in `destructor_bits`. A slot whose object has another one has it in the
+  // table `destructors` too, one entry per slot, made for the first such object.
+  std::atomic<std::uintptr_t> destructor{0};
   std::atomic<std::atomic<std::uintptr_t>*> destructors{nullptr};
-  // Zombie batches of this span queued for the destructor thread and not yet finished with. While
-  // one is pending the span (its descriptor and its destructor table) is never freed: the
-  // destructor thread still reads them.
-  std::atomic<std::uint32_t> pending_zombie_batches{0};
+  // The destructor queue's holds on the span (gc/destructors.cpp): one from each time a sweep
+  // linked it into the queue until the destructor thread is done with it. While one is held the
+  // span (its descriptor and its destructor table) is never freed: the thread still reads them.
+  std::atomic<std::uint32_t> destructor_holds{0};
+  // The span's place in the destructor queue (gc/callback_queue.hpp), under the queue's lock.
+  Span* destructor_next = nullptr;
+  std::uint64_t destructor_seq = 0;
+  bool destructor_queued = false;
 
   std::atomic<std::uint64_t> alloc_bits[kBitmapWords] = {};
   std::atomic<std::uint64_t> mark_bits[kBitmapWords] = {};
   std::atomic<std::uint64_t> checkmark_bits[kBitmapWords] = {};
-  // Dead objects already queued for their destructor ("zombies" the sweeper must keep). Cleared
-  // when the slot is freed, so a new object in the slot starts unqueued.
+  // Objects with a destructor to run when they die (see `destructor`). Cleared when the slot is
+  // freed.
+  std::atomic<std::uint64_t> destructor_bits[kBitmapWords] = {};
+  // Dead objects with a destructor ("zombies"): set by the sweep that finds them dead, which keeps
+  // their slots allocated and queues the span for the destructor thread. Cleared when the slot is
+  // freed, so a new object in the slot starts with none.
   std::atomic<std::uint64_t> zombie_bits[kBitmapWords] = {};
+  // Zombies whose destructor has run: their slots are free to take, like mimalloc's thread-free
+  // list. Only the destructor thread sets them; whoever owns the span frees the slots and clears
+  // the bits (the sweep, a thread cache, the central list's lock; heap/central.hpp).
+  std::atomic<std::uint64_t> destroyed_bits[kBitmapWords] = {};
   // Objects with specials: gc::weak cells (src/toolbox/weak_refs.hpp) or gc::add_cleanup records
   // (src/toolbox/cleanups.hpp) that the sweep must process when it finds the object dead.
   std::atomic<std::uint64_t> special_bits[kBitmapWords] = {};

@@ -10,5 +10,6 @@
 #include "tricolor/fiber.hpp"
 #include "tricolor/make.hpp"
 #include "tricolor/pool.hpp"
+#include "tricolor/profile.hpp"
 #include "tricolor/ptr.hpp"
 #include "tricolor/weak.hpp"

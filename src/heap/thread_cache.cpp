@@ -161,8 +161,9 @@ void* alloc_large(std::size_t size, std::size_t align, bool noscan) {
 
 void* allocate_array(std::size_t bytes, std::size_t align, bool noscan) {
   const std::uint8_t size_class = size_to_class_aligned(bytes == 0 ? 1 : bytes, align);
-  if (size_class == 0) return alloc_large(bytes, align, noscan);
-  return alloc_from_cache(make_span_class(size_class, noscan));
+  if (size_class == 0) return count_for_sampling(alloc_large(bytes, align, noscan), bytes);
+  return count_for_sampling(alloc_from_cache(make_span_class(size_class, noscan)),
+                            kClassToSize[size_class]);
 }
 
 void abandon_allocation(void* object) noexcept {

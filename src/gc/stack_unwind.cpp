@@ -28,7 +28,7 @@ _Unwind_Reason_Code visit_frame(struct _Unwind_Context* context, void* arg) {
 }  // namespace
 
 std::size_t capture_stack(std::uintptr_t first, std::uintptr_t (&pcs)[kMaxProfileDepth]) {
-  Walk walk{first, pcs};
+  Walk walk{first, pcs, 0, false};
   _Unwind_Backtrace(visit_frame, &walk);
   if (walk.started) return walk.count;
   // `first` never turned up (a frame the unwinder could not step through): keep what it saw last.

@@ -8,7 +8,8 @@
 // Poisson process, so every byte has the same chance to be the one sampled whatever the sizes and
 // their order, and an object of s bytes is sampled with probability 1 - exp(-s/rate), which is
 // what the writer divides by. Rate 1 draws 0: every allocation is sampled. Rate 0 (off) sets the
-// countdown to kOffCountdown, so a thread looks at the rate again after that many bytes.
+// countdown to kOffCountdown (1 MiB), so a thread looks at the rate again after that many bytes:
+// one call per MiB allocated costs nothing measurable, and profiling turned back on reaches it.
 //
 // A rate change bumps g_rate_epoch (after storing the rate, with release); a thread whose epoch is
 // stale, or that never sampled, draws a fresh countdown at the current rate and counts the
@@ -29,7 +30,7 @@ namespace gc::detail {
 
 namespace {
 
-constexpr std::int64_t kOffCountdown = std::int64_t{64} << 20;
+constexpr std::int64_t kOffCountdown = std::int64_t{1} << 20;
 constexpr std::int64_t kRateUnset = -1;
 
 constinit std::atomic<std::int64_t> g_rate{kRateUnset};  // bytes; unset until first read

@@ -26,6 +26,10 @@ foreach(_kind IN ITEMS LIBDIR INCLUDEDIR)
   endif()
 endforeach()
 
+# The heap profile's writer needs zlib, and libbacktrace where the build found it (by its path:
+# GCC's private directory is on no linker path).
+set(TRICOLOR_PC_PROFILE_LIBS "-lz ${TRICOLOR_LIBBACKTRACE}")
+string(STRIP "${TRICOLOR_PC_PROFILE_LIBS}" TRICOLOR_PC_PROFILE_LIBS)
 configure_file("${PROJECT_SOURCE_DIR}/cmake/tricolor.pc.in" "${PROJECT_BINARY_DIR}/tricolor.pc"
                @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/tricolor.pc" DESTINATION "${TRICOLOR_PC_INSTALL_DIR}")

@@ -11,5 +11,6 @@
 #include "tricolor/inspect.hpp"
 #include "tricolor/make.hpp"
 #include "tricolor/pool.hpp"
+#include "tricolor/profile.hpp"
 #include "tricolor/ptr.hpp"
 #include "tricolor/weak.hpp"

@@ -66,8 +66,11 @@ Settings load() {
   if (const char* v = std::getenv("GODEBUG"); v != nullptr && *v != '\0') {
     apply_godebug(v, s, [](std::string_view key, std::string_view value) {
       const std::string variable = "GODEBUG " + std::string(key);
-      warn(variable.c_str(), value, key == "gcstoptheworld" ? "is not 0, 1 or 2" : "is not 0 or 1",
-           "0");
+      if (key == "memprofilerate")
+        warn(variable.c_str(), value, "is not a number of bytes (0 or more)", "524288");
+      else
+        warn(variable.c_str(), value,
+             key == "gcstoptheworld" ? "is not 0, 1 or 2" : "is not 0 or 1", "0");
     });
   }
   if (const char* v = std::getenv("TRICOLOR_STOP_SIGNAL"); v != nullptr && *v != '\0') {
@@ -208,7 +211,12 @@ void apply_godebug(std::string_view value, Settings& s,
       flag(s.gcpacertrace);
     else if (key == "scavtrace")
       flag(s.scavtrace);
-    else if (key == "gcstoptheworld") {
+    else if (key == "memprofilerate") {
+      if (n && *n >= 0)
+        s.mem_profile_rate = *n;
+      else
+        complain(key, text);
+    } else if (key == "gcstoptheworld") {
       if (n && *n >= 0 && *n <= 2)
         s.gcstoptheworld = static_cast<int>(*n);
       else

@@ -11,16 +11,18 @@
 namespace gc::detail {
 
 inline constexpr std::int64_t kNoMemoryLimit = INT64_MAX;
+inline constexpr std::int64_t kDefaultMemProfileRate = 512 * 1024;  // Go's MemProfileRate
 
 struct Settings {
-  int gc_percent = 100;                        // GOGC; negative: off
-  std::int64_t memory_limit = kNoMemoryLimit;  // GOMEMLIMIT
-  bool gctrace = false;                        // GODEBUG=gctrace=1
-  bool gccheckmark = false;                    // GODEBUG=gccheckmark=1
-  int gcstoptheworld = 0;                      // GODEBUG=gcstoptheworld=1|2
-  bool gcpacertrace = false;                   // GODEBUG=gcpacertrace=1
-  bool scavtrace = false;                      // GODEBUG=scavtrace=1
-  int stop_signal = 0;                         // TRICOLOR_STOP_SIGNAL (default SIGURG)
+  int gc_percent = 100;                                    // GOGC; negative: off
+  std::int64_t memory_limit = kNoMemoryLimit;              // GOMEMLIMIT
+  bool gctrace = false;                                    // GODEBUG=gctrace=1
+  bool gccheckmark = false;                                // GODEBUG=gccheckmark=1
+  int gcstoptheworld = 0;                                  // GODEBUG=gcstoptheworld=1|2
+  bool gcpacertrace = false;                               // GODEBUG=gcpacertrace=1
+  bool scavtrace = false;                                  // GODEBUG=scavtrace=1
+  int stop_signal = 0;                                     // TRICOLOR_STOP_SIGNAL (default SIGURG)
+  std::int64_t mem_profile_rate = kDefaultMemProfileRate;  // GODEBUG=memprofilerate=N
 };
 
 // Parsed on first call.

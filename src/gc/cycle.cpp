@@ -9,6 +9,7 @@
 #include "base/settings.hpp"
 #include "gc/assist.hpp"
 #include "gc/destructors.hpp"
+#include "gc/heap_profile.hpp"
 #include "gc/hooks.hpp"
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
@@ -200,6 +201,7 @@ void end_mark(const WorldStopped& world, ThreadRecord* self, std::int64_t pause_
   end_stack_scans();
   g_sweepgen.fetch_add(2, std::memory_order_acq_rel);
   reset_sweep_cursor();
+  heap_profile_next_cycle();
   g_counters.heap_live.store(mark.marked + stats.unused_at_start() + mark.allocated_black,
                              std::memory_order_relaxed);
 
@@ -210,6 +212,7 @@ void end_mark(const WorldStopped& world, ThreadRecord* self, std::int64_t pause_
 // After the world restarts at the end of a cycle; `trace` was taken before it restarted.
 void after_cycle(CycleTrace trace) {
   if (settings().gcstoptheworld < 2) wake_background_sweeper();
+  heap_profile_flush();
   update_scavenger_goal();
   if (settings().gctrace) {
     trace.next_goal = pacer().goal();

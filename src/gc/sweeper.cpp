@@ -6,6 +6,7 @@
 #include "base/check.hpp"
 #include "base/os_memory.hpp"
 #include "gc/destructors.hpp"
+#include "gc/heap_profile.hpp"
 #include "gc/hooks.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/test_hooks.hpp"
@@ -165,6 +166,7 @@ void finish_sweeping() {
   // Another thread may still be in the middle of its last span; its zombies are queued when it
   // is done. Sweeping one span is short and never blocks, so a yield loop is enough.
   while (g_active_sweeps.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  heap_profile_post_sweep();  // every free of the last mark is counted: publish them
 }
 
 namespace {

@@ -183,8 +183,10 @@ void* alloc_large(std::size_t size, std::size_t align, bool noscan, DestructorFn
 
 void* allocate_array(std::size_t bytes, std::size_t align, bool noscan, DestructorFn destructor) {
   const std::uint8_t size_class = size_to_class_aligned(bytes == 0 ? 1 : bytes, align);
-  if (size_class == 0) return alloc_large(bytes, align, noscan, destructor);
-  return alloc_from_cache(make_span_class(size_class, noscan), destructor);
+  if (size_class == 0)
+    return count_for_sampling(alloc_large(bytes, align, noscan, destructor), bytes);
+  return count_for_sampling(alloc_from_cache(make_span_class(size_class, noscan), destructor),
+                            kClassToSize[size_class]);
 }
 
 void abandon_allocation(void* object) noexcept {

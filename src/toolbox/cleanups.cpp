@@ -11,7 +11,7 @@
 #include "heap/object_lookup.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
-#include "toolbox/special_table.hpp"
+#include "base/special_table.hpp"
 #include "toolbox/specials.hpp"
 #include "tricolor/cleanup.hpp"
 

@@ -2,7 +2,7 @@
 //
 // A cleanup record holds the object's base address and the function, in malloc memory (so a
 // gc::ptr the function captures is a root: what it reaches stays alive until the cleanup has
-// run). Records live in a table of specials (special_table.hpp); the object's special bit tells
+// run). Records live in a table of specials (base/special_table.hpp); the object's special bit tells
 // the sweep to look. When the sweep finds the object dead, in the same step that clears its weak
 // references, it takes the object's records out of the table and appends them to the ready queue,
 // which the cleanup thread drains. The sweep never runs user code: it runs inside critical

@@ -1,4 +1,4 @@
-// What the sweep does for a dead object with specials (special_table.hpp): its weak cells are
+// What the sweep does for a dead object with specials (base/special_table.hpp): its weak cells are
 // cleared and its cleanups queued, in one step, before its slot can be reused. The toolbox hands
 // that step to the collector as its dead-object hook (gc/hooks.hpp), registered by the first weak
 // reference or cleanup, before it sets the first special bit.

@@ -1,7 +1,7 @@
 // Weak references (include/tricolor/weak.hpp): cells that name an object without keeping it alive.
 //
 // A cell holds the address a gc::weak was made from. Cells live in a table of specials
-// (special_table.hpp), keyed by the object's base address. When the sweep finds an object dead
+// (base/special_table.hpp), keyed by the object's base address. When the sweep finds an object dead
 // (freed, or queued for its destructor) and its special bit is set, it clears the object's cells
 // (target 0) and unlinks them: the clearing happens before the slot can be reused, and before the
 // span counts as swept.

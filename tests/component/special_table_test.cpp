@@ -1,10 +1,10 @@
-// The specials table alone (src/toolbox/special_table.hpp): a SpecialTable of a test record type,
+// The specials table alone (src/base/special_table.hpp): a SpecialTable of a test record type,
 // with made-up object addresses (the table only hashes them). Records of objects whose addresses
 // hash to one bucket share a chain; the tests find such colliding addresses with bucket_of and
 // check that link, unlink and take_all touch exactly the records they name, wherever they sit in
 // the chain, and that records that share a chain share a stripe lock. Every call holds the stripe's
 // lock, as the table's contract asks.
-#include "toolbox/special_table.hpp"
+#include "base/special_table.hpp"
 
 #include <gtest/gtest.h>
 

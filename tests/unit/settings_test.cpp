@@ -91,6 +91,24 @@ TEST(Settings, Godebug) {
   EXPECT_TRUE(s.gctrace);  // a bad value leaves the previous one
 }
 
+TEST(Settings, GodebugMemProfileRate) {
+  Settings s;
+  EXPECT_EQ(s.mem_profile_rate, 512 * 1024);  // Go's default
+  int complaints = 0;
+  static int* counter;
+  counter = &complaints;
+  auto complain = [](std::string_view, std::string_view) { ++*counter; };
+  apply_godebug("memprofilerate=1", s, complain);
+  EXPECT_EQ(s.mem_profile_rate, 1);
+  apply_godebug("memprofilerate=0", s, complain);
+  EXPECT_EQ(s.mem_profile_rate, 0);
+  EXPECT_EQ(complaints, 0);
+  apply_godebug("memprofilerate=-4,memprofilerate=lots,memprofilerate=99999999999999999999", s,
+                complain);
+  EXPECT_EQ(complaints, 3);
+  EXPECT_EQ(s.mem_profile_rate, 0);
+}
+
 TEST(Settings, StopSignal) {
   EXPECT_EQ(parse_signal("SIGURG"), SIGURG);
   EXPECT_EQ(parse_signal("USR2"), SIGUSR2);
@@ -167,6 +185,15 @@ TEST(SettingsDeathTest, BadValuesAreReportedAndDefaultsApply) {
       },
       ::testing::ExitedWithCode(0),
       "tricolor: GODEBUG gcstoptheworld=\"7\" is not 0, 1 or 2; using 0");
+  EXPECT_EXIT(
+      {
+        ::setenv("GODEBUG", "memprofilerate=-1", 1);
+        const Settings& s = settings();
+        std::exit(s.mem_profile_rate == 512 * 1024 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0),
+      "tricolor: GODEBUG memprofilerate=\"-1\" is not a number of bytes \\(0 or more\\); using "
+      "524288");
 }
 
 // Values that parse as numbers but are out of range: each names the problem in one line, and the

@@ -6,6 +6,9 @@
 // exhausted cache word, a full span, a thread's first allocation, a pending stop — goes to
 // `alloc_slow`, which also decides when a collection starts.
 //
+// Every allocation then counts its bytes against the thread's countdown to its next heap-profile
+// sample (count_for_sampling): one subtract and one branch; the sample itself is out of line.
+//
 // Tiny objects (no gc::ptr inside, trivially destructible, under 16 bytes) are bump-allocated
 // inside the thread's current 16-byte block, as Go's tiny allocator does: a block is freed only
 // when nothing points into any object in it.
@@ -42,6 +45,19 @@ inline void register_owned_destructor(Span* s, std::uint32_t index, DestructorFn
   // Release: the sweep that reads the bit (acquire) finds the object whole.
   word.store(word.load(std::memory_order_relaxed) | std::uint64_t{1} << (index % 64),
              std::memory_order_release);
+}
+
+// Takes a heap-profile sample of the allocation at `object` (or only draws the thread's first
+// countdown); returns `object` (src/gc/heap_sampler.cpp).
+void* sample_allocation(void* object, std::size_t size);
+
+// Counts `size` bytes of the allocation at `object` towards the next heap-profile sample.
+inline void* count_for_sampling(void* object, std::size_t size) {
+  MutatorState& m = t_mutator;
+  m.bytes_until_sample -= static_cast<std::int64_t>(size);
+  if (m.bytes_until_sample < 0) [[unlikely]]
+    return sample_allocation(object, size);
+  return object;
 }
 
 // The fast path proper, for a span class known at compile time (alloc_small) or at run time
@@ -90,13 +106,14 @@ inline void* allocate(DestructorFn destructor) {
   static_assert(Align <= kPageSize && (Align & (Align - 1)) == 0, "alignment up to 4096 only");
   constexpr std::size_t size = Size == 0 ? 1 : Size;
   if constexpr (Tiny && NoScan && size < kTinySize && Align <= 8) {
-    return alloc_tiny<size, Align>();
+    return count_for_sampling(alloc_tiny<size, Align>(), size);
   } else {
     constexpr std::uint8_t size_class = size_to_class_aligned(size, Align);
     if constexpr (size_class != 0) {
-      return alloc_small<make_span_class(size_class, NoScan)>(destructor);
+      return count_for_sampling(alloc_small<make_span_class(size_class, NoScan)>(destructor),
+                                kClassToSize[size_class]);
     } else {
-      return alloc_large(size, Align, NoScan, destructor);
+      return count_for_sampling(alloc_large(size, Align, NoScan, destructor), size);
     }
   }
 }

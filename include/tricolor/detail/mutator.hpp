@@ -34,7 +34,10 @@ struct MutatorState {
   std::array<Span*, kNumSpanClasses> alloc = all_empty_spans();
   std::uintptr_t tiny = 0;         // current 16-byte tiny block, 0 if none
   std::uintptr_t tiny_offset = 0;  // bytes of it already handed out
-  std::uintptr_t stack_lo = 0;     // lowest address of this thread's stack
+  // Bytes this thread may still allocate before its next heap-profile sample; below zero, the
+  // allocation in hand is sampled (src/gc/heap_sampler.cpp). Zero until the first allocation.
+  std::int64_t bytes_until_sample = 0;
+  std::uintptr_t stack_lo = 0;  // lowest address of this thread's stack
   std::uintptr_t stack_size = 0;
   ThreadRecord* record = nullptr;
   // The dead object whose destructor this thread is running ([dying_lo, dying_lo + dying_size);

@@ -1,6 +1,8 @@
 // A table of "specials": records that the sweep must find when an object dies, keyed by the
 // object's base address (Go keeps such records, for finalizers and weak handles, on a per-span
-// list). gc::weak cells (weak_refs.hpp) and gc::add_cleanup records (cleanups.hpp) each have one.
+// list). gc::weak cells (toolbox/weak_refs.hpp), gc::add_cleanup records (toolbox/cleanups.hpp)
+// and heap-profile samples (gc/heap_profile.hpp) each have one; it lives in base so that both the
+// toolbox and the collector layer can key records by object.
 //
 // The table is a fixed array of 65,536 buckets of intrusive chains, mapped on first use (callers
 // are inside critical sections, where malloc is off limits), guarded by 64 striped mutexes. An

@@ -43,15 +43,6 @@ int find_loaded_object(dl_phdr_info* info, std::size_t, void* data) {
   return 0;
 }
 
-std::string demangle(const char* name) {
-  int status = 0;
-  char* readable = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  if (status != 0 || readable == nullptr) return name;
-  std::string result(readable);
-  std::free(readable);
-  return result;
-}
-
 // A read-only mapping of a whole file, unmapped when it goes.
 class MappedFile {
  public:
@@ -132,6 +123,17 @@ bool search_file(const char* path, std::uintptr_t file_address, SymbolName& out)
 }
 
 }  // namespace
+
+std::string demangle(const char* name) {
+  if (name == nullptr) return {};
+  if (name[0] != '_' || name[1] != 'Z') return name;
+  int status = 0;
+  char* readable = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  if (status != 0 || readable == nullptr) return name;
+  std::string result(readable);
+  std::free(readable);
+  return result;
+}
 
 SymbolName symbol_at(std::uintptr_t address) {
   SymbolName result;

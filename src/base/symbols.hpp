@@ -22,4 +22,7 @@ struct SymbolName {
 // The function or object symbol that covers `address`.
 SymbolName symbol_at(std::uintptr_t address);
 
+// `name` demangled if it is a mangled C++ name, else as is ("" for nullptr).
+std::string demangle(const char* name);
+
 }  // namespace gc::detail

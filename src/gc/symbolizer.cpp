@@ -1,7 +1,5 @@
 #include "gc/symbolizer.hpp"
 
-#include <cxxabi.h>
-#include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
 #include <unistd.h>
@@ -11,22 +9,13 @@
 #include <cstring>
 #include <mutex>
 
+#include "base/symbols.hpp"
+
 #if TRICOLOR_HAVE_LIBBACKTRACE
 #include <backtrace.h>
 #endif
 
 namespace gc::detail {
-
-std::string demangle(const char* name) {
-  if (name == nullptr) return {};
-  if (name[0] != '_' || name[1] != 'Z') return name;
-  int status = 0;
-  char* plain = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  if (plain == nullptr) return name;
-  std::string result(plain);
-  std::free(plain);
-  return result;
-}
 
 namespace {
 
@@ -34,14 +23,6 @@ std::string hex_address(std::uintptr_t pc) {
   char text[32];
   std::snprintf(text, sizeof text, "%#lx", static_cast<unsigned long>(pc));
   return text;
-}
-
-// dladdr: the exported symbol that contains `pc`, if any.
-std::string dladdr_name(std::uintptr_t pc) {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(pc), &info) != 0 && info.dli_sname != nullptr)
-    return demangle(info.dli_sname);
-  return {};
 }
 
 #if TRICOLOR_HAVE_LIBBACKTRACE
@@ -94,7 +75,7 @@ std::vector<SourceFrame> symbolize(std::uintptr_t pc) {
   }
 #endif
   if (frames.empty()) {
-    std::string name = dladdr_name(pc);
+    std::string name = symbol_at(pc).name;
     frames.push_back({name.empty() ? hex_address(pc) : std::move(name), "", 0});
   }
   return frames;

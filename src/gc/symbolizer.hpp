@@ -4,7 +4,7 @@
 // information gives each address its function, file and line, inlined calls included, innermost
 // first; the ELF symbol table names the outermost (the function the code lies in: DWARF may name
 // it without its namespace), and alone names an address without debug information. Without it:
-// dladdr, which knows only exported symbols. Mangled names are demangled. The libbacktrace state
+// the ELF symbol table (base/symbols.hpp). Mangled names are demangled. The libbacktrace state
 // is made on first use and kept (it caches what it read), under a lock, since libbacktrace's
 // readers are not safe to run at once.
 //
@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "base/symbols.hpp"  // demangle
 
 namespace gc::detail {
 
@@ -38,8 +40,5 @@ struct LoadedObject {
 
 // Every object loaded now, the program first.
 std::vector<LoadedObject> loaded_objects();
-
-// `name` demangled if it is a mangled C++ name, else as is.
-std::string demangle(const char* name);
 
 }  // namespace gc::detail

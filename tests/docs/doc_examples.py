@@ -67,7 +67,11 @@ def parse_blocks(path):
                 j += 1
             if j == len(lines):
                 raise SystemExit(f"{path}:{i + 1}: '<!-- output pattern' without '-->'")
-            pattern = [l.strip() for l in lines[i + 1:j]]
+            # Indented as deep as the comment's opening line: that much is the document's, the
+            # rest is the output's (a line of output may start with spaces).
+            indent = len(line) - len(line.lstrip())
+            pattern = [l[indent:].rstrip() if l[:indent].isspace() or indent == 0 else l.strip()
+                       for l in lines[i + 1:j]]
             i = j + 1
             continue
         m = FENCE.match(line)

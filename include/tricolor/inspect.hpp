@@ -11,7 +11,8 @@ namespace gc {
 //   - a thread's stack or saved registers: the thread, the word's address and, on the calling
 //     thread's stack, the function whose frame holds it;
 //   - a global gc::ptr, by symbol name;
-//   - a gc::ptr registered as a root in memory from malloc (a pool's lists are such roots);
+//   - a gc::ptr registered as a root in memory from malloc;
+//   - a gc::pool's free list;
 //   - a gc::ptr in a gc::arena;
 //   - a suspended gc::fiber stack;
 // and goes through each object on the way: its address, its type where the library knows it (a

@@ -17,5 +17,6 @@ void HookList<Fn, N>::add(Fn fn) {
 template class HookList<VoidHook>;
 template class HookList<RootHook>;
 template class HookList<WordHook>;
+template class HookList<OwnerHook>;
 
 }  // namespace gc::detail

@@ -18,6 +18,8 @@
 //   collect waits   what gc::collect() waits for after its cycles (the cleanups they queued).
 //   fork child      in the child after fork(), once the library's own threads are forgotten (the
 //                   cleanup thread starts again).
+//   root owner      gc::why_alive names a registered root slot: the component whose memory holds
+//                   it, or nullptr (pools: "a gc::pool's free list"). The world runs; any lock.
 //
 // A registration is an atomic store with release, idempotent, and never undone; calls load with
 // acquire. A component registers before it creates anything the hook must see (a pool before its
@@ -28,6 +30,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 namespace gc::detail {
 
@@ -48,6 +51,16 @@ class HookList {
       fn(args...);
     }
   }
+  // The first non-null result of the registered functions, in order; nullptr if none gives one.
+  template <class... Args>
+  auto first(Args&&... args) const -> decltype(std::declval<Fn>()(args...)) {
+    for (const auto& slot : slots_) {
+      const Fn fn = slot.load(std::memory_order_acquire);
+      if (fn == nullptr) break;
+      if (auto result = fn(args...)) return result;
+    }
+    return nullptr;
+  }
 
  private:
   std::atomic<Fn> slots_[N] = {};
@@ -56,6 +69,7 @@ class HookList {
 using RootHook = void (*)(Marker&);
 using WordHook = void (*)(std::uintptr_t);
 using VoidHook = void (*)();
+using OwnerHook = const char* (*)(std::uintptr_t);
 
 struct CollectorHooks {
   HookList<VoidHook> mark_start;
@@ -64,6 +78,7 @@ struct CollectorHooks {
   HookList<WordHook> dead_object;
   HookList<VoidHook> collect_waits;
   HookList<VoidHook> fork_child;
+  HookList<OwnerHook> root_owner;
 };
 
 inline constinit CollectorHooks g_hooks;

@@ -13,6 +13,7 @@
 #include "base/symbols.hpp"
 #include "gc/cycle.hpp"
 #include "gc/destructors.hpp"
+#include "gc/hooks.hpp"
 #include "gc/marker.hpp"
 #include "gc/stopped_mark.hpp"
 #include "heap/object_lookup.hpp"
@@ -190,6 +191,8 @@ std::string place_on_own_stack(const std::vector<Frame>& frames, std::uintptr_t 
 std::string describe_root(const std::string& what, std::uintptr_t where, const ThreadRecord* self,
                           const std::vector<Frame>& frames) {
   if (what == "the root slot") {
+    if (const char* owner = g_hooks.root_owner.first(where))
+      return "a gc::ptr in " + std::string(owner) + ", at " + hex(where);
     const SymbolName symbol = symbol_at(where);
     if (!symbol.name.empty()) {
       std::string global = "the global " + symbol.name;

@@ -102,9 +102,25 @@ PoolState* g_registry = nullptr;
 
 }  // namespace
 
+namespace {
+
+// gc::why_alive: a root slot in a pool's shards is the pool's.
+const char* name_pool_slot(std::uintptr_t slot) {
+  CriticalSection critical;
+  std::lock_guard lock(g_registry_mutex);
+  for (const PoolState* p = g_registry; p != nullptr; p = p->next) {
+    const auto lo = reinterpret_cast<std::uintptr_t>(p->shards.get());
+    if (slot - lo < (p->mask + 1) * sizeof(Shard)) return "a gc::pool's free list";
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 PoolCore::PoolCore() : state_(new PoolState(shard_count())) {
   ensure_registered();
   g_hooks.mark_start.add(rotate_pools);
+  g_hooks.root_owner.add(name_pool_slot);
   CriticalSection critical;
   std::lock_guard lock(g_registry_mutex);
   state_->next = g_registry;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -201,6 +202,20 @@ TEST(Pool, ThreadsShareAPoolWhileCyclesRun) {
   EXPECT_LT(made.load(), kThreads * kRounds * 2 / 10);  // at least 90% of gets reused
   std::printf("%ld buffers made for %d gets, %llu cycles\n", made.load(), kThreads * kRounds * 2,
               static_cast<unsigned long long>(gc::read_stats().num_gc));
+}
+
+// gc::why_alive names the pool that keeps a pooled object.
+TEST(Pool, WhyAliveNamesThePool) {
+  gc::pool<Tracked> pool(make_counted);
+  const Tracked* address = nullptr;
+  test::in_thread([&] {
+    auto a = pool.get();
+    address = a.get();
+    pool.put(a);
+  });
+  test::scrub_stack();
+  const std::string route = gc::why_alive(address);
+  EXPECT_EQ(route.rfind("root: a gc::ptr in a gc::pool's free list, at ", 0), 0u) << route;
 }
 
 }  // namespace

@@ -67,7 +67,9 @@ struct StackExtent {
 // The extent of the calling thread's stacks, given the stack pointer `sp` of the frame that stops.
 // A thread on a stack it did not announce (a fiber switched to without gc::start_switch_fiber)
 // stops the program with a message saying so: scanning from `sp` would read the wrong memory.
-StackExtent locate_stacks(const ThreadRecord* r, std::uintptr_t sp);
+// `in_signal_handler`: called from the stop signal's handler, which may have interrupted a handler
+// running on an alternate stack that lies inside the thread's own stack (see stop_the_world.cpp).
+StackExtent locate_stacks(const ThreadRecord* r, std::uintptr_t sp, bool in_signal_handler = false);
 // Parks the calling thread for the stop in progress, if any; its registers must already be on its
 // stacks within `extent`. `cooperative`: at a safepoint, not in the signal's handler.
 void park(ThreadRecord* r, const StackExtent& extent, bool cooperative);

@@ -76,9 +76,10 @@ std::atomic<std::uintptr_t> g_held_at{0};    // the address of the slot below th
 // the same way): a scan that starts above the slot would miss it, even where a stale copy of its
 // value elsewhere kept the list alive.
 void profiler_tick_noting_the_scan(int signal) {
-  g_scan_from.store(
-      gc::detail::locate_stacks(gc::detail::t_mutator.record, gc::detail::current_stack_pointer())
-          .sp);
+  g_scan_from.store(gc::detail::locate_stacks(gc::detail::t_mutator.record,
+                                              gc::detail::current_stack_pointer(),
+                                              /*in_signal_handler=*/true)
+                        .sp);
   profiler_tick(signal);
 }
 

@@ -6,12 +6,12 @@
 #include <memory>
 #include <stdexcept>
 
+#include "base/special_table.hpp"
 #include "gc/callback_queue.hpp"
 #include "gc/hooks.hpp"
 #include "heap/object_lookup.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
-#include "base/special_table.hpp"
 #include "toolbox/specials.hpp"
 #include "tricolor/cleanup.hpp"
 

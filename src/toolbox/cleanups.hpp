@@ -2,10 +2,10 @@
 //
 // A cleanup record holds the object's base address and the function, in malloc memory (so a
 // gc::ptr the function captures is a root: what it reaches stays alive until the cleanup has
-// run). Records live in a table of specials (base/special_table.hpp); the object's special bit tells
-// the sweep to look. When the sweep finds the object dead, in the same step that clears its weak
-// references, it takes the object's records out of the table and appends them to the ready queue,
-// which the cleanup thread drains. The sweep never runs user code: it runs inside critical
+// run). Records live in a table of specials (base/special_table.hpp); the object's special bit
+// tells the sweep to look. When the sweep finds the object dead, in the same step that clears its
+// weak references, it takes the object's records out of the table and appends them to the ready
+// queue, which the cleanup thread drains. The sweep never runs user code: it runs inside critical
 // sections, and the queue is an intrusive list, so it neither allocates nor calls out.
 //
 // Since a record names the object only by address, and is taken out of the table before the slot

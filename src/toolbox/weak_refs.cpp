@@ -6,13 +6,13 @@
 #include <thread>
 
 #include "base/fixed_pool.hpp"
+#include "base/special_table.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/sweeper.hpp"
 #include "gc/write_barrier.hpp"
 #include "heap/object_lookup.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
-#include "base/special_table.hpp"
 #include "toolbox/specials.hpp"
 
 namespace gc::detail {

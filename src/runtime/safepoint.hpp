@@ -23,18 +23,23 @@ namespace gc::detail {
 extern std::atomic<std::uint32_t> g_fork_in_progress;
 void wait_for_fork_to_finish() noexcept;
 
+// A section inside a section never waits for a fork: the outer one began before the fork's flag
+// went up and may hold a lock the fork's handler waits for. (A registered thread is never inside a
+// section when the flag goes up, since the world is stopped then; a thread that registers or exits
+// is not stopped, and holds the registry's lock around the sections it begins.)
 inline void begin_critical_section() noexcept {
   auto& depth = t_mutator.critical_depth;
   for (;;) {
-    if (g_fork_in_progress.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    const int outer = depth.load(std::memory_order_relaxed);
+    if (outer == 0 && g_fork_in_progress.load(std::memory_order_relaxed) != 0) [[unlikely]]
       wait_for_fork_to_finish();
-    depth.store(depth.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    depth.store(outer + 1, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);
     // A stop between the test and the raised depth may have let a fork begin: test again, now that
     // no stop can fall between.
-    if (g_fork_in_progress.load(std::memory_order_relaxed) == 0) [[likely]]
+    if (outer != 0 || g_fork_in_progress.load(std::memory_order_relaxed) == 0) [[likely]]
       return;
-    depth.store(depth.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    depth.store(outer, std::memory_order_relaxed);
   }
 }
 

@@ -39,6 +39,9 @@ void unregister_current_thread(void*) {
     // The collector holds the registry lock while the world is stopped: wait for it as a thread
     // that is blocked, so that the collector never waits for this one.
     BlockingScope blocked;
+    // Before the lock: a fork's handler raises its flag and then waits for the registry's lock, so
+    // a section begun under that lock must not wait for the flag (safepoint.hpp).
+    CriticalSection critical;
     std::lock_guard lock(registry_mutex());
     stack_scan_on_exit(r);  // its stack dies with it
     abandon_fiber(r);
@@ -133,6 +136,8 @@ ThreadRecord* register_current_thread(const char* name) {
   m.stack_size = r->stack_hi - r->stack_lo;
   m.record = r;
   {
+    // Before the lock, as in unregister_current_thread.
+    CriticalSection critical;
     // Not yet in the registry, so no stop waits for this thread while it waits for the lock.
     std::lock_guard lock(registry_mutex());
     // Known first, then the roots inside it dropped (stack_scan_on_register): a slot another

@@ -38,7 +38,61 @@ Marker::~Marker() {
 }
 
 void Marker::publish() {
+  flush_shades();
+  for (; scan_held_ > 0; --scan_held_)
+    work_.push(scan_ring_[(scan_next_ - scan_held_) % kScanAhead]);
   work_.give_all([](MarkChunk* c) { grey_queue_put(c); });
+}
+
+void Marker::shade_soon(std::uintptr_t word) {
+  const std::uintptr_t offset = word - g_heap.lo.load(std::memory_order_relaxed);
+  if (offset >= g_heap.size.load(std::memory_order_relaxed)) {
+    if (word != 0) shade(word);  // not in the heap: only the hook wants it
+    return;
+  }
+  if (const Span* s = g_heap.spans[offset >> kPageShift].load(std::memory_order_relaxed)) {
+    __builtin_prefetch(s);
+    __builtin_prefetch(&s->alloc_bits[0]);
+    __builtin_prefetch(&s->mark_bits[0]);
+  }
+  std::uintptr_t& slot = shade_ring_[shade_next_++ % kShadeAhead];
+  if (shade_held_ == kShadeAhead) {
+    const std::uintptr_t oldest = slot;
+    slot = word;
+    shade(oldest);
+  } else {
+    slot = word;
+    ++shade_held_;
+  }
+}
+
+bool Marker::flush_shades() {
+  if (shade_held_ == 0) return false;
+  for (; shade_held_ > 0; --shade_held_)
+    shade(shade_ring_[(shade_next_ - shade_held_) % kShadeAhead]);
+  return true;
+}
+
+bool Marker::next_to_scan(std::uintptr_t& object) {
+  for (;;) {
+    std::uintptr_t popped;
+    if (work_.pop(popped)) {
+      __builtin_prefetch(reinterpret_cast<const void*>(popped));
+      std::uintptr_t& slot = scan_ring_[scan_next_++ % kScanAhead];
+      if (scan_held_ == kScanAhead) {
+        object = slot;
+        slot = popped;
+        return true;
+      }
+      slot = popped;
+      ++scan_held_;
+      continue;
+    }
+    if (flush_shades()) continue;  // what they greyed is on work_ now
+    if (scan_held_ == 0) return false;
+    object = scan_ring_[(scan_next_ - scan_held_--) % kScanAhead];
+    return true;
+  }
 }
 
 void Marker::shade(std::uintptr_t word) {
@@ -74,7 +128,7 @@ bool Marker::drain(std::int64_t budget) {
   unsigned scanned = 0;
   for (;;) {
     std::uintptr_t object;
-    if (!work_.pop(object)) {
+    if (mode_ == Mode::kMark ? !next_to_scan(object) : !work_.pop(object)) {
       if (mode_ == Mode::kCheckmark) return true;
       MarkChunk* c = grey_queue_take();
       if (c == nullptr) return true;
@@ -132,7 +186,12 @@ void Marker::scan_object(Span* s, std::uintptr_t object) {
       bits &= bits - 1;
       auto* slot = reinterpret_cast<std::uintptr_t*>(lo + (word * 64 + bit) * 8);
       if constexpr (kNoteSlots) source_address_ = reinterpret_cast<std::uintptr_t>(slot);
-      shade(std::atomic_ref<std::uintptr_t>(*slot).load(std::memory_order_relaxed));
+      const std::uintptr_t value =
+          std::atomic_ref<std::uintptr_t>(*slot).load(std::memory_order_relaxed);
+      if (mode_ == Mode::kMark)
+        shade_soon(value);
+      else
+        shade(value);
     }
   });
 }

@@ -24,6 +24,15 @@
 // may hold stale words from frames that died before it, which conservative scanning cannot tell
 // from pointers; the verifier does not trace through such an object.
 //
+// Prefetching (kMark only). On a large heap nearly every shade misses the cache three times, on the
+// span descriptor's header, its allocation bits and its mark bits, and every scan once more on the
+// object itself; a marker that waits for each in turn spends most of its time waiting. So a heap
+// slot's value is not shaded at once: its span's descriptor lines are prefetched and the value
+// waits in a small ring (kShadeAhead) while the next ones are read; and an object popped from the
+// work list is prefetched and waits in another ring (kScanAhead) before it is scanned. The rings
+// are the marker's private work: drain() empties them before it looks for shared work or returns,
+// so no grey object hides in them when the marker says it is done.
+//
 // gc::why_alive runs it a third way (Mode::kPath, gc/why_alive.cpp), also with the world stopped
 // and into the checkmark bits: breadth first, one layer of objects at a time, so that the first
 // route that reaches an object is a shortest one, and it tells a PathRecorder, for each object it
@@ -82,6 +91,12 @@ class Marker {
   void scan_object(Span* s, std::uintptr_t object);
   // kPath's drain: breadth first, one layer at a time.
   void drain_by_layers();
+  // kMark: prefetches what shading `word` reads and queues it; shades the word it displaces.
+  void shade_soon(std::uintptr_t word);
+  // Shades every queued word. Returns whether any were queued.
+  bool flush_shades();
+  // kMark: the next object to scan, through the prefetch ring; false when no private work is left.
+  bool next_to_scan(std::uintptr_t& object);
   [[noreturn]] void report_missed(Span* s, std::uint32_t index);
 
   Mode mode_;
@@ -95,6 +110,14 @@ class Marker {
   std::uintptr_t ignored_word_ = 0, ignored_lo_ = 0, ignored_hi_ = 0;
   std::int64_t marked_bytes_ = 0;
   std::int64_t scanned_bytes_ = 0;
+  static constexpr unsigned kShadeAhead = 8;  // a power of two
+  static constexpr unsigned kScanAhead = 4;   // a power of two
+  std::uintptr_t shade_ring_[kShadeAhead] = {};
+  unsigned shade_next_ = 0;  // shade_soon() calls so far; the ring holds the last kShadeAhead
+  unsigned shade_held_ = 0;  // words in the ring
+  std::uintptr_t scan_ring_[kScanAhead] = {};
+  unsigned scan_next_ = 0;
+  unsigned scan_held_ = 0;
 };
 
 }  // namespace gc::detail

@@ -47,6 +47,9 @@ struct cycle_stats {
   std::uint64_t roots = 0;              // root slots scanned ("MB globals" is 8 bytes each)
   std::uint32_t threads = 0;            // "N threads"
   bool forced = false;                  // "(forced)"
+  // Threads that marked in drains of their own: the mark controller and workers, the idle workers
+  // and the threads that waited for the mark (a blocking collect()). Not in gctrace.
+  std::uint32_t marking_threads = 0;
 };
 
 // The objects of one size class now allocated (live, or dead and not yet swept).

@@ -98,6 +98,7 @@ cycle_stats public_cycle(const detail::CycleTrace& t) {
   c.assist_cpu_ns = t.assist_cpu_ns;
   c.background_cpu_ns = t.background_cpu_ns;
   c.idle_cpu_ns = t.idle_cpu_ns;
+  c.marking_threads = t.marking_threads;
   c.termination_cpu_ns = t.termination_cpu_ns;
   c.heap_start = t.heap_start;
   c.heap_end = t.heap_end;

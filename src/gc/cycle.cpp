@@ -162,6 +162,7 @@ void begin_mark(const WorldStopped& world, CycleReason reason, std::int64_t star
   g_mark.background_cpu_ns.store(0, std::memory_order_relaxed);
   g_mark.idle_work.store(0, std::memory_order_relaxed);
   g_mark.idle_cpu_ns.store(0, std::memory_order_relaxed);
+  g_mark.marking_threads.store(0, std::memory_order_relaxed);
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_relaxed) + 1;
   g_mark.cycle.store(cycle, std::memory_order_release);
   g_gc_phase.store(GcPhase::kMark, std::memory_order_release);
@@ -194,6 +195,7 @@ void end_mark(const WorldStopped& world, ThreadRecord* self, std::int64_t pause_
   mark.assist_cpu_ns = g_mark.assist_cpu_ns.load(std::memory_order_relaxed);
   mark.background_cpu_ns = g_mark.background_cpu_ns.load(std::memory_order_relaxed);
   mark.idle_cpu_ns = g_mark.idle_cpu_ns.load(std::memory_order_relaxed);
+  mark.marking_threads = g_mark.marking_threads.load(std::memory_order_relaxed);
 
   // The mark is over: no barrier, sweeping may begin, and the heap is what the mark found live.
   g_barrier_enabled.store(false, std::memory_order_relaxed);
@@ -356,12 +358,13 @@ void maybe_start_cycle() {
 constexpr std::int64_t kIdleMarkTurn = 64 * 1024;
 
 // The thread that waits for cycle `number` (a blocking gc::collect(), or an allocation the OS
-// refused) has nothing else to do: it marks too, as Go's idle mark workers put an idle CPU to work,
-// so that a blocking collection uses a core the background workers leave idle. In turns of bounded
+// refused) has nothing else to do: it marks too, and wakes the idle workers, as Go's idle mark
+// workers put idle CPUs to work, so that a blocking collection uses every core. In turns of bounded
 // scan work, each inside a critical section; between turns it polls its safepoint (its own stack
 // scan, a stop), and when no grey work is left it waits for some, or for the mark's end, as a
 // blocked thread.
 void mark_while_waiting(std::uint32_t number) {
+  wake_idle_mark_workers(number);  // the other idle CPUs (mark_workers.hpp)
   while (marking() && g_mark.cycle.load(std::memory_order_acquire) == number) {
     const std::uint32_t seen = mark_events();
     bool drained = true;
@@ -373,6 +376,7 @@ void mark_while_waiting(std::uint32_t number) {
       Marker marker(Marker::Mode::kMark);
       drained = marker.drain(kIdleMarkTurn);
       g_mark.idle_work.fetch_add(marker.scanned_bytes(), std::memory_order_relaxed);
+      if (marker.scanned_bytes() > 0) count_marking_thread();
       g_mark.idle_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
     }
     poll_safepoint();

@@ -116,6 +116,7 @@ MarkReport CycleStats::end(const MarkEnd& mark) {
   trace.assist_cpu_ns = mark.assist_cpu_ns;
   trace.background_cpu_ns = mark.background_cpu_ns;
   trace.idle_cpu_ns = mark.idle_cpu_ns;
+  trace.marking_threads = mark.marking_threads;
   trace.forced = cycle_.reason != CycleReason::kHeap;
   totals_.last = trace;
   return report;

@@ -49,7 +49,8 @@ struct MarkEnd {
   std::uint64_t roots = 0;
   std::int64_t assist_cpu_ns = 0;
   std::int64_t background_cpu_ns = 0;
-  std::int64_t idle_cpu_ns = 0;  // threads that marked while waiting for the mark to end
+  std::int64_t idle_cpu_ns = 0;       // threads that marked while waiting for the mark to end
+  std::uint32_t marking_threads = 0;  // g_mark.marking_threads
 };
 
 class CycleStats {

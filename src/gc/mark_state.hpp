@@ -32,9 +32,21 @@ struct MarkProgress {
   std::atomic<std::int64_t> idle_work{
       0};  // scan work of threads waiting for the mark (idle marking)
   std::atomic<std::int64_t> idle_cpu_ns{0};
+  // Threads that did heap scan work in a drain of their own (the controller, the workers, the idle
+  // workers, threads waiting for the mark; not assists), each counted once per mark.
+  std::atomic<std::uint32_t> marking_threads{0};
 };
 
 inline constinit MarkProgress g_mark;
+
+// Counts the calling thread in g_mark.marking_threads, once per mark.
+inline void count_marking_thread() {
+  static thread_local std::uint32_t counted_in = 0;
+  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_relaxed);
+  if (counted_in == cycle) return;
+  counted_in = cycle;
+  g_mark.marking_threads.fetch_add(1, std::memory_order_relaxed);
+}
 
 // True if slot `index` of `s` was handed out since mark start: it is black without a mark bit.
 // A slot in [mark_free_index, free_index) whose allocation bit is clear was free at mark start

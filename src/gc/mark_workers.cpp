@@ -40,8 +40,21 @@ void background_drain() {
       published = marker.scanned_bytes();
       notify_assists();
     }
+    if (published > 0) count_marking_thread();
   }
   g_mark.background_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
+}
+
+// One drain by an idle worker: idle work, no credit.
+void idle_drain() {
+  const std::int64_t cpu_start = thread_cpu_ns();
+  {
+    Marker marker(Marker::Mode::kMark);
+    marker.drain();
+    g_mark.idle_work.fetch_add(marker.scanned_bytes(), std::memory_order_relaxed);
+    if (marker.scanned_bytes() > 0) count_marking_thread();
+  }
+  g_mark.idle_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
 }
 
 // One round of the controller: the mark that woke it, from the root pass to termination.
@@ -72,11 +85,12 @@ void control_mark() {
 }
 
 // One round of a worker: drain while the mark that woke it lasts.
+template <void (*kDrain)()>
 void help_mark() {
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
   while (marking() && g_mark.cycle.load(std::memory_order_acquire) == cycle) {
     if (hold_workers()) continue;
-    background_drain();
+    kDrain();
     wait_for_grey_work(mark_events(), 1'000'000);
   }
 }
@@ -87,11 +101,28 @@ constinit LibraryThread g_controller("mark controller", control_mark, kCollector
 // The workers besides the controller: a quarter of the CPUs in all, at most kMaxMarkThreads.
 constexpr int kMaxMarkThreads = 64;
 template <std::size_t... I>
-constexpr std::array<LibraryThread, sizeof...(I)> make_workers(std::index_sequence<I...>) {
-  return {{((void)I, LibraryThread("mark worker", help_mark, kCollector))...}};
+constexpr std::array<LibraryThread, sizeof...(I)> make_workers(const char* name, void (*work)(),
+                                                               std::index_sequence<I...>) {
+  return {{((void)I, LibraryThread(name, work, kCollector))...}};
 }
-constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_workers =
-    make_workers(std::make_index_sequence<kMaxMarkThreads - 1>{});
+constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_workers = make_workers(
+    "mark worker", help_mark<background_drain>, std::make_index_sequence<kMaxMarkThreads - 1>{});
+constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_idle_workers = make_workers(
+    "idle mark worker", help_mark<idle_drain>, std::make_index_sequence<kMaxMarkThreads - 1>{});
+
+// The last mark the idle workers were woken for.
+constinit std::atomic<std::uint32_t> g_idle_woken_for{0};
+
+// Idle workers: with the controller, the workers and the waiting thread, one thread per CPU.
+int idle_mark_worker_count() {
+  static const int n =
+      std::clamp(cpu_count() - 1, mark_worker_count(), kMaxMarkThreads) - mark_worker_count();
+#if TRICOLOR_TEST_HOOKS
+  const int for_test = g_idle_mark_workers_for_test.load(std::memory_order_relaxed);
+  if (for_test >= 0) return std::min(for_test, kMaxMarkThreads - 1);
+#endif
+  return n;
+}
 
 }  // namespace
 
@@ -110,9 +141,27 @@ void wake_mark_workers() {
   for (int i = 1; i < mark_worker_count(); ++i) g_workers[i - 1].wake();
 }
 
+int wake_idle_mark_workers(std::uint32_t cycle) {
+  // Once per mark, however many threads wait for it.
+  std::uint32_t woken = g_idle_woken_for.load(std::memory_order_relaxed);
+  if (woken == cycle ||
+      !g_idle_woken_for.compare_exchange_strong(woken, cycle, std::memory_order_relaxed))
+    return 0;
+  const int n = idle_mark_worker_count();
+  for (int i = 0; i < n; ++i) {
+    try {
+      g_idle_workers[static_cast<std::size_t>(i)].wake();
+    } catch (...) {
+      return i;  // the OS refuses threads: the mark goes on with those it has
+    }
+  }
+  return n;
+}
+
 void forget_mark_workers_after_fork() {
   g_controller.forget_after_fork();
   for (LibraryThread& w : g_workers) w.forget_after_fork();
+  for (LibraryThread& w : g_idle_workers) w.forget_after_fork();
 }
 
 }  // namespace gc::detail

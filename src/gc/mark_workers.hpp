@@ -13,7 +13,16 @@
 // mutator, so a stop of the world does not wait for it, and it never touches a stack or a lock
 // that a stopped thread could hold (every lock it shares with mutators is taken by mutators only
 // inside critical sections).
+//
+// Idle workers, as Go's idle mark workers put an idle CPU to work: a thread that waits for a mark
+// to end (a blocking gc::collect(), an allocation the OS refused) marks itself and wakes the rest
+// of the CPUs' worth of idle workers, so that the controller, the workers, the idle workers and
+// the waiting thread are one thread per CPU (at most 64). They drain like the workers until the
+// mark ends; their CPU time counts as idle marking, not background, and their work is not credit
+// for assists. A mark nobody waits for leaves them asleep: background marking stays a quarter.
 #pragma once
+
+#include <cstdint>
 
 namespace gc::detail {
 
@@ -21,6 +30,9 @@ namespace gc::detail {
 void ensure_mark_workers();
 // Wakes them for the mark that just started.
 void wake_mark_workers();
+// Wakes the idle workers for mark `cycle`, which the calling thread waits for. Outside critical
+// sections (it may create threads). Returns how many it woke.
+int wake_idle_mark_workers(std::uint32_t cycle);
 // In the child after fork(): the threads are gone; the next cycle starts new ones.
 void forget_mark_workers_after_fork();
 // Number of background mark threads, the controller included.

@@ -9,6 +9,7 @@
 //     the tests of those mechanisms notice (tests/unit/barrier_test.cpp).
 //   - A mark hold keeps the mark controller at a stage of the mark, and the workers idle, so that
 //     a test can make a mutator act at a known point of the mark (tests/support/held_mark.hpp).
+//   - g_idle_mark_workers_for_test sets how many idle mark workers a blocking collect() wakes.
 //   - start_cycle_for_test starts a cycle and returns once the world restarts after mark start;
 //     wait_for_cycle_end waits until the cycle in progress (if any) has ended.
 #pragma once
@@ -48,6 +49,9 @@ void wait_for_mark_hold(MarkHold stage);
 
 void start_cycle_for_test();
 void wait_for_cycle_end();
+// The number of idle mark workers, in place of the one the CPUs give (-1: theirs again), so that a
+// machine with few CPUs can show that idle workers mark (tests/unit/concurrent_mark_test.cpp).
+inline constinit std::atomic<int> g_idle_mark_workers_for_test{-1};
 
 #else
 

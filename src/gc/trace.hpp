@@ -31,6 +31,7 @@ struct CycleTrace {
   std::int64_t assist_cpu_ns = 0;
   std::int64_t background_cpu_ns = 0;
   std::int64_t idle_cpu_ns = 0;
+  std::uint32_t marking_threads = 0;  // not printed: gctrace keeps Go's format
   std::int64_t termination_cpu_ns = 0;
   std::int64_t heap_start = 0;
   std::int64_t heap_end = 0;

@@ -372,12 +372,7 @@ void mark_while_waiting(std::uint32_t number) {
       CriticalSection critical;
       if (!marking() || g_mark.cycle.load(std::memory_order_acquire) != number) break;
       // Counted turn by turn: termination may come before this loop sees the mark end.
-      const std::int64_t cpu_start = thread_cpu_ns();
-      Marker marker(Marker::Mode::kMark);
-      drained = marker.drain(kIdleMarkTurn);
-      g_mark.idle_work.fetch_add(marker.scanned_bytes(), std::memory_order_relaxed);
-      if (marker.scanned_bytes() > 0) count_marking_thread();
-      g_mark.idle_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
+      drained = idle_drain(kIdleMarkTurn);
     }
     poll_safepoint();
     if (drained) {

@@ -45,18 +45,6 @@ void background_drain() {
   g_mark.background_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
 }
 
-// One drain by an idle worker: idle work, no credit.
-void idle_drain() {
-  const std::int64_t cpu_start = thread_cpu_ns();
-  {
-    Marker marker(Marker::Mode::kMark);
-    marker.drain();
-    g_mark.idle_work.fetch_add(marker.scanned_bytes(), std::memory_order_relaxed);
-    if (marker.scanned_bytes() > 0) count_marking_thread();
-  }
-  g_mark.idle_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
-}
-
 // One round of the controller: the mark that woke it, from the root pass to termination.
 void control_mark() {
   if (!marking()) return;  // a late wake: that mark is over
@@ -107,8 +95,10 @@ constexpr std::array<LibraryThread, sizeof...(I)> make_workers(const char* name,
 }
 constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_workers = make_workers(
     "mark worker", help_mark<background_drain>, std::make_index_sequence<kMaxMarkThreads - 1>{});
-constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_idle_workers = make_workers(
-    "idle mark worker", help_mark<idle_drain>, std::make_index_sequence<kMaxMarkThreads - 1>{});
+void drain_while_idle() { idle_drain(); }
+constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_idle_workers =
+    make_workers("idle mark worker", help_mark<drain_while_idle>,
+                 std::make_index_sequence<kMaxMarkThreads - 1>{});
 
 // The last mark the idle workers were woken for.
 constinit std::atomic<std::uint32_t> g_idle_woken_for{0};
@@ -141,21 +131,29 @@ void wake_mark_workers() {
   for (int i = 1; i < mark_worker_count(); ++i) g_workers[i - 1].wake();
 }
 
-int wake_idle_mark_workers(std::uint32_t cycle) {
+bool idle_drain(std::int64_t budget) {
+  const std::int64_t cpu_start = thread_cpu_ns();
+  Marker marker(Marker::Mode::kMark);
+  const bool drained = marker.drain(budget);
+  g_mark.idle_work.fetch_add(marker.scanned_bytes(), std::memory_order_relaxed);
+  if (marker.scanned_bytes() > 0) count_marking_thread();
+  g_mark.idle_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
+  return drained;
+}
+
+void wake_idle_mark_workers(std::uint32_t cycle) {
   // Once per mark, however many threads wait for it.
   std::uint32_t woken = g_idle_woken_for.load(std::memory_order_relaxed);
   if (woken == cycle ||
       !g_idle_woken_for.compare_exchange_strong(woken, cycle, std::memory_order_relaxed))
-    return 0;
-  const int n = idle_mark_worker_count();
-  for (int i = 0; i < n; ++i) {
+    return;
+  for (int i = 0; i < idle_mark_worker_count(); ++i) {
     try {
       g_idle_workers[static_cast<std::size_t>(i)].wake();
     } catch (...) {
-      return i;  // the OS refuses threads: the mark goes on with those it has
+      return;  // the OS refuses threads: the mark goes on with those it has
     }
   }
-  return n;
 }
 
 void forget_mark_workers_after_fork() {

@@ -31,8 +31,11 @@ void ensure_mark_workers();
 // Wakes them for the mark that just started.
 void wake_mark_workers();
 // Wakes the idle workers for mark `cycle`, which the calling thread waits for. Outside critical
-// sections (it may create threads). Returns how many it woke.
-int wake_idle_mark_workers(std::uint32_t cycle);
+// sections (it may create threads).
+void wake_idle_mark_workers(std::uint32_t cycle);
+// One drain of idle marking, by an idle worker or the waiting thread, until no work is left (true)
+// or `budget` bytes were scanned: counted as idle work and idle CPU, not as credit for assists.
+bool idle_drain(std::int64_t budget = INT64_MAX);
 // In the child after fork(): the threads are gone; the next cycle starts new ones.
 void forget_mark_workers_after_fork();
 // Number of background mark threads, the controller included.

@@ -165,6 +165,7 @@ void begin_mark(const WorldStopped& world, CycleReason reason, std::int64_t star
   g_mark.marking_threads.store(0, std::memory_order_relaxed);
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_relaxed) + 1;
   g_mark.cycle.store(cycle, std::memory_order_release);
+  open_mark();  // before anyone sees the phase: a marker of this mark is counted
   g_gc_phase.store(GcPhase::kMark, std::memory_order_release);
   {
     Marker marker(Marker::Mode::kMark);
@@ -180,7 +181,7 @@ void end_mark(const WorldStopped& world, ThreadRecord* self, std::int64_t pause_
   TRICOLOR_DCHECK(marking(), "mark termination with no mark in progress");
   TRICOLOR_DCHECK(stacks_pending() == 0, "mark termination with %d stacks unscanned",
                   stacks_pending());
-  TRICOLOR_DCHECK(mark_quiescent(), "mark termination with grey work left");
+  TRICOLOR_DCHECK(mark_closed(), "mark termination with grey work left, or the mark not closed");
   flush_stopped_caches(world, self);
   CycleStats& stats = cycle_stats();
   MarkEnd mark;
@@ -227,6 +228,15 @@ void after_cycle(CycleTrace trace) {
   notify_assists();  // threads waiting for credit: the mark is over
 }
 
+// World stopped, every stack scanned: drains alongside the mark workers until the mark is out of
+// work, and closes it (mark_queue.hpp), so that no marker of this mark is alive when it ends.
+void drain_and_close_mark() {
+  do {
+    Marker marker(Marker::Mode::kMark);
+    marker.drain();
+  } while (!close_mark());
+}
+
 // GODEBUG=gcstoptheworld: the whole mark in the pause of mark start.
 void mark_in_the_pause(const WorldStopped& world, ThreadRecord* self,
                        const StackExtent& self_extent, std::int64_t pause_start) {
@@ -235,6 +245,7 @@ void mark_in_the_pause(const WorldStopped& world, ThreadRecord* self,
     mark_from_roots_stopped(world, marker, self, self_extent);
     marker.drain();
   }
+  drain_and_close_mark();
   end_stack_scans();
   if (settings().gccheckmark) verify_mark(world, self, self_extent);
   end_mark(world, self, pause_start);
@@ -322,7 +333,7 @@ bool terminate_mark(int attempt) {
   const std::int64_t pause_start = now_ns();
   WorldStopped world = stop_the_world();
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) flush_barrier_buffer(r);
-  if (stacks_pending() != 0 || !mark_quiescent()) {
+  if (stacks_pending() != 0 || !close_mark()) {
     if (attempt + 1 < kTerminationAttempts) {
       cycle_stats().record_pause(now_ns() - pause_start);
       start_the_world(std::move(world));
@@ -333,10 +344,7 @@ bool terminate_mark(int attempt) {
       Marker marker(Marker::Mode::kMark);
       scan_due_stacks_stopped(world, marker);
     }
-    do {
-      Marker marker(Marker::Mode::kMark);
-      marker.drain();
-    } while (!mark_quiescent());
+    drain_and_close_mark();
   }
   if (settings().gccheckmark) verify_mark(world, nullptr, StackExtent{});
   end_mark(world, nullptr, pause_start);

@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "base/check.hpp"
 #include "base/futex.hpp"
 #include "base/mutex.hpp"
 
@@ -11,7 +12,10 @@ namespace {
 Mutex g_queue_mutex{LockRank::kLeaf};  // taken inside critical sections, or by library threads
 MarkChunk* g_head = nullptr;
 std::atomic<std::size_t> g_chunks{0};
-std::atomic<int> g_busy{0};
+// The markers alive, or kClosed between marks: from the termination that found the mark out of
+// work (or from the start) to the next mark start.
+constexpr int kClosed = 1 << 30;
+std::atomic<int> g_busy{kClosed};
 std::atomic<int> g_idle_workers{0};
 std::atomic<std::uint32_t> g_events{0};
 std::atomic<int> g_waiters{0};  // threads inside wait_for_mark_event: only they need a wake
@@ -46,7 +50,15 @@ bool grey_queue_hungry() {
          g_chunks.load(std::memory_order_relaxed) == 0;
 }
 
-void marker_busy_begin() { g_busy.fetch_add(1, std::memory_order_seq_cst); }
+bool marker_busy_begin() {
+  int busy = g_busy.load(std::memory_order_relaxed);
+  do {
+    if (busy & kClosed) return false;
+  } while (!g_busy.compare_exchange_weak(busy, busy + 1, std::memory_order_seq_cst,
+                                         std::memory_order_relaxed));
+  return true;
+}
+
 void marker_busy_end() { g_busy.fetch_sub(1, std::memory_order_seq_cst); }
 
 bool mark_quiescent() {
@@ -54,6 +66,30 @@ bool mark_quiescent() {
   if (!grey_queue_empty()) return false;
   if (g_busy.load(std::memory_order_seq_cst) != 0) return false;
   return g_events.load(std::memory_order_seq_cst) == before;
+}
+
+bool close_mark() {
+  // mark_quiescent(), with the busy count read and closed in one step.
+  const std::uint32_t before = g_events.load(std::memory_order_seq_cst);
+  if (!grey_queue_empty()) return false;
+  int idle = 0;
+  if (!g_busy.compare_exchange_strong(idle, kClosed, std::memory_order_seq_cst)) return false;
+  if (g_events.load(std::memory_order_seq_cst) == before) return true;
+  // Work was published between the two reads: reopen. Markers refused meanwhile took nothing.
+  g_busy.fetch_and(~kClosed, std::memory_order_seq_cst);
+  return false;
+}
+
+bool mark_closed() {
+  return g_busy.load(std::memory_order_seq_cst) == kClosed && grey_queue_empty();
+}
+
+void open_mark() {
+  // Closed, the count is 0: closing needs it, and closed refuses markers.
+  [[maybe_unused]] const int busy = g_busy.exchange(0, std::memory_order_seq_cst);
+  TRICOLOR_DCHECK(busy == kClosed, "mark start with the last mark not closed (%#x)",
+                  static_cast<unsigned>(busy));
+  TRICOLOR_DCHECK(grey_queue_empty(), "mark start with grey work queued");
 }
 
 std::uint32_t mark_events() { return g_events.load(std::memory_order_seq_cst); }

@@ -10,6 +10,12 @@
 // order, with the event counter unchanged around both reads, cannot miss work in flight: a marker
 // that took the last chunk was counted busy before it took it, and a marker that publishes bumps
 // the counter before it stops being busy.
+//
+// Closing: mark termination, with the world stopped, reads "queue empty, nobody busy" and closes
+// the mark in the same step (close_mark). A marker made after that — a mark worker that wakes late
+// for a mark that has ended — is refused: it is inert and takes no work, so that the mark ends with
+// no marker of it alive (mark_closed), and a late marker cannot take the next mark's work without
+// being counted. Mark start opens the next mark (open_mark); before the first, no mark is open.
 #pragma once
 
 #include <atomic>
@@ -25,9 +31,17 @@ bool grey_queue_empty();
 // True when a worker waits for work and the queue has none to give it.
 bool grey_queue_hungry();
 
-void marker_busy_begin();
+// Counts a marker busy; false (not counted) once the mark is closed.
+bool marker_busy_begin();
 void marker_busy_end();
+// The queue is empty and no marker is busy.
 bool mark_quiescent();
+// mark_quiescent(), and if so closes the mark: no marker is counted busy until open_mark().
+bool close_mark();
+// The mark is closed and no grey work is queued.
+bool mark_closed();
+// Mark start: markers are counted again.
+void open_mark();
 
 // A counter that moves whenever grey work is published or a stack is scanned; mark workers sleep
 // on it.

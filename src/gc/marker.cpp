@@ -26,11 +26,17 @@ bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
 
 Marker::Marker(Mode mode, PathRecorder* path)
     : mode_(mode), honour_black_(marking() && !test_flag(kTestNoBlackAlloc)), path_(path) {
-  if (mode_ == Mode::kMark) marker_busy_begin();
+  if (mode_ == Mode::kMark) inert_ = !marker_busy_begin();
 }
 
 Marker::~Marker() {
   if (mode_ != Mode::kMark) return;
+  if (inert_) {
+    // Work shaded here would be lost: only a mark worker late for an ended mark is refused.
+    TRICOLOR_CHECK(work_.empty() && shade_held_ == 0 && scan_held_ == 0,
+                   "a marker made after mark termination was given grey work");
+    return;
+  }
   publish();
   g_mark.marked_bytes.fetch_add(marked_bytes_, std::memory_order_relaxed);
   g_mark.scan_work.fetch_add(scanned_bytes_, std::memory_order_relaxed);
@@ -124,6 +130,7 @@ bool Marker::drain(std::int64_t budget) {
     drain_by_layers();
     return true;
   }
+  if (inert_) return true;  // the mark is over; the queue may hold the next one's work
   const std::int64_t start = scanned_bytes_;
   unsigned scanned = 0;
   for (;;) {

@@ -100,7 +100,8 @@ class Marker {
   [[noreturn]] void report_missed(Span* s, std::uint32_t index);
 
   Mode mode_;
-  bool honour_black_;  // a mark is in progress, so allocated_black() means something
+  bool honour_black_;   // a mark is in progress, so allocated_black() means something
+  bool inert_ = false;  // kMark made after mark termination closed the mark (mark_queue.hpp)
   bool from_stack_ = false;
   MarkStack work_;
   const char* source_ = "";  // where the word being shaded was read: a root, or an object

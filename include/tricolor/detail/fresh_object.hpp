@@ -10,9 +10,8 @@
 //
 // Invariant: a slot whose bit is still only in fresh_bits is seen by every mark. The marker reads
 // an object's slots through its bitmap bits, so until they are published the object under
-// construction is covered the way the thread's stack is: every scan of the thread's stacks shades
-// the object itself (the range names it, whatever the registers hold of its address) and reads its
-// words conservatively (gc/stack_scan.cpp, scan_thread_stacks), and a slot born
+// construction is covered the way the thread's stack is: every scan of the thread's stacks also
+// reads the object's words conservatively (gc/stack_scan.cpp, scan_thread_stacks), and a slot born
 // after that scan shades its value through the barrier like any other. So a mark that starts, or
 // runs from start to end, inside the constructor (which may allocate, or call gc::collect())
 // loses nothing. The range is written in the order that keeps it true for a stop signal landing
@@ -72,13 +71,13 @@ inline void publish_and_drop_fresh_object(MutatorState& m) {
 class FreshObject {
  public:
   FreshObject(void* object, std::size_t bytes) noexcept
-      : lo_(reinterpret_cast<std::uintptr_t>(object)),
-        outer_lo_(t_mutator.fresh_lo.load(std::memory_order_relaxed)),
+      : hidden_lo_(~reinterpret_cast<std::uintptr_t>(object)),
+        hidden_outer_lo_(~t_mutator.fresh_lo.load(std::memory_order_relaxed)),
         outer_size_(t_mutator.fresh_size.load(std::memory_order_relaxed)) {
     MutatorState& m = t_mutator;
-    if (outer_size_ != 0) publish_fresh_bits(m, outer_lo_);
+    if (outer_size_ != 0) publish_fresh_bits(m, ~hidden_outer_lo_);
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    set_fresh_range(m, lo_, bytes);
+    set_fresh_range(m, ~hidden_lo_, bytes);
   }
   FreshObject(const FreshObject&) = delete;
   FreshObject& operator=(const FreshObject&) = delete;
@@ -93,20 +92,24 @@ class FreshObject {
     done_ = true;
     MutatorState& m = t_mutator;
     // Not ours any more after a fiber switch: the switch published the bits.
+    const std::uintptr_t lo = ~hidden_lo_;
     if (m.fresh_size.load(std::memory_order_relaxed) != 0 &&
-        m.fresh_lo.load(std::memory_order_relaxed) == lo_) {
+        m.fresh_lo.load(std::memory_order_relaxed) == lo) {
       if (constructed) {
-        publish_fresh_bits(m, lo_);
+        publish_fresh_bits(m, lo);
       } else {
         m.fresh_bits = 0;
       }
     }
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    set_fresh_range(m, outer_lo_, outer_size_);
+    set_fresh_range(m, ~hidden_outer_lo_, outer_size_);
   }
 
-  std::uintptr_t lo_;
-  std::uintptr_t outer_lo_;
+  // The addresses complemented: this object lives in gc::make's frame, and a frame's dead words
+  // linger on the stack under later frames, where the conservative scan would read an address as
+  // a pointer and keep a dead object (and all it reaches) alive.
+  std::uintptr_t hidden_lo_;
+  std::uintptr_t hidden_outer_lo_;
   std::uintptr_t outer_size_;
   bool done_ = false;
 };

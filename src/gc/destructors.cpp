@@ -7,6 +7,7 @@
 #include "base/check.hpp"
 #include "gc/callback_queue.hpp"
 #include "gc/sweeper.hpp"
+#include "gc/test_hooks.hpp"
 #include "heap/central.hpp"
 #include "heap/destructor_table.hpp"
 #include "heap/object_lookup.hpp"
@@ -128,6 +129,12 @@ void register_destructor_slow(Span* s, std::uint32_t index, DestructorFn fn) {
   TRICOLOR_DCHECK(
       (s->destructor_bits[index / 64].load(std::memory_order_relaxed) >> (index % 64) & 1) == 0,
       "slot %u of span %p already has a destructor", index, reinterpret_cast<void*>(s->base));
+#if TRICOLOR_TEST_HOOKS
+  if (auto hook = g_destructor_registration_hook.load(std::memory_order_acquire)) {
+    CriticalSection critical;  // like the table's own, which a stop may end at a safepoint
+    hook();
+  }
+#endif
   const auto entry = reinterpret_cast<std::uintptr_t>(fn);
   std::uintptr_t first = 0;
   // A second type in this span: its destructor goes in the table.

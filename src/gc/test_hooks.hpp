@@ -10,6 +10,9 @@
 //   - A mark hold keeps the mark controller at a stage of the mark, and the workers idle, so that
 //     a test can make a mutator act at a known point of the mark (tests/support/held_mark.hpp).
 //   - g_idle_mark_workers_for_test sets how many idle mark workers a blocking collect() wakes.
+//   - g_destructor_registration_hook runs inside a critical section of register_destructor_slow,
+//     so that a test can make a stop land where an allocation's registration may park the thread
+//     (tests/unit/allocation_park_test.cpp).
 //   - start_cycle_for_test starts a cycle and returns once the world restarts after mark start;
 //     wait_for_cycle_end waits until the cycle in progress (if any) has ended.
 #pragma once
@@ -46,6 +49,8 @@ bool hold_workers();
 void set_mark_hold(MarkHold stage);
 // Waits until the controller is held at `stage`.
 void wait_for_mark_hold(MarkHold stage);
+
+inline constinit std::atomic<void (*)()> g_destructor_registration_hook{nullptr};
 
 void start_cycle_for_test();
 void wait_for_cycle_end();

@@ -93,7 +93,8 @@ std::uintptr_t take_cached_slot(MutatorState& m, std::uint8_t span_class) {
 std::uintptr_t refill_and_take(std::uint8_t span_class, DestructorFn destructor) {
   CriticalSection critical;
   MutatorState& m = t_mutator;
-  const std::uintptr_t slot = take_cached_slot(m, span_class);
+  std::uintptr_t slot = take_cached_slot(m, span_class);
+  hold_new_object(slot);  // before the section ends, where a deferred stop parks (alloc.hpp)
   if (slot != 0 && destructor != nullptr) {
     Span* s = m.alloc[span_class];
     register_owned_destructor(s, s->slot_index(slot), destructor);
@@ -161,21 +162,23 @@ void* alloc_large(std::size_t size, std::size_t align, bool noscan, DestructorFn
   poll_safepoint();
   if (size > (std::size_t{1} << 46)) out_of_memory();
   const std::size_t npages = (size + kPageSize - 1) / kPageSize;
-  Span* s = nullptr;
-  for (int attempt = 0; attempt < 2 && s == nullptr; ++attempt) {
+  void* object = nullptr;
+  for (int attempt = 0; attempt < 2 && object == nullptr; ++attempt) {
     if (attempt == 1) collect_for_memory();
     CriticalSection critical;
-    s = page_heap().allocate(npages);
+    Span* s = page_heap().allocate(npages);
     if (s == nullptr) continue;
     init_large_span(s, size, noscan);
+    // Held before the section ends, where a deferred stop parks the thread (alloc.hpp).
+    object = reinterpret_cast<void*>(s->base);
+    hold_new_object(object);
     // No list holds the span yet: this thread owns it.
     if (destructor != nullptr) register_owned_destructor(s, 0, destructor);
     count_allocated(1, static_cast<std::int64_t>(size));
     central(s->span_class).add_large(s);
   }
-  if (s == nullptr) out_of_memory();
+  if (object == nullptr) out_of_memory();
   t_allocated_bytes += static_cast<std::int64_t>(size);
-  void* object = reinterpret_cast<void*>(s->base);
   assist_allocation(static_cast<std::int64_t>(size));
   maybe_start_cycle();
   return object;

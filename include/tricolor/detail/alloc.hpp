@@ -60,6 +60,19 @@ inline void* count_for_sampling(void* object, std::size_t size) {
   return object;
 }
 
+// Every path that hands out an object must hold its address, whole, before it reaches anything
+// that may park the thread: a safepoint, or the end of a critical section where a stop that landed
+// inside was deferred. A mark that runs while the thread is parked there (all of it, under
+// gcstoptheworld) finds the object, allocated before the mark began and so not black, only
+// through that address on the thread's stack. The empty asm makes the address opaque to the
+// compiler, which then keeps the value itself across the calls that follow (in a callee-saved
+// register or a stack slot, both scanned) instead of rebuilding it from the span's base and the
+// slot's index afterwards.
+template <class T>
+inline void hold_new_object(T& address) {
+  asm("" : "+r"(address));
+}
+
 // The fast path proper, for a span class known at compile time (alloc_small) or at run time
 // (arrays). A non-null `destructor` is registered for the slot (make.hpp).
 inline void* alloc_from_cache(std::uint8_t span_class, DestructorFn destructor = nullptr) {
@@ -75,8 +88,12 @@ inline void* alloc_from_cache(std::uint8_t span_class, DestructorFn destructor =
       s->free_index.store(next, std::memory_order_relaxed);
       s->alloc_count.store(s->alloc_count.load(std::memory_order_relaxed) + 1,
                            std::memory_order_relaxed);
-      if (destructor != nullptr) register_owned_destructor(s, index, destructor);
-      return reinterpret_cast<void*>(s->slot_base(index));
+      void* object = reinterpret_cast<void*>(s->slot_base(index));
+      if (destructor != nullptr) {
+        hold_new_object(object);  // a registration out of line may park: see above
+        register_owned_destructor(s, index, destructor);
+      }
+      return object;
     }
   }
   return alloc_slow(span_class, destructor);

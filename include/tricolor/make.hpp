@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "tricolor/detail/alloc.hpp"
+#include "tricolor/detail/fresh_object.hpp"
 #include "tricolor/ptr.hpp"
 
 namespace gc {
@@ -153,7 +154,14 @@ template <class T, class... Args>
 requires(!std::is_array_v<T>) ptr<T> make(Args&&... args) {
   void* memory = detail::allocate_for<T>();
   detail::ConstructionGuard guard(memory);
-  T* object = detail::construct_object<T>(memory, std::forward<Args>(args)...);
+  T* object;
+  if constexpr (!detail::is_noscan_v<T> && sizeof(T) <= detail::kFreshObjectMaxBytes) {
+    detail::FreshObject fresh(memory, sizeof(T));  // its slots' bits at once (fresh_object.hpp)
+    object = detail::construct_object<T>(memory, std::forward<Args>(args)...);
+    fresh.publish();
+  } else {
+    object = detail::construct_object<T>(memory, std::forward<Args>(args)...);
+  }
   guard.release();
   return ptr<T>(detail::adopt, object);
 }

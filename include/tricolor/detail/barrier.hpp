@@ -44,10 +44,17 @@ inline bool barrier_on() { return g_barrier_enabled.load(std::memory_order_relax
 // by signal was filling at mark start is shaded, and its object scanned, while it is built). The
 // value is in the slot before the test: a test that misses a mark start that follows means the slot
 // existed before it, where the mark finds it.
+//
+// A slot of the object that gc::make is constructing on this thread sets its bit in the thread's
+// fresh_bits instead, with no atomic instruction; gc::make publishes them all at once when the
+// constructor returns, and until then the thread's stack scans read that object conservatively
+// (detail/fresh_object.hpp).
 template <class T>
-inline void slot_born(T** slot, T* value) {
+[[gnu::always_inline]] inline void slot_born(T** slot, T* value) {
   std::atomic_ref<T*>(*slot).store(value, std::memory_order_relaxed);
-  if (in_heap(slot)) {
+  if (const std::uintptr_t word = fresh_word(slot); word < 64) {
+    t_mutator.fresh_bits |= std::uint64_t{1} << word;
+  } else if (in_heap(slot)) {
     std::uint64_t bit;
     auto& word = pointer_word(reinterpret_cast<std::uintptr_t>(slot), bit);
     // Release: a marker that sees the bit (acquire) also sees the object's construction so far,
@@ -77,6 +84,10 @@ inline void slot_dies(T** slot, T* value) {
   const bool shaded = value != nullptr && barrier_on();
   if (shaded) [[unlikely]]
     write_barrier_slow(slot, value, nullptr);
+  // In the object under construction the bit may be in fresh_bits, or published already by a
+  // gc::make nested in the constructor: both go.
+  if (const std::uintptr_t word = fresh_word(slot); word < 64)
+    t_mutator.fresh_bits &= ~(std::uint64_t{1} << word);
   if (in_heap(slot)) {
     std::uint64_t bit;
     auto& word = pointer_word(reinterpret_cast<std::uintptr_t>(slot), bit);

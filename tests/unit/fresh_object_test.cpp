@@ -1,0 +1,129 @@
+// ctest-env: GODEBUG=gccheckmark=1
+// The object gc::make is constructing sets its slots' pointer bits in the thread's own word and
+// publishes them when the constructor returns (detail/fresh_object.hpp). Until then the thread's
+// stack scans read the object conservatively: a collection inside the constructor must keep what
+// the slots filled so far point to, nested constructions must publish the outer object's bits, and
+// a constructor that throws must leave no bit behind.
+#include "tricolor/detail/fresh_object.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <utility>
+
+#include "../support/support.hpp"
+#include "tricolor/detail/heap_range.hpp"
+
+namespace {
+
+using test::Tracked;
+
+// Fills `slot` in a frame of its own, which is dead (and cleared by gc::collect()) by the time the
+// constructor collects: no stale copy of the address survives on the stack.
+__attribute__((noinline)) void fill(gc::ptr<Tracked>& slot, int id) {
+  slot = gc::make<Tracked>(id);
+}
+
+bool pointer_bit_set(const void* slot) {
+  std::uint64_t bit;
+  auto& word = gc::detail::pointer_word(reinterpret_cast<std::uintptr_t>(slot), bit);
+  return (word.load(std::memory_order_relaxed) & bit) != 0;
+}
+
+__attribute__((noinline)) gc::ptr<Tracked> make_leaf(int id) { return gc::make<Tracked>(id); }
+
+// Takes its first leaf from the caller (moved out, so the caller's copy is null), runs a whole
+// cycle, then makes its second: no gc::make runs in the constructor before the cycle, so the first
+// slot's bit is still the thread's own while the cycle marks.
+struct CollectsWhileBuilt {
+  explicit CollectsWhileBuilt(gc::ptr<Tracked>&& leaf) : first(std::move(leaf)) {
+    EXPECT_FALSE(pointer_bit_set(&first)) << "the bit should wait for the constructor's end";
+    gc::collect();
+    fill(second, 2);
+  }
+  gc::ptr<Tracked> first;
+  gc::ptr<Tracked> second;
+};
+
+TEST(FreshObject, ACollectionInsideTheConstructorKeepsWhatItsSlotsHold) {
+  const gc::ptr<CollectsWhileBuilt> built = gc::make<CollectsWhileBuilt>(make_leaf(1));
+  EXPECT_EQ(Tracked::destroyed.load(), 0) << "the collection in the constructor lost `first`";
+  ASSERT_TRUE(built->first->intact());
+  EXPECT_EQ(built->first->id, 1);
+  EXPECT_TRUE(pointer_bit_set(&built->first));
+  EXPECT_TRUE(pointer_bit_set(&built->second));
+  test::collect_clean();
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+  EXPECT_EQ(built->second->id, 2);
+  EXPECT_EQ(gc::detail::t_mutator.fresh_size.load(), 0u);
+}
+
+// A slot of the outer object filled before an inner gc::make, one filled after it, and a cycle run
+// inside the inner constructor.
+struct Inner {
+  Inner() {
+    fill(leaf, 3);
+    gc::collect();
+  }
+  gc::ptr<Tracked> leaf;
+};
+
+struct Outer {
+  Outer() {
+    fill(before, 1);
+    inner = gc::make<Inner>();
+    EXPECT_TRUE(pointer_bit_set(&before)) << "the inner gc::make publishes the outer's bits";
+    fill(after, 2);
+  }
+  gc::ptr<Tracked> before;
+  gc::ptr<Inner> inner;
+  gc::ptr<Tracked> after;
+};
+
+TEST(FreshObject, NestedConstructionsKeepEveryObjectsSlots) {
+  const gc::ptr<Outer> outer = gc::make<Outer>();
+  test::collect_clean();
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+  EXPECT_EQ(outer->before->id, 1);
+  EXPECT_EQ(outer->inner->leaf->id, 3);
+  EXPECT_EQ(outer->after->id, 2);
+  for (const void* slot :
+       {static_cast<const void*>(&outer->before), static_cast<const void*>(&outer->inner),
+        static_cast<const void*>(&outer->after), static_cast<const void*>(&outer->inner->leaf)})
+    EXPECT_TRUE(pointer_bit_set(slot));
+}
+
+const void* g_thrown_slot = nullptr;
+
+struct ThrowsWhenBuilt {
+  ThrowsWhenBuilt() {
+    fill(first, 1);
+    g_thrown_slot = &first;
+    throw std::runtime_error("refused");
+  }
+  gc::ptr<Tracked> first;
+};
+
+TEST(FreshObject, AConstructorThatThrowsLeavesNoBit) {
+  EXPECT_THROW(gc::make<ThrowsWhenBuilt>(), std::runtime_error);
+  ASSERT_NE(g_thrown_slot, nullptr);
+  EXPECT_FALSE(pointer_bit_set(g_thrown_slot));
+  EXPECT_EQ(gc::detail::t_mutator.fresh_size.load(), 0u);
+  EXPECT_EQ(gc::detail::t_mutator.fresh_bits, 0u);
+}
+
+// More than 64 words: its slots set their bits one by one, as they are born.
+struct Large {
+  Large() { EXPECT_TRUE(pointer_bit_set(&slots[0])); }
+  gc::ptr<Tracked> slots[80];
+};
+
+TEST(FreshObject, ALargeObjectSetsItsBitsAsItsSlotsAreBorn) {
+  static_assert(sizeof(Large) > gc::detail::kFreshObjectMaxBytes);
+  const gc::ptr<Large> large = gc::make<Large>();
+  EXPECT_TRUE(pointer_bit_set(&large->slots[79]));
+}
+
+}  // namespace

@@ -95,6 +95,12 @@ std::int64_t unused_cached_bytes(const WorldStopped&) {
 // black: it may as well be a finished object whose slots hold the only pointers to others).
 // Each thread's tiny block is shaded, since later tiny objects go into it without any allocation
 // the mark could see.
+//
+// Each thread's object under construction is read conservatively, now: a slot born in it before
+// this point has its pointer bit only in the thread's fresh_bits (detail/fresh_object.hpp), was
+// born with no barrier, and the object may be scanned (its bits followed) before the constructor
+// returns, while the thread's stack is scanned only after: no other scan of this mark would see
+// the slot's value. Slots born after this point shade their values through the barrier.
 void prepare_spans_for_mark(const WorldStopped&, Marker& marker) {
   const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_relaxed);
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
@@ -115,6 +121,10 @@ void prepare_spans_for_mark(const WorldStopped&, Marker& marker) {
       if (in_flight && free_index > 0) marker.shade(s->slot_base(free_index - 1));
     }
     marker.shade(r->mutator->tiny);
+    if (const std::uintptr_t size = r->mutator->fresh_size.load(std::memory_order_relaxed)) {
+      const std::uintptr_t lo = r->mutator->fresh_lo.load(std::memory_order_relaxed);
+      marker.scan_conservative(lo, lo + size, "an object under construction");
+    }
   }
 }
 

@@ -1,9 +1,10 @@
 // ctest-env: GODEBUG=gccheckmark=1
 // The object gc::make is constructing sets its slots' pointer bits in the thread's own word and
-// publishes them when the constructor returns (detail/fresh_object.hpp). Until then the thread's
-// stack scans read the object conservatively: a collection inside the constructor must keep what
-// the slots filled so far point to, nested constructions must publish the outer object's bits, and
-// a constructor that throws must leave no bit behind.
+// publishes them when the constructor returns (detail/fresh_object.hpp). Until then mark start and
+// the thread's stack scans read the object conservatively: a collection inside the constructor
+// must keep what the slots filled so far point to, and so must a mark that scans the object before
+// the constructor returns; nested constructions must publish the outer object's bits, and a
+// constructor that throws must leave no bit behind.
 #include "tricolor/detail/fresh_object.hpp"
 
 #include <gtest/gtest.h>
@@ -11,9 +12,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 #include "../support/support.hpp"
+#include "gc/cycle.hpp"
+#include "gc/destructors.hpp"
+#include "gc/marker.hpp"
+#include "gc/sweeper.hpp"
+#include "gc/test_hooks.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace {
@@ -93,6 +100,72 @@ TEST(FreshObject, NestedConstructionsKeepEveryObjectsSlots) {
        {static_cast<const void*>(&outer->before), static_cast<const void*>(&outer->inner),
         static_cast<const void*>(&outer->after), static_cast<const void*>(&outer->inner->leaf)})
     EXPECT_TRUE(pointer_bit_set(slot));
+}
+
+// A mark may scan the object under construction before its bits are published, and scan the
+// constructing thread's stack only after gc::make has returned. Here the builder thread is stopped
+// by signal inside the constructor at mark start, so its newest slot, the object, is shaded; a
+// marker scans it (no bits yet: nothing to follow); then the constructor returns and the thread's
+// stack is scanned, holding the object but no longer its predecessor, the node before it in the
+// same span (not the newest slot, so not shaded itself). The slot was born before the mark
+// started, with no barrier, so only mark start's read of the object under construction sees it
+// (gc/cycle.cpp, prepare_spans_for_mark).
+std::atomic<int> g_builder_step{0};
+
+struct Link {
+  explicit Link(gc::ptr<Link>&& before, bool spin) : previous(std::move(before)) {
+    if (!spin) return;
+    g_builder_step.store(1);
+    while (g_builder_step.load() != 2) {
+    }  // no safepoint: the mark start stops this thread by signal, here
+  }
+  ~Link() {
+    canary = 0;
+    destroyed.fetch_add(1);
+  }
+  static inline std::atomic<int> destroyed{0};
+  gc::ptr<Link> previous;
+  std::uint64_t canary = Tracked::kCanary;
+  char padding[300] = {};  // a size class no other object of the builder's takes
+};
+
+__attribute__((noinline)) gc::ptr<Link> build_while_spinning() {
+  return gc::make<Link>(gc::make<Link>(nullptr, /*spin=*/false), /*spin=*/true);
+}
+
+TEST(FreshObject, AMarkThatScansTheObjectBeforeItsBitsArePublishedKeepsItsSlots) {
+  using namespace gc::detail;
+  std::thread builder([] {
+    const gc::ptr<Link> built = build_while_spinning();
+    test::scrub_stack();
+    {
+      gc::blocking_region waiting;  // its stack is scanned now, after gc::make returned
+      g_builder_step.store(3);
+      while (g_builder_step.load() != 4) {
+      }
+    }
+    EXPECT_EQ(Link::destroyed.load(), 0) << "the mark lost the node the scanned object points to";
+    ASSERT_NE(built->previous, nullptr);
+    EXPECT_EQ(built->previous->canary, Tracked::kCanary);
+  });
+  while (g_builder_step.load() != 1) {
+  }
+  set_mark_hold(MarkHold::kAfterStart);
+  start_cycle_for_test();
+  wait_for_mark_hold(MarkHold::kAfterStart);
+  {
+    Marker marker(Marker::Mode::kMark);
+    marker.drain();  // scans the object: its bits are still the builder's own
+  }
+  g_builder_step.store(2);
+  while (g_builder_step.load() != 3) {
+  }
+  set_mark_hold(MarkHold::kNone);
+  wait_for_cycle_end();
+  finish_sweeping();
+  wait_for_destructors();
+  g_builder_step.store(4);
+  builder.join();
 }
 
 const void* g_thrown_slot = nullptr;

@@ -9,13 +9,17 @@
 // one atomic instruction per object (two when it straddles two bitmap words), not one per slot.
 //
 // Invariant: a slot whose bit is still only in fresh_bits is seen by every mark. The marker reads
-// an object's slots through its bitmap bits, so until they are published the object under
-// construction is covered the way the thread's stack is: every scan of the thread's stacks also
-// reads the object's words conservatively (gc/stack_scan.cpp, scan_thread_stacks), and a slot born
-// after that scan shades its value through the barrier like any other. So a mark that starts, or
-// runs from start to end, inside the constructor (which may allocate, or call gc::collect())
-// loses nothing. The range is written in the order that keeps it true for a stop signal landing
-// between any two instructions: bits published before the range moves away from an object.
+// an object's slots through its bitmap bits, and it may scan the object under construction before
+// they are published (the object is shaded at mark start as a stopped thread's newest slot, or a
+// constructor stored `this` somewhere), while the thread's stack is scanned only after the
+// constructor returned. So mark start reads every thread's object under construction
+// conservatively (gc/cycle.cpp, prepare_spans_for_mark), a slot born after mark start shades its
+// value through the barrier like any other, and the stopped-world marks (gcstoptheworld,
+// gccheckmark, why_alive) read it with the thread's stacks (gc/stack_scan.cpp,
+// scan_thread_stacks). So a mark that starts, or runs from start to end, inside the constructor
+// (which may allocate, or call gc::collect()) loses nothing. The range is written in the order that
+// keeps it true for a stop signal landing between any two instructions: bits published before the
+// range moves away from an object.
 //
 // Nesting: a gc::make inside a constructor publishes the outer object's bits so far before it
 // takes the range, and gives the range back, with no bits, when it is done. A fiber switch

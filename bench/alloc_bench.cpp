@@ -24,6 +24,10 @@
 //                                same chunk comes back from the thread's tcache every time).
 //   malloc_window/<N>           a ring of the last 1024 blocks: free the oldest, malloc a new one
 //                                (closer to a real program; the ring is filled before timing).
+//   gc_make_ring/<kind>/<N>     steady-state replacement: gc_make_window with a ring of 64 Ki live
+//   malloc_ring/<N>              objects, and malloc_window with one of 64 Ki blocks. The kinds
+//                                two_ptrs and two_words are a 64-byte object with two gc::ptr
+//                                members and the same object with two plain words instead.
 //   new_delete/<N>              p = new Blob<N>(); delete p. Note `new T()` value-initialises, i.e.
 //                                zeroes the N bytes, as gc::make does; malloc does not zero.
 //   new_window/<N>              new/delete with the 1024-object ring.
@@ -56,6 +60,7 @@
 #include <new>
 #include <tricolor/gc.hpp>
 #include <type_traits>
+#include <vector>
 
 namespace {
 
@@ -72,7 +77,21 @@ struct Scanned {
 };
 static_assert(!std::is_trivially_copyable_v<Scanned> && sizeof(Scanned) == 64);
 
-constexpr std::size_t kWindow = 1024;  // a power of two
+// Two gc::ptr members, and the same object with two plain words in their place (trivially
+// copyable: a noscan span, no pointer bits, no destructor). The ring of these two shows what the
+// gc::ptr members cost on their own.
+struct TwoPtrs {
+  gc::ptr<TwoPtrs> left, right;
+  std::byte payload[48];
+};
+struct TwoWords {
+  std::uintptr_t left, right;
+  std::byte payload[48];
+};
+static_assert(sizeof(TwoPtrs) == 64 && sizeof(TwoWords) == 64);
+
+constexpr std::size_t kWindow = 1024;     // a power of two
+constexpr std::size_t kRing = 64 * 1024;  // a power of two: the steady-state ring's live objects
 
 template <class T>
 void finish(benchmark::State& state) {
@@ -116,16 +135,16 @@ void gc_make_fast(benchmark::State& state) {
   finish<T>(state);
 }
 
-template <class T>
+template <class T, std::size_t Slots = kWindow>
 void gc_make_window(benchmark::State& state) {
-  gc::ptr<gc::ptr<T>[]> window = gc::make<gc::ptr<T>[]>(kWindow);
-  for (std::size_t i = 0; i < kWindow; ++i) window[i] = gc::make<T>();
+  gc::ptr<gc::ptr<T>[]> window = gc::make<gc::ptr<T>[]>(Slots);
+  for (std::size_t i = 0; i < Slots; ++i) window[i] = gc::make<T>();
   std::size_t next = 0;
   for (auto _ : state) {
     window[next] = gc::make<T>();
     T* raw = window[next].get();
     benchmark::DoNotOptimize(raw);
-    next = (next + 1) & (kWindow - 1);
+    next = (next + 1) & (Slots - 1);
   }
   finish<T>(state);
 }
@@ -143,9 +162,9 @@ void malloc_free(benchmark::State& state) {
   finish<Blob<N>>(state);
 }
 
-template <std::size_t N>
+template <std::size_t N, std::size_t Slots = kWindow>
 void malloc_window(benchmark::State& state) {
-  std::array<void*, kWindow> window{};
+  std::vector<void*> window(Slots);
   for (void*& p : window) p = std::malloc(N);
   std::size_t next = 0;
   for (auto _ : state) {
@@ -154,7 +173,7 @@ void malloc_window(benchmark::State& state) {
     if (p == nullptr) throw std::bad_alloc();
     benchmark::DoNotOptimize(p);
     window[next] = p;
-    next = (next + 1) & (kWindow - 1);
+    next = (next + 1) & (Slots - 1);
   }
   for (void* p : window) std::free(p);
   finish<Blob<N>>(state);
@@ -231,12 +250,22 @@ void make_shared_window(benchmark::State& state) {
   ALLOC_BENCH(gc_make_fast<Blob<N>>, "gc_make_fast/noscan/" #N); \
   ALLOC_BENCH(gc_make_window<Blob<N>>, "gc_make_window/noscan/" #N)
 
+// Steady-state replacement: a ring of 64 Ki live objects, each slot replaced in turn.
+#define RING_BENCH_SIZE(N)                                   \
+  ALLOC_BENCH((malloc_window<N, kRing>), "malloc_ring/" #N); \
+  ALLOC_BENCH((gc_make_window<Blob<N>, kRing>), "gc_make_ring/noscan/" #N)
+
 ALLOC_BENCH_SIZE(16);
 ALLOC_BENCH_SIZE(64);
 ALLOC_BENCH(gc_make<Scanned>, "gc_make/scanned/64");
 ALLOC_BENCH(gc_make_window<Scanned>, "gc_make_window/scanned/64");
 ALLOC_BENCH_SIZE(256);
 ALLOC_BENCH_SIZE(4096);
+RING_BENCH_SIZE(16);
+RING_BENCH_SIZE(64);
+RING_BENCH_SIZE(256);
+ALLOC_BENCH((gc_make_window<TwoWords, kRing>), "gc_make_ring/two_words/64");
+ALLOC_BENCH((gc_make_window<TwoPtrs, kRing>), "gc_make_ring/two_ptrs/64");
 
 }  // namespace
 

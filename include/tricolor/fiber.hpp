@@ -22,7 +22,11 @@
 //     objects alive. So is a thread's own stack while the thread runs a fiber.
 //   - The registers of the code that calls gc::start_switch_fiber are saved with the stack: call it
 //     immediately before the switch.
-//   - A fiber may run on different threads over time, on one at a time.
+//   - A fiber may run on different threads over time, on one at a time. A function that is
+//     resumed on another thread, and allocates or builds a gc::ptr after the switch, should do so
+//     in a noinline callee: compilers keep a thread_local's address across calls (GCC keeps the
+//     thread pointer in a register), and the inline fast paths read the thread's state
+//     (docs/design.md, "Known limits").
 //   - Between the two halves the thread is inside the library (a stop of the world waits for it):
 //     switch, and nothing else.
 //   - A gc::ptr on a fiber's stack is a stack slot, whichever thread constructs it.

@@ -23,6 +23,17 @@ __attribute__((noinline)) std::uintptr_t current_stack_pointer() {
   return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
 }
 
+// Out of line and opaque to the caller's optimiser: the thread pointer is read here, afresh.
+#if defined(__clang__)
+__attribute__((noinline))
+#else
+__attribute__((noipa))
+#endif
+MutatorState&
+current_mutator_afresh() {
+  return t_mutator;
+}
+
 __attribute__((noinline)) void safepoint_slow() {
   MutatorState& m = t_mutator;
   if (m.record == nullptr || m.critical_depth.load(std::memory_order_relaxed) > 0) return;

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "../support/support.hpp"
+#include "../support/test_fiber.hpp"
 #include "gc/cycle.hpp"
 #include "gc/destructors.hpp"
 #include "gc/marker.hpp"
@@ -102,6 +103,32 @@ TEST(FreshObject, NestedConstructionsKeepEveryObjectsSlots) {
     EXPECT_TRUE(pointer_bit_set(slot));
 }
 
+// The collector's side of the two tests below, with the builder thread's steps: 1, the builder
+// spins inside its constructor; the mark starts and a marker scans the object, whose bits are
+// still the builder's own; 2, the builder returns from gc::make and, 3, waits in a blocking region,
+// where its stack is scanned; the cycle ends, is swept and has its destructors run; 4, the builder
+// checks what it holds.
+void mark_scanning_the_object_first(std::atomic<int>& step) {
+  using namespace gc::detail;
+  while (step.load() != 1) {
+  }
+  set_mark_hold(MarkHold::kAfterStart);
+  start_cycle_for_test();
+  wait_for_mark_hold(MarkHold::kAfterStart);
+  {
+    Marker marker(Marker::Mode::kMark);
+    marker.drain();
+  }
+  step.store(2);
+  while (step.load() != 3) {
+  }
+  set_mark_hold(MarkHold::kNone);
+  wait_for_cycle_end();
+  finish_sweeping();
+  wait_for_destructors();
+  step.store(4);
+}
+
 // A mark may scan the object under construction before its bits are published, and scan the
 // constructing thread's stack only after gc::make has returned. Here the builder thread is stopped
 // by signal inside the constructor at mark start, so its newest slot, the object, is shaded; a
@@ -134,7 +161,6 @@ __attribute__((noinline)) gc::ptr<Link> build_while_spinning() {
 }
 
 TEST(FreshObject, AMarkThatScansTheObjectBeforeItsBitsArePublishedKeepsItsSlots) {
-  using namespace gc::detail;
   std::thread builder([] {
     const gc::ptr<Link> built = build_while_spinning();
     test::scrub_stack();
@@ -148,24 +174,105 @@ TEST(FreshObject, AMarkThatScansTheObjectBeforeItsBitsArePublishedKeepsItsSlots)
     ASSERT_NE(built->previous, nullptr);
     EXPECT_EQ(built->previous->canary, Tracked::kCanary);
   });
-  while (g_builder_step.load() != 1) {
-  }
-  set_mark_hold(MarkHold::kAfterStart);
-  start_cycle_for_test();
-  wait_for_mark_hold(MarkHold::kAfterStart);
-  {
-    Marker marker(Marker::Mode::kMark);
-    marker.drain();  // scans the object: its bits are still the builder's own
-  }
-  g_builder_step.store(2);
-  while (g_builder_step.load() != 3) {
-  }
-  set_mark_hold(MarkHold::kNone);
-  wait_for_cycle_end();
-  finish_sweeping();
-  wait_for_destructors();
-  g_builder_step.store(4);
+  mark_scanning_the_object_first(g_builder_step);
   builder.join();
+}
+
+// The same with a value from another thread: mark start prepares every thread's cached spans
+// before it reads any object under construction. Here the node the object holds lies in a span
+// the main thread caches, and the builder registered after it, so it comes first in the registry:
+// read in the builder's turn, the node's span still had the last cycle's mark_free_index, the node
+// was taken for allocated black and left white.
+std::atomic<int> g_handoff_step{0};
+gc::ptr<Link> g_handoff;  // a root, emptied by the builder's constructor before mark start
+
+struct TakesTheHandoff {
+  TakesTheHandoff() : previous(std::move(g_handoff)) {
+    g_handoff_step.store(1);
+    while (g_handoff_step.load() != 2) {
+    }  // no safepoint: the mark start stops this thread by signal, here
+  }
+  gc::ptr<Link> previous;
+  char padding[200] = {};
+};
+
+__attribute__((noinline)) gc::ptr<TakesTheHandoff> build_from_the_handoff() {
+  return gc::make<TakesTheHandoff>();
+}
+
+// A node in this thread's cached span, and a newer one after it, so that it is not the newest.
+__attribute__((noinline)) void hand_off_a_node() {
+  g_handoff = gc::make<Link>(nullptr, /*spin=*/false);
+  const gc::ptr<Link> newer = gc::make<Link>(nullptr, /*spin=*/false);
+}
+
+TEST(FreshObject, MarkStartReadsTheObjectAfterPreparingEveryThreadsSpans) {
+  test::collect_clean();
+  hand_off_a_node();
+  test::scrub_stack();
+  std::thread builder([] {
+    const gc::ptr<TakesTheHandoff> built = build_from_the_handoff();
+    test::scrub_stack();
+    {
+      gc::blocking_region waiting;  // its stack is scanned now, after gc::make returned
+      g_handoff_step.store(3);
+      while (g_handoff_step.load() != 4) {
+      }
+    }
+    ASSERT_NE(built->previous, nullptr);
+    EXPECT_EQ(built->previous->canary, Tracked::kCanary) << "the mark lost the other thread's node";
+  });
+  mark_scanning_the_object_first(g_handoff_step);
+  builder.join();
+}
+
+// A fiber that yields inside a constructor and is resumed on another thread finishes its gc::make
+// there, where the address of t_mutator that the compiler computed before the constructor (GCC
+// keeps the thread pointer in a register) names the first thread's state. That gc::make must not
+// touch the first thread's object under construction, which here is still being built.
+struct YieldsWhileBuilt {
+  explicit YieldsWhileBuilt(test::Fiber& self) { self.yield(); }
+  gc::ptr<Tracked> slot;
+};
+
+std::atomic<int> g_move_step{0};
+
+struct BuiltWhileTheFiberMoves {
+  explicit BuiltWhileTheFiberMoves(gc::ptr<Tracked>&& leaf) : first(std::move(leaf)) {
+    g_move_step.store(1);  // the other thread resumes the fiber now
+    while (g_move_step.load() != 2) {
+    }
+    fresh_size_after = gc::detail::t_mutator.fresh_size.load();
+  }
+  gc::ptr<Tracked> first;
+  std::uintptr_t fresh_size_after = 0;
+};
+
+TEST(FreshObject, AFiberThatMovesThreadsInsideAConstructorLeavesTheFirstThreadAlone) {
+  std::unique_ptr<test::Fiber> moving;
+  gc::ptr<BuiltWhileTheFiberMoves> built;
+  std::uint64_t bits_left = 0;
+  std::thread first([&] {
+    moving = std::make_unique<test::Fiber>([](test::Fiber& self) {
+      const gc::ptr<YieldsWhileBuilt> x = gc::make<YieldsWhileBuilt>(self);
+    });
+    moving->resume();  // suspended inside YieldsWhileBuilt's constructor
+    built = gc::make<BuiltWhileTheFiberMoves>(make_leaf(1));
+    bits_left = gc::detail::t_mutator.fresh_bits;
+  });
+  while (g_move_step.load() != 1) {
+  }
+  moving->resume();  // on this thread: the rest of gc::make<YieldsWhileBuilt>
+  EXPECT_TRUE(moving->done());
+  g_move_step.store(2);
+  first.join();
+  EXPECT_EQ(built->fresh_size_after, sizeof(BuiltWhileTheFiberMoves))
+      << "the other thread dropped this thread's object under construction";
+  EXPECT_EQ(bits_left, 0u) << "a bit left in fresh_bits, to be published on another object";
+  EXPECT_TRUE(pointer_bit_set(&built->first)) << "the slot's bit was never published";
+  test::collect_clean();
+  test::collect_clean();
+  EXPECT_EQ(Tracked::destroyed.load(), 0) << "the object in `first` was collected while reachable";
 }
 
 const void* g_thrown_slot = nullptr;

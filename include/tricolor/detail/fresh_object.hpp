@@ -23,8 +23,9 @@
 //
 // Nesting: a gc::make inside a constructor publishes the outer object's bits so far before it
 // takes the range, and gives the range back, with no bits, when it is done. A fiber switch
-// publishes the bits and drops the range (gc/fibers.cpp); the constructor that resumes later sets
-// its remaining bits one by one. Objects of more than 64 words set their bits one by one too.
+// publishes the bits and drops the range (gc/fibers.cpp); the constructor that resumes later, on
+// this thread or another, sets its remaining bits one by one, and its gc::make leaves alone the
+// range of the thread it finishes on. Objects of more than 64 words set their bits one by one too.
 #pragma once
 
 #include <atomic>
@@ -75,10 +76,11 @@ inline void publish_and_drop_fresh_object(MutatorState& m) {
 class FreshObject {
  public:
   FreshObject(void* object, std::size_t bytes) noexcept
-      : hidden_lo_(~reinterpret_cast<std::uintptr_t>(object)),
-        hidden_outer_lo_(~t_mutator.fresh_lo.load(std::memory_order_relaxed)),
-        outer_size_(t_mutator.fresh_size.load(std::memory_order_relaxed)) {
-    MutatorState& m = t_mutator;
+      : hidden_lo_(~reinterpret_cast<std::uintptr_t>(object)) {
+    // This object lives in gc::make's frame: its address names the stack, and so the thread.
+    MutatorState& m = mutator_for_frame(this);
+    hidden_outer_lo_ = ~m.fresh_lo.load(std::memory_order_relaxed);
+    outer_size_ = m.fresh_size.load(std::memory_order_relaxed);
     if (outer_size_ != 0) publish_fresh_bits(m, ~hidden_outer_lo_);
     std::atomic_signal_fence(std::memory_order_seq_cst);
     set_fresh_range(m, ~hidden_lo_, bytes);
@@ -94,16 +96,19 @@ class FreshObject {
  private:
   void give_back(bool constructed) noexcept {
     done_ = true;
-    MutatorState& m = t_mutator;
-    // Not ours any more after a fiber switch: the switch published the bits.
+    // The constructor may have switched fibers, and the fiber threads (mutator_for_frame).
+    MutatorState& m = mutator_for_frame(this);
+    // A fiber switch since the constructor began published the bits and dropped the range, and
+    // the thread's range now (none, or what it was given after the switch) is not ours to touch:
+    // the outer object, if any, lost its range in the same switch and sets its bits one by one.
     const std::uintptr_t lo = ~hidden_lo_;
-    if (m.fresh_size.load(std::memory_order_relaxed) != 0 &&
-        m.fresh_lo.load(std::memory_order_relaxed) == lo) {
-      if (constructed) {
-        publish_fresh_bits(m, lo);
-      } else {
-        m.fresh_bits = 0;
-      }
+    if (m.fresh_size.load(std::memory_order_relaxed) == 0 ||
+        m.fresh_lo.load(std::memory_order_relaxed) != lo)
+      return;
+    if (constructed) {
+      publish_fresh_bits(m, lo);
+    } else {
+      m.fresh_bits = 0;
     }
     std::atomic_signal_fence(std::memory_order_seq_cst);
     set_fresh_range(m, ~hidden_outer_lo_, outer_size_);
@@ -113,8 +118,8 @@ class FreshObject {
   // linger on the stack under later frames, where the conservative scan would read an address as
   // a pointer and keep a dead object (and all it reaches) alive.
   std::uintptr_t hidden_lo_;
-  std::uintptr_t hidden_outer_lo_;
-  std::uintptr_t outer_size_;
+  std::uintptr_t hidden_outer_lo_ = 0;
+  std::uintptr_t outer_size_ = 0;
   bool done_ = false;
 };
 

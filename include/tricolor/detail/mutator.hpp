@@ -84,6 +84,23 @@ inline bool in_dying_object(const void* p) {
   return reinterpret_cast<std::uintptr_t>(p) - m.dying_lo < m.dying_size;
 }
 
+// The calling thread's MutatorState, its address computed afresh (src/runtime/safepoint.cpp).
+MutatorState& current_mutator_afresh();
+
+// t_mutator of the thread that runs `frame`, an address in the caller's own frame. A compiler may
+// keep the address of a thread_local that it computed before a call (GCC keeps the thread pointer
+// in a register for the whole function), and a fiber that switched threads during the call comes
+// back on another thread, where that address is the first thread's state. Code that may run on
+// both sides of such a call checks the address against the stack it runs on: a thread's state
+// names the stack that thread runs on now, and no two threads run on one stack. A frame on no
+// thread's stack (a signal handler on its alternate stack) pays a call.
+inline MutatorState& mutator_for_frame(const void* frame) {
+  MutatorState& m = t_mutator;
+  if (reinterpret_cast<std::uintptr_t>(frame) - m.stack_lo < m.stack_size) [[likely]]
+    return m;
+  return current_mutator_afresh();
+}
+
 // Out of line: parks the thread if the collector asked (src/runtime/safepoint.cpp).
 void safepoint_slow();
 

@@ -120,12 +120,13 @@ void prepare_spans_for_mark(const WorldStopped&, Marker& marker) {
       s->mark_free_index.store(free_index, std::memory_order_relaxed);
       if (in_flight && free_index > 0) marker.shade(s->slot_base(free_index - 1));
     }
-    marker.shade(r->mutator->tiny);
   }
-  // Once every thread's spans are set for this mark: a value in one thread's object may lie in a
-  // span another thread caches, whose mark_free_index must be this mark's before anything in it
-  // is taken for allocated black (or marked, where its old marks are still to be cleared).
+  // Once every thread's spans are set for this mark: a thread's tiny block, or a value in its
+  // object under construction, may lie in a span another thread caches now, whose mark_free_index
+  // must be this mark's before anything in it is taken for allocated black, and whose old marks
+  // must be cleared before this mark sets any.
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
+    marker.shade(r->mutator->tiny);
     if (const std::uintptr_t size = r->mutator->fresh_size.load(std::memory_order_relaxed)) {
       const std::uintptr_t lo = r->mutator->fresh_lo.load(std::memory_order_relaxed);
       marker.scan_conservative(lo, lo + size, "an object under construction");

@@ -186,8 +186,8 @@ __attribute__((noinline)) void finish_switch_fiber() {
         static_cast<unsigned long>(to->hi));
   r->stack_lo = to->lo;
   r->stack_hi = to->hi;
-  m.stack_lo = to->lo;
-  m.stack_size = to->hi - to->lo;
+  m.stack_lo.store(to->lo, std::memory_order_relaxed);
+  m.stack_size.store(to->hi - to->lo, std::memory_order_relaxed);
   r->current_stack = to;
   detail::lock_stack(from);
   from->running_on.store(nullptr, std::memory_order_relaxed);

@@ -39,10 +39,12 @@ void clear_stack() noexcept;
 #if defined(__x86_64__)
   std::uintptr_t sp;
   asm volatile("mov %%rsp, %0" : "=r"(sp));
-  const std::uintptr_t lo = t_mutator.stack_lo;
+  const std::uintptr_t lo = t_mutator.stack_lo.load(std::memory_order_relaxed);
   // Not off the known stack either: a thread on a stack it did not announce (gc::fiber) has no
   // bounds to trust here; the collection it starts stops the program with a message.
-  if (lo == 0 || sp - lo < kClearedStackBytes + 4096 || sp - lo >= t_mutator.stack_size) return;
+  if (lo == 0 || sp - lo < kClearedStackBytes + 4096 ||
+      sp - lo >= t_mutator.stack_size.load(std::memory_order_relaxed))
+    return;
   // The memory below the stack pointer belongs to nobody: a signal handler may overwrite it at any
   // moment, and nothing reads it before writing it. The direction flag is clear (the ABI says so).
   void* dst;

@@ -31,7 +31,11 @@ __attribute__((noipa))
 #endif
 MutatorState&
 current_mutator_afresh() {
-  return t_mutator;
+  // Opaque to the optimiser too, where the thread_local's address is a constant (Clang's IR, with
+  // link-time optimisation): a caller cannot take this result for one it computed before.
+  MutatorState* m = &t_mutator;
+  asm volatile("" : "+r"(m)::"memory");
+  return *m;
 }
 
 __attribute__((noinline)) void safepoint_slow() {

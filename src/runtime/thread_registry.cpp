@@ -54,7 +54,8 @@ void unregister_current_thread(void*) {
     }
   }
   m.record = nullptr;
-  m.stack_lo = m.stack_size = 0;
+  m.stack_lo.store(0, std::memory_order_relaxed);
+  m.stack_size.store(0, std::memory_order_relaxed);
   delete r;
 }
 
@@ -132,8 +133,8 @@ ThreadRecord* register_current_thread(const char* name) {
   r->name = name;
   r->mutator = &m;
   find_stack(r);
-  m.stack_lo = r->stack_lo;
-  m.stack_size = r->stack_hi - r->stack_lo;
+  m.stack_lo.store(r->stack_lo, std::memory_order_relaxed);
+  m.stack_size.store(r->stack_hi - r->stack_lo, std::memory_order_relaxed);
   m.record = r;
   {
     // Before the lock, as in unregister_current_thread.

@@ -96,11 +96,12 @@ class FreshObject {
  private:
   void give_back(bool constructed) noexcept {
     done_ = true;
-    // The constructor may have switched fibers, and the fiber threads (mutator_for_frame).
-    MutatorState& m = mutator_for_frame(this);
     // A fiber switch since the constructor began published the bits and dropped the range, and
     // the thread's range now (none, or what it was given after the switch) is not ours to touch:
     // the outer object, if any, lost its range in the same switch and sets its bits one by one.
+    // The test holds even when `m` is another thread's, left by a fiber that moved to this one
+    // (mutator_for_frame): no thread's range names this object after a switch.
+    MutatorState& m = t_mutator;
     const std::uintptr_t lo = ~hidden_lo_;
     if (m.fresh_size.load(std::memory_order_relaxed) == 0 ||
         m.fresh_lo.load(std::memory_order_relaxed) != lo)

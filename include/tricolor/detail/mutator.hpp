@@ -37,8 +37,11 @@ struct MutatorState {
   // Bytes this thread may still allocate before its next heap-profile sample; below zero, the
   // allocation in hand is sampled (src/gc/heap_sampler.cpp). Zero until the first allocation.
   std::int64_t bytes_until_sample = 0;
-  std::uintptr_t stack_lo = 0;  // lowest address of this thread's stack
-  std::uintptr_t stack_size = 0;
+  // Lowest address and size of the stack this thread runs on (its own, or a fiber's). Relaxed
+  // atomics: another thread may read them through an address its compiler kept from before a
+  // fiber switch moved it here (mutator_for_frame).
+  std::atomic<std::uintptr_t> stack_lo{0};
+  std::atomic<std::uintptr_t> stack_size{0};
   ThreadRecord* record = nullptr;
   // The dead object whose destructor this thread is running ([dying_lo, dying_lo + dying_size);
   // size 0 when none): the destructor thread sets it around each destructor, so that the gc::ptr
@@ -67,7 +70,8 @@ inline constexpr std::uint32_t kSafepointScanStacks = 2;
 
 inline bool on_my_stack(const void* p) {
   const MutatorState& m = t_mutator;
-  return reinterpret_cast<std::uintptr_t>(p) - m.stack_lo < m.stack_size;
+  return reinterpret_cast<std::uintptr_t>(p) - m.stack_lo.load(std::memory_order_relaxed) <
+         m.stack_size.load(std::memory_order_relaxed);
 }
 
 // The word index of `p` in the object under construction, or a value of at least 64 when `p` is
@@ -95,9 +99,8 @@ MutatorState& current_mutator_afresh();
 // names the stack that thread runs on now, and no two threads run on one stack. A frame on no
 // thread's stack (a signal handler on its alternate stack) pays a call.
 inline MutatorState& mutator_for_frame(const void* frame) {
-  MutatorState& m = t_mutator;
-  if (reinterpret_cast<std::uintptr_t>(frame) - m.stack_lo < m.stack_size) [[likely]]
-    return m;
+  if (on_my_stack(frame)) [[likely]]
+    return t_mutator;
   return current_mutator_afresh();
 }
 

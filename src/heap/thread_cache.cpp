@@ -211,6 +211,10 @@ void abandon_allocation(void* object) noexcept {
   if ((word.load(std::memory_order_relaxed) & bit) != 0) {
     if (owned) {
       word.store(word.load(std::memory_order_relaxed) & ~bit, std::memory_order_relaxed);
+      // And its table entry, if it was a second type: an object of the span's own type built in
+      // the slot next registers only its bit, and would get this entry's destructor.
+      if (auto* table = s->destructors.load(std::memory_order_acquire))
+        table[index].store(0, std::memory_order_relaxed);
     } else {
       disarm_destructor(s, index);
     }

@@ -254,6 +254,55 @@ TEST(Destructors, AConstructorThatThrowsNeverHasItsDestructorRun) {
   EXPECT_EQ(g_unbuilt_destroyed.load(), 0);
 }
 
+// A second type in a span has its destructor in the span's table. When its constructor throws in
+// the span this thread's cache holds, the slot goes back with neither bit nor entry: an object of
+// the span's own type built in that slot next (the cursor steps back to it) registers only its bit,
+// and must get its own destructor, not the thrown one's.
+std::atomic<int> g_span_type_destroyed{0};
+std::atomic<int> g_second_type_destroyed{0};
+
+struct SpanType {
+  ~SpanType() { g_span_type_destroyed.fetch_add(1); }
+  std::uint64_t words[13] = {};  // 104 bytes: a size class of its own in this test
+};
+std::uintptr_t g_thrown_at = 0;
+
+struct SecondType {
+  explicit SecondType(bool throws) {
+    if (!throws) return;
+    g_thrown_at = reinterpret_cast<std::uintptr_t>(this);
+    throw std::runtime_error("constructor failed");
+  }
+  ~SecondType() { g_second_type_destroyed.fetch_add(1); }
+  std::uint64_t words[13] = {};
+};
+static_assert(sizeof(SpanType) == sizeof(SecondType));
+
+// Whether the last object took the thrown one's slot (compared here: a copy of its address on the
+// caller's stack would keep it alive).
+__attribute__((noinline)) void throw_then_reuse_the_slot(bool& reused) {
+  const gc::ptr<SpanType> first = gc::make<SpanType>();            // the span's own destructor
+  const gc::ptr<SecondType> second = gc::make<SecondType>(false);  // a table entry
+  try {
+    gc::make<SecondType>(true);
+    ADD_FAILURE() << "no exception";
+  } catch (const std::runtime_error&) {
+  }
+  const gc::ptr<SpanType> again = gc::make<SpanType>();
+  reused = reinterpret_cast<std::uintptr_t>(again.get()) == g_thrown_at;
+}
+
+TEST(Destructors, AThrownSecondTypeLeavesNoDestructorForTheSlotsNextObject) {
+  gc::set_percent(-1);
+  bool reused = false;
+  test::in_thread([&] { throw_then_reuse_the_slot(reused); });
+  ASSERT_TRUE(reused) << "the cursor did not step back over the thrown object's slot";
+  test::collect_clean();
+  gc::detail::wait_for_destructors();
+  EXPECT_EQ(g_span_type_destroyed.load(), 2) << "the slot's next object lost its own destructor";
+  EXPECT_EQ(g_second_type_destroyed.load(), 1) << "the thrown type's destructor ran on another";
+}
+
 // ---- The spans queued since run inside a span's run, and none of its destructors twice ----------
 
 struct Counted64 {

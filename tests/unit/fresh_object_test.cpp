@@ -129,6 +129,16 @@ void mark_scanning_the_object_first(std::atomic<int>& step) {
   step.store(4);
 }
 
+// The builder's side of steps 3 and 4: it waits in a blocking region, where its stack is scanned,
+// after gc::make returned; the stack below it is cleared first, so no dead frame keeps anything.
+__attribute__((noinline)) void wait_while_the_cycle_ends(std::atomic<int>& step) {
+  test::scrub_stack();
+  gc::blocking_region waiting;
+  step.store(3);
+  while (step.load() != 4) {
+  }
+}
+
 // A mark may scan the object under construction before its bits are published, and scan the
 // constructing thread's stack only after gc::make has returned. Here the builder thread is stopped
 // by signal inside the constructor at mark start, so its newest slot, the object, is shaded; a
@@ -163,13 +173,7 @@ __attribute__((noinline)) gc::ptr<Link> build_while_spinning() {
 TEST(FreshObject, AMarkThatScansTheObjectBeforeItsBitsArePublishedKeepsItsSlots) {
   std::thread builder([] {
     const gc::ptr<Link> built = build_while_spinning();
-    test::scrub_stack();
-    {
-      gc::blocking_region waiting;  // its stack is scanned now, after gc::make returned
-      g_builder_step.store(3);
-      while (g_builder_step.load() != 4) {
-      }
-    }
+    wait_while_the_cycle_ends(g_builder_step);
     EXPECT_EQ(Link::destroyed.load(), 0) << "the mark lost the node the scanned object points to";
     ASSERT_NE(built->previous, nullptr);
     EXPECT_EQ(built->previous->canary, Tracked::kCanary);
@@ -212,13 +216,7 @@ TEST(FreshObject, MarkStartReadsTheObjectAfterPreparingEveryThreadsSpans) {
   test::scrub_stack();
   std::thread builder([] {
     const gc::ptr<TakesTheHandoff> built = build_from_the_handoff();
-    test::scrub_stack();
-    {
-      gc::blocking_region waiting;  // its stack is scanned now, after gc::make returned
-      g_handoff_step.store(3);
-      while (g_handoff_step.load() != 4) {
-      }
-    }
+    wait_while_the_cycle_ends(g_handoff_step);
     ASSERT_NE(built->previous, nullptr);
     EXPECT_EQ(built->previous->canary, Tracked::kCanary) << "the mark lost the other thread's node";
   });

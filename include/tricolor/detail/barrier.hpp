@@ -47,8 +47,8 @@ inline bool barrier_on() { return g_barrier_enabled.load(std::memory_order_relax
 //
 // A slot of the object that gc::make is constructing on this thread sets its bit in the thread's
 // fresh_bits instead, with no atomic instruction; gc::make publishes them all at once when the
-// constructor returns, and until then the thread's stack scans read that object conservatively
-// (detail/fresh_object.hpp).
+// constructor returns; until then mark start and the thread's stack scans read that object
+// conservatively (detail/fresh_object.hpp).
 template <class T>
 [[gnu::always_inline]] inline void slot_born(T** slot, T* value) {
   std::atomic_ref<T*>(*slot).store(value, std::memory_order_relaxed);

@@ -127,10 +127,7 @@ void prepare_spans_for_mark(const WorldStopped&, Marker& marker) {
   // must be cleared before this mark sets any.
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     marker.shade(r->mutator->tiny);
-    if (const std::uintptr_t size = r->mutator->fresh_size.load(std::memory_order_relaxed)) {
-      const std::uintptr_t lo = r->mutator->fresh_lo.load(std::memory_order_relaxed);
-      marker.scan_conservative(lo, lo + size, "an object under construction");
-    }
+    scan_object_under_construction(marker, *r->mutator);
   }
 }
 

@@ -112,7 +112,7 @@ class Marker {
   std::int64_t marked_bytes_ = 0;
   std::int64_t scanned_bytes_ = 0;
   static constexpr unsigned kShadeAhead = 8;  // a power of two
-  static constexpr unsigned kScanAhead = 4;   // a power of two
+  static constexpr unsigned kScanAhead = 8;   // a power of two
   std::uintptr_t shade_ring_[kShadeAhead] = {};
   unsigned shade_next_ = 0;  // shade_soon() calls so far; the ring holds the last kShadeAhead
   unsigned shade_held_ = 0;  // words in the ring

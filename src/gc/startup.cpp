@@ -14,7 +14,6 @@
 #include "heap/thread_cache.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/stop_the_world.hpp"
-#include "tricolor/detail/fresh_object.hpp"
 
 namespace gc::detail {
 
@@ -38,17 +37,11 @@ void ensure_runtime() {
 }
 
 void release_exiting_thread(ThreadRecord* r) {
-  flush_pending_bits(*r->mutator);  // the objects it made outlive it
   flush_thread_cache(*r->mutator);
   CriticalSection critical;
   flush_barrier_buffer(r);
 }
 
 void release_vanished_thread(ThreadRecord* r) { flush_thread_cache(*r->mutator); }
-
-void publish_pending_pointer_bits() {
-  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next)
-    if (r->mutator != nullptr) publish_pending_bits_of_stopped_thread(*r->mutator);
-}
 
 }  // namespace gc::detail

@@ -243,7 +243,6 @@ WorldStopped stop_the_world() {
       futex_wait(&g_stop_acks, acks, 50'000);
     }
   }
-  publish_pending_pointer_bits();
   stats.stop_ns = now_ns() - start;
   if constexpr (kDchecks) {
     for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next)

@@ -28,11 +28,6 @@ void release_exiting_thread(ThreadRecord* r);
 // resumes, so its cache is consistent enough).
 void release_vanished_thread(ThreadRecord* r);
 
-// gc/startup.cpp: at the end of every stop of the world, registry locked: every thread's pending
-// pointer bits go into the bitmap (tricolor/detail/fresh_object.hpp), so that the marks that
-// start or run in the stop read every slot.
-void publish_pending_pointer_bits();
-
 // gc/stack_scan.cpp: the stack-scan bookkeeping of a concurrent mark (stack_scan.hpp).
 // Registry locked: a thread joins (its stack counts as scanned during a mark) or leaves (counted
 // as scanned if it was due).

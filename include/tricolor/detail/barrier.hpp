@@ -46,10 +46,9 @@ inline bool barrier_on() { return g_barrier_enabled.load(std::memory_order_relax
 // existed before it, where the mark finds it.
 //
 // A slot of the object that gc::make is constructing on this thread sets its bit in the thread's
-// fresh_bits instead, with no atomic instruction; gc::make moves them to the thread's pending bits
-// when the constructor returns, and the thread ORs those into the bitmap a 512-byte word at a time;
-// until then mark start and the thread's stack scans read that object conservatively, and every
-// stop of the world ORs in the pending bits (detail/fresh_object.hpp).
+// fresh_bits instead, with no atomic instruction; gc::make publishes them all at once when the
+// constructor returns; until then mark start and the thread's stack scans read that object
+// conservatively (detail/fresh_object.hpp).
 template <class T>
 [[gnu::always_inline]] inline void slot_born(T** slot, T* value) {
   std::atomic_ref<T*>(*slot).store(value, std::memory_order_relaxed);
@@ -67,23 +66,6 @@ template <class T>
   std::atomic_signal_fence(std::memory_order_seq_cst);
   if (value != nullptr && barrier_on()) [[unlikely]]
     write_barrier_slow(slot, nullptr, value);
-}
-
-// A slot that dies in an object this thread made lately may have its bit among the thread's
-// pending bits (detail/fresh_object.hpp): it goes from there too, or the thread would set it in the
-// bitmap later, for a slot that no longer holds a gc::ptr. pending_busy tells a stop of the world
-// that lands in between to leave the pending bits as they are.
-inline void drop_pending_bit(const std::atomic<std::uint64_t>* word, std::uint64_t bit) {
-  MutatorState& m = t_mutator;
-  if (m.pending_word.load(std::memory_order_relaxed) !=
-      static_cast<std::uintptr_t>(word - g_heap.pointer_bits) + 1) [[likely]]
-    return;
-  m.pending_busy.store(1, std::memory_order_relaxed);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  m.pending_bits.store(m.pending_bits.load(std::memory_order_relaxed) & ~bit,
-                       std::memory_order_relaxed);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  m.pending_busy.store(0, std::memory_order_relaxed);
 }
 
 // A slot that dies, holding `value`: the barrier shades its last value, and it gives up its
@@ -109,7 +91,6 @@ inline void slot_dies(T** slot, T* value) {
   if (in_heap(slot)) {
     std::uint64_t bit;
     auto& word = pointer_word(reinterpret_cast<std::uintptr_t>(slot), bit);
-    drop_pending_bit(&word, bit);
     word.fetch_and(~bit, std::memory_order_relaxed);
   } else if (!on_my_stack(slot)) {
     unregister_root(slot);

@@ -1,23 +1,12 @@
-// The pointer bits of the objects gc::make constructs, set without atomic instructions.
+// The pointer bits of an object under construction, set without atomic instructions.
 //
 // Every gc::ptr slot in the managed heap has its bit in the pointer bitmap set while it exists
 // (barrier.hpp). Other threads may set or clear the bits of neighbouring objects in the same
-// bitmap word, so each change is an atomic read-modify-write: a locked instruction, which waits for
-// the thread's store buffer to drain, and so for the new object's own stores to cold memory.
-// gc::make knows which object it is constructing, so while the constructor runs, a slot born in
-// that object sets its bit in a word of the thread's own (t_mutator.fresh_bits). When the
-// constructor returns, gc::make moves them to the thread's pending bits, which gather the bits of
-// one 512-byte bitmap word: the thread ORs them into the bitmap when it makes an object in another
-// word, one atomic instruction per 512 bytes of objects rather than one per object.
-//
-// Invariant: pending bits are in the bitmap before any mark reads the slots they stand for. A
-// concurrent mark never scans an object made after its start (allocation is black), and every
-// stop of the world ORs every thread's pending bits in and clears them
-// (publish_pending_pointer_bits, src/gc/startup.cpp): mark start, and the stopped-world marks
-// (gcstoptheworld, gccheckmark, why_alive), all stop the world first. A thread that exits ORs its
-// own in. A gc::ptr that dies in an object whose bit is still pending takes the bit out there too
-// (slot_dies), or the thread would publish it for a dead slot; one that another thread destroys
-// meanwhile cannot, and leaves a stale bit (design.md, Known limits).
+// bitmap word, so each change is an atomic read-modify-write: a locked instruction that costs about
+// as much as the rest of a small allocation. gc::make knows which object it is constructing, so
+// while the constructor runs, a slot born in that object sets its bit in a word of the thread's
+// own (t_mutator.fresh_bits), and gc::make ORs them into the bitmap when the constructor returns:
+// one atomic instruction per object (two when it straddles two bitmap words), not one per slot.
 //
 // Invariant: a slot whose bit is still only in fresh_bits is seen by every mark. The marker reads
 // an object's slots through its bitmap bits, and it may scan the object under construction before
@@ -50,67 +39,17 @@ namespace gc::detail {
 
 inline constexpr std::size_t kFreshObjectMaxBytes = 64 * sizeof(std::uintptr_t);
 
-// ORs the thread's pending bits into the bitmap, leaving them pending (the owner moves on to
-// another word right after; a stop of the world clears them itself).
-inline void flush_pending_bits(MutatorState& m) {
-  const std::uintptr_t word = m.pending_word.load(std::memory_order_relaxed);
-  const std::uint64_t bits = m.pending_bits.load(std::memory_order_relaxed);
-  // Release: a marker that sees a bit (acquire) also sees the constructions before it.
-  if (word != 0 && bits != 0)
-    g_heap.pointer_bits[word - 1].fetch_or(bits, std::memory_order_release);
-}
-
-// The owner's move to another bitmap word: the old word's bits go into the bitmap, then the new
-// word becomes pending with `bits`. In this order, a stop landing between any two steps finds
-// either bits it may OR in again, or none.
-inline void move_pending_bits(MutatorState& m, std::uintptr_t word, std::uint64_t bits) {
-  flush_pending_bits(m);
-  m.pending_bits.store(0, std::memory_order_relaxed);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  m.pending_word.store(word + 1, std::memory_order_relaxed);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  m.pending_bits.store(bits, std::memory_order_relaxed);
-}
-
-// Adds `bits` of bitmap word `word` to the thread's pending bits: a plain OR while the thread
-// allocates in the same 512 bytes, one atomic OR into the bitmap each time it moves on.
-inline void add_pending_bits(MutatorState& m, std::uintptr_t word, std::uint64_t bits) {
-  if (m.pending_word.load(std::memory_order_relaxed) == word + 1) [[likely]] {
-    m.pending_bits.store(m.pending_bits.load(std::memory_order_relaxed) | bits,
-                         std::memory_order_relaxed);
-    return;
-  }
-  move_pending_bits(m, word, bits);
-}
-
-// Moves the thread's fresh bits, those of the object at `lo`, to its pending bits. The object's
-// range is still set (the caller drops it afterwards), so a stop that lands in here finds the bits
-// either still fresh, with the object read conservatively, or pending.
+// ORs the thread's fresh bits, those of the object at `lo`, into the pointer bitmap.
 inline void publish_fresh_bits(MutatorState& m, std::uintptr_t lo) {
   const std::uint64_t bits = m.fresh_bits;
   m.fresh_bits = 0;
   if (bits == 0) return;
   const std::uintptr_t index = (lo - g_heap.lo.load(std::memory_order_relaxed)) / 8;
   const unsigned shift = index % 64;
-  m.pending_busy.store(1, std::memory_order_relaxed);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  add_pending_bits(m, index / 64, bits << shift);
+  // Release: a marker that sees a bit (acquire) also sees the construction so far.
+  g_heap.pointer_bits[index / 64].fetch_or(bits << shift, std::memory_order_release);
   if (shift != 0 && (bits >> (64 - shift)) != 0)
-    add_pending_bits(m, index / 64 + 1, bits >> (64 - shift));
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  m.pending_busy.store(0, std::memory_order_relaxed);
-}
-
-// With the world stopped, for each thread (src/gc/startup.cpp): its pending bits go into the
-// bitmap, so that every mark reads the slots they stand for, and are cleared, so that the thread
-// never ORs them in again after a sweep may have cleared them for dead slots. Unless the thread
-// stopped inside a change of them (pending_busy): it would write them back when it resumes, so they
-// stay, to be ORed in again when it moves on (a stale bit at worst; design.md, Known limits).
-inline void publish_pending_bits_of_stopped_thread(MutatorState& m) {
-  flush_pending_bits(m);
-  if (m.pending_busy.load(std::memory_order_relaxed) != 0) return;
-  m.pending_word.store(0, std::memory_order_relaxed);
-  m.pending_bits.store(0, std::memory_order_relaxed);
+    g_heap.pointer_bits[index / 64 + 1].fetch_or(bits >> (64 - shift), std::memory_order_release);
 }
 
 // Size first and last: a reader that finds the size non-zero finds the start that goes with it.

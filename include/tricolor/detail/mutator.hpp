@@ -55,13 +55,6 @@ struct MutatorState {
   std::atomic<std::uintptr_t> fresh_lo{0};
   std::atomic<std::uintptr_t> fresh_size{0};
   std::uint64_t fresh_bits = 0;
-  // The bits of recent objects held back from the bitmap: those of one bitmap word (pending_word
-  // - 1; 0 when none), gathered while the thread makes objects within its 512 bytes
-  // (detail/fresh_object.hpp). Relaxed atomics: every stop of the world ORs them in and clears
-  // them while the thread is stopped, unless pending_busy says it stopped while changing them.
-  std::atomic<std::uintptr_t> pending_word{0};
-  std::atomic<std::uint64_t> pending_bits{0};
-  std::atomic<int> pending_busy{0};
   // Depth of library code that holds internal locks; a stop signal that lands inside is deferred
   // until the outermost section ends. Written only by the owner thread (and its signal handler).
   // Relaxed atomics: lock-free, so the signal handler may read and write them.

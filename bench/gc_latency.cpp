@@ -50,6 +50,8 @@
 // Usage: bench_gc_latency [--iterations=N | --quick] [--repeat=R] [--timeout=S] [--verbose]
 //        bench_gc_latency --impl=tricolor|boehm|shared_ptr|go [--iterations=N]   (one child run;
 //        go execs the Go twin)
+//        bench_gc_latency --impl=tricolor --explain [--iterations=N]   (the slow stores' time by
+//        where it went: run_tricolor_explained)
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -222,6 +224,111 @@ int run_tricolor(long n) {
   return 0;
 }
 
+// --explain: the same tricolor loop, with each store's time split by where it went. Around every
+// store it reads gc::this_thread_gc_time() (the collector's slow paths, by kind) and, after it, the
+// thread's page faults and involuntary context switches (getrusage(RUSAGE_THREAD), a system call
+// outside the timed interval; a switch during that call is charged to the store before it). The
+// stores at or above p99, p99.9 and p99.99, and the ten slowest, are then summed by kind: the
+// collector's kinds, and "other", the time no slow path of the collector claims (the program's
+// own work, page faults, the scheduler). This run's latencies include the instrumentation; the
+// plain run above is the one to compare with other collectors.
+struct SlowStore {
+  std::int64_t ns = 0;
+  gc::thread_gc_time gc;
+  long faults = 0;
+  long switches = 0;
+};
+
+constexpr std::int64_t kExplainFloorNs = 5'000;  // stores faster than this are not kept
+
+void print_explained_band(const char* band, const std::vector<SlowStore>& stores) {
+  std::int64_t total = 0;
+  gc::thread_gc_time sum;
+  long faulting = 0, faults = 0, switched = 0;
+  for (const SlowStore& s : stores) {
+    total += s.ns;
+    sum += s.gc;
+    faulting += s.faults > 0;
+    faults += s.faults;
+    switched += s.switches > 0;
+  }
+  const auto pct = [&](std::int64_t ns) {
+    return total > 0 ? 100.0 * static_cast<double>(ns) / static_cast<double>(total) : 0.0;
+  };
+  const double n = static_cast<double>(std::max<std::size_t>(stores.size(), 1));
+  std::printf(
+      "| %s | %zu | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | "
+      "%.0f%% (%.1f) | %.0f%% |\n",
+      band, stores.size(), static_cast<double>(total) / n / 1000.0, pct(sum.assist_ns),
+      pct(sum.assist_wait_ns), pct(sum.sweep_ns), pct(sum.span_ns), pct(sum.cycle_start_ns),
+      pct(sum.stopped_ns), pct(sum.stack_scan_ns), pct(sum.barrier_ns), pct(sum.lock_wait_ns),
+      pct(total - sum.total_ns()), 100.0 * static_cast<double>(faulting) / n,
+      static_cast<double>(faults) / n, 100.0 * static_cast<double>(switched) / n);
+}
+
+int run_tricolor_explained(long n) {
+  Latencies lat(n);
+  std::vector<SlowStore> slow;
+  slow.reserve(static_cast<std::size_t>(n / 50));
+  gc::ptr<gc::ptr<Buf>[]> ring = gc::make<gc::ptr<Buf>[]>(kSlots);
+  rusage ru{};
+  ::getrusage(RUSAGE_THREAD, &ru);
+  gc::thread_gc_time before = gc::this_thread_gc_time();
+  const auto start = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    const auto t0 = Clock::now();
+    {
+      gc::ptr<Buf> b = gc::make<Buf>();
+      std::memset(b->data, fill_byte(i), kBufSize);
+      ring[static_cast<std::size_t>(i) % kSlots] = std::move(b);
+    }
+    const auto t1 = Clock::now();
+    const gc::thread_gc_time after = gc::this_thread_gc_time();
+    const rusage ru_before = ru;
+    ::getrusage(RUSAGE_THREAD, &ru);
+    const std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
+    lat.record(i, ns);
+    if (ns >= kExplainFloorNs)
+      slow.push_back({ns, after - before, ru.ru_minflt - ru_before.ru_minflt,
+                      ru.ru_nivcsw - ru_before.ru_nivcsw});
+    before = after;
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!check_ring("tricolor", n, [&](std::size_t s) {
+        const Buf* b = ring[s].get();
+        return b != nullptr ? b->data : nullptr;
+      }))
+    return 1;
+  std::sort(slow.begin(), slow.end(),
+            [](const SlowStore& a, const SlowStore& b) { return a.ns > b.ns; });
+  std::printf(
+      "gc_latency --explain: %ld stores in %.2f s; %zu took %lld us or more\n\n"
+      "| stores | count | mean us | assist | assist wait | sweep | span | cycle start | stopped | "
+      "stack scan | barrier | lock wait | other | page faults (mean) | preempted |\n"
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+      "---: | ---: |\n",
+      n, seconds, slow.size(), static_cast<long long>(kExplainFloorNs / 1000));
+  const struct {
+    const char* name;
+    long q;  // percentile in 1/10000, or 0: the ten slowest
+  } bands[] = {
+      {"p99 and up", 9900}, {"p99.9 and up", 9990}, {"p99.99 and up", 9999}, {"10 slowest", 0}};
+  for (const auto& band : bands) {
+    const auto floor_ns =
+        band.q == 0 ? 0 : static_cast<std::int64_t>(lat.percentile_us(band.q) * 1000.0 + 0.5);
+    std::vector<SlowStore> in_band;
+    for (const SlowStore& s : slow) {
+      if (band.q == 0 ? in_band.size() >= 10 : s.ns < floor_ns) break;
+      in_band.push_back(s);
+    }
+    print_explained_band(band.name, in_band);
+  }
+  std::printf("\n(p99 %.1f us, p99.9 %.1f us, p99.99 %.1f us, worst %.1f us in this run)\n",
+              lat.percentile_us(9900), lat.percentile_us(9990), lat.percentile_us(9999),
+              lat.worst_us());
+  return 0;
+}
+
 int run_shared_ptr(long n) {
   Latencies lat(n);
   std::vector<std::shared_ptr<Buf>> ring(kSlots);
@@ -325,6 +432,7 @@ struct Options {
   int repeat = 3;
   int timeout_s = 600;
   bool verbose = false;
+  bool explain = false;  // --impl=tricolor only: where the slow stores' time went
 };
 
 struct ChildRun {
@@ -511,13 +619,15 @@ void usage(const char* argv0, std::FILE* to) {
       to,
       "usage: %s [--iterations=N | --quick] [--repeat=R] [--timeout=S] [--verbose]\n"
       "       %s --impl=tricolor|boehm|shared_ptr|go [--iterations=N]\n"
+      "       %s --impl=tricolor --explain [--iterations=N]\n"
       "  --iterations=N  timed stores per run (default %ld, at least %zu)\n"
       "  --quick         --iterations=%ld\n"
       "  --repeat=R      child processes per implementation (default 3)\n"
       "  --timeout=S     kill a child after S seconds (default 600)\n"
       "  --verbose       print every child's output\n"
-      "  --impl=NAME     run one implementation in this process and print its RESULT line\n",
-      argv0, argv0, kDefaultIterations, kSlots, kQuickIterations);
+      "  --impl=NAME     run one implementation in this process and print its RESULT line\n"
+      "  --explain       with --impl=tricolor: split the slow stores' time by where it went\n",
+      argv0, argv0, argv0, kDefaultIterations, kSlots, kQuickIterations);
 }
 
 bool parse_args(int argc, char** argv, Options& o) {
@@ -528,6 +638,10 @@ bool parse_args(int argc, char** argv, Options& o) {
         std::string_view v;
         if (a.text == "--verbose") {
           o.verbose = true;
+          return true;
+        }
+        if (a.text == "--explain") {
+          o.explain = true;
           return true;
         }
         if (a.text == "--quick") {
@@ -552,7 +666,12 @@ int main(int argc, char** argv) {
   Options o;
   if (!parse_args(argc, argv, o)) return 2;
   if (o.impl.empty()) return drive(o, argc > 0 ? argv[0] : "bench_gc_latency");
-  if (o.impl == "tricolor") return run_tricolor(o.iterations);
+  if (o.explain && o.impl != "tricolor") {
+    std::fprintf(stderr, "gc_latency: --explain goes with --impl=tricolor\n");
+    return 2;
+  }
+  if (o.impl == "tricolor")
+    return o.explain ? run_tricolor_explained(o.iterations) : run_tricolor(o.iterations);
   if (o.impl == "shared_ptr") return run_shared_ptr(o.iterations);
   if (o.impl == "go") {
     // The twin as a child of its own: exec'd, so that it is this process (and its peak RSS).

@@ -100,6 +100,55 @@ struct stats {
 // A consistent snapshot (runtime.ReadMemStats).
 stats read_stats();
 
+// Where the calling thread's time went inside the collector since the thread started, in wall-clock
+// nanoseconds: what the collector added to this thread's own work. Read it before and after a
+// request to see what that request paid. Each nanosecond is counted once, under the innermost of
+// these (a lock wait while sweeping is a lock wait); the allocation and barrier fast paths are not
+// counted, only the slow paths that hold a thread up. A fiber's time goes to the thread it ran on.
+struct thread_gc_time {
+  std::int64_t assist_ns = 0;       // marking to pay for its allocation during a mark (assists)
+  std::int64_t assist_wait_ns = 0;  // an assist waiting, past the heap goal, for the mark workers
+  std::int64_t sweep_ns = 0;        // sweeping spans: to find room, or to finish before a cycle
+  std::int64_t span_ns = 0;         // taking a span from the central lists or the page heap
+  std::int64_t cycle_start_ns = 0;  // starting a cycle its allocation triggered (the stop included)
+  std::int64_t stopped_ns = 0;      // stopped by another thread's stop of the world
+  std::int64_t stack_scan_ns = 0;   // scanning its own stack, when a mark asked it to
+  std::int64_t barrier_ns = 0;      // shading the write barrier's buffer when it filled
+  std::int64_t lock_wait_ns = 0;    // waiting for a collector lock another thread held
+  std::int64_t collect_ns = 0;      // in gc::collect() and gc::free_os_memory()
+  std::int64_t total_ns() const {
+    return assist_ns + assist_wait_ns + sweep_ns + span_ns + cycle_start_ns + stopped_ns +
+           stack_scan_ns + barrier_ns + lock_wait_ns + collect_ns;
+  }
+  // Field by field, so that `after - before` is what the work in between paid, and `+=` sums it.
+  thread_gc_time& operator+=(const thread_gc_time& o) {
+    assist_ns += o.assist_ns;
+    assist_wait_ns += o.assist_wait_ns;
+    sweep_ns += o.sweep_ns;
+    span_ns += o.span_ns;
+    cycle_start_ns += o.cycle_start_ns;
+    stopped_ns += o.stopped_ns;
+    stack_scan_ns += o.stack_scan_ns;
+    barrier_ns += o.barrier_ns;
+    lock_wait_ns += o.lock_wait_ns;
+    collect_ns += o.collect_ns;
+    return *this;
+  }
+  friend thread_gc_time operator-(const thread_gc_time& a, const thread_gc_time& b) {
+    return thread_gc_time{a.assist_ns - b.assist_ns,
+                          a.assist_wait_ns - b.assist_wait_ns,
+                          a.sweep_ns - b.sweep_ns,
+                          a.span_ns - b.span_ns,
+                          a.cycle_start_ns - b.cycle_start_ns,
+                          a.stopped_ns - b.stopped_ns,
+                          a.stack_scan_ns - b.stack_scan_ns,
+                          a.barrier_ns - b.barrier_ns,
+                          a.lock_wait_ns - b.lock_wait_ns,
+                          a.collect_ns - b.collect_ns};
+  }
+};
+thread_gc_time this_thread_gc_time();
+
 // Lets a long loop that neither allocates nor writes pointers cooperate with a stop-the-world.
 inline void safepoint() { detail::poll_safepoint(); }
 

@@ -33,6 +33,7 @@
 #include <mutex>
 
 #include "base/check.hpp"
+#include "base/thread_gc_time.hpp"
 
 #if defined(__clang__)
 #define TRICOLOR_TSA(x) __attribute__((x))
@@ -82,10 +83,12 @@ inline void cpu_relax() {
 
 // Takes `m`, after trying for a while without sleeping (see above).
 inline void lock_spinning(std::mutex& m) {
+  if (m.try_lock()) return;
+  ThreadGcTimeScope timed(GcTimeKind::kLockWait);
   constexpr int kSpins = 64;
   for (int i = 0; i < kSpins; ++i) {
-    if (m.try_lock()) return;
     cpu_relax();
+    if (m.try_lock()) return;
   }
   m.lock();
 }

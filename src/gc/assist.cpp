@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/clock.hpp"
+#include "base/thread_gc_time.hpp"
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
@@ -40,6 +41,7 @@ void assist_allocation(std::int64_t bytes) {
   if (debt <= 0) return;
   const std::int64_t cpu_start = thread_cpu_ns();
   {
+    ThreadGcTimeScope timed(GcTimeKind::kAssist);
     CriticalSection critical;
     if (marking()) {
       Marker marker(Marker::Mode::kMark);
@@ -56,6 +58,7 @@ void assist_allocation(std::int64_t bytes) {
     if (debt <= 0) break;
     g_assist_waiters.fetch_add(1, std::memory_order_seq_cst);
     {
+      ThreadGcTimeScope timed(GcTimeKind::kAssistWait);
       BlockingScope waiting;
       wait_for_mark_event(seen, 1'000'000);
     }

@@ -6,6 +6,7 @@
 
 #include "base/os_memory.hpp"
 #include "base/settings.hpp"
+#include "base/thread_gc_time.hpp"
 #include "gc/cycle.hpp"
 #include "gc/pacer.hpp"
 #include "gc/startup.hpp"
@@ -57,6 +58,7 @@ std::int64_t set_memory_limit(std::int64_t bytes) {
 
 void free_os_memory() {
   detail::check_not_in_blocking_region("gc::free_os_memory()");
+  detail::ThreadGcTimeScope timed(detail::GcTimeKind::kCollect);
   detail::collect_and_destroy();
   {
     detail::CriticalSection critical;
@@ -126,6 +128,24 @@ void fill_metrics(const detail::CycleTotals& totals, stats& s) {
 }
 
 }  // namespace
+
+thread_gc_time this_thread_gc_time() {
+  using detail::GcTimeKind;
+  const detail::GcTimeTotals ns = detail::read_thread_gc_time();
+  const auto of = [&](GcTimeKind kind) { return ns[static_cast<std::size_t>(kind)]; };
+  thread_gc_time t;
+  t.assist_ns = of(GcTimeKind::kAssist);
+  t.assist_wait_ns = of(GcTimeKind::kAssistWait);
+  t.sweep_ns = of(GcTimeKind::kSweep);
+  t.span_ns = of(GcTimeKind::kSpan);
+  t.cycle_start_ns = of(GcTimeKind::kCycleStart);
+  t.stopped_ns = of(GcTimeKind::kStopped);
+  t.stack_scan_ns = of(GcTimeKind::kStackScan);
+  t.barrier_ns = of(GcTimeKind::kBarrier);
+  t.lock_wait_ns = of(GcTimeKind::kLockWait);
+  t.collect_ns = of(GcTimeKind::kCollect);
+  return t;
+}
 
 stats read_stats() {
   detail::check_not_in_blocking_region("gc::read_stats()");  // it stops the world

@@ -7,6 +7,7 @@
 #include "base/clock.hpp"
 #include "base/futex.hpp"
 #include "base/settings.hpp"
+#include "base/thread_gc_time.hpp"
 #include "gc/assist.hpp"
 #include "gc/destructors.hpp"
 #include "gc/heap_profile.hpp"
@@ -269,6 +270,7 @@ void mark_in_the_pause(const WorldStopped& world, ThreadRecord* self,
 __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason, ThreadRecord* self,
                                                           const StackExtent& self_extent) {
   if (t_in_cycle) return 0;
+  ThreadGcTimeScope timed(GcTimeKind::kCycleStart);
   ensure_mark_workers();
   auto lock = lock_cycle();
   if (marking()) return 0;
@@ -430,6 +432,7 @@ void collect_and_destroy() {
   // Slots whose destructor ran while their span was cached, or while a mark was in progress, are
   // freed by the next sweep: one more cycle reclaims them, so that collect() leaves nothing it
   // found dead behind. Counted from the start: the destructor thread runs during the mark too.
+  ThreadGcTimeScope timed(GcTimeKind::kCollect);
   const std::uint64_t deferred_before = deferred_zombie_slots();
   run_cycle(CycleReason::kForced);
   finish_sweeping();

@@ -5,6 +5,7 @@
 
 #include "base/check.hpp"
 #include "base/os_memory.hpp"
+#include "base/thread_gc_time.hpp"
 #include "gc/destructors.hpp"
 #include "gc/heap_profile.hpp"
 #include "gc/hooks.hpp"
@@ -28,6 +29,7 @@ void process_specials(Span* s, std::uint32_t index) {
 }
 
 bool sweep_span(SweepClaim claim) {
+  ThreadGcTimeScope timed(GcTimeKind::kSweep);
   const std::uint32_t sweepgen = claim.sweepgen();
   Span* const s = claim.release();
   TRICOLOR_CHECK(s != nullptr, "sweep_span without a claim");

@@ -1,6 +1,7 @@
 #include "gc/write_barrier.hpp"
 
 #include "base/check.hpp"
+#include "base/thread_gc_time.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
 #include "gc/test_hooks.hpp"
@@ -21,6 +22,7 @@ void flush_barrier_buffer(ThreadRecord* r) {
   TRICOLOR_DCHECK(r->barrier_count <= ThreadRecord::kBarrierBufferEntries,
                   "barrier buffer overflow: %u entries", r->barrier_count);
   if (r->barrier_count == 0) return;
+  ThreadGcTimeScope timed(GcTimeKind::kBarrier);
   Marker marker(Marker::Mode::kMark);
   for (std::uint32_t i = 0; i < r->barrier_count; ++i) marker.shade(r->barrier_buffer[i]);
   r->barrier_count = 0;

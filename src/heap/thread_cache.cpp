@@ -12,6 +12,7 @@
 #include <new>
 
 #include "base/check.hpp"
+#include "base/thread_gc_time.hpp"
 #include "heap/central.hpp"
 #include "heap/collector.hpp"
 #include "heap/destructor_table.hpp"
@@ -74,6 +75,9 @@ std::uintptr_t take_cached_slot(MutatorState& m, std::uint8_t span_class) {
   Span* s = m.alloc[span_class];
   if (s != &g_empty_span) {
     if (const std::uintptr_t slot = take_slot(s)) return slot;
+  }
+  ThreadGcTimeScope timed(GcTimeKind::kSpan);
+  if (s != &g_empty_span) {
     m.alloc[span_class] = &g_empty_span;
     central(span_class).uncache_span(s);
   }
@@ -166,6 +170,7 @@ void* alloc_large(std::size_t size, std::size_t align, bool noscan, DestructorFn
   for (int attempt = 0; attempt < 2 && object == nullptr; ++attempt) {
     if (attempt == 1) collect_for_memory();
     CriticalSection critical;
+    ThreadGcTimeScope timed(GcTimeKind::kSpan);
     Span* s = page_heap().allocate(npages);
     if (s == nullptr) continue;
     init_large_span(s, size, noscan);

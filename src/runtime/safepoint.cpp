@@ -5,6 +5,7 @@
 #include "base/check.hpp"
 #include "base/futex.hpp"
 #include "base/os_memory.hpp"
+#include "base/thread_gc_time.hpp"
 #include "runtime/stop_the_world.hpp"
 #include "runtime/thread_registry.hpp"
 #include "runtime/upcalls.hpp"
@@ -43,10 +44,12 @@ __attribute__((noinline)) void safepoint_slow() {
   if (m.record == nullptr || m.critical_depth.load(std::memory_order_relaxed) > 0) return;
   __builtin_unwind_init();  // spill callee-saved registers into this frame
   const StackExtent extent = locate_stacks(m.record, current_stack_pointer());
-  if (world_stopping())
+  if (world_stopping()) {
     park(m.record, extent, true);
-  else
+  } else {
+    ThreadGcTimeScope timed(GcTimeKind::kStackScan);
     scan_own_stack(extent);
+  }
   // Not a tail call: this frame, with the registers spilled into it, must outlive the park.
   asm volatile("" ::: "memory");
 }
@@ -99,8 +102,11 @@ void leave_blocking() {
   ThreadRecord* r = t_mutator.record;
   TRICOLOR_DCHECK(r != nullptr && r->in_blocking_region.load(std::memory_order_relaxed),
                   "leaving a blocking region that was not entered");
-  wait_until_released(r);
-  wait_for_stack_scan(r);
+  {
+    ThreadGcTimeScope timed(GcTimeKind::kStopped);
+    wait_until_released(r);
+    wait_for_stack_scan(r);
+  }
   r->in_blocking_region.store(false, std::memory_order_relaxed);
   poll_safepoint();
 }

@@ -7,6 +7,7 @@
 
 #include "base/clock.hpp"
 #include "base/futex.hpp"
+#include "base/thread_gc_time.hpp"
 #include "base/os_memory.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/upcalls.hpp"
@@ -168,6 +169,7 @@ void park(ThreadRecord* r, const StackExtent& extent, bool cooperative) {
   const std::uint32_t epoch = g_world_epoch.load(std::memory_order_acquire);
   if (epoch % 2 == 0) return;
   if (r->status.load(std::memory_order_relaxed) != kRunning) return;
+  ThreadGcTimeScope timed(GcTimeKind::kStopped);
   r->scan_sp.store(extent.sp, std::memory_order_relaxed);
   r->signal_stack_lo = extent.signal_lo;
   r->signal_stack_hi = extent.signal_hi;

@@ -82,14 +82,15 @@ inline void cpu_relax() {
 }
 
 // Takes `m`, after trying for a while without sleeping (see above).
+// The wait is timed only once the spin has failed: the spin is short, and contended locks are
+// common enough in the library's threads that a clock read on each would show.
 inline void lock_spinning(std::mutex& m) {
-  if (m.try_lock()) return;
-  ThreadGcTimeScope timed(GcTimeKind::kLockWait);
   constexpr int kSpins = 64;
   for (int i = 0; i < kSpins; ++i) {
-    cpu_relax();
     if (m.try_lock()) return;
+    cpu_relax();
   }
+  ThreadGcTimeScope timed(GcTimeKind::kLockWait);
   m.lock();
 }
 

@@ -12,9 +12,10 @@
 // scope's clock read and its store of `since` may charge the stop to the interrupted kind as well;
 // a diagnostic can live with that, and it needs no atomic operation.
 //
-// Only slow paths open scopes (a new span, an assist, a stop, a full barrier buffer, a contended
-// lock), each already microseconds long: the two clock reads (about 30 ns on a virtual machine's
-// clock) are lost in them. The allocation and barrier fast paths are untouched.
+// Only slow paths open scopes (a new span, an assist, a stop, a full barrier buffer, a lock that
+// its spin did not get), each already microseconds long: the two clock reads (about 30 ns on a
+// virtual machine's clock) are lost in them. The allocation and barrier fast paths are untouched,
+// and the library's own threads, whose accounts nobody reads, read no clock at all (`off`).
 #pragma once
 
 #include <array>
@@ -40,6 +41,9 @@ enum class GcTimeKind : std::uint8_t {
 
 struct ThreadGcTimeAccount {
   std::array<std::int64_t, static_cast<std::size_t>(GcTimeKind::kCount)> ns{};
+  // Set on the library's own threads (the sweeper, the mark workers, the destructor thread), whose
+  // accounts nobody can read: their scopes read no clock.
+  bool off = false;
   int current = -1;        // the kind whose clock runs; -1: none (the thread's own work)
   std::int64_t since = 0;  // when that clock last started
 };
@@ -50,6 +54,8 @@ class ThreadGcTimeScope {
  public:
   explicit ThreadGcTimeScope(GcTimeKind kind) {
     ThreadGcTimeAccount& a = t_gc_time;
+    off_ = a.off;
+    if (off_) return;
     const std::int64_t now = now_ns();
     if (a.current >= 0) a.ns[static_cast<std::size_t>(a.current)] += now - a.since;
     outer_ = a.current;
@@ -57,6 +63,7 @@ class ThreadGcTimeScope {
     a.since = now;
   }
   ~ThreadGcTimeScope() {
+    if (off_) return;
     ThreadGcTimeAccount& a = t_gc_time;
     const std::int64_t now = now_ns();
     if (a.current >= 0) a.ns[static_cast<std::size_t>(a.current)] += now - a.since;
@@ -67,7 +74,8 @@ class ThreadGcTimeScope {
   ThreadGcTimeScope& operator=(const ThreadGcTimeScope&) = delete;
 
  private:
-  int outer_;
+  int outer_ = -1;
+  bool off_;
 };
 
 using GcTimeTotals = std::array<std::int64_t, static_cast<std::size_t>(GcTimeKind::kCount)>;

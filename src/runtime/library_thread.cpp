@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "base/check.hpp"
+#include "base/thread_gc_time.hpp"
 #include "runtime/clear_stack.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
@@ -110,6 +111,7 @@ bool LibraryThread::wait_for_work(Signal* s, std::uint64_t& seen) {
 }
 
 __attribute__((noinline)) void LibraryThread::loop(Signal* s) {
+  t_gc_time.off = true;  // nobody reads this thread's account (base/thread_gc_time.hpp)
   if (kind_ == Kind::kMutator) register_current_thread(name_);
   std::uint64_t seen = 0;
   for (;;) {

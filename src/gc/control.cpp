@@ -12,6 +12,7 @@
 #include "gc/startup.hpp"
 #include "gc/trace.hpp"
 #include "heap/address_space.hpp"
+#include "heap/central.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/object_lookup.hpp"
 #include "heap/page_heap.hpp"
@@ -53,7 +54,9 @@ int set_percent(int percent) {
 std::int64_t set_memory_limit(std::int64_t bytes) {
   detail::ensure_runtime();
   detail::CriticalSection critical;
-  return detail::pacer().set_memory_limit(bytes);
+  const std::int64_t previous = detail::pacer().set_memory_limit(bytes);
+  detail::keep_no_empty_spans_under_a_limit(detail::pacer().memory_limit() != INT64_MAX);
+  return previous;
 }
 
 void free_os_memory() {

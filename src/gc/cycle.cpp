@@ -423,9 +423,15 @@ void run_cycle(CycleReason reason) {
   }
 }
 
+// Spans kept empty for their size class (heap/central.hpp) go back to the page heap too: the
+// allocation the OS refused may fit in them, and after gc::collect() no free memory is held back.
+// From the refusal on, no sweep keeps one, so a mark that another thread starts before the
+// release runs only leaves them to that mark's sweep.
 void collect_for_memory() {
+  keep_no_empty_spans_after_a_refusal();
   run_cycle(CycleReason::kOutOfMemory);
   finish_sweeping();
+  release_kept_empty_spans();
 }
 
 void collect_and_destroy() {
@@ -441,6 +447,7 @@ void collect_and_destroy() {
     run_cycle(CycleReason::kFollowUp);
     finish_sweeping();
   }
+  release_kept_empty_spans();
   g_hooks.collect_waits.call();
 }
 

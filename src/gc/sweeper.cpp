@@ -28,7 +28,7 @@ void process_specials(Span* s, std::uint32_t index) {
   g_hooks.dead_object.call(s->slot_base(index));
 }
 
-bool sweep_span(SweepClaim claim) {
+bool sweep_span(SweepClaim claim, bool for_allocation) {
   ThreadGcTimeScope timed(GcTimeKind::kSweep);
   const std::uint32_t sweepgen = claim.sweepgen();
   Span* const s = claim.release();
@@ -119,12 +119,11 @@ bool sweep_span(SweepClaim claim) {
                   n);
   count_freed_slots(s, freed);
   if (new_zombies != 0) queue_zombies(s);
-  // An empty span goes back to the page heap, unless the destructor queue still holds it (it is
-  // then kept empty, and a later sweep frees it).
-  if (live == 0 && s->destructor_holds.load(std::memory_order_acquire) == 0) {
-    free_empty_span(s);
+  // An empty span goes back to the page heap or stays for its size class (heap/central.hpp), unless
+  // the destructor queue still holds it (it is then kept empty, and a later sweep decides).
+  if (live == 0 && s->destructor_holds.load(std::memory_order_acquire) == 0 &&
+      free_or_keep_empty_span(s, for_allocation))
     return true;
-  }
   s->sweepgen.store(sweepgen, std::memory_order_release);
   return false;
 }

@@ -8,11 +8,16 @@
 #include "heap/object_lookup.hpp"
 #include "heap/page_heap.hpp"
 #include "heap/pointer_bitmap.hpp"
+#include "runtime/safepoint.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace gc::detail {
 
 namespace {
+// Empty spans of classes with at most this many slots are kept for their class
+// (free_or_keep_empty_span): a trip through the page heap costs the same for any span, so it
+// weighs on each object in proportion to how few a span holds.
+constexpr std::uint32_t kKeepEmptyMaxObjects = 128;
 // Spans a cache_span call sweeps looking for room before it grows the heap instead (Go uses 100).
 constexpr int kSweepBudget = 100;
 
@@ -179,6 +184,65 @@ void free_empty_span(Span* s) {
   page_heap().free(s);
 }
 
+namespace {
+// Set while a memory limit is set, and for good once the OS has refused memory.
+std::atomic<bool> g_memory_limited{false};
+std::atomic<bool> g_memory_refused{false};
+}  // namespace
+
+void keep_no_empty_spans_under_a_limit(bool limited) {
+  g_memory_limited.store(limited, std::memory_order_relaxed);
+}
+
+void keep_no_empty_spans_after_a_refusal() {
+  g_memory_refused.store(true, std::memory_order_relaxed);
+}
+
+bool free_or_keep_empty_span(Span* s, bool for_allocation) {
+  const bool keep = span_class_size_class(s->span_class) != 0 &&
+                    s->nelems <= kKeepEmptyMaxObjects && (for_allocation || !s->kept_empty) &&
+                    !g_memory_limited.load(std::memory_order_relaxed) &&
+                    !g_memory_refused.load(std::memory_order_relaxed);
+  if (!keep) {
+    free_empty_span(s);
+    return true;
+  }
+  s->kept_empty = true;
+  // Like a fresh span, whatever type it held: the next destructor registered is its own. No slot
+  // has a destructor bit left (a dead object with one would be a zombie, and the span not empty).
+  free_destructor_table(s->destructors.exchange(nullptr, std::memory_order_relaxed), s->nelems);
+  s->destructor.store(0, std::memory_order_relaxed);
+  return false;
+}
+
+void Central::take_empty_swept(SpanList& out) {
+  const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_acquire);
+  MutexLock lock(mutex_);
+  SpanList& swept = partial_[swept_index(sweepgen)];
+  for (Span* s = swept.front(); s != nullptr;) {
+    Span* const next = s->next;
+    if (s->alloc_count.load(std::memory_order_relaxed) == 0 &&
+        s->destructor_holds.load(std::memory_order_relaxed) == 0 &&
+        s->sweepgen.load(std::memory_order_relaxed) == sweepgen) {
+      swept.remove(s);
+      out.push(s, -1);
+    }
+    s = next;
+  }
+}
+
+bool release_kept_empty_spans() {
+  for (std::size_t sc = make_span_class(1, false); sc < kNumSpanClasses; ++sc) {
+    // One critical section a class: a stop of the world waits for one class's spans at most.
+    CriticalSection critical;
+    if (marking()) return false;
+    SpanList empty;
+    central(static_cast<std::uint8_t>(sc)).take_empty_swept(empty);
+    while (Span* s = empty.pop()) free_empty_span(s);
+  }
+  return true;
+}
+
 // list ids: 2 * generation + (full ? 1 : 0)
 void Central::insert_locked(Span* s) {
   const int gen = swept_index(s->sweepgen.load(std::memory_order_relaxed));
@@ -209,6 +273,7 @@ Span* Central::cache_span(std::uint8_t span_class) {
         TRICOLOR_DCHECK(!s->cached, "span %p on a central list is cached",
                         reinterpret_cast<void*>(s->base));
         s->cached = true;
+        s->kept_empty = false;
       }
     }
     if (s == nullptr) break;
@@ -217,10 +282,11 @@ Span* Central::cache_span(std::uint8_t span_class) {
       break;
     }
     --budget;
-    if (sweep_span(std::move(claim))) continue;  // emptied: back in the page heap
+    if (sweep_span(std::move(claim), /*for_allocation=*/true)) continue;  // back in the page heap
     MutexLock lock(mutex_);
     if (s->alloc_count.load(std::memory_order_relaxed) < s->nelems) {
       s->cached = true;
+      s->kept_empty = false;
       found = s;
     } else {
       insert_locked(s);

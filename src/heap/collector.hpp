@@ -90,8 +90,10 @@ inline SweepClaim try_claim_sweep(Span* s, std::uint32_t sweepgen) {
 
 // --- Calls into the collector ----------------------------------------------------------------
 // gc/sweeper.cpp: sweeps a claimed span that no cache owns and no list holds. Returns true if the
-// span had no object left and went back to the page heap; otherwise the span is marked swept.
-bool sweep_span(SweepClaim claim);
+// span had no object left and went back to the page heap (free_or_keep_empty_span, central.hpp,
+// decides: `for_allocation` says the caller takes the span for a thread cache if it has room);
+// otherwise the span is marked swept.
+bool sweep_span(SweepClaim claim, bool for_allocation = false);
 
 // gc/sweeper.cpp: slot `index` of `s` is freed without a sweep (its constructor threw, or its
 // destructor ran and registered a weak reference or cleanup on itself): if it has specials, the

@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "base/clock.hpp"
+#include "heap/central.hpp"
 #include "heap/page_heap.hpp"
 #include "runtime/library_thread.hpp"
 #include "runtime/safepoint.hpp"
@@ -46,8 +47,14 @@ void scavenge_to_goal() {
         released = page_heap().scavenge(kChunkBytes);
       }
       if (released == 0) {
-        // Nothing idle yet: the sweeper and the destructor thread may still be freeing spans
-        // that the last cycle found dead. Look again a few times, then wait for the next cycle.
+        // Nothing idle: spans kept empty for their size class may hold what is over the goal (a
+        // program gone quiet sweeps them no more), and go back first. Else the sweeper and the
+        // destructor thread may still be freeing spans that the last cycle found dead: look again
+        // a few times, then wait for the next cycle.
+        if (idle_rounds == 0 && release_kept_empty_spans()) {
+          ++idle_rounds;
+          continue;
+        }
         if (++idle_rounds > kIdleRounds) return;
         sleep_ns(kIdleSleepNs);
         break;

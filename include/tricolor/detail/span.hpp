@@ -58,7 +58,11 @@ struct Span {
   // ---- span identity ----
   std::uint8_t span_class = 0;
   std::atomic<SpanState> state{SpanState::kFree};
-  bool cached = false;          // owned by a thread cache (guarded by the central lock)
+  bool cached = false;  // owned by a thread cache (guarded by the central lock)
+  // Its last sweep found it empty and kept it for its size class, and no cache has taken it since
+  // (guarded by the central lock, or by a sweep's claim; heap/central.hpp,
+  // free_or_keep_empty_span).
+  bool kept_empty = false;
   std::uint32_t div_magic = 0;  // slot index = (offset * div_magic) >> 32
   std::size_t npages = 0;
   std::size_t large_size = 0;  // requested bytes of a large object (0 for small spans)

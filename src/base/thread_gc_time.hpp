@@ -25,6 +25,7 @@
 
 namespace gc::detail {
 
+// In the order of gc::thread_gc_time::kFields (control.cpp checks the count).
 enum class GcTimeKind : std::uint8_t {
   kAssist,      // scanning grey objects to pay for allocation during a mark
   kAssistWait,  // an assist waiting, past the heap goal, for the mark workers' credit

@@ -2,6 +2,7 @@
 // raw addresses.
 #include "tricolor/control.hpp"
 
+#include <iterator>
 #include <stdexcept>
 
 #include "base/os_memory.hpp"
@@ -55,7 +56,7 @@ std::int64_t set_memory_limit(std::int64_t bytes) {
   detail::ensure_runtime();
   detail::CriticalSection critical;
   const std::int64_t previous = detail::pacer().set_memory_limit(bytes);
-  detail::keep_no_empty_spans_under_a_limit(detail::pacer().memory_limit() != INT64_MAX);
+  detail::apply_memory_limit();
   return previous;
 }
 
@@ -133,20 +134,12 @@ void fill_metrics(const detail::CycleTotals& totals, stats& s) {
 }  // namespace
 
 thread_gc_time this_thread_gc_time() {
-  using detail::GcTimeKind;
+  constexpr std::size_t kKinds = static_cast<std::size_t>(detail::GcTimeKind::kCount);
+  static_assert(std::size(thread_gc_time::kFields) == kKinds,
+                "thread_gc_time::kFields lists one field per GcTimeKind, in the same order");
   const detail::GcTimeTotals ns = detail::read_thread_gc_time();
-  const auto of = [&](GcTimeKind kind) { return ns[static_cast<std::size_t>(kind)]; };
   thread_gc_time t;
-  t.assist_ns = of(GcTimeKind::kAssist);
-  t.assist_wait_ns = of(GcTimeKind::kAssistWait);
-  t.sweep_ns = of(GcTimeKind::kSweep);
-  t.span_ns = of(GcTimeKind::kSpan);
-  t.cycle_start_ns = of(GcTimeKind::kCycleStart);
-  t.stopped_ns = of(GcTimeKind::kStopped);
-  t.stack_scan_ns = of(GcTimeKind::kStackScan);
-  t.barrier_ns = of(GcTimeKind::kBarrier);
-  t.lock_wait_ns = of(GcTimeKind::kLockWait);
-  t.collect_ns = of(GcTimeKind::kCollect);
+  for (std::size_t kind = 0; kind < kKinds; ++kind) t.*thread_gc_time::kFields[kind] = ns[kind];
   return t;
 }
 

@@ -142,7 +142,6 @@ void update_scavenger_goal() {
   std::size_t ready_goal = SIZE_MAX;
   if (goal != INT64_MAX) retained_goal = static_cast<std::size_t>(goal / 10 * 11);
   if (limit != INT64_MAX) ready_goal = static_cast<std::size_t>(limit / 100 * 95);
-  page_heap().set_memory_limit(limit != INT64_MAX ? static_cast<std::size_t>(limit) : SIZE_MAX);
   set_scavenger_goal(retained_goal, ready_goal);
 }
 
@@ -403,6 +402,12 @@ void mark_while_waiting(std::uint32_t number) {
       wait_for_grey_work(seen, 1'000'000);
     }
   }
+}
+
+void apply_memory_limit() {
+  const std::int64_t limit = pacer().memory_limit();
+  page_heap().set_memory_limit(limit != INT64_MAX ? static_cast<std::size_t>(limit) : SIZE_MAX);
+  keep_no_empty_spans_under_a_limit(limit != INT64_MAX);
 }
 
 void run_cycle(CycleReason reason) {

@@ -35,6 +35,10 @@ namespace gc::detail {
 
 // A whole cycle: waits for a mark in progress to end, then runs one and waits for it too.
 void run_cycle(CycleReason reason);
+// Hands the pacer's memory limit to the heap's parts that act on it between cycles (the page heap,
+// for the scavenger; the central lists, which keep no empty spans under a limit). Called wherever
+// the pacer's limit is set, so that there is one source and no copy lags behind it.
+void apply_memory_limit();
 // gc::collect(): a cycle, the sweep, and the destructors of everything it found dead.
 void collect_and_destroy();
 

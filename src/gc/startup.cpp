@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "base/settings.hpp"
+#include "gc/cycle.hpp"
 #include "gc/cycle_stats.hpp"
 #include "gc/destructors.hpp"
 #include "gc/fork.hpp"
@@ -10,7 +11,6 @@
 #include "gc/root_set.hpp"
 #include "gc/write_barrier.hpp"
 #include "heap/address_space.hpp"
-#include "heap/central.hpp"
 #include "heap/page_heap.hpp"
 #include "heap/thread_cache.hpp"
 #include "runtime/safepoint.hpp"
@@ -31,7 +31,7 @@ void ensure_runtime() {
     install_stop_signal(s.stop_signal);
     install_fork_handlers();
     pacer().configure(s.gc_percent, s.memory_limit);
-    keep_no_empty_spans_under_a_limit(pacer().memory_limit() != INT64_MAX);
+    apply_memory_limit();
   });
   // Outside the call_once (it starts a thread, which registers itself and so comes back here), and
   // before any sweep can queue a destructor.

@@ -7,8 +7,8 @@
 
 #include "base/clock.hpp"
 #include "base/futex.hpp"
-#include "base/thread_gc_time.hpp"
 #include "base/os_memory.hpp"
+#include "base/thread_gc_time.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/upcalls.hpp"
 

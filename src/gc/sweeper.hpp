@@ -26,8 +26,9 @@
 
 namespace gc::detail {
 
-// Sweeps one span that needs it, from any size class; false when none is left.
-bool sweep_one();
+// Sweeps a few spans that need it, all of one size class (a batch: sweeper.cpp says how many);
+// false when none is left.
+bool sweep_batch();
 
 // Sweeps until no span is left unswept, and waits for sweeps other threads have under way.
 void finish_sweeping();

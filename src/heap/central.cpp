@@ -341,22 +341,29 @@ void Central::add_large(Span* s) {
   insert_locked(s);
 }
 
-SweepClaim Central::take_unswept() {
+int Central::take_unswept(SweepClaim* out, int max_spans, std::uint32_t max_slots) {
   const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_acquire);
   const int unswept = 1 - swept_index(sweepgen);
+  int taken = 0;
+  std::uint32_t slots = 0;
   MutexLock lock(mutex_);
-  for (;;) {
+  while (taken < max_spans && (taken == 0 || slots < max_slots)) {
     Span* s = partial_[unswept].pop();
     if (s == nullptr) s = full_[unswept].pop();
-    if (s == nullptr) return SweepClaim();
-    if (SweepClaim claim = try_claim_sweep(s, sweepgen)) return claim;
-    insert_locked(s);
+    if (s == nullptr) break;
+    if (SweepClaim claim = try_claim_sweep(s, sweepgen)) {
+      slots += s->nelems;
+      out[taken++] = std::move(claim);
+    } else {
+      insert_locked(s);
+    }
   }
+  return taken;
 }
 
-void Central::insert_swept(Span* s) {
+void Central::insert_swept(Span* const* spans, int count) {
   MutexLock lock(mutex_);
-  insert_locked(s);
+  for (int i = 0; i < count; ++i) insert_locked(spans[i]);
 }
 
 namespace {

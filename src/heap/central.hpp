@@ -42,10 +42,21 @@ class Central {
   void uncache_span(Span* s);
   // Puts a large object's span on the full list.
   void add_large(Span* s);
-  // Pops one span that needs sweeping and claims it; an empty claim when none is left.
-  SweepClaim take_unswept();
-  // Files a span that was just swept (and not freed) on the list of its state.
-  void insert_swept(Span* s);
+  // Pops spans that need sweeping and claims them, under one lock: into `out`, until there are
+  // `max_spans` or their slots reach `max_slots` (at least one span, if any is left). Returns how
+  // many; 0 when none is left. A batch lets the background sweeper take the lock once for several
+  // spans of a class with few slots a span, where the lock's line moving between the sweeper and
+  // the allocating threads cost more than the sweep itself (docs/design.md, "The sweeper takes
+  // spans in batches").
+  int take_unswept(SweepClaim* out, int max_spans, std::uint32_t max_slots);
+  SweepClaim take_unswept() {
+    SweepClaim claim;
+    take_unswept(&claim, 1, 0);
+    return claim;
+  }
+  // Files spans that were just swept (and not freed) on the lists of their states, under one lock.
+  void insert_swept(Span* const* spans, int count);
+  void insert_swept(Span* s) { insert_swept(&s, 1); }
   // The destructor thread is done with span `s`: the destructors it ran have their destroyed bits
   // published. If the span is on a list and was swept in this cycle, its destroyed slots are freed
   // at once (free_destroyed_slots), it is filed again, and if that leaves it empty outside a mark

@@ -28,6 +28,12 @@
 //   malloc_ring/<N>              objects, and malloc_window with one of 64 Ki blocks. The kinds
 //                                two_ptrs and two_words are a 64-byte object with two gc::ptr
 //                                members and the same object with two plain words instead.
+//   new_ring/<N>                new/delete with the 64 Ki ring: the object value-initialised
+//                                (zeroed), as gc::make does, which malloc_ring skips.
+//   boehm_ring/<N>              Boehm's collector with the 64 Ki ring (only when libgc-dev was
+//                                found, TRICOLOR_HAVE_BOEHM): the ring from GC_MALLOC, each object
+//                                GC_MALLOC_ATOMIC and value-initialised, the one it replaces left
+//                                for the collector; the same work as gc_make_ring/noscan.
 //   new_delete/<N>              p = new Blob<N>(); delete p. Note `new T()` value-initialises, i.e.
 //                                zeroes the N bytes, as gc::make does; malloc does not zero.
 //   new_window/<N>              new/delete with the 1024-object ring.
@@ -61,6 +67,8 @@
 #include <tricolor/gc.hpp>
 #include <type_traits>
 #include <vector>
+
+#include "boehm_peer.hpp"
 
 namespace {
 
@@ -192,10 +200,10 @@ void new_delete(benchmark::State& state) {
   finish<T>(state);
 }
 
-template <std::size_t N>
+template <std::size_t N, std::size_t Slots = kWindow>
 void new_window(benchmark::State& state) {
   using T = Blob<N>;
-  std::array<T*, kWindow> window{};
+  std::vector<T*> window(Slots);
   for (T*& p : window) p = new T();
   std::size_t next = 0;
   for (auto _ : state) {
@@ -203,11 +211,39 @@ void new_window(benchmark::State& state) {
     T* p = new T();
     benchmark::DoNotOptimize(p);
     window[next] = p;
-    next = (next + 1) & (kWindow - 1);
+    next = (next + 1) & (Slots - 1);
   }
   for (T* p : window) delete p;
   finish<T>(state);
 }
+
+// --- Boehm's collector ---------------------------------------------------------------------------
+
+#if TRICOLOR_HAVE_BOEHM
+template <std::size_t N>
+void boehm_ring(benchmark::State& state) {
+  using T = Blob<N>;
+  static const bool ready = (bench::boehm_setup(), true);  // once, on the first thread here
+  (void)ready;
+  bench::BoehmThreadScope registered;  // a no-op on the thread GC_INIT ran on
+  auto** ring = static_cast<T**>(GC_MALLOC(kRing * sizeof(T*)));
+  if (ring == nullptr) throw std::bad_alloc();
+  const auto make = [] {
+    void* p = GC_MALLOC_ATOMIC(sizeof(T));
+    if (p == nullptr) throw std::bad_alloc();
+    return ::new (p) T();
+  };
+  for (std::size_t i = 0; i < kRing; ++i) ring[i] = make();
+  std::size_t next = 0;
+  for (auto _ : state) {
+    T* p = make();
+    benchmark::DoNotOptimize(p);
+    ring[next] = p;
+    next = (next + 1) & (kRing - 1);
+  }
+  finish<T>(state);
+}
+#endif
 
 // --- std::make_shared ---------------------------------------------------------------------------
 
@@ -251,9 +287,16 @@ void make_shared_window(benchmark::State& state) {
   ALLOC_BENCH(gc_make_window<Blob<N>>, "gc_make_window/noscan/" #N)
 
 // Steady-state replacement: a ring of 64 Ki live objects, each slot replaced in turn.
-#define RING_BENCH_SIZE(N)                                   \
-  ALLOC_BENCH((malloc_window<N, kRing>), "malloc_ring/" #N); \
-  ALLOC_BENCH((gc_make_window<Blob<N>, kRing>), "gc_make_ring/noscan/" #N)
+#if TRICOLOR_HAVE_BOEHM
+#define BOEHM_RING_BENCH(N) ALLOC_BENCH(boehm_ring<N>, "boehm_ring/" #N)
+#else
+#define BOEHM_RING_BENCH(N) static_assert(true)
+#endif
+#define RING_BENCH_SIZE(N)                                                  \
+  ALLOC_BENCH((malloc_window<N, kRing>), "malloc_ring/" #N);                \
+  ALLOC_BENCH((new_window<N, kRing>), "new_ring/" #N);                      \
+  ALLOC_BENCH((gc_make_window<Blob<N>, kRing>), "gc_make_ring/noscan/" #N); \
+  BOEHM_RING_BENCH(N)
 
 ALLOC_BENCH_SIZE(16);
 ALLOC_BENCH_SIZE(64);

@@ -22,7 +22,8 @@
 
 namespace gc::detail {
 
-template <std::size_t BlockSize>
+// `Tag` gives a user a pool of its own, whose blocks no other user of the size ever gets.
+template <std::size_t BlockSize, class Tag = void>
 class FixedPool {
   static_assert(BlockSize >= sizeof(void*));
 

@@ -114,7 +114,8 @@ void prepare_spans_for_mark(const WorldStopped&, Marker& marker) {
                       "cached span %p is being swept at mark start",
                       reinterpret_cast<void*>(s->base));
       if (needs_sweep(s, sweepgen)) {
-        for (auto& w : s->mark_bits) w.store(0, std::memory_order_relaxed);
+        for (std::uint32_t w = 0; w < s->slot_words(); ++w)
+          s->mark_bits[w].store(0, std::memory_order_relaxed);
         s->sweepgen.store(sweepgen, std::memory_order_release);
       }
       const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);

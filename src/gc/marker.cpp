@@ -57,9 +57,13 @@ void Marker::shade_soon(std::uintptr_t word) {
     return;
   }
   if (const Span* s = g_heap.spans[offset >> kPageShift].load(std::memory_order_relaxed)) {
+    // The descriptor's header (its first line, and the one holding the bitmap pointers) and the
+    // start of its bitmaps right after it (span.hpp): the mark bits, and for a small span its
+    // allocation bits too. Reading a bitmap pointer here would wait for the line the prefetch is
+    // there to hide, so the bitmaps' address is taken from the header's end.
     __builtin_prefetch(s);
-    __builtin_prefetch(&s->alloc_bits[0]);
-    __builtin_prefetch(&s->mark_bits[0]);
+    __builtin_prefetch(&s->mark_bits);
+    __builtin_prefetch(s + 1);
   }
   std::uintptr_t& slot = shade_ring_[shade_next_++ % kShadeAhead];
   if (shade_held_ == kShadeAhead) {

@@ -37,7 +37,8 @@ void clear_checkmarks(const WorldStopped&) {
       page += kPageSize;
       continue;
     }
-    for (auto& w : s->checkmark_bits) w.store(0, std::memory_order_relaxed);
+    for (std::uint32_t w = 0; w < s->slot_words(); ++w)
+      s->checkmark_bits[w].store(0, std::memory_order_relaxed);
     page = s->base + s->npages * kPageSize;
   }
 }

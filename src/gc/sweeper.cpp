@@ -136,8 +136,8 @@ std::atomic<int> g_active_sweeps{0};
 
 // A batch holds spans of one class until their slots reach kSweepBatchSlots: a class of few slots
 // a span (1 KiB objects: 8) takes its central lock twice for 16 spans instead of twice a span,
-// while a batch never sweeps more slots than one span of the smallest class (1,024) would, which
-// bounds how long a stop of the world waits for it.
+// while a batch never sweeps more slots than one span of the smallest class (1,024) would, and a
+// large object makes a batch of its own, which bounds how long a stop of the world waits for it.
 constexpr int kSweepBatchSpans = 16;
 constexpr std::uint32_t kSweepBatchSlots = 256;
 }  // namespace
@@ -177,8 +177,9 @@ bool sweep_batch() {
 void finish_sweeping() {
   while (sweep_batch()) {
   }
-  // Another thread may still be in the middle of its last span; its zombies are queued when it
-  // is done. Sweeping one span is short and never blocks, so a yield loop is enough.
+  // Another thread may still be in the middle of its last batch; its zombies are queued when it
+  // is done. A batch is short (at most 256 slots, or one large object) and never blocks, so a
+  // yield loop is enough.
   while (g_active_sweeps.load(std::memory_order_acquire) != 0) std::this_thread::yield();
   heap_profile_post_sweep();  // every free of the last mark is counted: publish them
 }

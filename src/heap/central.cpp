@@ -77,6 +77,8 @@ void init_small_span(Span* s, std::uint8_t span_class) {
   s->div_magic = kClassToDivMagic[size_class];
   TRICOLOR_DCHECK(s->nelems * s->elem_size <= s->npages * kPageSize,
                   "%u slots of %u bytes overflow %zu pages", s->nelems, s->elem_size, s->npages);
+  TRICOLOR_DCHECK(s->slot_words() <= s->bitmap_words, "%u slots in a descriptor for %u", s->nelems,
+                  s->bitmap_words * 64);
   publish_span(s);
 }
 
@@ -294,7 +296,7 @@ Span* Central::cache_span(std::uint8_t span_class) {
   }
   if (found == nullptr) {
     const std::size_t npages = kClassToPages[span_class_size_class(span_class)];
-    Span* s = page_heap().allocate(npages);
+    Span* s = page_heap().allocate(npages, kClassToObjects[span_class_size_class(span_class)]);
     if (s == nullptr) return nullptr;
     init_small_span(s, span_class);
     s->cached = true;
@@ -352,7 +354,9 @@ int Central::take_unswept(SweepClaim* out, int max_spans, std::uint32_t max_slot
     if (s == nullptr) s = full_[unswept].pop();
     if (s == nullptr) break;
     if (SweepClaim claim = try_claim_sweep(s, sweepgen)) {
-      slots += s->nelems;
+      // A large object weighs a whole batch: its sweep clears the pointer bits of all its words
+      // and gives its pages back, far more than its one slot says.
+      slots += span_class_size_class(s->span_class) == 0 ? max_slots : s->nelems;
       out[taken++] = std::move(claim);
     } else {
       insert_locked(s);
@@ -363,7 +367,13 @@ int Central::take_unswept(SweepClaim* out, int max_spans, std::uint32_t max_slot
 
 void Central::insert_swept(Span* const* spans, int count) {
   MutexLock lock(mutex_);
-  for (int i = 0; i < count; ++i) insert_locked(spans[i]);
+  for (int i = 0; i < count; ++i) {
+    // The destructor thread may have run a span's zombies while the rest of its batch was swept,
+    // and it frees destroyed slots only of a span that is on a list (release_destroyed): free them
+    // here, or they would wait for the next cycle's sweep.
+    free_destroyed_slots(spans[i]);
+    insert_locked(spans[i]);
+  }
 }
 
 namespace {

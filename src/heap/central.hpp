@@ -46,8 +46,8 @@ class Central {
   // `max_spans` or their slots reach `max_slots` (at least one span, if any is left). Returns how
   // many; 0 when none is left. A batch lets the background sweeper take the lock once for several
   // spans of a class with few slots a span, where the lock's line moving between the sweeper and
-  // the allocating threads cost more than the sweep itself (docs/design.md, "The sweeper takes
-  // spans in batches").
+  // the allocating threads cost more than the sweep itself (docs/design.md, section 2, "The
+  // background sweeper takes spans in batches").
   int take_unswept(SweepClaim* out, int max_spans, std::uint32_t max_slots);
   SweepClaim take_unswept() {
     SweepClaim claim;

@@ -67,22 +67,66 @@ bool is_released(std::size_t page) { return (released_bits()[page / 64] >> (page
 std::size_t outside_the_page_heap() {
   return os::ready_bytes(os::Account::kMetadata) + os::ready_bytes(os::Account::kArena);
 }
+
+// Descriptors come from pools of their own, one for each size of bitmaps: a freed descriptor's
+// memory is only ever a descriptor again (the marker may read one through a stale span-table
+// entry), and one of a size only goes to a span whose slots its bitmaps fit.
+struct DescriptorPoolTag {};
+template <std::uint32_t Words>
+using DescriptorPool =
+    FixedPool<sizeof(Span) + Span::kBitmaps * Words * sizeof(std::uint64_t), DescriptorPoolTag>;
+
+// Which pool a descriptor with bitmaps of `words` words comes from.
+std::size_t descriptor_size(std::uint32_t words) {
+  const auto size = static_cast<std::size_t>(std::countr_zero(words));
+  TRICOLOR_CHECK(size < kDescriptorSizes && words == std::uint32_t{1} << size,
+                 "a span descriptor with bitmaps of %u words", words);
+  return size;
+}
+
+template <class Visit>
+decltype(auto) with_descriptor_pool(std::size_t size, Visit&& visit) {
+  static_assert(kDescriptorSizes == 5);
+  switch (size) {
+    case 0:
+      return visit(DescriptorPool<1>::instance());
+    case 1:
+      return visit(DescriptorPool<2>::instance());
+    case 2:
+      return visit(DescriptorPool<4>::instance());
+    case 3:
+      return visit(DescriptorPool<8>::instance());
+    default:
+      return visit(DescriptorPool<16>::instance());
+  }
+}
+
+// A descriptor, as new, with zeroed bitmaps for `slots` slots. Outside the page heap's lock: the
+// first touch of a new descriptor's memory is a page fault now and then, which no other thread
+// should wait for.
+Span* make_descriptor(std::uint32_t slots) {
+  const std::uint32_t words = descriptor_bitmap_words(slots);
+  void* memory =
+      with_descriptor_pool(descriptor_size(words), [](auto& pool) { return pool.allocate(); });
+  Span* s = ::new (memory) Span;
+  // The bitmaps' lifetimes start here, zeroed (a recycled descriptor's held its last span's bits).
+  auto* const bitmaps = reinterpret_cast<std::atomic<std::uint64_t>*>(s + 1);
+  for (std::size_t i = 0; i < Span::kBitmaps * words; ++i)
+    ::new (static_cast<void*>(bitmaps + i)) std::atomic<std::uint64_t>(0);
+  s->point_bitmaps(bitmaps, words);
+  return s;
+}
+
+void recycle_descriptor(Span* s) {
+  with_descriptor_pool(descriptor_size(s->bitmap_words), [s](auto& pool) { pool.deallocate(s); });
+}
+
 }  // namespace
 
 PageHeap& page_heap() {
   // Never destroyed: spans may be freed by background threads while the process exits.
   static PageHeap* heap = new PageHeap(&outside_the_page_heap);
   return *heap;
-}
-
-Span* PageHeap::new_descriptor() {
-  Span* s = recycled_;
-  if (s != nullptr) {
-    recycled_ = s->next;
-    s->~Span();
-    return ::new (s) Span;
-  }
-  return ::new (FixedPool<sizeof(Span)>::instance().allocate()) Span;
 }
 
 void PageHeap::set_span_table(std::uintptr_t base, std::size_t npages, Span* span) {
@@ -146,7 +190,8 @@ void PageHeap::erase_free_run(std::uintptr_t base) {
   free_by_address_.erase(it);
 }
 
-Span* PageHeap::allocate(std::size_t npages) {
+Span* PageHeap::allocate(std::size_t npages, std::uint32_t slots) {
+  Span* const s = make_descriptor(slots);
   MutexLock lock(mutex_);
   auto fit = free_by_size_.lower_bound({npages, 0});
   if (fit == free_by_size_.end()) {
@@ -157,7 +202,10 @@ Span* PageHeap::allocate(std::size_t npages) {
       base = grow_heap(npages * kPageSize);
       run.npages = npages;
     }
-    if (base == 0) return nullptr;
+    if (base == 0) {
+      recycle_descriptor(s);
+      return nullptr;
+    }
     insert_free_run_merged(base, run);  // with a free run that ends at the old frontier
     fit = free_by_size_.lower_bound({npages, 0});
   }
@@ -170,9 +218,6 @@ Span* PageHeap::allocate(std::size_t npages) {
     insert_free_run(run_base + npages * kPageSize,
                     {run.npages - npages, run.released - taken_released});
 
-  Span* s = new_descriptor();
-  TRICOLOR_DCHECK(s->state.load(std::memory_order_relaxed) == SpanState::kFree,
-                  "a recycled span descriptor is not free");
   s->base = run_base;
   s->npages = npages;
   inuse_pages_ += npages;
@@ -196,11 +241,11 @@ void PageHeap::free(Span* span) {
   set_span_table(base, run.npages, nullptr);
   span->state.store(SpanState::kFree, std::memory_order_release);
   inuse_pages_ -= run.npages;
-  span->next = recycled_;
-  recycled_ = span;
   insert_free_run_merged(base, run);
   publish_locked();
   check_counts_locked();
+  lock.unlock();
+  recycle_descriptor(span);
 }
 
 std::size_t PageHeap::release_free_pages() {

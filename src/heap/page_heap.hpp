@@ -4,10 +4,13 @@
 // and by (length, address), to pick the smallest run that fits (best fit, lowest address first,
 // which keeps the heap compact at the bottom of the reservation). When nothing fits, the heap grows
 // at the frontier of the reservation. Span descriptors are recycled, never returned to malloc,
-// because the marker may look one up through a stale span-table entry.
+// because the marker may look one up through a stale span-table entry: each size of descriptor
+// (span.hpp) has a pool of its own, and a descriptor is made and recycled outside the lock, so
+// that the first touch of a new one's memory holds up no other thread.
 //
 // Every page of an in-use span points at its span in the span table; free pages point at nothing.
-// All of it is guarded by one mutex: the page heap is only reached from slow paths.
+// All of it is guarded by one mutex: the page heap is only reached from slow paths. (Descriptors
+// are made and recycled outside it, in pools of their own.)
 //
 // Returning memory: a free page may be released (madvise'd away: it stays mapped, reads as zero
 // and is faulted back in when a span uses it). A bitmap with one bit per page of the reservation
@@ -45,11 +48,12 @@ class PageHeap {
   using OutsideBytes = std::size_t (*)();
   explicit PageHeap(OutsideBytes outside = nullptr) : outside_(outside) {}
 
-  // A span of `npages` pages with `base` and `npages` set, in the span table but still in state
-  // kFree; nullptr if the OS refuses more memory. The caller fills in the rest and then publishes
-  // it by storing kInUse with release: a concurrent marker that resolves an address in these pages
-  // ignores them until then, and sees every field once it sees kInUse.
-  Span* allocate(std::size_t npages);
+  // A span of `npages` pages with `base` and `npages` set, and zeroed bitmaps for `slots` slots
+  // (span.hpp), in the span table but still in state kFree; nullptr if the OS refuses more memory.
+  // The caller fills in the rest and then publishes it by storing kInUse with release: a
+  // concurrent marker that resolves an address in these pages ignores them until then, and sees
+  // every field once it sees kInUse.
+  Span* allocate(std::size_t npages, std::uint32_t slots);
   // Returns a span's pages (its objects are gone) and recycles the descriptor.
   void free(Span* span);
 
@@ -108,7 +112,6 @@ class PageHeap {
   // Stores the counts that are read without the lock.
   void publish_locked() TRICOLOR_REQUIRES(mutex_);
   void erase_free_run(std::uintptr_t base) TRICOLOR_REQUIRES(mutex_);
-  Span* new_descriptor() TRICOLOR_REQUIRES(mutex_);
   // Checks, with internal checks on, that the page counts agree with the free runs.
   void check_counts_locked() const TRICOLOR_REQUIRES(mutex_);
   void set_span_table(std::uintptr_t base, std::size_t npages, Span* span);
@@ -121,7 +124,6 @@ class PageHeap {
   std::set<std::pair<std::size_t, std::uintptr_t>, std::less<>,
            PoolAllocator<std::pair<std::size_t, std::uintptr_t>>>
       free_by_size_ TRICOLOR_GUARDED_BY(mutex_);
-  Span* recycled_ TRICOLOR_GUARDED_BY(mutex_) = nullptr;
   std::size_t inuse_pages_ TRICOLOR_GUARDED_BY(mutex_) = 0;
   std::size_t free_pages_ TRICOLOR_GUARDED_BY(mutex_) = 0;
   std::size_t released_pages_ TRICOLOR_GUARDED_BY(mutex_) = 0;

@@ -171,7 +171,7 @@ void* alloc_large(std::size_t size, std::size_t align, bool noscan, DestructorFn
     if (attempt == 1) collect_for_memory();
     CriticalSection critical;
     ThreadGcTimeScope timed(GcTimeKind::kSpan);
-    Span* s = page_heap().allocate(npages);
+    Span* s = page_heap().allocate(npages, 1);
     if (s == nullptr) continue;
     init_large_span(s, size, noscan);
     // Held before the section ends, where a deferred stop parks the thread (alloc.hpp).

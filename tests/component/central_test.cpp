@@ -202,6 +202,39 @@ TEST_F(CentralComponent, ASpanFiledInOneCycleIsUnsweptAfterTheNext) {
   EXPECT_FALSE(central_.take_unswept());
 }
 
+// The background sweeper's batch (sweeper.cpp): spans popped and claimed under one lock until
+// their slots reach the bound (at least one, and never more than asked for), filed again under one.
+TEST_F(CentralComponent, TakeUnsweptClaimsABatchUntilItsSlotsReachTheBound) {
+  Span* spans[3];
+  for (Span*& s : spans) {
+    s = central_.cache_span(kClass);
+    allocate_slots(s, 3);
+    set_bit(s->mark_bits, 0);
+  }
+  for (Span* s : spans) central_.uncache_span(s);
+  end_cycle();
+
+  SweepClaim claims[16];
+  ASSERT_EQ(central_.take_unswept(claims, 16, kSlots + 1), 2);  // the second span passes the bound
+  SweepClaim one[1];
+  ASSERT_EQ(central_.take_unswept(one, 1, 100 * kSlots), 1);  // no more than asked for
+  SweepClaim none[4];
+  EXPECT_EQ(central_.take_unswept(none, 4, 0), 0);  // none left
+
+  Span* swept[3];
+  int n = 0;
+  for (SweepClaim* claim : {&claims[0], &claims[1], &one[0]}) {
+    Span* s = claim->span();
+    EXPECT_EQ(s->sweepgen.load(), gen_ + 1);  // claimed: being swept
+    EXPECT_EQ(s->list_id, -1);
+    EXPECT_FALSE(sweep_span(std::move(*claim)));
+    EXPECT_EQ(s->alloc_count.load(), 1u);
+    swept[n++] = s;
+  }
+  central_.insert_swept(swept, n);
+  for (Span* s : spans) EXPECT_EQ(s->list_id, partial_list(gen_ + 2));
+}
+
 TEST_F(CentralComponent, CacheSpanSweepsUnsweptSpansOfItsClassBeforeGrowingTheHeap) {
   Span* empty = central_.cache_span(kClass);
   Span* kept = central_.cache_span(kClass);

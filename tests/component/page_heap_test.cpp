@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -38,7 +39,7 @@ class PageHeapComponent : public testing::Test {
 
   // A span of `npages` pages, published as its user would publish it (free() takes spans in use).
   Span* take(std::size_t npages) {
-    Span* s = heap_.allocate(npages);
+    Span* s = heap_.allocate(npages, 1);
     if (s != nullptr) s->state.store(SpanState::kInUse, std::memory_order_release);
     return s;
   }
@@ -71,7 +72,7 @@ class PageHeapComponent : public testing::Test {
 TEST_F(PageHeapComponent, AllocateGrowsTheHeapAtTheFrontierAndFillsTheSpanTable) {
   const std::uintptr_t frontier = heap_frontier();
   EXPECT_TRUE(pages(0, 0, 0));
-  Span* a = heap_.allocate(1);
+  Span* a = heap_.allocate(1, 1);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->base, frontier);
   EXPECT_EQ(a->npages, 1u);
@@ -81,7 +82,7 @@ TEST_F(PageHeapComponent, AllocateGrowsTheHeapAtTheFrontierAndFillsTheSpanTable)
   EXPECT_EQ(heap_frontier(), frontier + kGrowPages * kP);
   EXPECT_TRUE(pages(1, 127, 0));
 
-  Span* b = heap_.allocate(3);
+  Span* b = heap_.allocate(3, 1);
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(b->base, a->base + kP);
   EXPECT_EQ(b->npages, 3u);
@@ -179,12 +180,55 @@ TEST_F(PageHeapComponent, AFreedSpanLeavesTheSpanTableAndItsDescriptorIsReused) 
   EXPECT_EQ(span_of(base), nullptr);
   EXPECT_EQ(span_of(base + kP), nullptr);
   EXPECT_TRUE(pages(1, 127, 0));
-  Span* b = heap_.allocate(1);
+  Span* b = heap_.allocate(1, 1);
   EXPECT_EQ(b, a);  // the recycled descriptor, as new
   EXPECT_EQ(b->base, base);
   EXPECT_EQ(b->npages, 1u);
   EXPECT_EQ(b->alloc_count.load(), 0u);
   EXPECT_EQ(span_of(base), b);
+}
+
+// A descriptor's eight bitmaps follow its header, sized for its span's slots (span.hpp): the
+// fewest words, rounded up to a power of two, so that recycling by size hands each one back.
+TEST_F(PageHeapComponent, ADescriptorsBitmapsAreSizedByItsSlotsAndFollowItsHeader) {
+  first();
+  const struct {
+    std::uint32_t slots, words;
+  } sizes[] = {{1, 1}, {8, 1}, {64, 1}, {65, 2}, {128, 2}, {170, 4}, {512, 8}, {1024, 16}};
+  for (const auto& size : sizes) {
+    Span* s = heap_.allocate(1, size.slots);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->bitmap_words, size.words) << size.slots << " slots";
+    auto* const block = reinterpret_cast<std::atomic<std::uint64_t>*>(s + 1);
+    EXPECT_EQ(s->mark_bits, block);
+    EXPECT_EQ(s->alloc_bits, block + size.words);
+    EXPECT_EQ(s->pinned_bits, block + 7 * size.words);
+    for (std::size_t w = 0; w < Span::kBitmaps * size.words; ++w) EXPECT_EQ(block[w].load(), 0u);
+    s->state.store(SpanState::kInUse, std::memory_order_release);
+    heap_.free(s);
+  }
+}
+
+// A recycled descriptor keeps its bitmaps' block but not their bits, and goes only to a span whose
+// slots its bitmaps fit: a span of 1,024 slots never gets the one a span of 8 slots left.
+TEST_F(PageHeapComponent, ARecycledDescriptorComesBackZeroedAndOnlyForItsOwnSize) {
+  first();
+  Span* small = take(1);  // 1 slot: bitmaps of one word
+  ASSERT_NE(small, nullptr);
+  std::atomic<std::uint64_t>* const small_bits = small->mark_bits;
+  for (std::size_t w = 0; w < Span::kBitmaps; ++w) small_bits[w].store(~std::uint64_t{0});
+  heap_.free(small);
+
+  Span* dense = heap_.allocate(1, 1024);
+  ASSERT_NE(dense, nullptr);
+  EXPECT_NE(dense, small);
+  EXPECT_EQ(dense->bitmap_words, 16u);
+  dense->state.store(SpanState::kInUse, std::memory_order_release);
+
+  Span* again = heap_.allocate(1, 40);
+  EXPECT_EQ(again, small);
+  EXPECT_EQ(again->mark_bits, small_bits);
+  for (std::size_t w = 0; w < Span::kBitmaps; ++w) EXPECT_EQ(small_bits[w].load(), 0u) << w;
 }
 
 TEST_F(PageHeapComponent, ReleaseFreePagesReleasesEveryIdlePageOnce) {
@@ -356,19 +400,19 @@ TEST(PageHeapOutside, TheMemoryLimitCountsWhatTheLibraryHoldsOutsideTheHeap) {
   gc::detail::ensure_runtime();
   PageHeap heap(&outside);
   g_outside = 32 * kP;
-  Span* a = heap.allocate(1);  // one page in use, 127 idle: 128 retained
+  Span* a = heap.allocate(1, 1);  // one page in use, 127 idle: 128 retained
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(heap.take_eager_released(), 0u);
   EXPECT_EQ(heap.ready_bytes_now(), 160 * kP);
   // 96 pages of limit leave the heap 64 once the outside is counted.
   heap.set_memory_limit(96 * kP);
-  ASSERT_NE(heap.allocate(1), nullptr);
+  ASSERT_NE(heap.allocate(1, 1), nullptr);
   EXPECT_EQ(heap.take_eager_released(), 64 * kP);
   EXPECT_EQ(heap.retained_bytes(), 64 * kP);
   EXPECT_EQ(heap.ready_bytes_now(), 96 * kP);
   // The outside grows by 8 pages: the next allocation gives 8 idle pages more.
   g_outside = 40 * kP;
-  ASSERT_NE(heap.allocate(1), nullptr);
+  ASSERT_NE(heap.allocate(1, 1), nullptr);
   EXPECT_EQ(heap.take_eager_released(), 8 * kP);
   EXPECT_EQ(heap.retained_bytes(), 56 * kP);
   g_outside = 0;

@@ -55,8 +55,9 @@ bool has_bit(const std::atomic<std::uint64_t>* bits, std::uint32_t i) {
   return (bits[i / 64].load() >> (i % 64) & 1) != 0;
 }
 
-bool no_bits(const std::atomic<std::uint64_t>* bits) {
-  for (std::size_t w = 0; w < kBitmapWords; ++w)
+// Every word a bitmap of `s` has, not only those its slots use.
+bool no_bits(const Span* s, const std::atomic<std::uint64_t>* bits) {
+  for (std::size_t w = 0; w < s->bitmap_words; ++w)
     if (bits[w].load() != 0) return false;
   return true;
 }
@@ -97,7 +98,7 @@ class SweepSpanComponent : public testing::Test {
     g_hooks.dead_object.add(&on_dead_object);
     g_dead_count.store(0);
     g_destroyed_count.store(0);
-    s_ = page_heap().allocate(kClassToPages[kSizeClass]);
+    s_ = page_heap().allocate(kClassToPages[kSizeClass], kClassToObjects[kSizeClass]);
     ASSERT_NE(s_, nullptr);
     init_small_span(s_, kClass);
     g_span = s_;
@@ -147,7 +148,7 @@ TEST_F(SweepSpanComponent, KeepsMarkedAndPinnedObjectsAndFreesTheRest) {
   EXPECT_EQ(s_->free_index.load(), 0u);
   EXPECT_EQ(s_->mark_free_index.load(), 0u);
   EXPECT_EQ(s_->alloc_cache, 0u);
-  EXPECT_TRUE(no_bits(s_->mark_bits));
+  EXPECT_TRUE(no_bits(s_, s_->mark_bits));
   EXPECT_EQ(bits_of(s_->pinned_bits), (Slots{5, 21}));  // the containers' to clear
   EXPECT_EQ(s_->sweepgen.load(), g_sweepgen.load());
   EXPECT_EQ(s_->state.load(), SpanState::kInUse);
@@ -242,8 +243,8 @@ TEST_F(SweepSpanComponent, QueuesDeadObjectsWithDestructorsAsZombiesThatTheNextS
   EXPECT_FALSE(sweep());
   EXPECT_EQ(bits_of(s_->alloc_bits), Slots{2});
   EXPECT_EQ(s_->alloc_count.load(), 1u);
-  EXPECT_TRUE(no_bits(s_->zombie_bits));
-  EXPECT_TRUE(no_bits(s_->destroyed_bits));
+  EXPECT_TRUE(no_bits(s_, s_->zombie_bits));
+  EXPECT_TRUE(no_bits(s_, s_->destroyed_bits));
   EXPECT_EQ(bits_of(s_->destructor_bits), Slots{2});  // the next objects in 3 and 64 have none
   EXPECT_EQ(s_->destructor_holds.load(), 0u);
   EXPECT_EQ(g_counters.frees.load() - frees, 69);
@@ -340,7 +341,7 @@ TEST_F(SweepSpanComponent, ProcessSpecialsCallsTheHookOnlyForASlotWithItsBit) {
   EXPECT_EQ(dead_objects(), Slots{});
   process_specials(s_, 7);
   EXPECT_EQ(dead_objects(), Slots{7});
-  EXPECT_TRUE(no_bits(s_->special_bits));
+  EXPECT_TRUE(no_bits(s_, s_->special_bits));
   process_specials(s_, 7);
   EXPECT_EQ(dead_objects(), Slots{7});
 }

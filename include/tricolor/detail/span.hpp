@@ -37,6 +37,16 @@ inline constexpr bool span_class_noscan(std::uint8_t sc) { return (sc & 1) != 0;
 inline constexpr std::size_t kMaxSpanObjects = kPageSize / 8;
 inline constexpr std::size_t kBitmapWords = kMaxSpanObjects / 64;
 
+// The words each of a descriptor's bitmaps gets for a span of `slots` slots: enough, rounded up to
+// a power of two, so that descriptors come in kDescriptorSizes sizes (1, 2, 4, 8 or 16 words).
+inline constexpr std::size_t kDescriptorSizes = 5;
+static_assert(kBitmapWords == std::size_t{1} << (kDescriptorSizes - 1));
+inline constexpr std::uint32_t descriptor_bitmap_words(std::uint32_t slots) {
+  std::uint32_t words = 1;
+  while (words * 64 < slots) words *= 2;
+  return words;
+}
+
 enum class SpanState : std::uint8_t {
   kFree,   // in the page heap's free runs (or a recycled descriptor)
   kInUse,  // holds objects of the managed heap
@@ -92,27 +102,49 @@ struct Span {
   std::uint64_t destructor_seq = 0;
   bool destructor_queued = false;
 
-  std::atomic<std::uint64_t> alloc_bits[kBitmapWords] = {};
-  std::atomic<std::uint64_t> mark_bits[kBitmapWords] = {};
-  std::atomic<std::uint64_t> checkmark_bits[kBitmapWords] = {};
+  // ---- per-slot bitmaps ----
+  // One bit a slot each. The eight bitmaps sit right after the descriptor, in the same block, each
+  // `bitmap_words` words long: the fewest for the span's slots, rounded up to a power of two
+  // (descriptor_bitmap_words). A descriptor for 8 slots is then its header and one 64-byte line of
+  // bitmaps, where inline arrays sized for the densest span made every descriptor 1.3 KB: 15% of
+  // a span of 1 KiB objects, each new one a page fault under the page heap's lock
+  // (docs/design.md, "Span bitmaps sized by the span"). The page heap makes and recycles
+  // descriptors by bitmap size, so the pointers below always point into the descriptor's own
+  // block; making a descriptor from a recycled one writes them again, to the same values.
+  // Mark bits come first: the marker prefetches the block's start (gc/marker.cpp, shade_soon).
+  std::uint32_t bitmap_words = 0;
+  std::atomic<std::uint64_t>* mark_bits = nullptr;
+  std::atomic<std::uint64_t>* alloc_bits = nullptr;
+  std::atomic<std::uint64_t>* checkmark_bits = nullptr;
   // Objects with a destructor to run when they die (see `destructor`). Cleared when the slot is
   // freed.
-  std::atomic<std::uint64_t> destructor_bits[kBitmapWords] = {};
+  std::atomic<std::uint64_t>* destructor_bits = nullptr;
   // Dead objects with a destructor ("zombies"): set by the sweep that finds them dead, which keeps
   // their slots allocated and queues the span for the destructor thread. Cleared when the slot is
   // freed, so a new object in the slot starts with none.
-  std::atomic<std::uint64_t> zombie_bits[kBitmapWords] = {};
+  std::atomic<std::uint64_t>* zombie_bits = nullptr;
   // Zombies whose destructor has run: their slots are free to take, like mimalloc's thread-free
   // list. Only the destructor thread sets them; whoever owns the span frees the slots and clears
   // the bits (the sweep, a thread cache, the central list's lock; heap/central.hpp).
-  std::atomic<std::uint64_t> destroyed_bits[kBitmapWords] = {};
+  std::atomic<std::uint64_t>* destroyed_bits = nullptr;
   // Objects with specials: gc::weak cells (src/toolbox/weak_refs.hpp) or gc::add_cleanup records
   // (src/toolbox/cleanups.hpp) that the sweep must process when it finds the object dead.
-  std::atomic<std::uint64_t> special_bits[kBitmapWords] = {};
-
+  std::atomic<std::uint64_t>* special_bits = nullptr;
   // Objects the sweep must keep whether marked or not: buffers of gc::allocator and their lists
   // (src/toolbox/container_buffers.hpp), which their containers free explicitly.
-  std::atomic<std::uint64_t> pinned_bits[kBitmapWords] = {};
+  std::atomic<std::uint64_t>* pinned_bits = nullptr;
+  static constexpr std::size_t kBitmaps = 8;
+
+  // Points the eight bitmaps into `block`, `words` words each, in the order above.
+  void point_bitmaps(std::atomic<std::uint64_t>* block, std::uint32_t words) {
+    bitmap_words = words;
+    std::atomic<std::uint64_t>** const bitmaps[kBitmaps] = {
+        &mark_bits,   &alloc_bits,     &checkmark_bits, &destructor_bits,
+        &zombie_bits, &destroyed_bits, &special_bits,   &pinned_bits};
+    for (std::size_t i = 0; i < kBitmaps; ++i) *bitmaps[i] = block + i * words;
+  }
+  // The words of each bitmap that cover the span's slots.
+  std::uint32_t slot_words() const { return (nelems + 63) / 64; }
 
   void set_special(std::uint32_t index) {
     special_bits[index / 64].fetch_or(std::uint64_t{1} << (index % 64), std::memory_order_release);

@@ -9,8 +9,7 @@
 // that the first touch of a new one's memory holds up no other thread.
 //
 // Every page of an in-use span points at its span in the span table; free pages point at nothing.
-// All of it is guarded by one mutex: the page heap is only reached from slow paths. (Descriptors
-// are made and recycled outside it, in pools of their own.)
+// All of it is guarded by one mutex: the page heap is only reached from slow paths.
 //
 // Returning memory: a free page may be released (madvise'd away: it stays mapped, reads as zero
 // and is faulted back in when a span uses it). A bitmap with one bit per page of the reservation

@@ -58,6 +58,10 @@ void control_mark() {
     g_hooks.roots.call(marker);
     g_mark.background_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
   }
+  // The stacks of threads waiting in blocking regions (the library's own threads, most of the
+  // time) before the first drain, which may take the whole mark: until the last stack is scanned,
+  // every allocation of every thread takes the slow path to its safepoint.
+  scan_or_prod_stacks(stop_signal);
   background_drain();
   hold_point(MarkHold::kAfterRoots);
   for (int attempt = 0;;) {

@@ -7,6 +7,7 @@
 #include "base/check.hpp"
 #include "base/clock.hpp"
 #include "base/futex.hpp"
+#include "base/thread_gc_time.hpp"
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
@@ -119,7 +120,11 @@ int stacks_pending() { return g_stacks_pending.load(std::memory_order_acquire); 
 void scan_own_stack(const StackExtent& extent) {
   ThreadRecord* r = t_mutator.record;
   if (r == nullptr) return;
+  // Every safepoint of every thread comes here while any stack is still due, so the test comes
+  // before the clock: a thread whose own stack is scanned may pass here once per allocation until
+  // the last one is, and two clock reads would cost it more than the allocation.
   if (!due(r, g_mark.cycle.load(std::memory_order_acquire))) return;
+  ThreadGcTimeScope timed(GcTimeKind::kStackScan);
   CriticalSection critical;
   if (!try_lock_scan(r)) return;
   // The cycle is read again inside the critical section, where no mark can end or start: the

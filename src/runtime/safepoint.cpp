@@ -47,8 +47,7 @@ __attribute__((noinline)) void safepoint_slow() {
   if (world_stopping()) {
     park(m.record, extent, true);
   } else {
-    ThreadGcTimeScope timed(GcTimeKind::kStackScan);
-    scan_own_stack(extent);
+    scan_own_stack(extent);  // times itself, and only when its scan is due: see there
   }
   // Not a tail call: this frame, with the registers spilled into it, must outlive the park.
   asm volatile("" ::: "memory");

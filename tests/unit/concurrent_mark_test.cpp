@@ -17,6 +17,7 @@
 #include "gc/mark_state.hpp"
 #include "gc/mark_workers.hpp"
 #include "gc/pacer.hpp"
+#include "gc/stack_scan.hpp"
 #include "gc/test_hooks.hpp"
 #include "heap/heap_counters.hpp"
 
@@ -127,6 +128,30 @@ TEST(ConcurrentMark, ABlockingCollectMarksOnTheCallersThreadToo) {
               static_cast<long long>(all >> 10));
   EXPECT_GT(idle, 0);
   EXPECT_TRUE(root->left && root->right);
+}
+
+// A thread that waits in a blocking region does not hold the stack scans open: the controller
+// scans its stack before its first drain, which may last the whole mark. (Until the last stack is
+// scanned, every allocation of every thread takes the slow path to its safepoint.) Here the first
+// drain has ended, held at its end, and the stacks are all scanned; the test thread, whose stack
+// only the collector can scan here, would be due for the whole hold if the controller scanned
+// blocked stacks only after that drain.
+TEST(ConcurrentMark, TheCollectorScansABlockedThreadsStackBeforeItDrains) {
+  gc::set_percent(-1);
+  gc::detail::set_mark_hold(MarkHold::kAfterStart);
+  gc::detail::start_cycle_for_test();
+  gc::detail::wait_for_mark_hold(MarkHold::kAfterStart);
+  {
+    gc::blocking_region waiting;
+    gc::detail::set_mark_hold(MarkHold::kAfterRoots);
+    gc::detail::wait_for_mark_hold(MarkHold::kAfterRoots);
+    EXPECT_TRUE(test::eventually([] {
+      return gc::detail::stacks_pending() == 0 &&
+             (gc::detail::g_safepoint_pending.load() & gc::detail::kSafepointScanStacks) == 0;
+    }));
+    gc::detail::set_mark_hold(MarkHold::kNone);
+  }
+  gc::detail::wait_for_cycle_end();
 }
 
 // The most threads that marked in one of a few blocking collections of a 512K-node tree (a thread

@@ -29,16 +29,9 @@ std::int64_t claim_background_credit(std::int64_t want) {
   return 0;
 }
 
-}  // namespace
-
-void assist_allocation(std::int64_t bytes) {
-  if (!marking() || bytes <= 0) return;
-  const std::int64_t heap_live = g_counters.heap_live.load(std::memory_order_relaxed);
-  const double per_byte =
-      pacer().assist_work_per_byte(heap_live, g_mark.scan_work.load(std::memory_order_relaxed));
-  std::int64_t debt = static_cast<std::int64_t>(static_cast<double>(bytes) * per_byte);
-  debt -= claim_background_credit(debt);
-  if (debt <= 0) return;
+// Drains grey objects for up to `debt` bytes of scan work, inside a critical section; returns the
+// debt left (more than zero only when no grey work was left to take).
+std::int64_t drain_for(std::int64_t debt) {
   const std::int64_t cpu_start = thread_cpu_ns();
   {
     ThreadGcTimeScope timed(GcTimeKind::kAssist);
@@ -51,16 +44,39 @@ void assist_allocation(std::int64_t bytes) {
     }
   }
   g_mark.assist_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
+  return debt;
+}
+
+}  // namespace
+
+void assist_allocation(std::int64_t bytes) {
+  if (!marking() || bytes <= 0) return;
+  const std::int64_t heap_live = g_counters.heap_live.load(std::memory_order_relaxed);
+  const double per_byte =
+      pacer().assist_work_per_byte(heap_live, g_mark.scan_work.load(std::memory_order_relaxed));
+  std::int64_t debt = static_cast<std::int64_t>(static_cast<double>(bytes) * per_byte);
+  debt -= claim_background_credit(debt);
+  if (debt <= 0) return;
+  debt = drain_for(debt);
   while (debt > 0 && marking() &&
          g_counters.heap_live.load(std::memory_order_relaxed) >= pacer().goal()) {
     const std::uint32_t seen = mark_events();
     debt -= claim_background_credit(debt);
     if (debt <= 0) break;
+    // A worker shared some of its grey objects since: mark them rather than wait.
+    if (!grey_queue_empty()) {
+      debt = drain_for(debt);
+      continue;
+    }
     g_assist_waiters.fetch_add(1, std::memory_order_seq_cst);
     {
       ThreadGcTimeScope timed(GcTimeKind::kAssistWait);
       BlockingScope waiting;
-      wait_for_mark_event(seen, 1'000'000);
+      // Counted as a hungry marker while it waits: a worker that sees one splits its grey stack
+      // onto the queue (Marker::drain), and the split's event wakes this thread to take it. Without
+      // that, one worker alone marks a graph it holds in its own stack (one tree, say) while the
+      // allocating thread waits at the goal with a CPU to spare.
+      wait_for_grey_work(seen, 1'000'000);
     }
     g_assist_waiters.fetch_sub(1, std::memory_order_seq_cst);
   }

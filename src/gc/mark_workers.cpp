@@ -60,8 +60,9 @@ void control_mark() {
   }
   // The stacks of threads waiting in blocking regions (the library's own threads, most of the
   // time) before the first drain, which may take the whole mark: until the last stack is scanned,
-  // every allocation of every thread takes the slow path to its safepoint.
-  scan_or_prod_stacks(stop_signal);
+  // every allocation of every thread takes the slow path to its safepoint. Running threads get
+  // their millisecond to scan their own, and are prodded only after the drain.
+  scan_blocked_stacks();
   background_drain();
   hold_point(MarkHold::kAfterRoots);
   for (int attempt = 0;;) {

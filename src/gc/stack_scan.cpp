@@ -139,23 +139,38 @@ void scan_own_stack(const StackExtent& extent) {
   unlock_scan(r);
 }
 
+namespace {
+
+// Scans the stack of `r` if it is due and inside a blocking region; false if it was running.
+// Registry locked.
+bool scan_if_blocked(ThreadRecord* r, std::uint32_t cycle) {
+  if (!r->in_blocking_region.load(std::memory_order_seq_cst)) return false;
+  if (!try_lock_scan(r)) return true;
+  if (due(r, cycle) && is_stopped(r->status.load(std::memory_order_seq_cst)) &&
+      r->in_blocking_region.load(std::memory_order_seq_cst)) {
+    Marker marker(Marker::Mode::kMark);
+    scan_thread_stacks(marker, r, stopped_extent(r), /*blocked=*/true);
+    mark_scanned(r, cycle);
+  }
+  unlock_scan(r);
+  return true;
+}
+
+}  // namespace
+
+void scan_blocked_stacks() {
+  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
+  std::lock_guard lock(registry_mutex());
+  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next)
+    if (due(r, cycle)) scan_if_blocked(r, cycle);
+}
+
 void scan_or_prod_stacks(int stop_signal) {
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
   std::lock_guard lock(registry_mutex());
   const std::int64_t now = now_ns();
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
-    if (!due(r, cycle)) continue;
-    if (r->in_blocking_region.load(std::memory_order_seq_cst)) {
-      if (!try_lock_scan(r)) continue;
-      if (due(r, cycle) && is_stopped(r->status.load(std::memory_order_seq_cst)) &&
-          r->in_blocking_region.load(std::memory_order_seq_cst)) {
-        Marker marker(Marker::Mode::kMark);
-        scan_thread_stacks(marker, r, stopped_extent(r), /*blocked=*/true);
-        mark_scanned(r, cycle);
-      }
-      unlock_scan(r);
-      continue;
-    }
+    if (!due(r, cycle) || scan_if_blocked(r, cycle)) continue;
     if (now - g_scans_began_ns < kProdAfterNs) continue;
     if (r->scan_signalled_ns != 0 && now - r->scan_signalled_ns < kReprodNs) continue;
     r->scan_signalled_ns = now;

@@ -62,8 +62,10 @@ void begin_stack_scans();
 // Stacks not yet scanned this cycle.
 int stacks_pending();
 
-// The collector scans the stacks of due threads inside blocking regions, and sends the stop signal
-// to due threads that have been running for more than a millisecond without scanning.
+// The collector scans the stacks of due threads inside blocking regions.
+void scan_blocked_stacks();
+// The same, and it sends the stop signal to due threads that have been running for more than a
+// millisecond without scanning.
 void scan_or_prod_stacks(int stop_signal);
 // Mark termination: the "scan stacks" safepoint request is over.
 void end_stack_scans();

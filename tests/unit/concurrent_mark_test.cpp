@@ -14,8 +14,10 @@
 #include "../support/support.hpp"
 #include "base/clock.hpp"
 #include "gc/cycle.hpp"
+#include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/mark_workers.hpp"
+#include "gc/marker.hpp"
 #include "gc/pacer.hpp"
 #include "gc/stack_scan.hpp"
 #include "gc/test_hooks.hpp"
@@ -48,6 +50,42 @@ TEST(ConcurrentMark, ThreadsRunWhileTheCollectorMarks) {
   EXPECT_EQ(Tracked::destroyed.load(), 0);
 }
 
+// A thread that makes 1 KiB objects until finish().
+class GoalAllocator {
+ public:
+  GoalAllocator()
+      : thread_([this] {
+          while (!stop_.load(std::memory_order_relaxed)) {
+            gc::make<Blob>();
+            allocated_.fetch_add(1, std::memory_order_relaxed);
+          }
+        }) {}
+  GoalAllocator(const GoalAllocator&) = delete;
+  GoalAllocator& operator=(const GoalAllocator&) = delete;
+  ~GoalAllocator() { finish(); }
+
+  // Returns once the thread has made nothing for 100 ms: with the workers held, it has paid what it
+  // could and waits at the goal for the mark to end.
+  void wait_until_stuck() const {
+    long seen = -1;
+    for (int quiet = 0; quiet < 5;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      const long now = allocated_.load();
+      quiet = now == seen ? quiet + 1 : 0;
+      seen = now;
+    }
+  }
+  void finish() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<long> allocated_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;  // last: it starts once the counters above exist
+};
+
 TEST(ConcurrentMark, AnAllocatingThreadAssistsAndThenWaitsAtTheGoal) {
   // A chain of 3 MiB, reachable only from this stack: the grey work of the next mark comes from
   // this thread's stack scan.
@@ -61,23 +99,8 @@ TEST(ConcurrentMark, AnAllocatingThreadAssistsAndThenWaitsAtTheGoal) {
   gc::detail::wait_for_mark_hold(MarkHold::kAfterStart);
   gc::safepoint();  // scans this stack: the chain is grey work now
 
-  std::atomic<long> allocated{0};
-  std::atomic<bool> stop{false};
-  std::thread allocator([&] {
-    while (!stop.load(std::memory_order_relaxed)) {
-      gc::make<Blob>();
-      allocated.fetch_add(1, std::memory_order_relaxed);
-    }
-  });
-  // Wait until the allocator stops making progress: it has paid what it could and now waits for
-  // the mark to end.
-  long seen = -1;
-  for (int quiet = 0; quiet < 5;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    const long now = allocated.load();
-    quiet = now == seen ? quiet + 1 : 0;
-    seen = now;
-  }
+  GoalAllocator allocator;
+  allocator.wait_until_stuck();
   const std::int64_t heap = gc::detail::g_counters.heap_live.load();
   // The allocator scanned the chain itself (all of it but what its last assist left).
   EXPECT_GE(gc::detail::g_mark.assist_work.load(),
@@ -85,9 +108,53 @@ TEST(ConcurrentMark, AnAllocatingThreadAssistsAndThenWaitsAtTheGoal) {
   // Span-granular: a thread checks after each new span, so it stops within a span of the goal.
   EXPECT_LE(heap, goal + (std::int64_t{64} << 10)) << "goal " << goal;
   EXPECT_TRUE(gc::detail::marking());
-  stop = true;
   gc::detail::set_mark_hold(MarkHold::kNone);
-  allocator.join();
+  allocator.finish();
+  gc::collect();
+  EXPECT_TRUE(test::chain_intact(live.get(), kNodes));
+}
+
+// The head of a chain that nothing reaches, complemented so that no scan reads it as a pointer.
+std::uintptr_t g_hidden_chain = 0;
+
+// An assist that waits at the goal counts as a hungry marker, so that a worker holding the mark's
+// grey objects in its own stack splits it onto the queue; and the waiting assist marks what is
+// put there, rather than waiting on for the workers' credit. Here the workers are held, the
+// allocating thread has marked all the grey work there was and waits at the goal, and the test
+// puts a chain's head on the queue as a worker's split would.
+TEST(ConcurrentMark, AnAssistWaitingAtTheGoalIsHungryAndMarksWhatIsShared) {
+  constexpr int kNodes = 1 << 17;
+  constexpr int kHidden = 1 << 13;
+  gc::ptr<Tracked> live = test::make_chain(kNodes);
+  gc::collect();
+  test::in_thread(
+      [] { g_hidden_chain = ~reinterpret_cast<std::uintptr_t>(test::make_raw_chain(kHidden)); });
+  const std::uint32_t cycles = gc::detail::g_mark.cycle.load();
+
+  gc::detail::set_mark_hold(MarkHold::kAfterStart);  // no background marking at all
+  gc::detail::start_cycle_for_test();
+  gc::detail::wait_for_mark_hold(MarkHold::kAfterStart);
+  ASSERT_EQ(gc::detail::g_mark.cycle.load(), cycles + 1) << "a cycle freed the hidden chain";
+  gc::safepoint();  // scans this stack: the live chain is grey work now
+
+  GoalAllocator allocator;
+  allocator.wait_until_stuck();
+  EXPECT_TRUE(gc::detail::grey_queue_hungry());
+
+  const std::int64_t before = gc::detail::g_mark.assist_work.load();
+  {
+    gc::detail::Marker marker(gc::detail::Marker::Mode::kMark);
+    marker.shade(~g_hidden_chain);
+  }  // the marker queues what it greyed as it goes
+  const auto hidden_bytes = static_cast<std::int64_t>(kHidden * sizeof(Tracked));
+  EXPECT_TRUE(test::eventually([&] {
+    return gc::detail::g_mark.assist_work.load() - before >= hidden_bytes / 10 * 9;
+  })) << "the assist marked "
+      << gc::detail::g_mark.assist_work.load() - before << " of " << hidden_bytes << " bytes";
+  EXPECT_TRUE(gc::detail::marking());
+
+  gc::detail::set_mark_hold(MarkHold::kNone);
+  allocator.finish();
   gc::collect();
   EXPECT_TRUE(test::chain_intact(live.get(), kNodes));
 }

@@ -73,8 +73,11 @@ class ptr {
     other.reset();
   }
 
-  // A member of the dead object being destroyed is not even read (detail/barrier.hpp).
+  // A slot on this thread's stack (a temporary, a local) has nothing to undo, and a member of the
+  // dead object being destroyed is not even read (detail/barrier.hpp, slot_dies).
   ~ptr() {
+    if (detail::on_my_stack(&p_)) [[likely]]
+      return;
     if (!detail::in_dying_object(&p_))
       detail::slot_dies(&p_, std::atomic_ref<element_type*>(p_).load(std::memory_order_relaxed));
   }

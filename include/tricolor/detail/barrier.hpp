@@ -71,6 +71,11 @@ template <class T>
 // A slot that dies, holding `value`: the barrier shades its last value, and it gives up its
 // pointer bit or its root.
 //
+// Except a slot on this thread's stack, which has neither, and whose value needs no shade: stacks
+// are scanned, not barriered (write_barrier_slow returns at once for them), so its death is
+// nothing to the collector. ~ptr tests for it first, as the temporaries of an expression die there
+// by the million.
+//
 // Except a slot inside the dead object whose destructor this thread runs (the destructor thread,
 // gc/destructors.cpp; the caller tests in_dying_object first): that one does nothing at all, and
 // is not even read (a read would pull the dead object's cache line to this thread, and the thread
@@ -81,6 +86,7 @@ template <class T>
 // dead object's dead children for another cycle.)
 template <class T>
 inline void slot_dies(T** slot, T* value) {
+  if (on_my_stack(slot)) return;
   const bool shaded = value != nullptr && barrier_on();
   if (shaded) [[unlikely]]
     write_barrier_slow(slot, value, nullptr);
@@ -92,7 +98,7 @@ inline void slot_dies(T** slot, T* value) {
     std::uint64_t bit;
     auto& word = pointer_word(reinterpret_cast<std::uintptr_t>(slot), bit);
     word.fetch_and(~bit, std::memory_order_relaxed);
-  } else if (!on_my_stack(slot)) {
+  } else {
     unregister_root(slot);
   }
   std::atomic_signal_fence(std::memory_order_seq_cst);

@@ -76,10 +76,9 @@ class ptr {
   // A slot on this thread's stack (a temporary, a local) has nothing to undo, and a member of the
   // dead object being destroyed is not even read (detail/barrier.hpp, slot_dies).
   ~ptr() {
-    if (detail::on_my_stack(&p_)) [[likely]]
+    if (detail::on_my_stack(&p_) || detail::in_dying_object(&p_)) [[likely]]
       return;
-    if (!detail::in_dying_object(&p_))
-      detail::slot_dies(&p_, std::atomic_ref<element_type*>(p_).load(std::memory_order_relaxed));
+    die();
   }
 
   ptr& operator=(const ptr& other) noexcept {
@@ -130,6 +129,12 @@ class ptr {
   const noexcept { return p_ == nullptr ? 0 : reinterpret_cast<const std::size_t*>(p_)[-1]; }
 
  private:
+  // Out of line, so that the two tests above inline into every destructor that holds a gc::ptr
+  // (the destructor thread runs one per dead object).
+  [[gnu::noinline]] void die() noexcept {
+    detail::slot_dies(&p_, std::atomic_ref<element_type*>(p_).load(std::memory_order_relaxed));
+  }
+
   element_type* p_;  // written only through detail::slot_born and slot_store
 };
 

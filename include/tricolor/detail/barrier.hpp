@@ -112,7 +112,7 @@ inline void slot_dies(T** slot, T* value) {
 }
 
 template <class T>
-inline void slot_store(T** slot, T* value) {
+[[gnu::always_inline]] inline void slot_store(T** slot, T* value) {
   std::atomic_ref<T*> ref(*slot);
   T* const old = ref.load(std::memory_order_relaxed);
   if (barrier_on()) [[unlikely]] {

@@ -127,9 +127,11 @@ TEST(ConcurrentMark, AnAssistWaitingAtTheGoalIsHungryAndMarksWhatIsShared) {
   constexpr int kHidden = 1 << 13;
   gc::ptr<Tracked> live = test::make_chain(kNodes);
   gc::collect();
+  // Read first: a cycle that ran while the chain was made would have freed it (the thread that
+  // made it is gone, its stack unscanned), and the check below would see two cycles, not one.
+  const std::uint32_t cycles = gc::detail::g_mark.cycle.load();
   test::in_thread(
       [] { g_hidden_chain = ~reinterpret_cast<std::uintptr_t>(test::make_raw_chain(kHidden)); });
-  const std::uint32_t cycles = gc::detail::g_mark.cycle.load();
 
   gc::detail::set_mark_hold(MarkHold::kAfterStart);  // no background marking at all
   gc::detail::start_cycle_for_test();
@@ -139,7 +141,8 @@ TEST(ConcurrentMark, AnAssistWaitingAtTheGoalIsHungryAndMarksWhatIsShared) {
 
   GoalAllocator allocator;
   allocator.wait_until_stuck();
-  EXPECT_TRUE(gc::detail::grey_queue_hungry());
+  // Eventually: the waiting assist leaves the count for a moment each time its wait times out.
+  EXPECT_TRUE(test::eventually([] { return gc::detail::grey_queue_hungry(); }));
 
   const std::int64_t before = gc::detail::g_mark.assist_work.load();
   {
@@ -204,7 +207,7 @@ TEST(ConcurrentMark, ABlockingCollectMarksOnTheCallersThreadToo) {
 // only the collector can scan here, would be due for the whole hold if the controller scanned
 // blocked stacks only after that drain.
 TEST(ConcurrentMark, TheCollectorScansABlockedThreadsStackBeforeItDrains) {
-  gc::set_percent(-1);
+  const int percent = gc::set_percent(-1);
   gc::detail::set_mark_hold(MarkHold::kAfterStart);
   gc::detail::start_cycle_for_test();
   gc::detail::wait_for_mark_hold(MarkHold::kAfterStart);
@@ -219,6 +222,7 @@ TEST(ConcurrentMark, TheCollectorScansABlockedThreadsStackBeforeItDrains) {
     gc::detail::set_mark_hold(MarkHold::kNone);
   }
   gc::detail::wait_for_cycle_end();
+  gc::set_percent(percent);
 }
 
 // The most threads that marked in one of a few blocking collections of a 512K-node tree (a thread

@@ -9,10 +9,10 @@
 // A thread still in debt once the heap has reached its goal waits, as a blocked thread, for the
 // workers' credit to cover the debt, or for the mark to end (Go's gcParkAssist). It waits as a
 // hungry marker (mark_queue.hpp), so a worker splits its grey stack for it, and it marks what is
-// shared rather than wait on. Past the goal the
-// pacer's rate makes the debt of one span the scan work left divided by 64 KiB, so the heap grows
-// past the goal by about 64 KiB per allocating thread before the mark ends: the goal holds under
-// any allocation rate, and a waiting thread goes on as soon as the workers have done its share.
+// shared rather than wait on. Past the goal the pacer's rate makes the debt of one span the scan
+// work left divided by 64 KiB, so the heap grows past the goal by about 64 KiB per allocating
+// thread before the mark ends: the goal holds under any allocation rate, and a waiting thread goes
+// on as soon as the workers have done its share.
 #pragma once
 
 #include <cstdint>

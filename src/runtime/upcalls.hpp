@@ -34,7 +34,8 @@ void release_vanished_thread(ThreadRecord* r);
 void stack_scan_on_register(ThreadRecord* r);
 void stack_scan_on_exit(ThreadRecord* r);
 // The calling thread scans its own stacks within `extent` (stop_the_world.hpp), if it is due: from
-// safepoint_slow and from the stop signal's handler, outside critical sections.
+// safepoint_slow and from the stop signal's handler, outside critical sections. A scan that is due
+// is timed as GcTimeKind::kStackScan; one that is not reads no clock.
 struct StackExtent;
 void scan_own_stack(const StackExtent& extent);
 // A thread leaving a blocking region waits here while the collector scans its stack.

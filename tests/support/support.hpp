@@ -13,11 +13,13 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <tricolor/gc.hpp>
 #include <utility>
 
+#include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
 
 namespace test {
@@ -113,22 +115,25 @@ inline bool chain_intact(const Tracked* head, int n) {
   return head == nullptr;
 }
 
-// True once a library thread of this name has registered.
-inline bool thread_named(std::string_view name) {
-  std::lock_guard lock(gc::detail::registry_mutex());
-  for (auto* r = gc::detail::registry_head(); r != nullptr; r = r->next)
-    if (std::string_view(r->name) == name) return true;
-  return false;
-}
-
-// Registered threads of the program itself, not counting the library's sweeper and destructor
-// threads, which come and go on their own.
-inline std::size_t program_threads() {
+// Registered threads of this name. A stop of the world holds the registry's lock while it waits
+// for every running registered thread, so a registered caller waits for the lock as a blocked
+// thread; running, it would deadlock wherever the stop signal waits until the lock is taken (TSan
+// delivers signals only then).
+inline std::size_t threads_named(std::string_view name) {
+  std::optional<gc::detail::BlockingScope> blocked;
+  if (gc::detail::t_mutator.record != nullptr) blocked.emplace();
   std::lock_guard lock(gc::detail::registry_mutex());
   std::size_t n = 0;
   for (auto* r = gc::detail::registry_head(); r != nullptr; r = r->next)
-    n += std::string_view(r->name) == "mutator";
+    n += std::string_view(r->name) == name;
   return n;
 }
+
+// True once a library thread of this name has registered.
+inline bool thread_named(std::string_view name) { return threads_named(name) != 0; }
+
+// Registered threads of the program itself, not counting the library's sweeper and destructor
+// threads, which come and go on their own.
+inline std::size_t program_threads() { return threads_named("mutator"); }
 
 }  // namespace test

@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <mutex>
 #include <thread>
 
 #include "../support/support.hpp"
@@ -27,14 +26,6 @@ void count_round() {
   while (!g_release.load()) std::this_thread::yield();
   g_in_round = false;
   g_rounds.fetch_add(1);
-}
-
-int registered_named(const char* name) {
-  std::lock_guard lock(gc::detail::registry_mutex());
-  int n = 0;
-  for (auto* r = gc::detail::registry_head(); r != nullptr; r = r->next)
-    if (std::string_view(r->name) == name) ++n;
-  return n;
 }
 
 constinit LibraryThread g_mutator_thread("test mutator thread", count_round);
@@ -64,14 +55,14 @@ TEST(LibraryThread, StopWaitsForTheThreadToLeaveAndStartMakesANewOne) {
   gc::detail::ensure_registered();
   g_mutator_thread.wake();
   ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 1; }));
-  ASSERT_TRUE(test::eventually([] { return registered_named("test mutator thread") == 1; }));
+  ASSERT_TRUE(test::eventually([] { return test::threads_named("test mutator thread") == 1; }));
   g_mutator_thread.stop();
   EXPECT_FALSE(g_mutator_thread.started());
   // The thread has left its loop; it leaves the registry as it exits.
-  ASSERT_TRUE(test::eventually([] { return registered_named("test mutator thread") == 0; }));
+  ASSERT_TRUE(test::eventually([] { return test::threads_named("test mutator thread") == 0; }));
   g_mutator_thread.wake();  // a new thread
   ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 2; }));
-  EXPECT_TRUE(test::eventually([] { return registered_named("test mutator thread") == 1; }));
+  EXPECT_TRUE(test::eventually([] { return test::threads_named("test mutator thread") == 1; }));
   g_mutator_thread.stop();
 }
 
@@ -80,8 +71,8 @@ TEST(LibraryThread, OnlyMutatorThreadsJoinTheRegistry) {
   g_collector_thread.wake();
   g_mutator_thread.wake();
   ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 2; }));
-  EXPECT_TRUE(test::eventually([] { return registered_named("test mutator thread") == 1; }));
-  EXPECT_EQ(registered_named("test collector thread"), 0);
+  EXPECT_TRUE(test::eventually([] { return test::threads_named("test mutator thread") == 1; }));
+  EXPECT_EQ(test::threads_named("test collector thread"), 0u);
   g_collector_thread.stop();
   g_mutator_thread.stop();
 }

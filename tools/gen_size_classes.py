@@ -27,6 +27,11 @@ SMALL_SIZE_MAX = 1024
 LARGE_SIZE_DIV = 128
 TINY_SIZE = 16
 NUM_SIZE_CLASSES = 68  # 67 small classes plus class 0 ("large")
+# Spans of objects up to this size hold at least MIN_SMALL_SPAN_PAGES pages, not Go's one page: a
+# thread takes a fresh span from the central lists every span's worth of objects, and at one page
+# that turnover was a tenth of binary-trees' time (docs/design.md, "Spans of small objects").
+SMALL_SPAN_MAX_OBJECT = 512
+MIN_SMALL_SPAN_PAGES = 4
 
 # The (object size, pages per span) pairs of Go's runtime for classes 1..67, used only to prove
 # that the algorithm below reproduces them.
@@ -101,6 +106,12 @@ def compute_classes():
     return classes
 
 
+def widen_small_spans(classes):
+    """Give classes of objects up to SMALL_SPAN_MAX_OBJECT bytes spans of MIN_SMALL_SPAN_PAGES."""
+    return [(size, max(pages, MIN_SMALL_SPAN_PAGES) if 0 < size <= SMALL_SPAN_MAX_OBJECT else pages)
+            for size, pages in classes]
+
+
 def div_magic(size):
     return (0xFFFFFFFF // size) + 1
 
@@ -117,11 +128,14 @@ def verify_div_magic(size, pages):
                 "div magic %d of size %d is wrong at offset %d" % (magic, size, offset))
 
 
-def verify(classes):
+def verify_go(classes):
     if len(classes) != NUM_SIZE_CLASSES:
         raise GenerationError("expected %d classes, computed %d" % (NUM_SIZE_CLASSES, len(classes)))
     if classes[1:] != GO_TABLE:
         raise GenerationError("computed classes differ from Go's table")
+
+
+def verify(classes):
     prev = 0
     for c in range(1, len(classes)):
         size, pages = classes[c]
@@ -211,7 +225,9 @@ HEADER_INTRO = """\
 // Regenerate: python3 tools/gen_size_classes.py > include/tricolor/detail/size_classes.hpp
 // Verify:     python3 tools/gen_size_classes.py --check include/tricolor/detail/size_classes.hpp
 //
-// Size classes of the small-object allocator; the same table as Go's runtime (sizeclasses.go).
+// Size classes of the small-object allocator: the same sizes as Go's runtime (sizeclasses.go), and
+// the same spans but for the smallest objects: classes up to SMALL_MAX bytes get spans of SMALL_PAGES pages, not
+// Go's one page, so that a thread takes a fresh span a quarter as often.
 //
 // A size class is an object size together with a span length. Every request of at most
 // kMaxSmallSize bytes is rounded up to the object size of the smallest class that holds it, and is
@@ -219,11 +235,12 @@ HEADER_INTRO = """\
 // boundary, cut into kClassToObjects[c] slots of kClassToSize[c] bytes laid end to end from the
 // span base. Class 0 means "large": such an object gets a whole-page span of its own.
 //
-// Waste bound: each class's page count is the smallest for which the tail left after the last whole
-// slot is at most 1/8 of the span, so cutting a span wastes at most 12.5%. The sizes are spaced so
-// that rounding a request up to its class also wastes roughly 12.5% at most, except for the
-// smallest sizes, where the 8- and 16-byte granularity dominates ("max waste" below counts both:
-// the worst request for the class, one byte above the previous class, plus the tail).
+// Waste bound: each class's page count (before the widening, which keeps the bound) is the smallest
+// for which the tail left after the last whole slot is at most 1/8 of the span, so cutting a span
+// wastes at most 12.5%. The sizes are spaced so that rounding a request up to its class also
+// wastes roughly 12.5% at most, except for the smallest sizes, where the 8- and 16-byte
+// granularity dominates ("max waste" below counts both: the worst request for the class, one byte
+// above the previous class, plus the tail).
 //
 // How the sizes are chosen: candidates step by 8 bytes up to 32, by 16 up to 128, then by 1/8 of
 // the last power of two passed, and by 256 from 2048 on. A candidate that fits as many objects in
@@ -243,11 +260,14 @@ HEADER_INTRO = """\
 
 def generate():
     classes = compute_classes()
+    verify_go(classes)
+    classes = widen_small_spans(classes)
     verify(classes)
     small = size_to_class8(classes)
     large = size_to_class128(classes)
 
-    out = HEADER_INTRO.split("\n")
+    intro = HEADER_INTRO.replace("SMALL_MAX", str(SMALL_SPAN_MAX_OBJECT))
+    out = intro.replace("SMALL_PAGES", str(MIN_SMALL_SPAN_PAGES)).split("\n")
     out += table_comment(classes)
     out += [
         "",

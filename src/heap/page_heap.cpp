@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <new>
+#include <utility>
 
 #include "base/check.hpp"
 #include "base/os_memory.hpp"
@@ -84,21 +85,12 @@ std::size_t descriptor_size(std::uint32_t words) {
   return size;
 }
 
-template <class Visit>
+template <std::size_t Size = 0, class Visit>
 decltype(auto) with_descriptor_pool(std::size_t size, Visit&& visit) {
-  static_assert(kDescriptorSizes == 5);
-  switch (size) {
-    case 0:
-      return visit(DescriptorPool<1>::instance());
-    case 1:
-      return visit(DescriptorPool<2>::instance());
-    case 2:
-      return visit(DescriptorPool<4>::instance());
-    case 3:
-      return visit(DescriptorPool<8>::instance());
-    default:
-      return visit(DescriptorPool<16>::instance());
+  if constexpr (Size + 1 < kDescriptorSizes) {
+    if (size != Size) return with_descriptor_pool<Size + 1>(size, std::forward<Visit>(visit));
   }
+  return visit(DescriptorPool<std::uint32_t{1} << Size>::instance());
 }
 
 // A descriptor, as new, with zeroed bitmaps for `slots` slots. Outside the page heap's lock: the

@@ -123,7 +123,7 @@ TEST_F(CentralComponent, CacheSpanTakesAFreshSpanFromThePageHeapWhenItHasNone) {
   EXPECT_EQ(s->alloc_count.load(), 0u);
   EXPECT_EQ(s->alloc_cache, 0u);
   EXPECT_EQ(span_of(s->base), s);
-  EXPECT_EQ(page_heap().inuse_bytes(), inuse + kPageSize);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse + test::kSpanBytes);
   // Its free slots count as allocated while a cache holds it.
   EXPECT_EQ(g_counters.heap_live.load() - live, kSlots * kSize);
   EXPECT_EQ(g_counters.mallocs.load() - mallocs, kSlots);
@@ -158,7 +158,7 @@ TEST_F(CentralComponent, AnUncachedFullSpanIsFiledFullAndNotHandedOut) {
   const std::size_t inuse = page_heap().inuse_bytes();
   Span* t = central_.cache_span(kClass);
   EXPECT_NE(t, s);
-  EXPECT_EQ(page_heap().inuse_bytes(), inuse + kPageSize);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse + test::kSpanBytes);
   EXPECT_EQ(s->list_id, full_list(gen_));
 }
 
@@ -251,8 +251,8 @@ TEST_F(CentralComponent, CacheSpanSweepsUnsweptSpansOfItsClassBeforeGrowingTheHe
   EXPECT_TRUE(kept->cached);
   EXPECT_EQ(kept->sweepgen.load(), gen_ + 2);
   EXPECT_EQ(kept->alloc_count.load(), 100u);
-  EXPECT_EQ(empty->state.load(), SpanState::kFree);         // swept empty, back in the page heap
-  EXPECT_EQ(page_heap().inuse_bytes(), inuse - kPageSize);  // and no page taken
+  EXPECT_EQ(empty->state.load(), SpanState::kFree);  // swept empty, back in the page heap
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse - test::kSpanBytes);  // and no page taken
 }
 
 TEST_F(CentralComponent, CacheSpanSweepsAtMostOneHundredSpansThenGrowsTheHeap) {
@@ -269,7 +269,7 @@ TEST_F(CentralComponent, CacheSpanSweepsAtMostOneHundredSpansThenGrowsTheHeap) {
   const std::size_t inuse = page_heap().inuse_bytes();
   Span* t = central_.cache_span(kClass);
   EXPECT_EQ(std::count(spans.begin(), spans.end(), t), 0);
-  EXPECT_EQ(page_heap().inuse_bytes(), inuse + kPageSize);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse + test::kSpanBytes);
   const auto swept = std::count_if(spans.begin(), spans.end(),
                                    [&](Span* s) { return s->sweepgen.load() == gen_ + 2; });
   const auto unswept = std::count_if(spans.begin(), spans.end(),
@@ -306,7 +306,7 @@ TEST_F(CentralComponent, UncacheGivesBackASpanThatACycleFoundEmpty) {
   const std::size_t inuse = page_heap().inuse_bytes();
   central_.uncache_span(s);
   EXPECT_EQ(s->state.load(), SpanState::kFree);
-  EXPECT_EQ(page_heap().inuse_bytes(), inuse - kPageSize);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse - test::kSpanBytes);
 }
 
 TEST_F(CentralComponent, ReleaseDestroyedFreesTheDestroyedSlotsOfAListedSpan) {
@@ -444,7 +444,7 @@ TEST_F(CentralComponent, ReleaseDestroyedGivesBackASpanItEmptiesOutsideAMark) {
   destroyed(t, {5, 6});
   EXPECT_EQ(central_.release_destroyed(t), 0u);
   EXPECT_EQ(t->state.load(), SpanState::kFree);
-  EXPECT_EQ(page_heap().inuse_bytes(), inuse - kPageSize);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse - test::kSpanBytes);
   EXPECT_EQ(s->destructor_holds.load(), 1u);
   s->destructor_holds.store(0);
 }

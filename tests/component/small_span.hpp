@@ -1,5 +1,5 @@
 // The size class the central-list and sweep component tests build their spans of: 48-byte slots,
-// 170 to a one-page span (checked against the generated table, so a new table fails loudly here).
+// 682 to a four-page span (checked against the generated table, so a new table fails loudly here).
 #pragma once
 
 #include <cstddef>
@@ -12,10 +12,11 @@ namespace test {
 
 constexpr std::size_t kSizeClass = 5;
 constexpr std::uint8_t kClass = gc::detail::make_span_class(kSizeClass, false);
-constexpr std::uint32_t kSlots = 170;
+constexpr std::uint32_t kSlots = 682;
 constexpr std::int64_t kSize = 48;
+constexpr std::size_t kSpanBytes = 4 * gc::detail::kPageSize;
 static_assert(gc::detail::kClassToObjects[kSizeClass] == kSlots &&
               gc::detail::kClassToSize[kSizeClass] == kSize &&
-              gc::detail::kClassToPages[kSizeClass] == 1);
+              gc::detail::kClassToPages[kSizeClass] * gc::detail::kPageSize == kSpanBytes);
 
 }  // namespace test

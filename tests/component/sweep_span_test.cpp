@@ -5,7 +5,7 @@
 // after g_sweepgen moved by two and swept. No list or cache holds them. GOGC=off, and nothing here
 // allocates through gc::make, so no cycle runs.
 //
-// The class has 48-byte slots, 170 to a page: the last bitmap word is only partly the span's.
+// The class has 48-byte slots, 682 to a span: the last bitmap word is only partly the span's.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -83,7 +83,7 @@ void destroy(void* object) {
 Slots slots_of(const std::uintptr_t* objects, int n) {
   Slots out;
   for (int i = 0; i < n && i < static_cast<int>(kSlots); ++i)
-    if (objects[i] - g_span->base < kPageSize) out.push_back(g_span->slot_index(objects[i]));
+    if (objects[i] - g_span->base < test::kSpanBytes) out.push_back(g_span->slot_index(objects[i]));
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -194,7 +194,7 @@ TEST_F(SweepSpanComponent, GivesASpanLeftEmptyBackToThePageHeap) {
   EXPECT_TRUE(sweep());
   EXPECT_EQ(s_->state.load(), SpanState::kFree);
   EXPECT_EQ(span_of(base_), nullptr);
-  EXPECT_EQ(page_heap().inuse_bytes(), inuse - kPageSize);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse - test::kSpanBytes);
   EXPECT_EQ(g_counters.frees.load() - frees, 30);
 }
 

@@ -3,7 +3,9 @@
 // Regenerate: python3 tools/gen_size_classes.py > include/tricolor/detail/size_classes.hpp
 // Verify:     python3 tools/gen_size_classes.py --check include/tricolor/detail/size_classes.hpp
 //
-// Size classes of the small-object allocator; the same table as Go's runtime (sizeclasses.go).
+// Size classes of the small-object allocator: the same sizes as Go's runtime (sizeclasses.go), and
+// the same spans but for the smallest objects: classes up to 512 bytes get spans of 4 pages, not
+// Go's one page, so that a thread takes a fresh span a quarter as often.
 //
 // A size class is an object size together with a span length. Every request of at most
 // kMaxSmallSize bytes is rounded up to the object size of the smallest class that holds it, and is
@@ -11,11 +13,12 @@
 // boundary, cut into kClassToObjects[c] slots of kClassToSize[c] bytes laid end to end from the
 // span base. Class 0 means "large": such an object gets a whole-page span of its own.
 //
-// Waste bound: each class's page count is the smallest for which the tail left after the last whole
-// slot is at most 1/8 of the span, so cutting a span wastes at most 12.5%. The sizes are spaced so
-// that rounding a request up to its class also wastes roughly 12.5% at most, except for the
-// smallest sizes, where the 8- and 16-byte granularity dominates ("max waste" below counts both:
-// the worst request for the class, one byte above the previous class, plus the tail).
+// Waste bound: each class's page count (before the widening, which keeps the bound) is the smallest
+// for which the tail left after the last whole slot is at most 1/8 of the span, so cutting a span
+// wastes at most 12.5%. The sizes are spaced so that rounding a request up to its class also
+// wastes roughly 12.5% at most, except for the smallest sizes, where the 8- and 16-byte
+// granularity dominates ("max waste" below counts both: the worst request for the class, one byte
+// above the previous class, plus the tail).
 //
 // How the sizes are chosen: candidates step by 8 bytes up to 32, by 16 up to 128, then by 1/8 of
 // the last power of two passed, and by 256 from 2048 on. A candidate that fits as many objects in
@@ -32,32 +35,32 @@
 // to the span length.
 //
 // class  bytes/obj  pages  bytes/span  objects  tail waste  max waste  align
-//     1          8      1        8192     1024           0     87.50%      8
-//     2         16      1        8192      512           0     43.75%     16
-//     3         24      1        8192      341           8     29.24%      8
-//     4         32      1        8192      256           0     21.88%     32
-//     5         48      1        8192      170          32     31.52%     16
-//     6         64      1        8192      128           0     23.44%     64
-//     7         80      1        8192      102          32     19.07%     16
-//     8         96      1        8192       85          32     15.95%     32
-//     9        112      1        8192       73          16     13.56%     16
-//    10        128      1        8192       64           0     11.72%    128
-//    11        144      1        8192       56         128     11.82%     16
-//    12        160      1        8192       51          32      9.73%     32
-//    13        176      1        8192       46          96      9.59%     16
-//    14        192      1        8192       42         128      9.25%     64
-//    15        208      1        8192       39          80      8.12%     16
-//    16        224      1        8192       36         128      8.15%     32
-//    17        240      1        8192       34          32      6.62%     16
-//    18        256      1        8192       32           0      5.86%    256
-//    19        288      1        8192       28         128     12.16%     32
-//    20        320      1        8192       25         192     11.80%     64
-//    21        352      1        8192       23          96      9.88%     32
-//    22        384      1        8192       21         128      9.51%    128
-//    23        416      1        8192       19         288     10.71%     32
-//    24        448      1        8192       18         128      8.37%     64
-//    25        480      1        8192       17          32      6.82%     32
-//    26        512      1        8192       16           0      6.05%    512
+//     1          8      4       32768     4096           0     87.50%      8
+//     2         16      4       32768     2048           0     43.75%     16
+//     3         24      4       32768     1365           8     29.18%      8
+//     4         32      4       32768     1024           0     21.88%     32
+//     5         48      4       32768      682          32     31.32%     16
+//     6         64      4       32768      512           0     23.44%     64
+//     7         80      4       32768      409          48     18.87%     16
+//     8         96      4       32768      341          32     15.71%     32
+//     9        112      4       32768      292          64     13.56%     16
+//    10        128      4       32768      256           0     11.72%    128
+//    11        144      4       32768      227          80     10.64%     16
+//    12        160      4       32768      204         128      9.73%     32
+//    13        176      4       32768      186          32      8.61%     16
+//    14        192      4       32768      170         128      8.17%     64
+//    15        208      4       32768      157         112      7.53%     16
+//    16        224      4       32768      146          64      6.88%     32
+//    17        240      4       32768      136         128      6.62%     16
+//    18        256      4       32768      128           0      5.86%    256
+//    19        288      4       32768      113         224     11.37%     32
+//    20        320      4       32768      102         128     10.04%     64
+//    21        352      4       32768       93          32      8.90%     32
+//    22        384      4       32768       85         128      8.43%    128
+//    23        416      4       32768       78         320      8.36%     32
+//    24        448      4       32768       73          64      7.10%     64
+//    25        480      4       32768       68         128      6.82%     32
+//    26        512      4       32768       64           0      6.05%    512
 //    27        576      1        8192       14         128     12.33%     64
 //    28        640      1        8192       12         512     15.48%    128
 //    29        704      1        8192       11         448     13.93%     64
@@ -135,16 +138,16 @@ inline constexpr std::array<std::uint32_t, kNumSizeClasses> kClassToSize = {
 
 // Pages in a span of each class.
 inline constexpr std::array<std::uint8_t, kNumSizeClasses> kClassToPages = {
-    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 1, 1, 1, 1, 1,
     1, 1, 1, 2, 1, 2, 1, 2, 1, 3, 2, 3, 1, 3, 2, 3, 4, 5, 6, 1, 7, 6, 5, 4, 3, 5, 7, 2, 9, 7, 5, 8,
     3, 10, 7, 4,
 };
 
 // Objects in a span of each class.
 inline constexpr std::array<std::uint16_t, kNumSizeClasses> kClassToObjects = {
-    0, 1024, 512, 341, 256, 170, 128, 102, 85, 73, 64, 56, 51, 46, 42, 39, 36, 34, 32, 28, 25, 23,
-    21, 19, 18, 17, 16, 14, 12, 11, 10, 9, 8, 7, 6, 11, 5, 9, 4, 7, 3, 8, 5, 7, 2, 5, 3, 4, 5, 6,
-    7, 1, 6, 5, 4, 3, 2, 3, 4, 1, 4, 3, 2, 3, 1, 3, 2, 1,
+    0, 4096, 2048, 1365, 1024, 682, 512, 409, 341, 292, 256, 227, 204, 186, 170, 157, 146, 136,
+    128, 113, 102, 93, 85, 78, 73, 68, 64, 14, 12, 11, 10, 9, 8, 7, 6, 11, 5, 9, 4, 7, 3, 8, 5, 7,
+    2, 5, 3, 4, 5, 6, 7, 1, 6, 5, 4, 3, 2, 3, 4, 1, 4, 3, 2, 3, 1, 3, 2, 1,
 };
 
 // ~uint32_t(0) / size + 1 for each class (0 for class 0): for every offset in a span,

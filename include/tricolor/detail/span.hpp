@@ -17,7 +17,9 @@
 // cache is left alone across a cycle; `mark_free_index` records what the mark could have seen.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -33,19 +35,19 @@ inline constexpr std::uint8_t make_span_class(std::size_t size_class, bool nosca
 inline constexpr std::size_t span_class_size_class(std::uint8_t sc) { return sc >> 1; }
 inline constexpr bool span_class_noscan(std::uint8_t sc) { return (sc & 1) != 0; }
 
-// The most slots a span holds: an 8 KiB page of 8-byte objects.
-inline constexpr std::size_t kMaxSpanObjects = kPageSize / 8;
-inline constexpr std::size_t kBitmapWords = kMaxSpanObjects / 64;
-
 // The words each of a descriptor's bitmaps gets for a span of `slots` slots: enough, rounded up to
-// a power of two, so that descriptors come in kDescriptorSizes sizes (1, 2, 4, 8 or 16 words).
-inline constexpr std::size_t kDescriptorSizes = 5;
-static_assert(kBitmapWords == std::size_t{1} << (kDescriptorSizes - 1));
+// a power of two, so that descriptors come in kDescriptorSizes sizes (1, 2, 4, ... kBitmapWords).
 inline constexpr std::uint32_t descriptor_bitmap_words(std::uint32_t slots) {
   std::uint32_t words = 1;
   while (words * 64 < slots) words *= 2;
   return words;
 }
+
+// The most slots a span holds, over all size classes.
+inline constexpr std::size_t kMaxSpanObjects =
+    *std::max_element(kClassToObjects.begin(), kClassToObjects.end());
+inline constexpr std::size_t kBitmapWords = descriptor_bitmap_words(kMaxSpanObjects);
+inline constexpr std::size_t kDescriptorSizes = std::countr_zero(kBitmapWords) + 1;
 
 enum class SpanState : std::uint8_t {
   kFree,   // in the page heap's free runs (or a recycled descriptor)

@@ -35,7 +35,7 @@ struct cycle_stats {
   std::int64_t concurrent_mark_ns = 0;  // clock: the concurrent mark
   std::int64_t termination_ns = 0;      // clock: the stop at mark termination (the last attempt)
   std::int64_t mark_start_cpu_ns = 0;   // cpu: the stop at mark start, times every core
-  std::int64_t assist_cpu_ns = 0;       // cpu: mark assists
+  std::int64_t assist_cpu_ns = 0;       // cpu: mark assists (their monotonic-clock time, as Go)
   std::int64_t background_cpu_ns = 0;   // cpu: the background mark workers
   std::int64_t idle_cpu_ns = 0;         // cpu: threads that marked while they waited (collect())
   std::int64_t termination_cpu_ns = 0;  // cpu: every termination attempt, times every core

@@ -30,9 +30,11 @@ std::int64_t claim_background_credit(std::int64_t want) {
 }
 
 // Drains grey objects for up to `debt` bytes of scan work, inside a critical section; returns the
-// debt left (more than zero only when no grey work was left to take).
+// debt left (more than zero only when no grey work was left to take). Its time is read from the
+// monotonic clock, as Go times its assists: the thread's CPU clock is a system call, and an
+// allocating thread assists often.
 std::int64_t drain_for(std::int64_t debt) {
-  const std::int64_t cpu_start = thread_cpu_ns();
+  const std::int64_t start = now_ns();
   {
     ThreadGcTimeScope timed(GcTimeKind::kAssist);
     CriticalSection critical;
@@ -43,7 +45,7 @@ std::int64_t drain_for(std::int64_t debt) {
       g_mark.assist_work.fetch_add(marker.scanned_bytes(), std::memory_order_relaxed);
     }
   }
-  g_mark.assist_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
+  g_mark.assist_cpu_ns.fetch_add(now_ns() - start, std::memory_order_relaxed);
   return debt;
 }
 

@@ -26,5 +26,7 @@ namespace gc::detail {
 
 // Wakes threads waiting for credit (called by the workers when they publish some).
 void notify_assists();
+// In a fork's child: the threads that waited for credit did not survive the fork.
+void forget_assist_waiters_after_fork();
 
 }  // namespace gc::detail

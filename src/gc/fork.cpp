@@ -4,6 +4,7 @@
 
 #include "base/futex.hpp"
 #include "base/os_memory.hpp"
+#include "gc/assist.hpp"
 #include "gc/cycle.hpp"
 #include "gc/destructors.hpp"
 #include "gc/hooks.hpp"
@@ -49,6 +50,8 @@ void after_fork_in_child() TRICOLOR_NO_THREAD_SAFETY_ANALYSIS {
   // Fresh queues next: giving the dead threads' spans back may sweep and queue destructors.
   forget_background_sweeper_after_fork();
   forget_mark_workers_after_fork();
+  forget_assist_waiters_after_fork();  // a fork comes between marks, but a waiter may not have
+                                       // woken
   forget_scavenger_after_fork();
   restart_destructor_thread_after_fork();
   g_hooks.fork_child.call();

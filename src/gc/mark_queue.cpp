@@ -105,6 +105,13 @@ void wait_for_mark_event(std::uint32_t seen, std::int64_t timeout_ns) {
   g_waiters.fetch_sub(1, std::memory_order_seq_cst);
 }
 
+// Counted still, the dead waiters would keep every marker of the child splitting its stack for
+// nobody (grey_queue_hungry) and every event waking nobody.
+void forget_waiters_after_fork() {
+  g_idle_workers.store(0, std::memory_order_relaxed);
+  g_waiters.store(0, std::memory_order_relaxed);
+}
+
 void wait_for_grey_work(std::uint32_t seen, std::int64_t timeout_ns) {
   g_idle_workers.fetch_add(1, std::memory_order_relaxed);
   if (grey_queue_empty()) wait_for_mark_event(seen, timeout_ns);

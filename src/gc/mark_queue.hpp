@@ -52,5 +52,7 @@ void wait_for_mark_event(std::uint32_t seen, std::int64_t timeout_ns);
 // has work already). Meanwhile it counts as idle, so that markers with work to spare publish half
 // of it (grey_queue_hungry).
 void wait_for_grey_work(std::uint32_t seen, std::int64_t timeout_ns);
+// In a fork's child: the threads that waited did not survive the fork, so nobody waits or is idle.
+void forget_waiters_after_fork();
 
 }  // namespace gc::detail

@@ -14,6 +14,7 @@
 
 #include "../support/sanitizers.hpp"
 #include "../support/support.hpp"
+#include "gc/mark_queue.hpp"
 #include "runtime/thread_registry.hpp"
 
 namespace {
@@ -152,6 +153,28 @@ TEST(Fork, NeverDeadlocksWithThreadsThatRegisterAndExit) {
   stop = true;
   for (auto& t : spawners) t.join();
   ::alarm(0);
+}
+
+// A thread waiting for grey work counts as a hungry marker, and the mark may end, and a fork come,
+// before it wakes. The child must not inherit the count: its markers would split their stacks for
+// a thread that does not exist.
+TEST(Fork, TheChildForgetsThreadsWaitingForGreyWork) {
+  if (kThreadSanitizer) GTEST_SKIP() << "ThreadSanitizer does not support threads after fork()";
+  if (kAddressSanitizer) GTEST_SKIP() << "LLVM 14's ASan allocator is not fork-safe";
+  gc::make<Tracked>(0);  // the runtime starts (and installs its fork handlers) before any fork
+  std::thread waiter(
+      [] { gc::detail::wait_for_grey_work(gc::detail::mark_events(), 60'000'000'000); });
+  ASSERT_TRUE(test::eventually([] { return gc::detail::grey_queue_hungry(); }));
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) ::_exit(gc::detail::grey_queue_hungry() ? 1 : 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child counts a waiter that did not survive the fork";
+  gc::detail::notify_mark_event();
+  waiter.join();
+  EXPECT_FALSE(gc::detail::grey_queue_hungry());
 }
 
 }  // namespace

@@ -227,7 +227,7 @@ HEADER_INTRO = """\
 //
 // Size classes of the small-object allocator: the same sizes as Go's runtime (sizeclasses.go), and
 // the same spans but for the smallest objects: classes up to SMALL_MAX bytes get spans of SMALL_PAGES pages, not
-// Go's one page, so that a thread takes a fresh span a quarter as often.
+// Go's one page, so that a thread takes a fresh span SMALL_PAGES times less often.
 //
 // A size class is an object size together with a span length. Every request of at most
 // kMaxSmallSize bytes is rounded up to the object size of the smallest class that holds it, and is

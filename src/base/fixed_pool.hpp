@@ -81,7 +81,7 @@ class FixedPool {
 
 // Blocks of any size up to kMaxBytes, from one FixedPool per power of two (at least 64 bytes), for
 // bookkeeping whose size follows a span's object count (destructor tables): a span
-// of 32 objects then costs 32 entries, not the 1024 of the densest span.
+// of 32 objects then costs 32 entries, not the 4,096 of the densest span.
 class SizedPool {
  public:
   static constexpr std::size_t kMinShift = 6;

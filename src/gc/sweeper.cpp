@@ -136,7 +136,7 @@ std::atomic<int> g_active_sweeps{0};
 
 // A batch holds spans of one class until their slots reach kSweepBatchSlots: a class of few slots
 // a span (1 KiB objects: 8) takes its central lock twice for 16 spans instead of twice a span,
-// while a batch never sweeps more slots than one span of the smallest class (1,024) would, and a
+// while a batch never sweeps more slots than one span of the smallest class (4,096) would, and a
 // large object makes a batch of its own, which bounds how long a stop of the world waits for it.
 constexpr int kSweepBatchSpans = 16;
 constexpr std::uint32_t kSweepBatchSlots = 256;

@@ -7,6 +7,9 @@
 
 namespace gc::detail {
 
+// The table of the densest span must come from the pool.
+static_assert(kMaxSpanObjects * sizeof(std::atomic<std::uintptr_t>) <= SizedPool::kMaxBytes);
+
 std::atomic<std::uintptr_t>* new_destructor_table(std::uint32_t slots) {
   CriticalSection critical;  // nobody is ever stopped holding the pool's lock
   void* memory = SizedPool::allocate(slots * sizeof(std::atomic<std::uintptr_t>));

@@ -22,10 +22,10 @@ namespace {
 
 using namespace gc::detail;
 
-// 256-byte slots: 32 to a span, few enough to be kept.
+// 256-byte slots: 128 to a span, few enough to be kept.
 constexpr std::uint8_t kFewClass = make_span_class(size_to_class(256), false);
 static_assert(kClassToObjects[size_to_class(256)] <= 128);
-// test::kClass has 170 slots: its empty spans go back at once.
+// test::kClass has 682 slots: its empty spans go back at once.
 static_assert(kClassToObjects[test::kSizeClass] > 128);
 
 class KeptEmptySpan : public testing::Test {

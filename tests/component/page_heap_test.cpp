@@ -191,10 +191,13 @@ TEST_F(PageHeapComponent, AFreedSpanLeavesTheSpanTableAndItsDescriptorIsReused) 
 // A descriptor's eight bitmaps follow its header, sized for its span's slots (span.hpp): the
 // fewest words, rounded up to a power of two, so that recycling by size hands each one back.
 TEST_F(PageHeapComponent, ADescriptorsBitmapsAreSizedByItsSlotsAndFollowItsHeader) {
+  static_assert(gc::detail::kMaxSpanObjects == 4096 &&
+                gc::detail::kDescriptorSizes == 7);  // the largest
   first();
   const struct {
     std::uint32_t slots, words;
-  } sizes[] = {{1, 1}, {8, 1}, {64, 1}, {65, 2}, {128, 2}, {170, 4}, {512, 8}, {1024, 16}};
+  } sizes[] = {{1, 1},   {8, 1},   {64, 1},    {65, 2},    {128, 2},
+               {170, 4}, {512, 8}, {1024, 16}, {2048, 32}, {4096, 64}};
   for (const auto& size : sizes) {
     Span* s = heap_.allocate(1, size.slots);
     ASSERT_NE(s, nullptr);

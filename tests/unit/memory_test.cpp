@@ -152,12 +152,13 @@ TEST(MemoryLimit, GogcOffKeepsRetainedMemoryNearTheLimit) {
 }
 
 // The limit counts what the library maps for itself as it counts the heap: a heap of 256-byte
-// objects, 32 to a span, needs a span descriptor per 8 KiB (its objects, all of one type, need no
-// destructor table: the span's own destructor and a bit per slot do), and the share of the span
-// table and pointer bitmap that covers it. What the limit counts grows as resident memory
-// does.
+// objects needs a span descriptor per span (its objects, all of one type, need no destructor
+// table: the span's own destructor and a bit per slot do), and the share of the span table and
+// pointer bitmap that covers it. What the limit counts grows as resident memory does.
 TEST(MemoryLimit, TheLimitCountsTheCollectorsBookkeeping) {
-  constexpr std::size_t kNodes = 600'000;  // about 150 MiB; 18,750 spans
+  constexpr std::size_t kNodes = 600'000;  // about 150 MiB
+  constexpr std::size_t kObjectsPerSpan =
+      gc::detail::kClassToObjects[gc::detail::size_to_class(sizeof(Node))];
   const gc::stats before = gc::read_stats();
   const std::int64_t rss_before = rss_bytes();
   auto nodes = gc::make<gc::ptr<Node>[]>(kNodes);  // in the heap: malloc memory is not counted
@@ -174,7 +175,8 @@ TEST(MemoryLimit, TheLimitCountsTheCollectorsBookkeeping) {
       static_cast<double>(after.metadata_sys) / (1 << 20),
       static_cast<double>(counted_growth) / (1 << 20), static_cast<double>(rss_growth) / (1 << 20));
   EXPECT_EQ(after.sys, after.heap_sys + after.metadata_sys);
-  EXPECT_GE(after.metadata_sys - before.metadata_sys, kNodes / 32 * sizeof(gc::detail::Span));
+  EXPECT_GE(after.metadata_sys - before.metadata_sys,
+            kNodes / kObjectsPerSpan * sizeof(gc::detail::Span));
   // Within a twentieth: a large bookkeeping structure left out shows. The span descriptors, sized
   // by their spans, are about 3% of it now, under that bound: the check above covers them. The
   // sanitizers' shadow memory grows with the heap.

@@ -30,7 +30,7 @@ NUM_SIZE_CLASSES = 68  # 67 small classes plus class 0 ("large")
 # Spans of objects up to this size hold at least MIN_SMALL_SPAN_PAGES pages, not Go's one page: a
 # thread takes a fresh span from the central lists every span's worth of objects, and at one page
 # that turnover was a tenth of binary-trees' time (docs/design.md, "Spans of small objects").
-SMALL_SPAN_MAX_OBJECT = 512
+SMALL_SPAN_MAX_OBJECT = 1024
 MIN_SMALL_SPAN_PAGES = 4
 
 # The (object size, pages per span) pairs of Go's runtime for classes 1..67, used only to prove

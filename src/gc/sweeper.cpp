@@ -135,7 +135,7 @@ std::atomic<std::size_t> g_sweep_cursor{0};
 std::atomic<int> g_active_sweeps{0};
 
 // A batch holds spans of one class until their slots reach kSweepBatchSlots: a class of few slots
-// a span (1 KiB objects: 8) takes its central lock twice for 16 spans instead of twice a span,
+// a span (1,152-byte objects: 7) takes its central lock twice for 16 spans instead of twice a span,
 // while a batch never sweeps more slots than one span of the smallest class (4,096) would, and a
 // large object makes a batch of its own, which bounds how long a stop of the world waits for it.
 constexpr int kSweepBatchSpans = 16;

@@ -48,7 +48,7 @@ constexpr std::array<GoClass, 67> kGoTable = {{
 
 std::size_t span_bytes(std::size_t c) { return std::size_t{kClassToPages[c]} * kPageSize; }
 
-// Go's sizes, and Go's spans but for objects of up to 512 bytes, whose spans have four pages
+// Go's sizes, and Go's spans but for objects of up to 1 KiB, whose spans have four pages
 // (tools/gen_size_classes.py says why).
 TEST(SizeClasses, MatchesGoTable) {
   EXPECT_EQ(kClassToSize[0], 0u);
@@ -57,7 +57,7 @@ TEST(SizeClasses, MatchesGoTable) {
   for (std::size_t c = 1; c < kNumSizeClasses; ++c) {
     EXPECT_EQ(kClassToSize[c], kGoTable[c - 1].size) << "class " << c;
     const std::uint32_t pages =
-        kGoTable[c - 1].size <= 512 ? std::max(kGoTable[c - 1].pages, 4u) : kGoTable[c - 1].pages;
+        kGoTable[c - 1].size <= 1024 ? std::max(kGoTable[c - 1].pages, 4u) : kGoTable[c - 1].pages;
     EXPECT_EQ(kClassToPages[c], pages) << "class " << c;
   }
 }

@@ -4,7 +4,7 @@
 // Verify:     python3 tools/gen_size_classes.py --check include/tricolor/detail/size_classes.hpp
 //
 // Size classes of the small-object allocator: the same sizes as Go's runtime (sizeclasses.go), and
-// the same spans but for the smallest objects: classes up to 512 bytes get spans of 4 pages, not
+// the same spans but for the smallest objects: classes up to 1024 bytes get spans of 4 pages, not
 // Go's one page, so that a thread takes a fresh span 4 times less often.
 //
 // A size class is an object size together with a span length. Every request of at most
@@ -61,12 +61,12 @@
 //    24        448      4       32768       73          64      7.10%     64
 //    25        480      4       32768       68         128      6.82%     32
 //    26        512      4       32768       64           0      6.05%    512
-//    27        576      1        8192       14         128     12.33%     64
-//    28        640      1        8192       12         512     15.48%    128
-//    29        704      1        8192       11         448     13.93%     64
-//    30        768      1        8192       10         512     13.94%    256
-//    31        896      1        8192        9         128     15.52%    128
-//    32       1024      1        8192        8           0     12.40%   1024
+//    27        576      4       32768       56         512     12.33%     64
+//    28        640      4       32768       51         128     10.20%    128
+//    29        704      4       32768       46         384     10.02%     64
+//    30        768      4       32768       42         512      9.64%    256
+//    31        896      4       32768       36         512     15.52%    128
+//    32       1024      4       32768       32           0     12.40%   1024
 //    33       1152      1        8192        7         128     12.41%    128
 //    34       1280      1        8192        6         512     15.55%    256
 //    35       1408      2       16384       11         896     14.00%    128
@@ -138,16 +138,16 @@ inline constexpr std::array<std::uint32_t, kNumSizeClasses> kClassToSize = {
 
 // Pages in a span of each class.
 inline constexpr std::array<std::uint8_t, kNumSizeClasses> kClassToPages = {
-    0, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 1, 1, 1, 1, 1,
-    1, 1, 1, 2, 1, 2, 1, 2, 1, 3, 2, 3, 1, 3, 2, 3, 4, 5, 6, 1, 7, 6, 5, 4, 3, 5, 7, 2, 9, 7, 5, 8,
+    0, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 1, 1, 2, 1, 2, 1, 2, 1, 3, 2, 3, 1, 3, 2, 3, 4, 5, 6, 1, 7, 6, 5, 4, 3, 5, 7, 2, 9, 7, 5, 8,
     3, 10, 7, 4,
 };
 
 // Objects in a span of each class.
 inline constexpr std::array<std::uint16_t, kNumSizeClasses> kClassToObjects = {
     0, 4096, 2048, 1365, 1024, 682, 512, 409, 341, 292, 256, 227, 204, 186, 170, 157, 146, 136,
-    128, 113, 102, 93, 85, 78, 73, 68, 64, 14, 12, 11, 10, 9, 8, 7, 6, 11, 5, 9, 4, 7, 3, 8, 5, 7,
-    2, 5, 3, 4, 5, 6, 7, 1, 6, 5, 4, 3, 2, 3, 4, 1, 4, 3, 2, 3, 1, 3, 2, 1,
+    128, 113, 102, 93, 85, 78, 73, 68, 64, 56, 51, 46, 42, 36, 32, 7, 6, 11, 5, 9, 4, 7, 3, 8, 5,
+    7, 2, 5, 3, 4, 5, 6, 7, 1, 6, 5, 4, 3, 2, 3, 4, 1, 4, 3, 2, 3, 1, 3, 2, 1,
 };
 
 // ~uint32_t(0) / size + 1 for each class (0 for class 0): for every offset in a span,

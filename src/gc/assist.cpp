@@ -88,9 +88,6 @@ void notify_assists() {
   if (g_assist_waiters.load(std::memory_order_seq_cst) != 0) notify_mark_event();
 }
 
-void forget_assist_waiters_after_fork() {
-  g_assist_waiters.store(0, std::memory_order_relaxed);
-  forget_waiters_after_fork();
-}
+void forget_assist_waiters_after_fork() { g_assist_waiters.store(0, std::memory_order_relaxed); }
 
 }  // namespace gc::detail

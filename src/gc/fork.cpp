@@ -49,9 +49,10 @@ void after_fork_in_child() TRICOLOR_NO_THREAD_SAFETY_ANALYSIS {
   end_fork();  // first: giving the dead threads' caches back enters critical sections
   // Fresh queues next: giving the dead threads' spans back may sweep and queue destructors.
   forget_background_sweeper_after_fork();
+  // A fork comes between marks, but a thread that waited for grey work or for credit may not have
+  // woken yet: the child forgets it with the workers.
   forget_mark_workers_after_fork();
-  forget_assist_waiters_after_fork();  // a fork comes between marks, but a waiter may not have
-                                       // woken
+  forget_assist_waiters_after_fork();
   forget_scavenger_after_fork();
   restart_destructor_thread_after_fork();
   g_hooks.fork_child.call();

@@ -162,6 +162,7 @@ void wake_idle_mark_workers(std::uint32_t cycle) {
 }
 
 void forget_mark_workers_after_fork() {
+  forget_waiters_after_fork();
   g_controller.forget_after_fork();
   for (LibraryThread& w : g_workers) w.forget_after_fork();
   for (LibraryThread& w : g_idle_workers) w.forget_after_fork();

@@ -209,9 +209,14 @@ WorldStopped stop_the_world() {
   g_world_epoch.store(epoch, std::memory_order_release);
   g_safepoint_pending.fetch_or(kSafepointStop, std::memory_order_release);
 
-  constexpr std::int64_t kSpinNs = 50'000;            // the collector spins this long at first
-  constexpr std::int64_t kSignalAfterNs = 1'000'000;  // a thread gets a millisecond to arrive
-  constexpr std::int64_t kResignalNs = 20'000'000;    // then a signal, repeated now and then
+  // A thread that allocates reaches a safepoint within a microsecond or two. One that has not
+  // arrived after kSignalAfterNs is computing without allocating, or blocked outside a blocking
+  // region, and will not arrive by itself soon: the signal stops it within a few microseconds, so
+  // waiting longer only lengthens the pause (a millisecond here made GCBench's stop 1.1 ms while
+  // its thread filled an array).
+  constexpr std::int64_t kSignalAfterNs = 20'000;
+  constexpr std::int64_t kSpinNs = 50'000;          // the collector spins this long at first
+  constexpr std::int64_t kResignalNs = 20'000'000;  // the signal again, now and then
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     ++stats.threads;
     if (r == self) continue;

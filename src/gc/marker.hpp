@@ -58,6 +58,9 @@ class Marker {
   Marker& operator=(const Marker&) = delete;
 
   void shade(std::uintptr_t word);
+  // kMark: prefetches what shading `word` reads and queues it; shades the word it displaces. For
+  // many words at once, each likely a cache miss (a heap object's slots, a barrier buffer).
+  void shade_soon(std::uintptr_t word);
   // Shades every aligned word of [lo, hi): a stack or a register save area. `what` names the
   // range in a gccheckmark report.
   void scan_conservative(std::uintptr_t lo, std::uintptr_t hi, const char* what = "a stack");
@@ -91,8 +94,6 @@ class Marker {
   void scan_object(Span* s, std::uintptr_t object);
   // kPath's drain: breadth first, one layer at a time.
   void drain_by_layers();
-  // kMark: prefetches what shading `word` reads and queues it; shades the word it displaces.
-  void shade_soon(std::uintptr_t word);
   // Shades every queued word. Returns whether any were queued.
   bool flush_shades();
   // kMark: the next object to scan, through the prefetch ring; false when no private work is left.

@@ -13,6 +13,9 @@
 //   - g_destructor_registration_hook runs inside a critical section of register_destructor_slow,
 //     so that a test can make a stop land where an allocation's registration may park the thread
 //     (tests/unit/allocation_park_test.cpp).
+//   - g_barrier_flush_hook runs before each chunk of a thread's flush of its own barrier buffer,
+//     inside the flush's critical section, so that a test can make a stop land there
+//     (tests/unit/barrier_buffer_test.cpp).
 //   - start_cycle_for_test starts a cycle and returns once the world restarts after mark start;
 //     wait_for_cycle_end waits until the cycle in progress (if any) has ended.
 #pragma once
@@ -51,6 +54,7 @@ void set_mark_hold(MarkHold stage);
 void wait_for_mark_hold(MarkHold stage);
 
 inline constinit std::atomic<void (*)()> g_destructor_registration_hook{nullptr};
+inline constinit std::atomic<void (*)()> g_barrier_flush_hook{nullptr};
 
 void start_cycle_for_test();
 void wait_for_cycle_end();

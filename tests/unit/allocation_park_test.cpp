@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <thread>
 
+#include "../support/support.hpp"
 #include "gc/test_hooks.hpp"
 #include "heap/object_lookup.hpp"
 #include "runtime/clear_stack.hpp"
@@ -50,12 +51,7 @@ std::atomic<bool> g_stop_deferred{false};
 // cycle and waits until that cycle's stop signal has landed here and been deferred.
 void stop_inside_registration() {
   if (!g_armed.exchange(false)) return;
-  g_collect.store(true, std::memory_order_release);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (gc::detail::t_mutator.stop_deferred.load(std::memory_order_relaxed) == 0 &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::yield();
-  g_stop_deferred.store(gc::detail::t_mutator.stop_deferred.load(std::memory_order_relaxed) != 0);
+  g_stop_deferred.store(test::ask_for_a_stop_and_wait_until_deferred(g_collect));
 }
 
 // A thread that collects once when the hook asks. It collects once first, so that it is

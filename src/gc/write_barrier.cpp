@@ -38,8 +38,7 @@ void flush_own_barrier_buffer(ThreadRecord* r) {
 #endif
       const std::uint32_t count = r->barrier_count;
       shade_entries(marker, r, count > kOwnFlushChunk ? count - kOwnFlushChunk : 0);
-    } while (r->barrier_count != 0 &&
-             (g_safepoint_pending.load(std::memory_order_relaxed) & kSafepointStop) == 0);
+    } while (r->barrier_count != 0 && !world_stop_waiting());
   }
 }
 

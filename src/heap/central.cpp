@@ -255,12 +255,18 @@ void Central::insert_locked(Span* s) {
     partial_[gen].push(s, 2 * gen);
 }
 
-Span* Central::cache_span(std::uint8_t span_class) {
+Span* Central::cache_span(std::uint8_t span_class, bool* stop_waiting) {
   const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_acquire);
   const int swept = swept_index(sweepgen);
   const int unswept = 1 - swept;
   Span* found = nullptr;
   for (int budget = kSweepBudget; found == nullptr;) {
+    // Between two sweeps no claim or lock is held. The caller asks again after the stop, with the
+    // sweep generation read afresh: a cycle may have ended meanwhile.
+    if (budget < kSweepBudget && stop_waiting != nullptr && world_stop_waiting()) {
+      *stop_waiting = true;
+      return nullptr;
+    }
     Span* s = nullptr;
     SweepClaim claim;
     {

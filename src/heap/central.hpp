@@ -37,7 +37,11 @@ class SpanList {
 class Central {
  public:
   // A span with at least one free slot, owned by the caller's cache; nullptr if the OS refuses.
-  Span* cache_span(std::uint8_t span_class);
+  // With `stop_waiting`, it gives up between two sweeps when a stop of the world is under way
+  // (nullptr, and *stop_waiting set): the caller ends its critical section, parks, and asks again.
+  // Sweeping a span of 2,048 slots takes tens of microseconds, and a budget of them in one
+  // critical section held stops of the world for 5 ms.
+  Span* cache_span(std::uint8_t span_class, bool* stop_waiting = nullptr);
   // Takes back a span from a thread cache, sweeping it first if a cycle ended while it was cached.
   void uncache_span(Span* s);
   // Puts a large object's span on the full list.

@@ -70,8 +70,9 @@ std::uintptr_t take_slot(Span* s) {
 }
 
 // A slot of the span this thread's cache holds for `span_class`, taking another span if it is
-// full; 0 if the OS refused memory.
-std::uintptr_t take_cached_slot(MutatorState& m, std::uint8_t span_class) {
+// full; 0 if the OS refused memory, or if a stop of the world is waiting for the thread between
+// two sweeps (`stop_waiting` set: Central::cache_span).
+std::uintptr_t take_cached_slot(MutatorState& m, std::uint8_t span_class, bool& stop_waiting) {
   Span* s = m.alloc[span_class];
   if (s != &g_empty_span) {
     if (const std::uintptr_t slot = take_slot(s)) return slot;
@@ -81,7 +82,7 @@ std::uintptr_t take_cached_slot(MutatorState& m, std::uint8_t span_class) {
     m.alloc[span_class] = &g_empty_span;
     central(span_class).uncache_span(s);
   }
-  s = central(span_class).cache_span(span_class);
+  s = central(span_class).cache_span(span_class, &stop_waiting);
   if (s == nullptr) return 0;
   m.alloc[span_class] = s;
   const std::int64_t bytes =
@@ -95,15 +96,23 @@ std::uintptr_t take_cached_slot(MutatorState& m, std::uint8_t span_class) {
 // One attempt to get a slot of `span_class` for the calling thread, with `destructor` (if any)
 // registered while the cache still owns its span; 0 if the OS refused memory.
 std::uintptr_t refill_and_take(std::uint8_t span_class, DestructorFn destructor) {
-  CriticalSection critical;
-  MutatorState& m = t_mutator;
-  std::uintptr_t slot = take_cached_slot(m, span_class);
-  hold_new_object(slot);  // before the section ends, where a deferred stop parks (alloc.hpp)
-  if (slot != 0 && destructor != nullptr) {
-    Span* s = m.alloc[span_class];
-    register_owned_destructor(s, s->slot_index(slot), destructor);
+  for (;;) {
+    {
+      CriticalSection critical;
+      MutatorState& m = t_mutator;
+      bool stop_waiting = false;
+      std::uintptr_t slot = take_cached_slot(m, span_class, stop_waiting);
+      if (!stop_waiting) {
+        hold_new_object(slot);  // before the section ends, where a deferred stop parks (alloc.hpp)
+        if (slot != 0 && destructor != nullptr) {
+          Span* s = m.alloc[span_class];
+          register_owned_destructor(s, s->slot_index(slot), destructor);
+        }
+        return slot;
+      }
+    }
+    poll_safepoint();  // the stop that cut the sweeps short
   }
-  return slot;
 }
 
 [[noreturn]] void out_of_memory() { throw std::bad_alloc(); }

@@ -25,6 +25,7 @@
 #include "heap/page_heap.hpp"
 #include "small_span.hpp"
 #include "tricolor/detail/heap_range.hpp"
+#include "tricolor/detail/mutator.hpp"
 
 namespace {
 
@@ -200,6 +201,40 @@ TEST_F(CentralComponent, ASpanFiledInOneCycleIsUnsweptAfterTheNext) {
   EXPECT_EQ(f->list_id, partial_list(gen_ + 2));  // room again
 
   EXPECT_FALSE(central_.take_unswept());
+}
+
+// A stop of the world waiting for the thread cuts cache_span's sweeps short: it gives up after
+// one, before it claims the next, and the caller asks again after the stop.
+TEST_F(CentralComponent, CacheSpanStopsSweepingWhenAStopOfTheWorldIsWaiting) {
+  Span* spans[3];
+  for (Span*& s : spans) {
+    s = central_.cache_span(kClass);
+    allocate_slots(s, kSlots);
+    mark_first(s, kSlots);  // still full when swept: no room, so the sweeps go on
+  }
+  for (Span* s : spans) central_.uncache_span(s);
+  end_cycle();
+  auto swept = [&] {
+    int n = 0;
+    for (Span* s : spans) n += s->sweepgen.load() == gen_ + 2 ? 1 : 0;
+    return n;
+  };
+
+  bool stop_waiting = false;
+  g_safepoint_pending.fetch_or(kSafepointStop);
+  Span* none = central_.cache_span(kClass, &stop_waiting);
+  g_safepoint_pending.fetch_and(~kSafepointStop);
+  EXPECT_EQ(none, nullptr);
+  EXPECT_TRUE(stop_waiting);
+  EXPECT_EQ(swept(), 1);  // one sweep, and no claim left behind
+
+  stop_waiting = false;
+  Span* fresh = central_.cache_span(kClass, &stop_waiting);
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_FALSE(stop_waiting);
+  EXPECT_EQ(swept(), 3);
+  for (Span* s : spans) EXPECT_EQ(s->list_id, full_list(gen_ + 2));
+  central_.uncache_span(fresh);
 }
 
 // The background sweeper's batch (sweeper.cpp): spans popped and claimed under one lock until

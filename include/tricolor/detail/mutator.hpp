@@ -112,4 +112,11 @@ inline void poll_safepoint() {
     safepoint_slow();
 }
 
+// Whether a stop of the world is under way. A thread inside a critical section that may last long
+// (a budget of sweeps, a barrier buffer's flush) ends it at a point where it may, so that the stop
+// waits for one step rather than all of them.
+inline bool world_stop_waiting() {
+  return (g_safepoint_pending.load(std::memory_order_relaxed) & kSafepointStop) != 0;
+}
+
 }  // namespace gc::detail

@@ -81,9 +81,10 @@ void write_barrier_slow(void* slot, const void* old_value, const void* new_value
     if (old_value != nullptr && !test_flag(kTestNoShadeOld))
       append(r, reinterpret_cast<std::uintptr_t>(old_value));
     if (new_value != nullptr) shade_for_barrier(r, reinterpret_cast<std::uintptr_t>(new_value));
-    // Room for the next call's two entries is left, so that append's flush of the whole buffer
-    // inside the section is only for the other callers (a weak_lock that fills it).
-    if (r->barrier_count + 2 <= ThreadRecord::kBarrierBufferEntries) return;
+    // The next call appends two entries at most, and append flushes the whole buffer inside the
+    // section when it fills: so it is flushed here, in chunks, once it has fewer than three free.
+    // Append's flush is then only for the other callers (a weak_lock that fills it).
+    if (r->barrier_count + 2 < ThreadRecord::kBarrierBufferEntries) return;
   }
   flush_own_barrier_buffer(r);
 }

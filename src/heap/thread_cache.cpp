@@ -93,8 +93,9 @@ std::uintptr_t take_cached_slot(MutatorState& m, std::uint8_t span_class, bool& 
   return take_slot(s);
 }
 
-// One attempt to get a slot of `span_class` for the calling thread, with `destructor` (if any)
-// registered while the cache still owns its span; 0 if the OS refused memory.
+// A slot of `span_class` for the calling thread, with `destructor` (if any) registered while the
+// cache still owns its span; 0 if the OS refused memory. A stop of the world that cuts the sweeps
+// short parks the thread between two attempts.
 std::uintptr_t refill_and_take(std::uint8_t span_class, DestructorFn destructor) {
   for (;;) {
     {

@@ -208,6 +208,8 @@ WorldStopped stop_the_world() {
   const std::uint32_t epoch = g_world_epoch.load(std::memory_order_relaxed) + 1;
   g_world_epoch.store(epoch, std::memory_order_release);
   g_safepoint_pending.fetch_or(kSafepointStop, std::memory_order_release);
+  // The threads' time to arrive runs from here: the registry's lock may have taken a while.
+  const std::int64_t raised = now_ns();
 
   // A thread that allocates reaches a safepoint within a microsecond or two. One that has not
   // arrived after kSignalAfterNs is computing without allocating, or blocked outside a blocking
@@ -231,7 +233,7 @@ WorldStopped stop_the_world() {
         continue;
       }
       const std::int64_t now = now_ns();
-      if (now - start >= kSignalAfterNs &&
+      if (now - raised >= kSignalAfterNs &&
           (signalled_at == 0 || now - signalled_at >= kResignalNs)) {
         if (signalled_at == 0) ++stats.signalled;
         signalled_at = now;
@@ -239,7 +241,7 @@ WorldStopped stop_the_world() {
       }
       // A running thread that allocates parks within a microsecond or so: spin for that long
       // rather than pay a futex sleep and wakeup, which alone can take longer than a whole pause.
-      if (now - start < kSpinNs) {
+      if (now - raised < kSpinNs) {
 #if defined(__x86_64__)
         __builtin_ia32_pause();
 #endif

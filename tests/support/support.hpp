@@ -50,17 +50,19 @@ bool eventually(Condition condition) {
 }
 
 // On a registered thread inside a critical section (a test hook's): raises `asked`, for another
-// thread to stop the world, and waits until the stop's signal has landed here and been deferred
-// to the section's end, or 30 seconds have passed. Returns whether it landed. Yields while it
-// waits: under ThreadSanitizer a signal is delivered only at an intercepted call.
+// thread to stop the world, and waits until the stop is under way and its signal has landed here
+// and been deferred to the section's end, or 30 seconds have passed. Returns whether it landed.
+// (The same signal asks for a stack scan during a mark: hence the test of the stop itself.) Yields
+// while it waits: under ThreadSanitizer a signal is delivered only at an intercepted call.
 inline bool ask_for_a_stop_and_wait_until_deferred(std::atomic<bool>& asked) {
   asked.store(true, std::memory_order_release);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   const auto& deferred = gc::detail::t_mutator.stop_deferred;
-  while (deferred.load(std::memory_order_relaxed) == 0 &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::yield();
-  return deferred.load(std::memory_order_relaxed) != 0;
+  auto landed = [&] {
+    return gc::detail::world_stop_waiting() && deferred.load(std::memory_order_relaxed) != 0;
+  };
+  while (!landed() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  return landed();
 }
 
 // Collects with a clean stack.

@@ -3,6 +3,11 @@
 // the collector shades what is left with the world stopped. The test makes a stop land inside the
 // first chunk (the test hook) and looks at the parked thread's buffer: it still holds all but that
 // chunk. Flushed in one critical section, the buffer would be empty when the thread parks.
+//
+// A store puts one entry in the buffer or two (the value it overwrites, if any, and the value it
+// stores), so the buffer fills from an odd or an even count; each test fills it from one. A flush
+// that waited for the buffer to fill exactly would be made inside the store's own critical section
+// from one of the two.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -25,6 +30,8 @@ namespace {
 using gc::detail::MarkHold;
 using test::Tracked;
 
+constexpr std::uint32_t kEntries = gc::detail::ThreadRecord::kBarrierBufferEntries;
+
 struct Holder {
   gc::ptr<Tracked> slot;
 };
@@ -40,35 +47,42 @@ void stop_inside_flush() {
   g_stop_deferred.store(test::ask_for_a_stop_and_wait_until_deferred(g_stop_wanted));
 }
 
-TEST(BarrierBuffer, AStopDuringAFlushWaitsForOneChunk) {
-  constexpr std::uint32_t kEntries = gc::detail::ThreadRecord::kBarrierBufferEntries;
+// Fills a new thread's buffer during a held mark, from an even or an odd count, with stores of two
+// entries each, and stops the world when the thread's flush asks; returns the entries the parked
+// thread still held then.
+std::uint32_t entries_left_at_a_stop_during_the_flush(bool odd) {
+  g_armed = false;
+  g_stop_wanted = false;
+  g_stop_deferred = false;
   gc::detail::set_mark_hold(MarkHold::kAfterRoots);
   gc::detail::start_cycle_for_test();
   gc::detail::wait_for_mark_hold(MarkHold::kAfterRoots);
-  ASSERT_TRUE(gc::detail::marking());
+  EXPECT_TRUE(gc::detail::marking());
 
   std::atomic<gc::detail::ThreadRecord*> record{nullptr};
   std::atomic<bool> flushed{false};
   std::thread actor([&] {
-    record = gc::detail::ensure_registered();
-    gc::ptr<Holder> holder = gc::make<Holder>();
+    gc::detail::ThreadRecord* r = gc::detail::ensure_registered();
+    record = r;
+    gc::ptr<Holder> holder = gc::make<Holder>(), other = gc::make<Holder>();
     gc::ptr<Tracked> a = gc::make<Tracked>(1), b = gc::make<Tracked>(2);
+    holder->slot = a;  // one entry: nothing overwritten
+    if ((r->barrier_count % 2 == 1) != odd) other->slot = a;
+    EXPECT_EQ(r->barrier_count % 2 == 1, odd);
     gc::detail::g_barrier_flush_hook.store(&stop_inside_flush);
     g_armed.store(true);
-    // Each store off the stack puts two entries in the buffer: the old value and the new.
     for (std::uint32_t i = 0; i < kEntries && g_armed.load(); ++i) holder->slot = i % 2 ? a : b;
     gc::detail::g_barrier_flush_hook.store(nullptr);
-    flushed = !g_armed.load();
-    EXPECT_EQ(record.load()->barrier_count, 0u) << "the flush did not finish after the stop";
+    flushed = !g_armed.exchange(false);
+    EXPECT_EQ(r->barrier_count, 0u) << "the flush did not finish after the stop";
   });
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!g_stop_wanted.load(std::memory_order_acquire) &&
+  while (!g_stop_wanted.load(std::memory_order_acquire) && !flushed.load() &&
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::yield();
-  ASSERT_TRUE(g_stop_wanted.load()) << "the buffer never filled";
   std::uint32_t left = 0;
-  {
+  if (g_stop_wanted.load()) {
     std::lock_guard cycle(gc::detail::cycle_mutex());
     gc::detail::WorldStopped world = gc::detail::stop_the_world();
     left = record.load()->barrier_count;
@@ -80,9 +94,21 @@ TEST(BarrierBuffer, AStopDuringAFlushWaitsForOneChunk) {
   gc::detail::finish_sweeping();
   gc::detail::wait_for_destructors();
 
+  EXPECT_TRUE(g_stop_wanted.load()) << "the thread's own flush never ran: flushed in the store";
   EXPECT_TRUE(flushed.load());
   EXPECT_TRUE(g_stop_deferred.load()) << "the stop did not land inside the flush";
+  return left;
+}
+
+TEST(BarrierBuffer, AStopDuringAFlushFromAnOddCountWaitsForOneChunk) {
+  const std::uint32_t left = entries_left_at_a_stop_during_the_flush(/*odd=*/true);
   // The chunk the stop landed in was shaded before the thread parked; the rest waited.
+  EXPECT_GT(left, 0u) << "the whole buffer was flushed inside one critical section";
+  EXPECT_LT(left, kEntries);
+}
+
+TEST(BarrierBuffer, AStopDuringAFlushFromAnEvenCountWaitsForOneChunk) {
+  const std::uint32_t left = entries_left_at_a_stop_during_the_flush(/*odd=*/false);
   EXPECT_GT(left, 0u) << "the whole buffer was flushed inside one critical section";
   EXPECT_LT(left, kEntries);
 }

@@ -23,7 +23,9 @@
 #include "heap/collector.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/page_heap.hpp"
+#include "heap/thread_cache.hpp"
 #include "small_span.hpp"
+#include "tricolor/detail/alloc.hpp"
 #include "tricolor/detail/heap_range.hpp"
 #include "tricolor/detail/mutator.hpp"
 
@@ -235,6 +237,34 @@ TEST_F(CentralComponent, CacheSpanStopsSweepingWhenAStopOfTheWorldIsWaiting) {
   EXPECT_EQ(swept(), 3);
   for (Span* s : spans) EXPECT_EQ(s->list_id, full_list(gen_ + 2));
   central_.uncache_span(fresh);
+}
+
+// The allocation slow path over a stop that cuts cache_span's sweeps short (thread_cache.cpp,
+// refill_and_take): the thread parks, and asks again, a sweep at a time, until it has a slot. Here
+// the stop is only raised, the world never stopped, so nothing parks the thread; a stop taken for
+// the OS refusing memory would run a collection (collect_for_memory), which moves g_sweepgen.
+TEST_F(CentralComponent, AnAllocationWhoseSweepsAStopCutsShortAsksAgainUntilItHasASlot) {
+  Central& global = central(kClass);
+  Span* spans[3];
+  for (Span*& s : spans) {
+    s = global.cache_span(kClass);
+    allocate_slots(s, kSlots);
+    mark_first(s, kSlots);
+  }
+  for (Span* s : spans) global.uncache_span(s);
+  end_cycle();
+
+  g_safepoint_pending.fetch_or(kSafepointStop);
+  void* object = alloc_slow(kClass, nullptr);
+  g_safepoint_pending.fetch_and(~kSafepointStop);
+  ASSERT_NE(object, nullptr);
+  Span* fresh = span_of(reinterpret_cast<std::uintptr_t>(object));
+  for (Span* s : spans) {
+    EXPECT_NE(fresh, s);  // all full
+    EXPECT_EQ(s->sweepgen.load(), gen_ + 2);
+    EXPECT_EQ(s->list_id, full_list(gen_ + 2));
+  }
+  flush_thread_cache(t_mutator, /*keep_unswept=*/false);
 }
 
 // The background sweeper's batch (sweeper.cpp): spans popped and claimed under one lock until

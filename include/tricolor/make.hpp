@@ -156,7 +156,11 @@ requires(!std::is_array_v<T>) ptr<T> make(Args&&... args) {
   detail::ConstructionGuard guard(memory);
   T* object;
   if constexpr (!detail::is_noscan_v<T> && sizeof(T) <= detail::kFreshObjectMaxBytes) {
-    detail::FreshObject fresh(memory, sizeof(T));  // its slots' bits at once (fresh_object.hpp)
+    constexpr std::uint8_t span_class = detail::make_span_class(
+        detail::size_to_class_aligned(sizeof(T) == 0 ? 1 : sizeof(T), alignof(T)), false);
+    static_assert(span_class >= 2, "an object this small is never a large one");
+    // Its slots' bits at once (fresh_object.hpp).
+    detail::FreshObject fresh(memory, sizeof(T), span_class);
     object = detail::construct_object<T>(memory, std::forward<Args>(args)...);
     fresh.publish();
   } else {

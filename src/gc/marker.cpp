@@ -191,7 +191,7 @@ void Marker::scan_object(Span* s, std::uintptr_t object) {
   }
   scanned_bytes_ += static_cast<std::int64_t>(bytes);
   for_each_pointer_word(object, bytes, [&](std::uintptr_t word, std::uint64_t mask) {
-    std::uint64_t bits = g_heap.pointer_bits[word].load(std::memory_order_acquire) & mask;
+    std::uint64_t bits = pointer_bits_of(word) & mask;
     while (bits != 0) {
       const unsigned bit = static_cast<unsigned>(std::countr_zero(bits));
       bits &= bits - 1;

@@ -16,12 +16,12 @@ std::atomic<std::uintptr_t> g_committed_end{0};
 
 // The bytes of the tables that cover the first `heap_bytes` of the reservation, each a mapping of
 // its own: what the OS may have to back once that much heap is in use. The span table has an entry
-// per page, the pointer bitmap a bit per word, and the page heap's bitmap of released pages
-// (page_heap.cpp) a bit per page.
+// per page, the pointer bitmap two bits per word (heap_range.hpp), and the page heap's bitmap of
+// released pages (page_heap.cpp) a bit per page.
 std::size_t side_table_bytes(std::size_t heap_bytes) {
   const std::size_t pages = heap_bytes / kPageSize;
   return os::round_to_os_pages(pages * sizeof(std::atomic<Span*>)) +
-         os::round_to_os_pages(heap_bytes / 64) + os::round_to_os_pages((pages + 63) / 64 * 8);
+         os::round_to_os_pages(heap_bytes / 32) + os::round_to_os_pages((pages + 63) / 64 * 8);
 }
 }  // namespace
 
@@ -34,14 +34,14 @@ void init_address_space() {
     if (base == nullptr) continue;
     const std::size_t pages = size / kPageSize;
     void* spans = os::map_table(pages * sizeof(std::atomic<Span*>));
-    void* bits = os::map_table(size / 64);
+    void* bits = os::map_table(size / 32);
     if (spans != nullptr && bits != nullptr) {
       g_heap.spans = static_cast<std::atomic<Span*>*>(spans);
       g_heap.pointer_bits = static_cast<std::atomic<std::uint64_t>*>(bits);
       break;
     }
     if (spans != nullptr) os::unmap(spans, pages * sizeof(std::atomic<Span*>));
-    if (bits != nullptr) os::unmap(bits, size / 64);
+    if (bits != nullptr) os::unmap(bits, size / 32);
     os::unmap(base, size);
     base = nullptr;
   }

@@ -1,6 +1,12 @@
 // The pointer bitmap's writes that are not a gc::ptr's own: when a slot is freed (by the sweep, by
 // the destructor thread, by an arena), the bits of its words go, so that the slot's next object
 // starts with none. A gc::ptr sets and clears its own bit (include/tricolor/detail/barrier.hpp).
+//
+// Both halves of a freed slot's bits go (detail/heap_range.hpp): the owned word's with a plain
+// store, since whoever frees a slot excludes the only thread that writes that word plainly (a
+// span's slots are freed by its sweep, by its owner, or under the central list's lock while no
+// cache owns it; an arena's owned words are never set); the shared word's atomically, since any
+// thread may change a live neighbour's bit meanwhile.
 #pragma once
 
 #include <cstddef>
@@ -10,16 +16,22 @@
 
 namespace gc::detail {
 
+// Clears both halves of the bits in `mask` of pointer-bitmap word `word`.
+inline void clear_pointer_word(std::uintptr_t word, std::uint64_t mask) {
+  std::atomic<std::uint64_t>* pair = pointer_word_pair(word);
+  if (const std::uint64_t owned = pair[0].load(std::memory_order_relaxed); owned & mask)
+    pair[0].store(owned & ~mask, std::memory_order_relaxed);
+  if (pair[1].load(std::memory_order_relaxed) & mask)
+    pair[1].fetch_and(~mask, std::memory_order_relaxed);
+}
+
 // Clears the pointer bits of [addr, addr + bytes).
 inline void clear_pointer_bits(std::uintptr_t addr, std::size_t bytes) {
-  for_each_pointer_word(addr, bytes, [](std::uintptr_t word, std::uint64_t mask) {
-    auto& w = g_heap.pointer_bits[word];
-    if (w.load(std::memory_order_relaxed) & mask) w.fetch_and(~mask, std::memory_order_relaxed);
-  });
+  for_each_pointer_word(addr, bytes, clear_pointer_word);
 }
 
 // Clears the pointer bits of many ranges given in address order (the slots a sweep frees), with
-// one atomic operation per bitmap word rather than per range: a word's bits are gathered until a
+// one write of each half per bitmap word rather than per range: a word's bits are gathered until a
 // range reaches past it. A bitmap word covers 512 bytes, 32 slots of 16 bytes.
 class PointerBitClearer {
  public:
@@ -39,8 +51,7 @@ class PointerBitClearer {
   }
   void flush() {
     if (mask_ == 0) return;
-    auto& w = g_heap.pointer_bits[word_];
-    if (w.load(std::memory_order_relaxed) & mask_) w.fetch_and(~mask_, std::memory_order_relaxed);
+    clear_pointer_word(word_, mask_);
     mask_ = 0;
   }
 

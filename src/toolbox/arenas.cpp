@@ -213,7 +213,7 @@ void mark_arena_roots(Marker& marker) {
     const std::size_t used = c->used.load(std::memory_order_acquire);
     for_each_pointer_word(c->base, used, [&](std::uintptr_t word, std::uint64_t mask) {
       // Acquire: pairs with slot_born's release, as the object may be under construction.
-      std::uint64_t bits = g_heap.pointer_bits[word].load(std::memory_order_acquire) & mask;
+      std::uint64_t bits = pointer_bits_of(word) & mask;
       const std::uintptr_t first_slot = g_heap.lo.load(std::memory_order_relaxed) + word * 64 * 8;
       while (bits != 0) {
         const auto slot = first_slot + static_cast<std::uintptr_t>(std::countr_zero(bits)) * 8;

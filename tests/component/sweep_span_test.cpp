@@ -135,10 +135,10 @@ TEST_F(SweepSpanComponent, KeepsMarkedAndPinnedObjectsAndFreesTheRest) {
   set_bits(s_->mark_bits, {0, 2, 20, 169});
   set_bits(s_->pinned_bits, {5, 21});
   std::uint64_t bit_of_dead = 0, bit_of_live = 0;
-  auto& word_of_dead = pointer_word(s_->slot_base(1), bit_of_dead);
-  auto& word_of_live = pointer_word(s_->slot_base(2), bit_of_live);
-  word_of_dead.fetch_or(bit_of_dead);
-  word_of_live.fetch_or(bit_of_live);
+  const std::uintptr_t word_of_dead = pointer_word_index(s_->slot_base(1), bit_of_dead);
+  const std::uintptr_t word_of_live = pointer_word_index(s_->slot_base(2), bit_of_live);
+  set_pointer_bits_owned(word_of_dead, bit_of_dead);
+  set_pointer_bits_shared(word_of_live, bit_of_live, /*set=*/true);
   const std::int64_t frees = g_counters.frees.load();
   const std::int64_t heap_alloc = g_counters.heap_alloc.load();
 
@@ -154,8 +154,8 @@ TEST_F(SweepSpanComponent, KeepsMarkedAndPinnedObjectsAndFreesTheRest) {
   EXPECT_EQ(s_->state.load(), SpanState::kInUse);
   EXPECT_EQ(g_counters.frees.load() - frees, 9);  // 1, 3, 4, 6-9, 22, 100
   EXPECT_EQ(heap_alloc - g_counters.heap_alloc.load(), 9 * kSize);
-  EXPECT_EQ(word_of_dead.load() & bit_of_dead, 0u);  // a freed slot keeps no pointer bits
-  EXPECT_NE(word_of_live.load() & bit_of_live, 0u);
+  EXPECT_EQ(pointer_bits_of(word_of_dead) & bit_of_dead, 0u);  // a freed slot keeps no pointer bits
+  EXPECT_NE(pointer_bits_of(word_of_live) & bit_of_live, 0u);
   EXPECT_EQ(dead_objects(), Slots{});
 }
 
@@ -305,15 +305,21 @@ TEST_F(SweepSpanComponent, ClearsThePointerBitsOfTheSlotsItFreesOnly) {
   s_->alloc_count.store(21);
   s_->mark_free_index.store(21);
   set_bits(s_->mark_bits, {1, 10, 11, 20});
+  // Every word a gc::ptr slot, its bit in the owned half, the shared half or both (heap_range.hpp):
+  // in both, the two halves cancel, as when a slot its owner published died in a later change, and
+  // the sweep still clears both.
   for (std::uint32_t i = 0; i < 21; ++i)
-    for_each_pointer_word(s_->slot_base(i), kSize, [](std::uintptr_t word, std::uint64_t mask) {
-      g_heap.pointer_bits[word].fetch_or(mask);
+    for_each_pointer_word(s_->slot_base(i), kSize, [i](std::uintptr_t word, std::uint64_t mask) {
+      if (i % 3 != 1) set_pointer_bits_owned(word, mask);
+      if (i % 3 != 0) pointer_word_pair(word)[1].fetch_or(mask);
     });
   EXPECT_FALSE(sweep());
   for (std::uint32_t i = 0; i < 21; ++i) {
     const bool live = i == 1 || i == 10 || i == 11 || i == 20;
     for_each_pointer_word(s_->slot_base(i), kSize, [&](std::uintptr_t word, std::uint64_t mask) {
-      EXPECT_EQ(g_heap.pointer_bits[word].load() & mask, live ? mask : 0) << "slot " << i;
+      const std::atomic<std::uint64_t>* pair = pointer_word_pair(word);
+      EXPECT_EQ(pair[0].load() & mask, live && i % 3 != 1 ? mask : 0) << "slot " << i;
+      EXPECT_EQ(pair[1].load() & mask, live && i % 3 != 0 ? mask : 0) << "slot " << i;
     });
   }
   // The live slots' bits are the dead slots' to clear when they die.

@@ -158,13 +158,10 @@ std::atomic<std::uint32_t> g_barrier_entries{0};  // added by the member's death
 std::atomic<bool> g_marking_then{false};
 std::atomic<int> g_probe_done{0};
 std::uint32_t g_barrier_before = 0;
-std::atomic<std::uint64_t>* g_member_word = nullptr;
-std::uint64_t g_member_bit = 0;
+const void* g_member_slot = nullptr;
 
 bool pointer_bit(const void* slot) {
-  std::uint64_t bit = 0;
-  auto& word = gc::detail::pointer_word(reinterpret_cast<std::uintptr_t>(slot), bit);
-  return (word.load() & bit) != 0;
+  return gc::detail::is_pointer_slot(reinterpret_cast<std::uintptr_t>(slot));
 }
 
 Dying::~Dying() {
@@ -176,13 +173,12 @@ Dying::~Dying() {
   const std::size_t roots = gc::detail::root_count();
   delete new gc::ptr<Tracked>(member);
   g_root_unregistered.store(gc::detail::root_count() == roots);
-  g_member_word =
-      &gc::detail::pointer_word(reinterpret_cast<std::uintptr_t>(&member), g_member_bit);
+  g_member_slot = &member;
   g_barrier_before = gc::detail::t_mutator.record->barrier_count;
 }
 
 Probe::~Probe() {
-  g_member_bit_kept.store((g_member_word->load() & g_member_bit) != 0);
+  g_member_bit_kept.store(pointer_bit(g_member_slot));
   g_barrier_entries.store(gc::detail::t_mutator.record->barrier_count - g_barrier_before);
   g_probe_done.store(1);
 }

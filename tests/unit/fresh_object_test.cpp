@@ -35,9 +35,7 @@ __attribute__((noinline)) void fill(gc::ptr<Tracked>& slot, int id) {
 }
 
 bool pointer_bit_set(const void* slot) {
-  std::uint64_t bit;
-  auto& word = gc::detail::pointer_word(reinterpret_cast<std::uintptr_t>(slot), bit);
-  return (word.load(std::memory_order_relaxed) & bit) != 0;
+  return gc::detail::is_pointer_slot(reinterpret_cast<std::uintptr_t>(slot));
 }
 
 __attribute__((noinline)) gc::ptr<Tracked> make_leaf(int id) { return gc::make<Tracked>(id); }

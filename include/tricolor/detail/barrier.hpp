@@ -55,11 +55,12 @@ template <class T>
   if (const std::uintptr_t word = fresh_word(slot); word < 64) {
     t_mutator.fresh_bits |= std::uint64_t{1} << word;
   } else if (in_heap(slot)) {
+    // Through the bitmap's shared word, with release: a marker that sees the bit (acquire) also
+    // sees the object's construction so far, such as the zeroing of value-initialisation, not only
+    // the slot's own atomic store.
     std::uint64_t bit;
-    auto& word = pointer_word(reinterpret_cast<std::uintptr_t>(slot), bit);
-    // Release: a marker that sees the bit (acquire) also sees the object's construction so far,
-    // such as the zeroing of value-initialisation, not only the slot's own atomic store.
-    word.fetch_or(bit, std::memory_order_release);
+    const std::uintptr_t word = pointer_word_index(reinterpret_cast<std::uintptr_t>(slot), bit);
+    set_pointer_bits_shared(word, bit, /*set=*/true);
   } else if (!on_my_stack(slot)) {
     register_root(slot);
   }
@@ -96,8 +97,8 @@ inline void slot_dies(T** slot, T* value) {
     t_mutator.fresh_bits &= ~(std::uint64_t{1} << word);
   if (in_heap(slot)) {
     std::uint64_t bit;
-    auto& word = pointer_word(reinterpret_cast<std::uintptr_t>(slot), bit);
-    word.fetch_and(~bit, std::memory_order_relaxed);
+    const std::uintptr_t word = pointer_word_index(reinterpret_cast<std::uintptr_t>(slot), bit);
+    set_pointer_bits_shared(word, bit, /*set=*/false);
   } else {
     unregister_root(slot);
   }

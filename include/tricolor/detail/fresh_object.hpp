@@ -2,11 +2,13 @@
 //
 // Every gc::ptr slot in the managed heap has its bit in the pointer bitmap set while it exists
 // (barrier.hpp). Other threads may set or clear the bits of neighbouring objects in the same
-// bitmap word, so each change is an atomic read-modify-write: a locked instruction that costs about
-// as much as the rest of a small allocation. gc::make knows which object it is constructing, so
-// while the constructor runs, a slot born in that object sets its bit in a word of the thread's
-// own (t_mutator.fresh_bits), and gc::make ORs them into the bitmap when the constructor returns:
-// one atomic instruction per object (two when it straddles two bitmap words), not one per slot.
+// bitmap word, so a slot's own change is an atomic read-modify-write: a locked instruction that
+// costs about as much as the rest of a small allocation. gc::make knows which object it is
+// constructing, so while the constructor runs, a slot born in that object sets its bit in a word of
+// the thread's own (t_mutator.fresh_bits), and gc::make sets them in the bitmap when the
+// constructor returns, with one plain store into the bitmap's owned word while the thread's cache
+// still owns the span (heap_range.hpp), or one atomic instruction when it does not: never one per
+// slot.
 //
 // Invariant: a slot whose bit is still only in fresh_bits is seen by every mark. The marker reads
 // an object's slots through its bitmap bits, and it may scan the object under construction before
@@ -29,6 +31,7 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -39,17 +42,42 @@ namespace gc::detail {
 
 inline constexpr std::size_t kFreshObjectMaxBytes = 64 * sizeof(std::uintptr_t);
 
-// ORs the thread's fresh bits, those of the object at `lo`, into the pointer bitmap.
-inline void publish_fresh_bits(MutatorState& m, std::uintptr_t lo) {
+// Whether the calling thread's cache owns the span of `addr`, an object it is building (so its
+// span is live), as `m.alloc[span_class]`. Only the thread itself changes the answer: its cache
+// gives a span back on its own thread, or at a stop of the world while it is parked at a safepoint,
+// and there is no safepoint between this test and the store it guards. (A signal handler that ran
+// gc::make in between would break the allocation fast path first: neither is reentrant.)
+inline bool cache_owns(const MutatorState& m, std::uint8_t span_class, std::uintptr_t addr) {
+  const Span* s = m.alloc[span_class];  // g_empty_span holds no address
+  return addr - s->base < std::uintptr_t{s->nelems} * s->elem_size;
+}
+
+// The same, for an object whose size class is not at hand.
+inline bool cache_owns_span_of(const MutatorState& m, std::uintptr_t addr) {
+  const Span* s = span_of(addr);
+  return s != nullptr && cache_owns(m, s->span_class, addr);
+}
+
+// Sets the thread's fresh bits, those of the object at `lo`, in the pointer bitmap: with a plain
+// store into the owned words when the thread's cache owns the object's span (`owned`, the common
+// case), else atomically (heap_range.hpp).
+inline void publish_fresh_bits(MutatorState& m, std::uintptr_t lo, bool owned) {
   const std::uint64_t bits = m.fresh_bits;
   m.fresh_bits = 0;
   if (bits == 0) return;
-  const std::uintptr_t index = (lo - g_heap.lo.load(std::memory_order_relaxed)) / 8;
-  const unsigned shift = index % 64;
-  // Release: a marker that sees a bit (acquire) also sees the construction so far.
-  g_heap.pointer_bits[index / 64].fetch_or(bits << shift, std::memory_order_release);
-  if (shift != 0 && (bits >> (64 - shift)) != 0)
-    g_heap.pointer_bits[index / 64 + 1].fetch_or(bits >> (64 - shift), std::memory_order_release);
+  std::uint64_t first_bit;
+  const std::uintptr_t word = pointer_word_index(lo, first_bit);
+  const unsigned shift = static_cast<unsigned>(std::countr_zero(first_bit));
+  // An object of at most 64 words straddles at most two bitmap words, both in its span.
+  const std::uint64_t low = bits << shift;
+  const std::uint64_t high = shift != 0 ? bits >> (64 - shift) : 0;
+  if (owned) [[likely]] {
+    set_pointer_bits_owned(word, low);
+    if (high != 0) set_pointer_bits_owned(word + 1, high);
+  } else {
+    set_pointer_bits_shared(word, low, /*set=*/true);
+    if (high != 0) set_pointer_bits_shared(word + 1, high, /*set=*/true);
+  }
 }
 
 // Size first and last: a reader that finds the size non-zero finds the start that goes with it.
@@ -65,7 +93,8 @@ inline void set_fresh_range(MutatorState& m, std::uintptr_t lo, std::uintptr_t s
 // Publishes the bits of the object under construction, if any, and drops the range.
 inline void publish_and_drop_fresh_object(MutatorState& m) {
   if (m.fresh_size.load(std::memory_order_relaxed) == 0) return;
-  publish_fresh_bits(m, m.fresh_lo.load(std::memory_order_relaxed));
+  const std::uintptr_t lo = m.fresh_lo.load(std::memory_order_relaxed);
+  publish_fresh_bits(m, lo, cache_owns_span_of(m, lo));
   std::atomic_signal_fence(std::memory_order_seq_cst);
   set_fresh_range(m, 0, 0);
 }
@@ -75,13 +104,15 @@ inline void publish_and_drop_fresh_object(MutatorState& m) {
 // members the constructor finished have died and cleared theirs).
 class FreshObject {
  public:
-  FreshObject(void* object, std::size_t bytes) noexcept
-      : hidden_lo_(~reinterpret_cast<std::uintptr_t>(object)) {
+  // `span_class` is the object's: the thread's cache held it when it allocated the object.
+  FreshObject(void* object, std::size_t bytes, std::uint8_t span_class) noexcept
+      : hidden_lo_(~reinterpret_cast<std::uintptr_t>(object)), span_class_(span_class) {
     // This object lives in gc::make's frame: its address names the stack, and so the thread.
     MutatorState& m = mutator_for_frame(this);
     hidden_outer_lo_ = ~m.fresh_lo.load(std::memory_order_relaxed);
     outer_size_ = m.fresh_size.load(std::memory_order_relaxed);
-    if (outer_size_ != 0) publish_fresh_bits(m, ~hidden_outer_lo_);
+    if (outer_size_ != 0)
+      publish_fresh_bits(m, ~hidden_outer_lo_, cache_owns_span_of(m, ~hidden_outer_lo_));
     std::atomic_signal_fence(std::memory_order_seq_cst);
     set_fresh_range(m, ~hidden_lo_, bytes);
   }
@@ -107,7 +138,7 @@ class FreshObject {
         m.fresh_lo.load(std::memory_order_relaxed) != lo)
       return;
     if (constructed) {
-      publish_fresh_bits(m, lo);
+      publish_fresh_bits(m, lo, cache_owns(m, span_class_, lo));
     } else {
       m.fresh_bits = 0;
     }
@@ -121,6 +152,7 @@ class FreshObject {
   std::uintptr_t hidden_lo_;
   std::uintptr_t hidden_outer_lo_ = 0;
   std::uintptr_t outer_size_ = 0;
+  std::uint8_t span_class_;
   bool done_ = false;
 };
 

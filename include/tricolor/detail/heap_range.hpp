@@ -6,6 +6,23 @@
 //   - the pointer bitmap, one bit per 8-byte word, set exactly where a gc::ptr lives in the heap.
 // Both are reserved at once and committed by the OS only where they are touched.
 //
+// The pointer bitmap is two bitmaps interleaved word by word, and a word's bit is the exclusive OR
+// of its bits in the two (Go's collector writes an object's heap bits inside malloc for the same
+// reason: the allocating thread is the one that can write them cheaply):
+//   - the owned word (even index) is written with a plain load and store, no locked instruction:
+//     by the thread whose cache owns the span, when it publishes the bits of an object it has
+//     built (detail/fresh_object.hpp), and by whoever frees slots of a span no other thread can
+//     publish into (the sweep, the owner, the central list's lock; heap/pointer_bitmap.hpp);
+//   - the shared word (odd index) is changed by any thread with an atomic read-modify-write: a
+//     gc::ptr born or dying in an object already built (detail/barrier.hpp), an object published
+//     by a thread that no longer owns its span, a freed slot's bits.
+// Every change to one slot's bit is ordered after the change before it: the program synchronises
+// the constructions and destructions of one object's members, or they race in its own code. So a
+// writer reads the bit's current value from both words without fear of it changing underneath, and
+// the owner's plain store, which rewrites the whole owned word, writes back the other slots' bits
+// as it read them: no other thread writes that word while the owner may. This takes the locked
+// instruction out of every gc::make (docs/design.md, "Pointer bits without a locked instruction").
+//
 // The layout is written once, before `size` is published with a release store; readers load
 // `size` first with acquire, so a reader that sees a non-zero size sees the tables too.
 #pragma once
@@ -19,10 +36,11 @@
 namespace gc::detail {
 
 struct HeapLayout {
-  std::atomic<std::uintptr_t> size{0};                 // bytes reserved; 0 before the heap exists
-  std::atomic<std::uintptr_t> lo{0};                   // first byte of the reservation
-  std::atomic<Span*>* spans = nullptr;                 // span table: (addr - lo) >> kPageShift
-  std::atomic<std::uint64_t>* pointer_bits = nullptr;  // bit (addr - lo) >> 3
+  std::atomic<std::uintptr_t> size{0};  // bytes reserved; 0 before the heap exists
+  std::atomic<std::uintptr_t> lo{0};    // first byte of the reservation
+  std::atomic<Span*>* spans = nullptr;  // span table: (addr - lo) >> kPageShift
+  // Owned and shared words in pairs: bit (addr - lo) >> 3 of each (see above).
+  std::atomic<std::uint64_t>* pointer_bits = nullptr;
 };
 
 inline constinit HeapLayout g_heap;
@@ -38,10 +56,51 @@ inline Span* span_of(std::uintptr_t addr) {
       std::memory_order_acquire);
 }
 
-inline std::atomic<std::uint64_t>& pointer_word(std::uintptr_t addr, std::uint64_t& bit) {
+// The pointer-bitmap word that covers `addr`, and the bit of `addr` in it.
+inline std::uintptr_t pointer_word_index(std::uintptr_t addr, std::uint64_t& bit) {
   const std::uintptr_t index = (addr - g_heap.lo.load(std::memory_order_relaxed)) >> 3;
   bit = std::uint64_t{1} << (index & 63);
-  return g_heap.pointer_bits[index >> 6];
+  return index >> 6;
+}
+
+// The owned word of pointer-bitmap word `word`; its shared word follows it.
+inline std::atomic<std::uint64_t>* pointer_word_pair(std::uintptr_t word) {
+  return g_heap.pointer_bits + 2 * word;
+}
+
+// The bits of pointer-bitmap word `word`: the gc::ptr slots among its 64 heap words.
+inline std::uint64_t pointer_bits_of(std::uintptr_t word,
+                                     std::memory_order order = std::memory_order_acquire) {
+  const std::atomic<std::uint64_t>* pair = pointer_word_pair(word);
+  return pair[0].load(order) ^ pair[1].load(order);
+}
+
+// Whether the heap word at `addr` is a gc::ptr slot.
+inline bool is_pointer_slot(std::uintptr_t addr) {
+  std::uint64_t bit;
+  return (pointer_bits_of(pointer_word_index(addr, bit)) & bit) != 0;
+}
+
+// Makes the bits in `bits` of word `word` all set, or all clear, through the shared word: for any
+// thread. Only the bits that differ change, so a slot born or dying where its bit is already right
+// costs no atomic instruction.
+inline void set_pointer_bits_shared(std::uintptr_t word, std::uint64_t bits, bool set) {
+  std::atomic<std::uint64_t>* pair = pointer_word_pair(word);
+  const std::uint64_t now =
+      pair[0].load(std::memory_order_relaxed) ^ pair[1].load(std::memory_order_relaxed);
+  const std::uint64_t flip = (set ? ~now : now) & bits;
+  // Release: a marker that sees the bit (acquire) also sees the object's construction so far.
+  if (flip != 0) pair[1].fetch_xor(flip, std::memory_order_release);
+}
+
+// Sets the bits in `bits` of word `word` with a plain store of its owned word. Only for the thread
+// whose cache owns the span that the word covers (fresh_object.hpp, publish_fresh_bits).
+inline void set_pointer_bits_owned(std::uintptr_t word, std::uint64_t bits) {
+  std::atomic<std::uint64_t>* pair = pointer_word_pair(word);
+  const std::uint64_t owned = pair[0].load(std::memory_order_relaxed);
+  const std::uint64_t shared = pair[1].load(std::memory_order_relaxed);
+  // A bit whose shared half is set is set when its owned half is clear.
+  pair[0].store((owned & ~bits) | (bits & ~shared), std::memory_order_release);
 }
 
 // Calls fn(word, mask) for each pointer-bitmap word covering [addr, addr + bytes), with the mask of

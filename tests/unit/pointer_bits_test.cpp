@@ -1,0 +1,162 @@
+// ctest-env: GODEBUG=gccheckmark=1
+// The pointer bitmap's two halves (detail/heap_range.hpp): gc::make publishes the bits of an object
+// whose span its thread's cache still owns with a plain store into the owned half, and every other
+// change goes through the shared half atomically. A slot's bit is the two halves' exclusive OR.
+// These tests check where each change lands, and that a thread changing a published object's bits
+// while the owner publishes its neighbours, in the same bitmap word, loses neither's.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "../support/support.hpp"
+#include "tricolor/detail/fresh_object.hpp"
+#include "tricolor/detail/heap_range.hpp"
+
+namespace {
+
+using gc::detail::pointer_word_index;
+using gc::detail::pointer_word_pair;
+using test::Tracked;
+
+struct Halves {
+  bool owned;
+  bool shared;
+};
+
+Halves halves_of(const void* slot) {
+  std::uint64_t bit;
+  const std::uintptr_t word = pointer_word_index(reinterpret_cast<std::uintptr_t>(slot), bit);
+  const std::atomic<std::uint64_t>* pair = pointer_word_pair(word);
+  return {(pair[0].load() & bit) != 0, (pair[1].load() & bit) != 0};
+}
+
+bool is_pointer_slot(const void* slot) {
+  return gc::detail::is_pointer_slot(reinterpret_cast<std::uintptr_t>(slot));
+}
+
+// Two gc::ptr slots, 16 bytes: a bitmap word covers 32 of them.
+struct Pair {
+  gc::ptr<Tracked> left;
+  gc::ptr<Tracked> right;
+};
+
+// A slot born in the constructor or later, or never: std::optional keeps its gc::ptr first.
+struct Cell {
+  explicit Cell(const gc::ptr<Tracked>& value) {
+    if (value) slot.emplace(value);
+  }
+  std::optional<gc::ptr<Tracked>> slot;
+};
+
+TEST(PointerBits, AnObjectItsCacheOwnsIsPublishedIntoTheOwnedHalf) {
+  const gc::ptr<Pair> pair = gc::make<Pair>(gc::make<Tracked>(1), gc::make<Tracked>(2));
+  const void* const slots[] = {&pair->left, &pair->right};
+  for (const void* slot : slots) {
+    const Halves h = halves_of(slot);
+    EXPECT_TRUE(h.owned);
+    EXPECT_FALSE(h.shared) << "a publish by the span's owner took the atomic path";
+  }
+}
+
+TEST(PointerBits, ASlotBornOrDyingInAPublishedObjectChangesTheSharedHalf) {
+  const gc::ptr<Tracked> target = gc::make<Tracked>(1);
+  const gc::ptr<Cell> cell = gc::make<Cell>(target);
+  const void* slot = &*cell->slot;
+  EXPECT_TRUE(halves_of(slot).owned);
+  cell->slot.reset();  // dies: the shared half cancels the owned one
+  EXPECT_FALSE(is_pointer_slot(slot));
+  EXPECT_TRUE(halves_of(slot).owned);
+  EXPECT_TRUE(halves_of(slot).shared);
+  cell->slot.emplace(target);  // born again: the shared half clears
+  EXPECT_TRUE(is_pointer_slot(slot));
+  EXPECT_TRUE(halves_of(slot).owned);
+  EXPECT_FALSE(halves_of(slot).shared);
+}
+
+// Same size and kind as Pair, so the same span class: making enough of them in a constructor
+// moves the constructor's own object's span out of the thread's cache.
+struct Twin {
+  std::optional<gc::ptr<Tracked>> a;
+  bool b = false;
+};
+
+// Its slot is born at the end of its constructor, after the span it lives in has gone back to the
+// central list: its bit must then take the atomic path.
+struct OutlivesItsSpan {
+  OutlivesItsSpan() {
+    const std::uint8_t span_class = gc::detail::make_span_class(
+        gc::detail::size_to_class_aligned(sizeof(Twin), alignof(Twin)), false);
+    const auto* span = gc::detail::t_mutator.alloc[span_class];
+    EXPECT_TRUE(gc::detail::cache_owns(gc::detail::t_mutator, span_class,
+                                       reinterpret_cast<std::uintptr_t>(this)));
+    for (std::uint32_t i = 0; i <= span->nelems; ++i) (void)gc::make<Twin>();
+    owned_at_end = gc::detail::cache_owns(gc::detail::t_mutator, span_class,
+                                          reinterpret_cast<std::uintptr_t>(this));
+    slot.emplace(gc::make<Tracked>(3));
+  }
+  std::optional<gc::ptr<Tracked>> slot;
+  bool owned_at_end = true;
+};
+static_assert(sizeof(OutlivesItsSpan) == sizeof(Twin) && alignof(OutlivesItsSpan) == alignof(Twin));
+
+TEST(PointerBits, AnObjectWhoseSpanLeftTheCacheDuringItsConstructorIsPublishedAtomically) {
+  const gc::ptr<OutlivesItsSpan> object = gc::make<OutlivesItsSpan>();
+  ASSERT_FALSE(object->owned_at_end) << "the constructor did not fill its span";
+  const Halves h = halves_of(&*object->slot);
+  EXPECT_FALSE(h.owned) << "a thread that no longer owns the span stored into the owned half";
+  EXPECT_TRUE(h.shared);
+  EXPECT_EQ((*object->slot)->id, 3);
+}
+
+// One thread makes cells and hands each to a second thread as soon as it is made; the second
+// changes the cell's slot while the first publishes the next cells, whose bits share a bitmap word
+// with it. Every cell's bit must end as its slot does: an owner's plain store that lost the other
+// thread's change, or a change that overwrote the owner's, would leave a bit wrong. Collections
+// run meanwhile under gccheckmark, which stops the program if a lost bit hid a live object.
+TEST(PointerBits, ChangesByAnotherThreadNextToTheOwnersPublishesAreNotLost) {
+  constexpr std::size_t kCells = 300'000;
+  const gc::ptr<Tracked> target = gc::make<Tracked>(7);
+  const gc::ptr<gc::ptr<Cell>[]> cells = gc::make<gc::ptr<Cell>[]>(kCells);
+  std::atomic<std::size_t> made{0};
+  std::thread changer([&] {
+    for (std::size_t i = 0; i < kCells; ++i) {
+      while (made.load(std::memory_order_acquire) <= i) std::this_thread::yield();
+      Cell& cell = *cells[i];
+      switch (i % 3) {
+        case 0:  // made full: dies
+          cell.slot.reset();
+          break;
+        case 1:  // made empty: born
+          cell.slot.emplace(target);
+          break;
+        default:  // made empty: born, dies, born
+          cell.slot.emplace(target);
+          cell.slot.reset();
+          cell.slot.emplace(target);
+      }
+    }
+  });
+  for (std::size_t i = 0; i < kCells; ++i) {
+    cells[i] = gc::make<Cell>(i % 3 == 0 ? target : gc::ptr<Tracked>());
+    made.store(i + 1, std::memory_order_release);
+  }
+  changer.join();
+  gc::collect();
+  std::size_t wrong = 0;
+  for (std::size_t i = 0; i < kCells; ++i) {
+    const Cell& cell = *cells[i];
+    const bool full = i % 3 != 0;
+    ASSERT_EQ(cell.slot.has_value(), full);
+    // The slot's word: where the optional keeps its gc::ptr, full or not.
+    if (is_pointer_slot(&cell.slot) != full) ++wrong;
+  }
+  EXPECT_EQ(wrong, 0u) << "cells whose pointer bit disagrees with their slot";
+  EXPECT_TRUE(target->intact());
+}
+
+}  // namespace

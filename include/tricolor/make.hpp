@@ -155,14 +155,13 @@ requires(!std::is_array_v<T>) ptr<T> make(Args&&... args) {
   void* memory = detail::allocate_for<T>();
   detail::ConstructionGuard guard(memory);
   T* object;
-  if constexpr (!detail::is_noscan_v<T> && sizeof(T) <= detail::kFreshObjectMaxBytes) {
-    constexpr std::uint8_t span_class = detail::make_span_class(
-        detail::size_to_class_aligned(sizeof(T) == 0 ? 1 : sizeof(T), alignof(T)), false);
-    static_assert(span_class >= 2, "an object this small is never a large one");
-    // Its slots' bits at once (fresh_object.hpp).
-    detail::FreshObject fresh(memory, sizeof(T), span_class);
+  constexpr std::uint8_t size_class =
+      detail::size_to_class_aligned(sizeof(T) == 0 ? 1 : sizeof(T), alignof(T));
+  if constexpr (!detail::is_noscan_v<T> && size_class != 0) {
+    // Its slots' bits without a locked instruction (fresh_object.hpp).
+    detail::FreshObject fresh(memory, sizeof(T), detail::make_span_class(size_class, false));
     object = detail::construct_object<T>(memory, std::forward<Args>(args)...);
-    fresh.publish();
+    fresh.done();
   } else {
     object = detail::construct_object<T>(memory, std::forward<Args>(args)...);
   }

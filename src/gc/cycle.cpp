@@ -96,12 +96,6 @@ std::int64_t unused_cached_bytes(const WorldStopped&) {
 // black: it may as well be a finished object whose slots hold the only pointers to others).
 // Each thread's tiny block is shaded, since later tiny objects go into it without any allocation
 // the mark could see.
-//
-// Each thread's object under construction is read conservatively, now: a slot born in it before
-// this point has its pointer bit only in the thread's fresh_bits (detail/fresh_object.hpp), was
-// born with no barrier, and the object may be scanned (its bits followed) before the constructor
-// returns, while the thread's stack is scanned only after: no other scan of this mark would see
-// the slot's value. Slots born after this point shade their values through the barrier.
 void prepare_spans_for_mark(const WorldStopped&, Marker& marker) {
   const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_relaxed);
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
@@ -123,14 +117,10 @@ void prepare_spans_for_mark(const WorldStopped&, Marker& marker) {
       if (in_flight && free_index > 0) marker.shade(s->slot_base(free_index - 1));
     }
   }
-  // Once every thread's spans are set for this mark: a thread's tiny block, or a value in its
-  // object under construction, may lie in a span another thread caches now, whose mark_free_index
-  // must be this mark's before anything in it is taken for allocated black, and whose old marks
-  // must be cleared before this mark sets any.
-  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
-    marker.shade(r->mutator->tiny);
-    scan_object_under_construction(marker, *r->mutator);
-  }
+  // Once every thread's spans are set for this mark: a thread's tiny block may lie in a span
+  // another thread caches now, whose mark_free_index must be this mark's before anything in it is
+  // taken for allocated black, and whose old marks must be cleared before this mark sets any.
+  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) marker.shade(r->mutator->tiny);
 }
 
 // The heap's retained memory may stay 10% above the heap goal (Go's retainExtraPercent), and

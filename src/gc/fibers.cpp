@@ -146,9 +146,9 @@ __attribute__((noinline)) void start_switch_fiber(fiber* to) {
   if (target == from)
     detail::os::fatal("gc::start_switch_fiber to the stack the thread already runs on");
   detail::begin_critical_section();
-  // A constructor that switches away leaves its object to this thread's stack scans no more: its
-  // slots' bits go to the bitmap now (detail/fresh_object.hpp).
-  detail::publish_and_drop_fresh_object(detail::t_mutator);
+  // A constructor that switches away may resume on another thread, where this thread's cache is
+  // not its to write through (detail/fresh_object.hpp).
+  detail::drop_fresh_object(detail::t_mutator);
   // The caller's callee-saved registers, spilled into this frame and copied: the frame is gone by
   // the time the switch happens, but the caller's own frame stays put until the stack resumes.
   __builtin_unwind_init();

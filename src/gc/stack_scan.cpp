@@ -70,15 +70,6 @@ void scan_thread_stacks(Marker& marker, const ThreadRecord* r, const StackExtent
   if (blocked) scan_saved(marker, r->saved_frame, r->saved_frame_words, registers);
   scan_words(marker, extent.sp, r->stack_hi, stack);
   if (extent.signal_hi != 0) scan_words(marker, extent.signal_lo, extent.signal_hi, stack);
-  if (r->mutator != nullptr) scan_object_under_construction(marker, *r->mutator);
-}
-
-void scan_object_under_construction(Marker& marker, const MutatorState& m) {
-  // Size first, as set_fresh_range writes it last.
-  if (const std::uintptr_t size = m.fresh_size.load(std::memory_order_relaxed)) {
-    const std::uintptr_t lo = m.fresh_lo.load(std::memory_order_relaxed);
-    marker.scan_conservative(lo, lo + size, "an object under construction");
-  }
 }
 
 StackExtent stopped_extent(const ThreadRecord* r) {

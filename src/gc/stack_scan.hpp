@@ -45,10 +45,6 @@ class Marker;
 void scan_thread_stacks(Marker& marker, const ThreadRecord* r, const StackExtent& extent,
                         bool blocked, const char* stack = "a stack",
                         const char* registers = "saved registers");
-// Reads conservatively the object gc::make is constructing on the thread whose state is `m`, if
-// any: its slots' bits may not be in the bitmap yet (detail/fresh_object.hpp). Every stack scan
-// does, and mark start for every thread (gc/cycle.cpp).
-void scan_object_under_construction(Marker& marker, const MutatorState& m);
 // The extent of a thread that is stopped (parked, or inside a blocking region).
 StackExtent stopped_extent(const ThreadRecord* r);
 // Scans a suspended stack: its frames above saved_sp and the registers its last switch saved.

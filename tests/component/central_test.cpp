@@ -379,17 +379,19 @@ TEST_F(CentralComponent, ReleaseDestroyedFreesTheDestroyedSlotsOfAListedSpan) {
   for (std::uint32_t i = 0; i < kSlots; ++i) all[i] = i;
   Span* s = swept_span(all, {5, 6, 70});
   EXPECT_EQ(s->list_id, full_list(gen_));
-  // gc::ptrs lived in slots 5 and 6, and in their neighbours 4 and 7: slot 5's bit goes alone,
-  // though the four share a bitmap word.
-  // Slot 5's bit is in both halves of the word (heap_range.hpp), as a slot published by its owner
-  // and then born and dying again leaves it.
-  std::uint64_t bit[8] = {};
-  std::uintptr_t word[8] = {};
-  for (std::uint32_t i : {4, 5, 6, 7}) word[i] = pointer_word_index(s->slot_base(i), bit[i]);
+  // gc::ptrs lived in slots 5, 6 and 70, and in 5's neighbours 4 and 7: the freed slots' bits go
+  // alone, though 4 to 7 share a bitmap word, from whichever half holds them (heap_range.hpp):
+  // slot 5's in the owned half, as its owner set it; 70's in the shared half. Slot 4 holds a
+  // gc::ptr that died: its bit is in both halves, which cancel, and stays so.
+  std::uint64_t bit[71] = {};
+  std::uintptr_t word[71] = {};
+  for (std::uint32_t i : {4, 5, 6, 7, 70}) word[i] = pointer_word_index(s->slot_base(i), bit[i]);
   ASSERT_EQ(word[4], word[7]);
   set_pointer_bits_owned(word[4], bit[4] | bit[5]);
-  set_pointer_bits_shared(word[5], bit[5], /*set=*/false);
-  set_pointer_bits_shared(word[5], bit[5] | bit[6] | bit[7], /*set=*/true);
+  set_pointer_bits_shared(word[4], bit[4], /*set=*/false);
+  set_pointer_bits_shared(word[6], bit[6] | bit[7], /*set=*/true);
+  set_pointer_bits_shared(word[70], bit[70], /*set=*/true);
+  ASSERT_EQ(pointer_word_pair(word[70])[1].load() & bit[70], bit[70]);
   const std::int64_t frees = g_counters.frees.load();
   const std::int64_t heap_alloc = g_counters.heap_alloc.load();
 
@@ -403,9 +405,12 @@ TEST_F(CentralComponent, ReleaseDestroyedFreesTheDestroyedSlotsOfAListedSpan) {
   EXPECT_TRUE(has_bit(s->zombie_bits, 6));
   EXPECT_FALSE(has_bit(s->destroyed_bits, 5));
   EXPECT_FALSE(has_bit(s->destroyed_bits, 70));
-  EXPECT_EQ(pointer_word_pair(word[5])[0].load() & bit[5], 0u);  // both halves
-  EXPECT_EQ(pointer_word_pair(word[5])[1].load() & bit[5], 0u);
-  EXPECT_NE(pointer_bits_of(word[4]) & bit[4], 0u);
+  for (std::uint32_t i : {5, 70}) {
+    EXPECT_EQ(pointer_word_pair(word[i])[0].load() & bit[i], 0u) << "slot " << i;
+    EXPECT_EQ(pointer_word_pair(word[i])[1].load() & bit[i], 0u) << "slot " << i;
+  }
+  EXPECT_EQ(pointer_word_pair(word[4])[0].load() & bit[4], bit[4]);
+  EXPECT_EQ(pointer_word_pair(word[4])[1].load() & bit[4], bit[4]);
   EXPECT_NE(pointer_bits_of(word[6]) & bit[6], 0u);
   EXPECT_NE(pointer_bits_of(word[7]) & bit[7], 0u);
   EXPECT_EQ(s->alloc_count.load(), kSlots - 2);

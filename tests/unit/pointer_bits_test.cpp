@@ -1,9 +1,10 @@
 // ctest-env: GODEBUG=gccheckmark=1
-// The pointer bitmap's two halves (detail/heap_range.hpp): gc::make publishes the bits of an object
-// whose span its thread's cache still owns with a plain store into the owned half, and every other
-// change goes through the shared half atomically. A slot's bit is the two halves' exclusive OR.
-// These tests check where each change lands, and that a thread changing a published object's bits
-// while the owner publishes its neighbours, in the same bitmap word, loses neither's.
+// The pointer bitmap's two halves (detail/heap_range.hpp): a slot born in the object gc::make is
+// constructing, whose span the thread's cache still owns, sets its bit with a plain store into the
+// owned half, and every other change goes through the shared half atomically. A slot's bit is the
+// two halves' exclusive OR. These tests check where each change lands, that a thread changing an
+// object's bits while the owner builds its neighbours, in the same bitmap word, loses neither's,
+// and that a member another thread rebuilds while its constructor is still running keeps its bit.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -53,17 +54,17 @@ struct Cell {
   std::optional<gc::ptr<Tracked>> slot;
 };
 
-TEST(PointerBits, AnObjectItsCacheOwnsIsPublishedIntoTheOwnedHalf) {
+TEST(PointerBits, AnObjectItsCacheOwnsSetsItsBitsInTheOwnedHalf) {
   const gc::ptr<Pair> pair = gc::make<Pair>(gc::make<Tracked>(1), gc::make<Tracked>(2));
   const void* const slots[] = {&pair->left, &pair->right};
   for (const void* slot : slots) {
     const Halves h = halves_of(slot);
     EXPECT_TRUE(h.owned);
-    EXPECT_FALSE(h.shared) << "a publish by the span's owner took the atomic path";
+    EXPECT_FALSE(h.shared) << "a slot born in the span's owner's object took the atomic path";
   }
 }
 
-TEST(PointerBits, ASlotBornOrDyingInAPublishedObjectChangesTheSharedHalf) {
+TEST(PointerBits, ASlotBornOrDyingInABuiltObjectChangesTheSharedHalf) {
   const gc::ptr<Tracked> target = gc::make<Tracked>(1);
   const gc::ptr<Cell> cell = gc::make<Cell>(target);
   const void* slot = &*cell->slot;
@@ -86,7 +87,8 @@ struct Twin {
 };
 
 // Its slot is born at the end of its constructor, after the span it lives in has gone back to the
-// central list: its bit must then take the atomic path.
+// central list: its bit must then take the atomic path. (A slot born before sets it in the owned
+// half, and a thread that later caches the span again writes that half: the first owner must not.)
 struct OutlivesItsSpan {
   OutlivesItsSpan() {
     const std::uint8_t span_class = gc::detail::make_span_class(
@@ -104,7 +106,7 @@ struct OutlivesItsSpan {
 };
 static_assert(sizeof(OutlivesItsSpan) == sizeof(Twin) && alignof(OutlivesItsSpan) == alignof(Twin));
 
-TEST(PointerBits, AnObjectWhoseSpanLeftTheCacheDuringItsConstructorIsPublishedAtomically) {
+TEST(PointerBits, ASlotBornAfterItsSpanLeftTheCacheSetsItsBitAtomically) {
   const gc::ptr<OutlivesItsSpan> object = gc::make<OutlivesItsSpan>();
   ASSERT_FALSE(object->owned_at_end) << "the constructor did not fill its span";
   const Halves h = halves_of(&*object->slot);
@@ -114,7 +116,7 @@ TEST(PointerBits, AnObjectWhoseSpanLeftTheCacheDuringItsConstructorIsPublishedAt
 }
 
 // One thread makes cells and hands each to a second thread as soon as it is made; the second
-// changes the cell's slot while the first publishes the next cells, whose bits share a bitmap word
+// changes the cell's slot while the first builds the next cells, whose bits share a bitmap word
 // with it. Every cell's bit must end as its slot does: an owner's plain store that lost the other
 // thread's change, or a change that overwrote the owner's, would leave a bit wrong. Collections
 // run meanwhile under gccheckmark, which stops the program if a lost bit hid a live object.
@@ -157,6 +159,65 @@ TEST(PointerBits, ChangesByAnotherThreadNextToTheOwnersPublishesAreNotLost) {
   }
   EXPECT_EQ(wrong, 0u) << "cells whose pointer bit disagrees with their slot";
   EXPECT_TRUE(target->intact());
+}
+
+// A constructor hands `this` to another thread, which destroys the member the constructor built
+// and builds it again, with the only pointer to a new object, while the constructor returns. The
+// member's bit must be set at the end: a bit the constructor set late, when gc::make returned,
+// raced with the other thread's two changes and could cancel the second (each side read the
+// other's half before the other wrote it), and the new object was then freed while referenced.
+struct HandsItselfOver;
+
+struct Handover {
+  std::atomic<HandsItselfOver*> object{nullptr};
+  std::atomic<bool> destroyed_member{false};
+  std::atomic<bool> rebuilt_member{false};
+};
+
+struct HandsItselfOver {
+  HandsItselfOver(const gc::ptr<Tracked>& value, Handover& handover) {
+    slot.emplace(value);
+    handover.object.store(this, std::memory_order_release);
+    // Returns as soon as the other thread has destroyed the member, while it builds it again.
+    while (!handover.destroyed_member.load(std::memory_order_acquire)) {
+    }
+  }
+  std::optional<gc::ptr<Tracked>> slot;
+};
+
+TEST(PointerBits, AMemberAnotherThreadRebuildsWhileItsConstructorRunsKeepsItsBit) {
+  constexpr std::size_t kObjects = 100'000;
+  const gc::ptr<Tracked> target = gc::make<Tracked>(1);
+  const gc::ptr<gc::ptr<HandsItselfOver>[]> all = gc::make<gc::ptr<HandsItselfOver>[]>(kObjects);
+  Handover handover;
+  std::atomic<bool> stop{false};
+  std::thread other([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      HandsItselfOver* o = handover.object.exchange(nullptr, std::memory_order_acq_rel);
+      if (o == nullptr) continue;
+      o->slot.reset();
+      handover.destroyed_member.store(true, std::memory_order_release);
+      o->slot.emplace(gc::make<Tracked>(7));
+      handover.rebuilt_member.store(true, std::memory_order_release);
+    }
+  });
+  std::size_t wrong = 0;
+  for (std::size_t i = 0; i < kObjects; ++i) {
+    handover.destroyed_member.store(false, std::memory_order_relaxed);
+    handover.rebuilt_member.store(false, std::memory_order_relaxed);
+    all[i] = gc::make<HandsItselfOver>(target, handover);
+    while (!handover.rebuilt_member.load(std::memory_order_acquire)) {
+    }
+    if (!is_pointer_slot(&*all[i]->slot)) ++wrong;
+  }
+  stop.store(true);
+  other.join();
+  EXPECT_EQ(wrong, 0u) << "rebuilt members whose pointer bit is clear";
+  test::collect_clean();
+  test::collect_clean();
+  std::size_t freed = 0;
+  for (std::size_t i = 0; i < kObjects; ++i) freed += (*all[i]->slot)->intact() ? 0 : 1;
+  EXPECT_EQ(freed, 0u) << "members freed while referenced";
 }
 
 }  // namespace

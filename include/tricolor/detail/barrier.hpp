@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "tricolor/detail/fresh_object.hpp"
 #include "tricolor/detail/heap_range.hpp"
 #include "tricolor/detail/mutator.hpp"
 
@@ -45,19 +46,19 @@ inline bool barrier_on() { return g_barrier_enabled.load(std::memory_order_relax
 // value is in the slot before the test: a test that misses a mark start that follows means the slot
 // existed before it, where the mark finds it.
 //
-// A slot of the object that gc::make is constructing on this thread sets its bit in the thread's
-// fresh_bits instead, with no atomic instruction; gc::make publishes them all at once when the
-// constructor returns; until then mark start and the thread's stack scans read that object
-// conservatively (detail/fresh_object.hpp).
+// A slot of the object that gc::make is constructing on this thread, whose span the thread's cache
+// owns, sets its bit with a plain store into the bitmap's owned half; every other slot in the heap
+// atomically, in the shared half (detail/fresh_object.hpp, heap_range.hpp). Both with release: a
+// marker that sees the bit (acquire) also sees the object's construction so far, such as the
+// zeroing of value-initialisation, not only the slot's own atomic store.
 template <class T>
 [[gnu::always_inline]] inline void slot_born(T** slot, T* value) {
   std::atomic_ref<T*>(*slot).store(value, std::memory_order_relaxed);
-  if (const std::uintptr_t word = fresh_word(slot); word < 64) {
-    t_mutator.fresh_bits |= std::uint64_t{1} << word;
+  if (owns_fresh_slot(t_mutator, slot)) {
+    std::uint64_t bit;
+    const std::uintptr_t word = pointer_word_index(reinterpret_cast<std::uintptr_t>(slot), bit);
+    set_pointer_bits_owned(word, bit);
   } else if (in_heap(slot)) {
-    // Through the bitmap's shared word, with release: a marker that sees the bit (acquire) also
-    // sees the object's construction so far, such as the zeroing of value-initialisation, not only
-    // the slot's own atomic store.
     std::uint64_t bit;
     const std::uintptr_t word = pointer_word_index(reinterpret_cast<std::uintptr_t>(slot), bit);
     set_pointer_bits_shared(word, bit, /*set=*/true);
@@ -91,10 +92,6 @@ inline void slot_dies(T** slot, T* value) {
   const bool shaded = value != nullptr && barrier_on();
   if (shaded) [[unlikely]]
     write_barrier_slow(slot, value, nullptr);
-  // In the object under construction the bit may be in fresh_bits, or published already by a
-  // gc::make nested in the constructor: both go.
-  if (const std::uintptr_t word = fresh_word(slot); word < 64)
-    t_mutator.fresh_bits &= ~(std::uint64_t{1} << word);
   if (in_heap(slot)) {
     std::uint64_t bit;
     const std::uintptr_t word = pointer_word_index(reinterpret_cast<std::uintptr_t>(slot), bit);

@@ -10,18 +10,21 @@
 // of its bits in the two (Go's collector writes an object's heap bits inside malloc for the same
 // reason: the allocating thread is the one that can write them cheaply):
 //   - the owned word (even index) is written with a plain load and store, no locked instruction:
-//     by the thread whose cache owns the span, when it publishes the bits of an object it has
-//     built (detail/fresh_object.hpp), and by whoever frees slots of a span no other thread can
-//     publish into (the sweep, the owner, the central list's lock; heap/pointer_bitmap.hpp);
+//     by the thread whose cache owns the span, as gc::ptr slots are born in the object it is
+//     building (detail/fresh_object.hpp), and by whoever frees slots of a span that no thread's
+//     cache owns meanwhile, or by the owner itself (the sweep, the owner, the central list's lock;
+//     heap/pointer_bitmap.hpp);
 //   - the shared word (odd index) is changed by any thread with an atomic read-modify-write: a
-//     gc::ptr born or dying in an object already built (detail/barrier.hpp), an object published
-//     by a thread that no longer owns its span, a freed slot's bits.
-// Every change to one slot's bit is ordered after the change before it: the program synchronises
-// the constructions and destructions of one object's members, or they race in its own code. So a
-// writer reads the bit's current value from both words without fear of it changing underneath, and
-// the owner's plain store, which rewrites the whole owned word, writes back the other slots' bits
-// as it read them: no other thread writes that word while the owner may. This takes the locked
-// instruction out of every gc::make (docs/design.md, "Pointer bits without a locked instruction").
+//     gc::ptr born or dying anywhere else in the heap (detail/barrier.hpp), a freed slot's bits.
+// Every change to one slot's bit is made when the slot is born or dies, and the program orders
+// those for one slot (it synchronises the constructions and destructions of one object's members,
+// or they race in its own code). So a writer reads the bit's current value from both words without
+// fear of it changing underneath, and the owner's plain store, which rewrites the whole owned word,
+// writes back the other slots' bits as it read them: no other thread writes that word while the
+// owner may. A change made later than its birth or death (a bit deferred to the constructor's end)
+// would break this: another thread's changes to the same slot may then race with it. This takes
+// the locked instruction out of every gc::make (docs/design.md, "Pointer bits without a locked
+// instruction").
 //
 // The layout is written once, before `size` is published with a release store; readers load
 // `size` first with acquire, so a reader that sees a non-zero size sees the tables too.
@@ -94,7 +97,7 @@ inline void set_pointer_bits_shared(std::uintptr_t word, std::uint64_t bits, boo
 }
 
 // Sets the bits in `bits` of word `word` with a plain store of its owned word. Only for the thread
-// whose cache owns the span that the word covers (fresh_object.hpp, publish_fresh_bits).
+// whose cache owns the span that the word covers (fresh_object.hpp, owns_fresh_slot).
 inline void set_pointer_bits_owned(std::uintptr_t word, std::uint64_t bits) {
   std::atomic<std::uint64_t>* pair = pointer_word_pair(word);
   const std::uint64_t owned = pair[0].load(std::memory_order_relaxed);

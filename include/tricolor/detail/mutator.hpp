@@ -49,12 +49,13 @@ struct MutatorState {
   std::uintptr_t dying_lo = 0;
   std::uintptr_t dying_size = 0;
   // The object gc::make is constructing on this thread, [fresh_lo, fresh_lo + fresh_size) (size 0
-  // when none), and the pointer bits of the gc::ptr slots born in it so far, bit i for its word i
-  // (detail/fresh_object.hpp). Atomics, relaxed, for the range: a collector that stopped the thread
-  // reads it, and so may the stop signal's handler.
+  // when none), and its span class: a gc::ptr slot born in it sets its pointer bit with a plain
+  // store while this thread's cache owns the span (detail/fresh_object.hpp). Atomics, relaxed, for
+  // the range: another thread may read it through an address its compiler kept from before a fiber
+  // switch moved it here (mutator_for_frame).
   std::atomic<std::uintptr_t> fresh_lo{0};
   std::atomic<std::uintptr_t> fresh_size{0};
-  std::uint64_t fresh_bits = 0;
+  std::uint8_t fresh_span_class = 0;
   // Depth of library code that holds internal locks; a stop signal that lands inside is deferred
   // until the outermost section ends. Written only by the owner thread (and its signal handler).
   // Relaxed atomics: lock-free, so the signal handler may read and write them.
@@ -72,15 +73,6 @@ inline bool on_my_stack(const void* p) {
   const MutatorState& m = t_mutator;
   return reinterpret_cast<std::uintptr_t>(p) - m.stack_lo.load(std::memory_order_relaxed) <
          m.stack_size.load(std::memory_order_relaxed);
-}
-
-// The word index of `p` in the object under construction, or a value of at least 64 when `p` is
-// not in it.
-inline std::uintptr_t fresh_word(const void* p) {
-  const MutatorState& m = t_mutator;
-  const std::uintptr_t offset =
-      reinterpret_cast<std::uintptr_t>(p) - m.fresh_lo.load(std::memory_order_relaxed);
-  return offset < m.fresh_size.load(std::memory_order_relaxed) ? offset / 8 : 64;
 }
 
 inline bool in_dying_object(const void* p) {

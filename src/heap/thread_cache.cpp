@@ -18,6 +18,7 @@
 #include "heap/destructor_table.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/page_heap.hpp"
+#include "heap/pointer_bitmap.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
 #include "tricolor/detail/alloc.hpp"
@@ -239,6 +240,11 @@ void abandon_allocation(void* object) noexcept {
   if (owned) {
     const std::uint32_t next = s->free_index.load(std::memory_order_relaxed);
     if (index + 1 == next && next % 64 != 0) {
+      // A gc::ptr the constructor built in raw storage of the object, which unwinding did not
+      // destroy, left its bit; the slot's next object must start with none (a sweep clears the
+      // bits of the slots it frees, but this one it never sees). This cache owns the span, so the
+      // owned half is this thread's to write.
+      if (!s->noscan()) clear_pointer_bits(addr, s->elem_size);
       s->free_index.store(index, std::memory_order_relaxed);
       // If a mark started since the slot was taken, the slot's next owner is allocated black.
       if (s->mark_free_index.load(std::memory_order_relaxed) > index)

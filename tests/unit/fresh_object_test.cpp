@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -41,8 +42,8 @@ bool pointer_bit_set(const void* slot) {
 __attribute__((noinline)) gc::ptr<Tracked> make_leaf(int id) { return gc::make<Tracked>(id); }
 
 // Takes its first leaf from the caller (moved out, so the caller's copy is null), runs a whole
-// cycle, then makes its second: no gc::make runs in the constructor before the cycle, so the first
-// slot's bit is still the thread's own while the cycle marks.
+// cycle, then makes its second: the cycle must find the first leaf through the slot of an object
+// whose constructor has not returned.
 struct CollectsWhileBuilt {
   explicit CollectsWhileBuilt(gc::ptr<Tracked>&& leaf) : first(std::move(leaf)) {
     EXPECT_TRUE(pointer_bit_set(&first)) << "the bit is set when the slot is born";
@@ -168,7 +169,7 @@ __attribute__((noinline)) gc::ptr<Link> build_while_spinning() {
   return gc::make<Link>(gc::make<Link>(nullptr, /*spin=*/false), /*spin=*/true);
 }
 
-TEST(FreshObject, AMarkThatScansTheObjectBeforeItsBitsArePublishedKeepsItsSlots) {
+TEST(FreshObject, AMarkThatScansTheObjectBeforeItsConstructorReturnsKeepsItsSlots) {
   std::thread builder([] {
     const gc::ptr<Link> built = build_while_spinning();
     wait_while_the_cycle_ends(g_builder_step);
@@ -327,6 +328,34 @@ TEST(FreshObject, AConstructorThatThrowsLeavesNoBit) {
   ASSERT_NE(g_thrown_slot, nullptr);
   EXPECT_FALSE(pointer_bit_set(g_thrown_slot));
   EXPECT_EQ(gc::detail::t_mutator.fresh_size.load(), 0u);
+}
+
+// A gc::ptr built in raw storage of the object is not destroyed when the constructor throws, so
+// its bit stays; the slot goes back to the span at once (abandon_allocation), and the object
+// built in it next must not find that bit on its own raw bytes.
+const void* g_abandoned = nullptr;
+
+struct BuildsInRawStorage {
+  explicit BuildsInRawStorage(bool then_throw) {
+    if (!then_throw) return;
+    new (storage) gc::ptr<Tracked>(make_leaf(1));  // destroyed by nobody: raw storage
+    g_abandoned = this;
+    throw std::runtime_error("refused");
+  }
+  gc::ptr<Tracked> member;
+  alignas(gc::ptr<Tracked>) unsigned char storage[sizeof(gc::ptr<Tracked>)] = {};
+};
+
+TEST(FreshObject, AConstructorThatThrowsAfterBuildingRawStorageLeavesNoBit) {
+  gc::ptr<BuildsInRawStorage> next;
+  // The slot goes back unless it ends a 64-slot window of its span: then the next one does.
+  for (int attempt = 0; attempt < 3 && (next == nullptr || next.get() != g_abandoned); ++attempt) {
+    EXPECT_THROW(gc::make<BuildsInRawStorage>(true), std::runtime_error);
+    next = gc::make<BuildsInRawStorage>(false);
+  }
+  ASSERT_EQ(next.get(), g_abandoned) << "the abandoned slot was not reused";
+  EXPECT_FALSE(pointer_bit_set(next->storage)) << "the abandoned object's bit outlived it";
+  EXPECT_TRUE(pointer_bit_set(&next->member));
 }
 
 // A large object, in a span of its own that no cache owns: its slots set their bits atomically, as

@@ -35,9 +35,10 @@ namespace gc::detail {
 
 // Whether the calling thread's cache owns the span of `addr`, an object it is building (so its
 // span is live), as `m.alloc[span_class]`. Only the thread itself changes the answer: its cache
-// gives a span back on its own thread, or at a stop of the world while it is parked at a safepoint,
-// and there is no safepoint between this test and the store it guards. (A signal handler that ran
-// gc::make in between would break the allocation fast path first: neither is reentrant.)
+// gives a span back on its own thread, at a stop of the world while it is parked at a safepoint or
+// inside a blocking region, or when it exits or vanishes in a fork; there is no safepoint or
+// blocking region between this test and the store it guards. (A signal handler that ran gc::make
+// in between would break the allocation fast path first: neither is reentrant.)
 inline bool cache_owns(const MutatorState& m, std::uint8_t span_class, std::uintptr_t addr) {
   const Span* s = m.alloc[span_class];  // g_empty_span holds no address
   return addr - s->base < std::uintptr_t{s->nelems} * s->elem_size;
@@ -49,7 +50,7 @@ inline void set_fresh_range(MutatorState& m, std::uintptr_t lo, std::uintptr_t s
   m.fresh_size.store(0, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
   m.fresh_lo.store(lo, std::memory_order_relaxed);
-  m.fresh_span_class = span_class;
+  m.fresh_span_class.store(span_class, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
   m.fresh_size.store(size, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -57,11 +58,14 @@ inline void set_fresh_range(MutatorState& m, std::uintptr_t lo, std::uintptr_t s
 
 // Whether the pointer bit of `slot`, in the heap, may be set with a plain store into the owned
 // half: it lies in the object this thread is constructing, whose span this thread's cache owns.
+// Atomics, relaxed: `m` is t_mutator, which a compiler that kept its address from before a fiber
+// switch moved this code to another thread would make the first thread's (mutator_for_frame;
+// docs/design.md, "Known limits", says what that would cost).
 inline bool owns_fresh_slot(const MutatorState& m, const void* slot) {
   const auto addr = reinterpret_cast<std::uintptr_t>(slot);
   return addr - m.fresh_lo.load(std::memory_order_relaxed) <
              m.fresh_size.load(std::memory_order_relaxed) &&
-         cache_owns(m, m.fresh_span_class, addr);
+         cache_owns(m, m.fresh_span_class.load(std::memory_order_relaxed), addr);
 }
 
 // Drops the range of the object under construction, if any (a fiber switch).
@@ -78,7 +82,7 @@ class FreshObject {
     MutatorState& m = mutator_for_frame(this);
     hidden_outer_lo_ = ~m.fresh_lo.load(std::memory_order_relaxed);
     outer_size_ = m.fresh_size.load(std::memory_order_relaxed);
-    outer_span_class_ = m.fresh_span_class;
+    outer_span_class_ = m.fresh_span_class.load(std::memory_order_relaxed);
     set_fresh_range(m, ~hidden_lo_, bytes, span_class);
   }
   FreshObject(const FreshObject&) = delete;

@@ -55,7 +55,7 @@ struct MutatorState {
   // switch moved it here (mutator_for_frame).
   std::atomic<std::uintptr_t> fresh_lo{0};
   std::atomic<std::uintptr_t> fresh_size{0};
-  std::uint8_t fresh_span_class = 0;
+  std::atomic<std::uint8_t> fresh_span_class{0};
   // Depth of library code that holds internal locks; a stop signal that lands inside is deferred
   // until the outermost section ends. Written only by the owner thread (and its signal handler).
   // Relaxed atomics: lock-free, so the signal handler may read and write them.

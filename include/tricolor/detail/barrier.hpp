@@ -54,14 +54,14 @@ inline bool barrier_on() { return g_barrier_enabled.load(std::memory_order_relax
 template <class T>
 [[gnu::always_inline]] inline void slot_born(T** slot, T* value) {
   std::atomic_ref<T*>(*slot).store(value, std::memory_order_relaxed);
-  if (owns_fresh_slot(t_mutator, slot)) {
+  if (const bool owned = owns_fresh_slot(t_mutator, slot); owned || in_heap(slot)) {
     std::uint64_t bit;
     const std::uintptr_t word = pointer_word_index(reinterpret_cast<std::uintptr_t>(slot), bit);
-    set_pointer_bits_owned(word, bit);
-  } else if (in_heap(slot)) {
-    std::uint64_t bit;
-    const std::uintptr_t word = pointer_word_index(reinterpret_cast<std::uintptr_t>(slot), bit);
-    set_pointer_bits_shared(word, bit, /*set=*/true);
+    if (owned) {
+      set_pointer_bits_owned(word, bit);
+    } else {
+      set_pointer_bits_shared(word, bit, /*set=*/true);
+    }
   } else if (!on_my_stack(slot)) {
     register_root(slot);
   }

@@ -72,10 +72,9 @@ inline std::atomic<std::uint64_t>* pointer_word_pair(std::uintptr_t word) {
 }
 
 // The bits of pointer-bitmap word `word`: the gc::ptr slots among its 64 heap words.
-inline std::uint64_t pointer_bits_of(std::uintptr_t word,
-                                     std::memory_order order = std::memory_order_acquire) {
+inline std::uint64_t pointer_bits_of(std::uintptr_t word) {
   const std::atomic<std::uint64_t>* pair = pointer_word_pair(word);
-  return pair[0].load(order) ^ pair[1].load(order);
+  return pair[0].load(std::memory_order_acquire) ^ pair[1].load(std::memory_order_acquire);
 }
 
 // Whether the heap word at `addr` is a gc::ptr slot.

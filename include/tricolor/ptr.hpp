@@ -73,10 +73,16 @@ class ptr {
     other.reset();
   }
 
-  // A slot on this thread's stack (a temporary, a local) has nothing to undo, and a member of the
-  // dead object being destroyed is not even read (detail/barrier.hpp, slot_dies).
+  // A slot on this thread's stack (a temporary, a local) has nothing to undo unless a mark has yet
+  // to scan the stack, and a member of the dead object being destroyed is not even read
+  // (detail/barrier.hpp, slot_dies).
   ~ptr() {
-    if (detail::on_my_stack(&p_) || detail::in_dying_object(&p_)) [[likely]]
+    if (detail::on_my_stack(&p_)) [[likely]] {
+      if (detail::t_mutator.stack_unscanned.load(std::memory_order_relaxed)) [[unlikely]]
+        die();
+      return;
+    }
+    if (detail::in_dying_object(&p_)) [[likely]]
       return;
     die();
   }

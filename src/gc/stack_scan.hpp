@@ -23,6 +23,10 @@
 // Signal stacks: a thread stopped inside a handler on its alternate signal stack is scanned on
 // both stacks (StackExtent, runtime/stop_the_world.hpp).
 //
+// Until its stack is scanned, a thread's `stack_unscanned` flag is up: a gc::ptr on that stack that
+// lets go of its value shades it, since a thread whose stack is scanned may have copied it
+// (gc/write_barrier.cpp).
+//
 // Threads that register during a mark start with a scanned (empty) stack; a thread that exits
 // unscanned is counted as scanned, since its stack dies with it, and is never due again (it still
 // passes a safepoint after leaving the registry). Mark termination waits for stacks_pending to
@@ -63,7 +67,8 @@ void scan_blocked_stacks();
 // The same, and it sends the stop signal to due threads that have been running for more than a
 // millisecond without scanning.
 void scan_or_prod_stacks(int stop_signal);
-// Mark termination: the "scan stacks" safepoint request is over.
+// Mark termination, world stopped (so registry locked): the "scan stacks" safepoint request is
+// over.
 void end_stack_scans();
 
 }  // namespace gc::detail

@@ -68,16 +68,41 @@ void append(ThreadRecord* r, std::uintptr_t value) {
   if (r->barrier_count == ThreadRecord::kBarrierBufferEntries) flush_barrier_buffer(r);
 }
 
+// Whether the stack this thread runs on has been scanned by the mark under way. Inside a critical
+// section, where no mark starts or ends.
+bool own_stack_scanned(const ThreadRecord* r) {
+  return r->current_stack->scanned_cycle.load(std::memory_order_relaxed) ==
+         g_mark.cycle.load(std::memory_order_relaxed);
+}
+
 }  // namespace
 
 void write_barrier_slow(void* slot, const void* old_value, const void* new_value) {
-  if (on_my_stack(slot)) return;  // stacks are scanned, not barriered
-  ThreadRecord* r = ensure_registered();
-  if (on_my_stack(slot)) return;  // registration just learned where the stack is
-  check_not_in_blocking_region("a write to a gc::ptr off the stack during a mark");
+  ThreadRecord* r = t_mutator.record;
+  bool own_stack = on_my_stack(slot);
+  if (!own_stack) {
+    r = ensure_registered();
+    // Registration just learned where the stack is. Registered during a mark, the thread's stack
+    // counts as scanned (gc/stack_scan.hpp), so a slot on it needs nothing.
+    if (on_my_stack(slot)) return;
+    check_not_in_blocking_region("a write to a gc::ptr off the stack during a mark");
+  }
+  // A slot on this thread's own stack needs no barrier once the stack is scanned: stacks are
+  // scanned, not barriered. Before its scan, the value such a slot lets go of may have been
+  // copied by a thread whose stack is scanned already (a worker running a lambda that captured a
+  // local by reference): this stack's scan would not find it, and the copy's stack is not scanned
+  // again, so it is shaded. The slot's new value needs nothing: the scan to come finds it.
+  if (own_stack &&
+      (old_value == nullptr || !t_mutator.stack_unscanned.load(std::memory_order_relaxed)))
+    return;
+  TRICOLOR_DCHECK(r != nullptr, "a slot on the stack of a thread the collector does not know");
   {
     CriticalSection critical;
     if (!marking()) return;  // a late call: see the header
+    if (own_stack) {
+      if (own_stack_scanned(r)) return;
+      new_value = nullptr;
+    }
     if (old_value != nullptr && !test_flag(kTestNoShadeOld))
       append(r, reinterpret_cast<std::uintptr_t>(old_value));
     if (new_value != nullptr) shade_for_barrier(r, reinterpret_cast<std::uintptr_t>(new_value));

@@ -5,13 +5,17 @@
 //   - a pointer overwritten in the heap, whose only other copy sits on a stack the mark has
 //     already scanned, is shaded by the deletion half;
 //   - an object allocated during the mark, held only by a scanned stack, is black;
-//   - a root registered during the mark, after the roots were scanned, has its value shaded.
+//   - a root registered during the mark, after the roots were scanned, has its value shaded;
+//   - a gc::ptr that a thread with a scanned stack copied from a stack the mark has not scanned is
+//     shaded when the slot it was copied from lets go of it.
 // Each scenario runs twice: as the collector runs it (the object survives), and with its half of
 // the barrier (or black allocation) switched off, to show that the scenario does reach the case
 // (the object is freed while reachable: its destructor runs).
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <new>
+#include <optional>
 #include <thread>
 
 #include "../support/held_mark.hpp"
@@ -73,13 +77,17 @@ void pointer_moved_from_an_unscanned_stack_into_a_black_object(unsigned switched
   gc::collect();
   std::atomic<int> step{0};
   std::thread mover([&] {
-    gc::ptr<Tracked> x = gc::make<Tracked>(1);  // only on this stack
+    // Only on this stack, and as a raw pointer: a gc::ptr on an unscanned stack would have its
+    // value shaded when it dies, by the deletion half (see the copy scenario below).
+    Tracked* const x = gc::make<Tracked>(1).get();
     // The latest slot of a thread stopped by signal at mark start is shaded: take another after x.
     gc::make<Tracked>(2);
     step.store(1, std::memory_order_release);
     spin_until(step, 2);  // mark start stops this thread by signal: it never reaches a safepoint
-    g_root->next = x;     // the root object is black by now
-  });                     // and the thread leaves: its stack is never scanned
+    // The root object is black by now. Built in place, so no gc::ptr on this stack holds x.
+    g_root->next.~ptr();
+    new (&g_root->next) gc::ptr<Tracked>(x);
+  });  // and the thread leaves: its stack is never scanned
   spin_until(step, 1);
   start_held_cycle(MarkHold::kAfterRoots);
   switch_off(switched_off);
@@ -149,8 +157,9 @@ gc::ptr<Tracked>* g_late_root = nullptr;
 void root_registered_during_marking(unsigned switched_off) {
   std::atomic<int> step{0};
   std::thread registrar([&] {
-    gc::ptr<Tracked> x = gc::make<Tracked>(30);  // only on this stack
-    gc::make<Tracked>(31);                       // see the insertion scenario
+    Tracked* const x =
+        gc::make<Tracked>(30).get();  // only on this stack: see the insertion scenario
+    gc::make<Tracked>(31);
     step.store(1, std::memory_order_release);
     spin_until(step, 2);
     g_late_root = new gc::ptr<Tracked>(x);  // a root in malloc memory, born during the mark
@@ -174,4 +183,57 @@ TEST(Barrier, WithoutTheInsertionHalfTheLateRootIsLost) {
   EXPECT_EQ(Tracked::destroyed.load(), 1);  // x, while the root still points to it
 }
 
+// A copy taken from another thread's stack: a thread whose stack is scanned copies a gc::ptr that
+// lives on the stack of a thread the mark has not scanned yet, and that thread then lets go of its
+// own copy. Neither stack is scanned again with the value on it, so the value must be shaded when
+// the unscanned thread's slot lets go of it: the deletion half, for a slot on the writer's own
+// stack, while that stack is unscanned. (A lambda that captures a local by reference, run by a
+// worker thread, is this case.)
+enum class LetGo { kAssign, kDestroy };
+
+gc::ptr<Tracked>* volatile g_holder_slot = nullptr;
+
+[[gnu::noinline]] void hold_then_let_go(std::atomic<int>& step, LetGo how) {
+  std::optional<gc::ptr<Tracked>> held;
+  held.emplace(gc::make<Tracked>(40));  // only on this stack
+  gc::make<Tracked>(41);                // see the insertion scenario
+  g_holder_slot = &*held;
+  step.store(1, std::memory_order_release);
+  spin_until(step, 2);  // unscanned: it never reaches a safepoint while the mark is held
+  if (how == LetGo::kAssign) {
+    *held = nullptr;
+  } else {
+    held.reset();
+  }
+  step.store(3, std::memory_order_release);
+}
+
+void copy_from_an_unscanned_stack(LetGo how, unsigned switched_off) {
+  std::atomic<int> step{0};
+  std::thread holder([&] { hold_then_let_go(step, how); });  // it leaves with its stack unscanned
+  spin_until(step, 1);
+  test::during_a_held_mark(MarkHold::kAfterRoots, switched_off, [&](auto wait) {
+    gc::ptr<Tracked> mine = *g_holder_slot;  // this thread was born in the mark: scanned stack
+    step.store(2, std::memory_order_release);
+    spin_until(step, 3);
+    holder.join();
+    wait();
+    EXPECT_TRUE(switched_off != 0 || mine->intact());
+  });
+}
+
+TEST(Barrier, ACopyTakenFromAnUnscannedStackIsShadedWhenItsSlotIsOverwritten) {
+  copy_from_an_unscanned_stack(LetGo::kAssign, 0);
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+}
+
+TEST(Barrier, ACopyTakenFromAnUnscannedStackIsShadedWhenItsSlotDies) {
+  copy_from_an_unscanned_stack(LetGo::kDestroy, 0);
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+}
+
+TEST(Barrier, WithoutTheDeletionHalfTheCopyFromAnUnscannedStackIsLost) {
+  copy_from_an_unscanned_stack(LetGo::kAssign, gc::detail::kTestNoShadeOld);
+  EXPECT_EQ(Tracked::destroyed.load(), 1);  // x, while the copying thread still holds it
+}
 }  // namespace

@@ -8,7 +8,9 @@
 //
 // The write barrier: while the collector marks concurrently, a store into a slot that is not on a
 // stack shades both the value it overwrites and the value it stores (Go's hybrid Yuasa–Dijkstra
-// barrier); a slot that is born shades its value, a slot that dies shades its last value. When no
+// barrier); a slot that is born shades its value, a slot that dies shades its last value. A slot on
+// the storing thread's own stack shades the value it lets go of while the mark has yet to scan that
+// stack, since another thread may have copied it from there (write_barrier_slow). When no
 // cycle is marking the barrier costs one relaxed load and a predictable branch. Slots are written
 // with relaxed atomic stores because the marker may read them concurrently.
 //
@@ -73,10 +75,10 @@ template <class T>
 // A slot that dies, holding `value`: the barrier shades its last value, and it gives up its
 // pointer bit or its root.
 //
-// Except a slot on this thread's stack, which has neither, and whose value needs no shade: stacks
-// are scanned, not barriered (write_barrier_slow returns at once for them), so its death is
-// nothing to the collector. ~ptr tests for it first, as the temporaries of an expression die there
-// by the million.
+// Except a slot on this thread's stack, which has neither, and whose value needs a shade only while
+// a mark has yet to scan the stack (write_barrier_slow): otherwise stacks are scanned, not
+// barriered, so its death is nothing to the collector. ~ptr tests for it first, as the temporaries
+// of an expression die there by the million.
 //
 // Except a slot inside the dead object whose destructor this thread runs (the destructor thread,
 // gc/destructors.cpp; the caller tests in_dying_object first): that one does nothing at all, and
@@ -88,7 +90,13 @@ template <class T>
 // dead object's dead children for another cycle.)
 template <class T>
 inline void slot_dies(T** slot, T* value) {
-  if (on_my_stack(slot)) return;
+  if (on_my_stack(slot)) {
+    // Unless the mark has yet to scan this stack, and another thread may hold a copy of the value
+    // it took from here (write_barrier_slow).
+    if (value != nullptr && barrier_on()) [[unlikely]]
+      write_barrier_slow(slot, value, nullptr);
+    return;
+  }
   const bool shaded = value != nullptr && barrier_on();
   if (shaded) [[unlikely]]
     write_barrier_slow(slot, value, nullptr);

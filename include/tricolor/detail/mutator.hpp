@@ -61,6 +61,11 @@ struct MutatorState {
   // Relaxed atomics: lock-free, so the signal handler may read and write them.
   std::atomic<int> critical_depth{0};
   std::atomic<int> stop_deferred{0};
+  // True from mark start until the mark has scanned this thread's stack (set by the collector with
+  // the world stopped, cleared by whoever scans it): while it is, a gc::ptr on this stack that dies
+  // or is overwritten has its value shaded, since another thread may hold a copy taken from here
+  // (write_barrier_slow). Relaxed: a stale true only costs a call that finds nothing to do.
+  std::atomic<bool> stack_unscanned{false};
 };
 
 inline constinit thread_local MutatorState t_mutator{};

@@ -30,9 +30,10 @@
 namespace gc::detail {
 
 enum BarrierTestFlags : unsigned {
-  kTestNoShadeOld = 1,    // the deletion half: the value a store overwrites
-  kTestNoShadeNew = 2,    // the insertion half: the value stored, or a new slot's value
-  kTestNoBlackAlloc = 4,  // objects allocated while marking are white
+  kTestNoShadeOld = 1,       // the deletion half: the value a store overwrites
+  kTestNoShadeNew = 2,       // the insertion half: the value stored, or a new slot's value
+  kTestNoBlackAlloc = 4,     // objects allocated while marking are white
+  kTestNoShadeOwnStack = 8,  // a slot on its thread's unscanned stack: the value it lets go of
 };
 
 enum class MarkHold : std::uint32_t { kNone, kAfterStart, kAfterRoots };

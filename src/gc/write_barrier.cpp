@@ -69,10 +69,29 @@ void append(ThreadRecord* r, std::uintptr_t value) {
 }
 
 // Whether the stack this thread runs on has been scanned by the mark under way. Inside a critical
-// section, where no mark starts or ends.
+// section of a thread outside any blocking region, where no mark starts or ends.
 bool own_stack_scanned(const ThreadRecord* r) {
   return r->current_stack->scanned_cycle.load(std::memory_order_relaxed) ==
          g_mark.cycle.load(std::memory_order_relaxed);
+}
+
+// A slot on this thread's own stack needs no barrier once the stack is scanned: stacks are scanned,
+// not barriered. Before its scan, the value such a slot lets go of may have been copied by a thread
+// whose stack is scanned already (a worker running a lambda that captured a local by reference):
+// this stack's scan would not find it, and the copy's stack is not scanned again, so it is shaded.
+// The slot's new value needs nothing: the scan to come finds it.
+//
+// Except inside a blocking region, where the thread counts as stopped, so that its buffer is the
+// collector's to flush; and where it needs no shade either. Its slots there lie below the region's
+// frame, which the collector's scan of the stack does not cover; their values came from the frames
+// above it, which the region leaves alone and the scan covers, or from the heap, where the other
+// threads' barriers guard them (the region may neither allocate nor store into the heap during a
+// mark).
+bool own_stack_slot_needs_shade(const ThreadRecord* r, const void* old_value) {
+  if (old_value == nullptr || !t_mutator.stack_unscanned.load(std::memory_order_relaxed))
+    return false;
+  TRICOLOR_DCHECK(r != nullptr, "a slot on the stack of a thread the collector does not know");
+  return !r->in_blocking_region.load(std::memory_order_relaxed) && !test_flag(kTestNoShadeOwnStack);
 }
 
 }  // namespace
@@ -87,15 +106,7 @@ void write_barrier_slow(void* slot, const void* old_value, const void* new_value
     if (on_my_stack(slot)) return;
     check_not_in_blocking_region("a write to a gc::ptr off the stack during a mark");
   }
-  // A slot on this thread's own stack needs no barrier once the stack is scanned: stacks are
-  // scanned, not barriered. Before its scan, the value such a slot lets go of may have been
-  // copied by a thread whose stack is scanned already (a worker running a lambda that captured a
-  // local by reference): this stack's scan would not find it, and the copy's stack is not scanned
-  // again, so it is shaded. The slot's new value needs nothing: the scan to come finds it.
-  if (own_stack &&
-      (old_value == nullptr || !t_mutator.stack_unscanned.load(std::memory_order_relaxed)))
-    return;
-  TRICOLOR_DCHECK(r != nullptr, "a slot on the stack of a thread the collector does not know");
+  if (own_stack && !own_stack_slot_needs_shade(r, old_value)) return;
   {
     CriticalSection critical;
     if (!marking()) return;  // a late call: see the header

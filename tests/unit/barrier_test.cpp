@@ -14,7 +14,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <new>
 #include <optional>
 #include <thread>
 
@@ -26,6 +25,7 @@
 #include "gc/mark_workers.hpp"
 #include "gc/sweeper.hpp"
 #include "gc/test_hooks.hpp"
+#include "runtime/thread_registry.hpp"
 
 namespace {
 
@@ -77,20 +77,18 @@ void pointer_moved_from_an_unscanned_stack_into_a_black_object(unsigned switched
   gc::collect();
   std::atomic<int> step{0};
   std::thread mover([&] {
-    // Only on this stack, and as a raw pointer: a gc::ptr on an unscanned stack would have its
-    // value shaded when it dies, by the deletion half (see the copy scenario below).
-    Tracked* const x = gc::make<Tracked>(1).get();
+    gc::ptr<Tracked> x = gc::make<Tracked>(1);  // only on this stack
     // The latest slot of a thread stopped by signal at mark start is shaded: take another after x.
     gc::make<Tracked>(2);
     step.store(1, std::memory_order_release);
     spin_until(step, 2);  // mark start stops this thread by signal: it never reaches a safepoint
-    // The root object is black by now. Built in place, so no gc::ptr on this stack holds x.
-    g_root->next.~ptr();
-    new (&g_root->next) gc::ptr<Tracked>(x);
-  });  // and the thread leaves: its stack is never scanned
+    g_root->next = x;     // the root object is black by now
+  });                     // and the thread leaves: its stack is never scanned
   spin_until(step, 1);
   start_held_cycle(MarkHold::kAfterRoots);
-  switch_off(switched_off);
+  // x dies on the mover's unscanned stack, which would shade it: that is the copy scenario's case
+  // below, switched off here in both runs so that only the insertion half can keep x.
+  switch_off(switched_off | gc::detail::kTestNoShadeOwnStack);
   step.store(2, std::memory_order_release);
   mover.join();
   finish_cycle();
@@ -157,16 +155,15 @@ gc::ptr<Tracked>* g_late_root = nullptr;
 void root_registered_during_marking(unsigned switched_off) {
   std::atomic<int> step{0};
   std::thread registrar([&] {
-    Tracked* const x =
-        gc::make<Tracked>(30).get();  // only on this stack: see the insertion scenario
-    gc::make<Tracked>(31);
+    gc::ptr<Tracked> x = gc::make<Tracked>(30);  // only on this stack
+    gc::make<Tracked>(31);                       // see the insertion scenario
     step.store(1, std::memory_order_release);
     spin_until(step, 2);
     g_late_root = new gc::ptr<Tracked>(x);  // a root in malloc memory, born during the mark
   });                                       // the thread leaves unscanned
   spin_until(step, 1);
   start_held_cycle(MarkHold::kAfterRoots);
-  switch_off(switched_off);
+  switch_off(switched_off | gc::detail::kTestNoShadeOwnStack);  // see the insertion scenario
   step.store(2, std::memory_order_release);
   registrar.join();
   finish_cycle();
@@ -232,8 +229,46 @@ TEST(Barrier, ACopyTakenFromAnUnscannedStackIsShadedWhenItsSlotDies) {
   EXPECT_EQ(Tracked::destroyed.load(), 0);
 }
 
-TEST(Barrier, WithoutTheDeletionHalfTheCopyFromAnUnscannedStackIsLost) {
-  copy_from_an_unscanned_stack(LetGo::kAssign, gc::detail::kTestNoShadeOld);
+TEST(Barrier, WithoutTheShadeOnTheUnscannedStackTheOverwrittenCopyIsLost) {
+  copy_from_an_unscanned_stack(LetGo::kAssign, gc::detail::kTestNoShadeOwnStack);
   EXPECT_EQ(Tracked::destroyed.load(), 1);  // x, while the copying thread still holds it
+}
+
+TEST(Barrier, WithoutTheShadeOnTheUnscannedStackTheCopyOfADeadSlotIsLost) {
+  copy_from_an_unscanned_stack(LetGo::kDestroy, gc::detail::kTestNoShadeOwnStack);
+  EXPECT_EQ(Tracked::destroyed.load(), 1);
+}
+
+// A thread inside a blocking region counts as stopped, so its barrier buffer is the collector's: a
+// copy it drops on its own unscanned stack there shades nothing (the frames above the region, which
+// the collector scans, still hold the value).
+TEST(Barrier, AThreadInABlockingRegionLeavesItsBufferToTheCollector) {
+  std::atomic<int> step{0};
+  std::atomic<long> appended{-1};
+  std::thread blocked([&] {
+    gc::ptr<Tracked> x = gc::make<Tracked>(50);
+    step.store(1, std::memory_order_release);
+    spin_until(step, 2);  // stopped by signal at mark start: unscanned
+    {
+      gc::blocking_region region;
+      // Read while the collector is held: it flushes this buffer only at termination.
+      const gc::detail::ThreadRecord* r = gc::detail::t_mutator.record;
+      const long before = r->barrier_count;
+      { gc::ptr<Tracked> y = x; }  // a copy on its own stack, dropped: allowed in a region
+      appended.store(r->barrier_count - before, std::memory_order_release);
+      step.store(3, std::memory_order_release);
+      spin_until(step, 4);  // still in the region while the collector ends the mark
+    }
+    EXPECT_TRUE(x->intact());
+  });
+  spin_until(step, 1);
+  start_held_cycle(MarkHold::kAfterStart);
+  step.store(2, std::memory_order_release);
+  spin_until(step, 3);
+  finish_cycle();
+  step.store(4, std::memory_order_release);
+  blocked.join();
+  EXPECT_EQ(appended.load(), 0);
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
 }
 }  // namespace

@@ -36,6 +36,13 @@ bool commit(void* p, std::size_t bytes) {
 
 void release(void* p, std::size_t bytes) { ::madvise(p, bytes, MADV_DONTNEED); }
 
+void populate(void* p, std::size_t bytes) {
+#ifndef MADV_POPULATE_WRITE
+  constexpr int MADV_POPULATE_WRITE = 23;  // <sys/mman.h> of a C library older than the kernel
+#endif
+  ::madvise(p, bytes, MADV_POPULATE_WRITE);
+}
+
 void retire(void* p, std::size_t bytes) {
   ::madvise(p, bytes, MADV_DONTNEED);
   // A range that did not become inaccessible would let a use after free read reused memory.

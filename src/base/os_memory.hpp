@@ -31,6 +31,10 @@ void* reserve(std::size_t bytes, std::size_t align);
 bool commit(void* p, std::size_t bytes);
 // Returns the physical pages of a committed range to the OS; the range stays usable and reads zero.
 void release(void* p, std::size_t bytes);
+// Backs a committed range with physical pages now, in one call, rather than with a page fault at
+// each page's first touch (MADV_POPULATE_WRITE, Linux 5.14). Best effort: where the kernel lacks it
+// or refuses, the pages fault in later as before.
+void populate(void* p, std::size_t bytes);
 // Gives a committed range's memory back and makes every access to it fault (freed arena chunks);
 // commit() makes it usable again, zero-filled.
 void retire(void* p, std::size_t bytes);

@@ -11,11 +11,14 @@
 #include "heap/page_heap.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "gc/startup.hpp"
 #include "heap/address_space.hpp"
@@ -38,8 +41,8 @@ class PageHeapComponent : public testing::Test {
   void SetUp() override { gc::detail::ensure_runtime(); }
 
   // A span of `npages` pages, published as its user would publish it (free() takes spans in use).
-  Span* take(std::size_t npages) {
-    Span* s = heap_.allocate(npages, 1);
+  Span* take(std::size_t npages, std::uint32_t slots = 1) {
+    Span* s = heap_.allocate(npages, slots);
     if (s != nullptr) s->state.store(SpanState::kInUse, std::memory_order_release);
     return s;
   }
@@ -268,6 +271,43 @@ TEST_F(PageHeapComponent, ReleasedPagesReadAsZeroWhenTheyAreUsedAgain) {
   std::size_t nonzero = 0;
   for (std::size_t i = 0; i < kP; ++i) nonzero += bytes[i] != 0;
   EXPECT_EQ(nonzero, 0u);
+}
+
+// How many OS pages of [base, base + bytes) have physical memory.
+std::size_t resident_os_pages(std::uintptr_t base, std::size_t bytes) {
+  const auto os_page = static_cast<std::size_t>(::getpagesize());
+  std::vector<unsigned char> in_core(bytes / os_page);
+  if (::mincore(reinterpret_cast<void*>(base), bytes, in_core.data()) != 0) return SIZE_MAX;
+  std::size_t resident = 0;
+  for (unsigned char page : in_core) resident += page & 1;
+  return resident;
+}
+
+// A span of small objects gets its pages backed when it is taken (os::populate), not by a fault at
+// each first touch; a large object's span is left to fault.
+TEST_F(PageHeapComponent, ASpanOfSmallObjectsHasItsPagesBackedWhenTaken) {
+  const std::size_t os_pages_per_page = kP / static_cast<std::size_t>(::getpagesize());
+  Span* small = take(2, 16);
+  Span* large = take(4, 1);
+  ASSERT_TRUE(small && large);
+  EXPECT_EQ(resident_os_pages(small->base, 2 * kP), 2 * os_pages_per_page);
+  EXPECT_EQ(resident_os_pages(large->base, 4 * kP), 0u);
+}
+
+TEST_F(PageHeapComponent, ReleasedPagesAreBackedAgainWhenASpanOfSmallObjectsTakesThem) {
+  const std::size_t os_pages_per_page = kP / static_cast<std::size_t>(::getpagesize());
+  Span* a = take(1, 16);
+  origin_ = a->base;
+  Span* b = take(1, 16);
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(b->base, page(1));
+  heap_.free(b);
+  EXPECT_EQ(heap_.release_free_pages(), 127 * kP);
+  EXPECT_EQ(resident_os_pages(page(1), kP), 0u);
+  Span* c = take(1, 16);
+  ASSERT_EQ(c->base, page(1));
+  EXPECT_EQ(resident_os_pages(page(1), kP), os_pages_per_page);
+  EXPECT_TRUE(pages(2, 126, 126));
 }
 
 TEST_F(PageHeapComponent, AllocatingFromAPartlyReleasedRunCountsOnlyItsReleasedPages) {

@@ -48,7 +48,11 @@ class ptr {
 
   // Every constructor writes the slot through slot_born, atomically: a concurrent mark may read
   // it as soon as the object holding it is reachable (detail/barrier.hpp).
-  ptr() noexcept { detail::slot_born(&p_, static_cast<element_type*>(nullptr)); }
+  // Always inline: GCC kept it out of line in gc::make of a type with two gc::ptr members, and the
+  // two calls per object cost GCBench 5% (design.md, section 5).
+  [[gnu::always_inline]] ptr() noexcept {
+    detail::slot_born(&p_, static_cast<element_type*>(nullptr));
+  }
   ptr(std::nullptr_t) noexcept : ptr() {}
 
   // `p` may be null or point anywhere inside a live managed object, e.g. `ptr<Node>(this)`.

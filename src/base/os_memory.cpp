@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -40,7 +41,12 @@ void populate(void* p, std::size_t bytes) {
 #ifndef MADV_POPULATE_WRITE
   constexpr int MADV_POPULATE_WRITE = 23;  // <sys/mman.h> of a C library older than the kernel
 #endif
-  ::madvise(p, bytes, MADV_POPULATE_WRITE);
+  // A kernel without it (before 5.14) says EINVAL: then no more calls, each would cost a system
+  // call.
+  static constinit std::atomic<bool> unsupported{false};
+  if (unsupported.load(std::memory_order_relaxed)) return;
+  if (::madvise(p, bytes, MADV_POPULATE_WRITE) != 0 && errno == EINVAL)
+    unsupported.store(true, std::memory_order_relaxed);
 }
 
 void retire(void* p, std::size_t bytes) {

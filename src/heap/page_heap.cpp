@@ -217,11 +217,12 @@ Span* PageHeap::allocate(std::size_t npages, std::uint32_t slots) {
   s->npages = npages;
   inuse_pages_ += npages;
   set_span_table(run_base, npages, s);
-  // A span of small objects is filled whole by the cache that takes it, so its pages that have no
-  // physical memory (never used, or released) are backed now, in one call, instead of by a page
-  // fault each at the first object's construction (os::populate): on the 2-CPU virtual machine of
-  // design.md's measurements a fault cost ten times a populated page. A large object's span is left
-  // to fault: a big array may be used sparsely.
+  // A span of several objects is filled slot by slot by the cache that takes it, so its pages that
+  // have no physical memory (never used, or released) are backed now, in one call, instead of by a
+  // page fault each at the first object's construction (os::populate): on the 2-CPU virtual machine
+  // of design.md's measurements a fault cost ten times a populated page. A span of one object (a
+  // large object, or one of the four small classes with one object a span) is left to fault: a big
+  // array may be used sparsely.
   if (slots > 1) {
     const std::uintptr_t end = run_base + npages * kPageSize;
     if (taken_released != 0 || end > populated_end_) {

@@ -126,8 +126,8 @@ class PageHeap {
   std::size_t inuse_pages_ TRICOLOR_GUARDED_BY(mutex_) = 0;
   std::size_t free_pages_ TRICOLOR_GUARDED_BY(mutex_) = 0;
   std::size_t released_pages_ TRICOLOR_GUARDED_BY(mutex_) = 0;
-  // The end of the highest span of small objects handed out: the pages above it were never backed
-  // by a span of small objects that populated them (allocate).
+  // The end of the highest span of several objects handed out: no such span, which allocate()
+  // populates, has covered the pages above it.
   std::uintptr_t populated_end_ TRICOLOR_GUARDED_BY(mutex_) = 0;
   OutsideBytes outside_;
   std::atomic<std::size_t> memory_limit_{SIZE_MAX};

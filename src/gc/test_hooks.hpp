@@ -16,6 +16,8 @@
 //   - g_barrier_flush_hook runs before each chunk of a thread's flush of its own barrier buffer,
 //     inside the flush's critical section, so that a test can make a stop land there
 //     (tests/unit/barrier_buffer_test.cpp).
+//   - g_barrier_store_hook runs between a barriered store and its barrier, inside their critical
+//     section, so that a test can make a stop land there (tests/unit/barrier_buffer_test.cpp).
 //   - start_cycle_for_test starts a cycle and returns once the world restarts after mark start;
 //     wait_for_cycle_end waits until the cycle in progress (if any) has ended.
 #pragma once
@@ -56,6 +58,7 @@ void wait_for_mark_hold(MarkHold stage);
 
 inline constinit std::atomic<void (*)()> g_destructor_registration_hook{nullptr};
 inline constinit std::atomic<void (*)()> g_barrier_flush_hook{nullptr};
+inline constinit std::atomic<void (*)()> g_barrier_store_hook{nullptr};
 
 void start_cycle_for_test();
 void wait_for_cycle_end();

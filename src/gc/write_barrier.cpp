@@ -94,35 +94,57 @@ bool own_stack_slot_needs_shade(const ThreadRecord* r, const void* old_value) {
   return !r->in_blocking_region.load(std::memory_order_relaxed) && !test_flag(kTestNoShadeOwnStack);
 }
 
+// The barrier of a store into `slot`: puts the values to shade in the thread's buffer. Returns the
+// thread's record when the buffer is nearly full and is to be flushed by the caller, outside any
+// critical section of its own (a flush ends its sections between chunks, to let a stop through),
+// and null otherwise. The thread is registered (the caller saw to it outside its section).
+ThreadRecord* record_barrier(void* slot, const void* old_value, const void* new_value) {
+  ThreadRecord* const r = t_mutator.record;
+  const bool own_stack = on_my_stack(slot);
+  if (!own_stack) {
+    // Registration just learned where the stack is. Registered during a mark, the thread's stack
+    // counts as scanned (gc/stack_scan.hpp), so a slot on it needs nothing.
+    if (on_my_stack(slot)) return nullptr;
+    check_not_in_blocking_region("a write to a gc::ptr off the stack during a mark");
+  }
+  if (own_stack && !own_stack_slot_needs_shade(r, old_value)) return nullptr;
+  CriticalSection critical;
+  if (!marking()) return nullptr;  // a late call: see the header
+  if (own_stack) {
+    if (own_stack_scanned(r)) return nullptr;
+    new_value = nullptr;
+  }
+  if (old_value != nullptr && !test_flag(kTestNoShadeOld))
+    append(r, reinterpret_cast<std::uintptr_t>(old_value));
+  if (new_value != nullptr) shade_for_barrier(r, reinterpret_cast<std::uintptr_t>(new_value));
+  // The next call appends two entries at most, and append flushes the whole buffer inside the
+  // section when it fills: so it is flushed by the caller, in chunks, once it has fewer than three
+  // free. Append's flush is then only for the other callers (a weak_lock that fills it).
+  return r->barrier_count + 2 < ThreadRecord::kBarrierBufferEntries ? nullptr : r;
+}
+
 }  // namespace
 
 void write_barrier_slow(void* slot, const void* old_value, const void* new_value) {
-  ThreadRecord* r = t_mutator.record;
-  bool own_stack = on_my_stack(slot);
-  if (!own_stack) {
-    r = ensure_registered();
-    // Registration just learned where the stack is. Registered during a mark, the thread's stack
-    // counts as scanned (gc/stack_scan.hpp), so a slot on it needs nothing.
-    if (on_my_stack(slot)) return;
-    check_not_in_blocking_region("a write to a gc::ptr off the stack during a mark");
-  }
-  if (own_stack && !own_stack_slot_needs_shade(r, old_value)) return;
+  if (!on_my_stack(slot)) ensure_registered();
+  if (ThreadRecord* const full = record_barrier(slot, old_value, new_value))
+    flush_own_barrier_buffer(full);
+}
+
+void store_with_barrier(void** slot, void* value) noexcept {
+  ensure_registered();  // outside the section: registering allocates
+  ThreadRecord* full = nullptr;
   {
     CriticalSection critical;
-    if (!marking()) return;  // a late call: see the header
-    if (own_stack) {
-      if (own_stack_scanned(r)) return;
-      new_value = nullptr;
-    }
-    if (old_value != nullptr && !test_flag(kTestNoShadeOld))
-      append(r, reinterpret_cast<std::uintptr_t>(old_value));
-    if (new_value != nullptr) shade_for_barrier(r, reinterpret_cast<std::uintptr_t>(new_value));
-    // The next call appends two entries at most, and append flushes the whole buffer inside the
-    // section when it fills: so it is flushed here, in chunks, once it has fewer than three free.
-    // Append's flush is then only for the other callers (a weak_lock that fills it).
-    if (r->barrier_count + 2 < ThreadRecord::kBarrierBufferEntries) return;
+    std::atomic_ref<void*> ref(*slot);
+    void* const old = ref.load(std::memory_order_relaxed);
+    ref.store(value, std::memory_order_relaxed);
+#if TRICOLOR_TEST_HOOKS
+    if (auto hook = g_barrier_store_hook.load(std::memory_order_acquire)) hook();
+#endif
+    if (barrier_on()) full = record_barrier(slot, old, value);
   }
-  flush_own_barrier_buffer(r);
+  if (full != nullptr) flush_own_barrier_buffer(full);
 }
 
 void shade_for_barrier(ThreadRecord* r, std::uintptr_t value) {

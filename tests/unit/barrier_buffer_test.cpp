@@ -113,4 +113,70 @@ TEST(BarrierBuffer, AStopDuringAFlushFromAnEvenCountWaitsForOneChunk) {
   EXPECT_LT(left, kEntries);
 }
 
+// A store made while the barrier is on, and its barrier, fall in one critical section: a stop that
+// lands between them (the hook asks for one there) waits until both are done, so the parked thread
+// has stored the new value and buffered the old and the new. A stop that parked the thread between
+// its barrier and its store, and was followed by the mark's end and the next mark's start before
+// the thread ran again, would let the store escape both marks' barriers.
+std::atomic<bool> g_store_armed{false};
+
+void stop_inside_store() {
+  if (!g_store_armed.exchange(false)) return;
+  g_stop_deferred.store(test::ask_for_a_stop_and_wait_until_deferred(g_stop_wanted));
+}
+
+TEST(BarrierBuffer, AStopBetweenABarrieredStoreAndItsBarrierWaitsForBoth) {
+  g_stop_wanted = false;
+  g_stop_deferred = false;
+  gc::detail::set_mark_hold(MarkHold::kAfterRoots);
+  gc::detail::start_cycle_for_test();
+  gc::detail::wait_for_mark_hold(MarkHold::kAfterRoots);
+  ASSERT_TRUE(gc::detail::marking());
+
+  std::atomic<gc::detail::ThreadRecord*> record{nullptr};
+  std::atomic<Holder*> holder_seen{nullptr};
+  std::atomic<Tracked*> stored{nullptr};
+  std::atomic<std::uint32_t> count_before{0};
+  std::thread actor([&] {
+    gc::detail::ThreadRecord* r = gc::detail::ensure_registered();
+    record = r;
+    gc::ptr<Holder> holder = gc::make<Holder>();
+    gc::ptr<Tracked> a = gc::make<Tracked>(1), b = gc::make<Tracked>(2);
+    holder->slot = a;
+    holder_seen = holder.get();
+    stored = b.get();
+    count_before = r->barrier_count;
+    gc::detail::g_barrier_store_hook.store(&stop_inside_store);
+    g_store_armed.store(true);
+    holder->slot = b;  // overwrites a: two entries
+    gc::detail::g_barrier_store_hook.store(nullptr);
+  });
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!g_stop_wanted.load(std::memory_order_acquire) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  ASSERT_TRUE(g_stop_wanted.load()) << "the store did not reach its hook";
+  Tracked* in_slot = nullptr;
+  std::uint32_t count_at_stop = 0;
+  {
+    std::lock_guard cycle(gc::detail::cycle_mutex());
+    gc::detail::WorldStopped world = gc::detail::stop_the_world();
+    in_slot = holder_seen.load()->slot.get();
+    count_at_stop = record.load()->barrier_count;
+    gc::detail::start_the_world(std::move(world));
+  }
+  actor.join();
+  gc::detail::set_mark_hold(MarkHold::kNone);
+  gc::detail::wait_for_cycle_end();
+  gc::detail::finish_sweeping();
+  gc::detail::wait_for_destructors();
+
+  EXPECT_TRUE(g_stop_deferred.load()) << "the stop landed outside a critical section";
+  EXPECT_EQ(in_slot, stored.load());
+  // The buffer may have been flushed by the store itself when it filled; otherwise it holds two
+  // more entries than before the store.
+  EXPECT_TRUE(count_at_stop == count_before.load() + 2 || count_at_stop < count_before.load())
+      << count_before.load() << " entries before the store, " << count_at_stop << " at the stop";
+}
 }  // namespace

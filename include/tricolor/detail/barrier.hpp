@@ -22,7 +22,10 @@
 //     termination, and the overwritten value is lost again.
 // So a store that found the barrier off tests again once the slot is written: whichever side of
 // the store a mark start falls on, one of the two tests sees it. The old value is read before the
-// first test and stays live until the second, so a stack scan in between finds it too.
+// first test and stays live until the second, so a stack scan in between finds it too. A store
+// that found the barrier on is made out of line, with its barrier, inside one critical section
+// (store_with_barrier): a thread stopped between a barrier and its store, and not run again until
+// that mark had ended and the next begun, would otherwise store with neither mark's barrier.
 #pragma once
 
 #include <atomic>
@@ -39,6 +42,7 @@ inline constinit std::atomic<bool> g_barrier_enabled{false};
 void register_root(void* slot);  // src/gc/root_set.cpp
 void unregister_root(void* slot);
 void write_barrier_slow(void* slot, const void* old_value, const void* new_value);  // src/gc/
+void store_with_barrier(void** slot, void* value) noexcept;                         // src/gc/
 
 inline bool barrier_on() { return g_barrier_enabled.load(std::memory_order_relaxed); }
 
@@ -122,8 +126,8 @@ template <class T>
   std::atomic_ref<T*> ref(*slot);
   T* const old = ref.load(std::memory_order_relaxed);
   if (barrier_on()) [[unlikely]] {
-    write_barrier_slow(slot, old, value);
-    ref.store(value, std::memory_order_relaxed);
+    store_with_barrier(reinterpret_cast<void**>(slot),
+                       const_cast<void*>(static_cast<const volatile void*>(value)));
     return;
   }
   ref.store(value, std::memory_order_relaxed);

@@ -40,6 +40,31 @@ std::atomic<bool> g_armed{false};
 std::atomic<bool> g_stop_wanted{false};
 std::atomic<bool> g_stop_deferred{false};
 
+// Starts a cycle whose mark is held after the roots.
+void hold_a_mark() {
+  gc::detail::set_mark_hold(MarkHold::kAfterRoots);
+  gc::detail::start_cycle_for_test();
+  gc::detail::wait_for_mark_hold(MarkHold::kAfterRoots);
+}
+
+// Runs `look` with the world stopped.
+template <class Look>
+void with_the_world_stopped(Look look) {
+  std::lock_guard cycle(gc::detail::cycle_mutex());
+  gc::detail::WorldStopped world = gc::detail::stop_the_world();
+  look();
+  gc::detail::start_the_world(std::move(world));
+}
+
+// Once `actor` is done, lets the held mark end, sweeps, and runs the destructors it queued.
+void end_the_held_cycle(std::thread& actor) {
+  actor.join();
+  gc::detail::set_mark_hold(MarkHold::kNone);
+  gc::detail::wait_for_cycle_end();
+  gc::detail::finish_sweeping();
+  gc::detail::wait_for_destructors();
+}
+
 // The hook, on the flushing thread, inside a chunk's critical section: asks for a stop and waits
 // until its signal has landed here and been deferred.
 void stop_inside_flush() {
@@ -54,9 +79,7 @@ std::uint32_t entries_left_at_a_stop_during_the_flush(bool odd) {
   g_armed = false;
   g_stop_wanted = false;
   g_stop_deferred = false;
-  gc::detail::set_mark_hold(MarkHold::kAfterRoots);
-  gc::detail::start_cycle_for_test();
-  gc::detail::wait_for_mark_hold(MarkHold::kAfterRoots);
+  hold_a_mark();
   EXPECT_TRUE(gc::detail::marking());
 
   std::atomic<gc::detail::ThreadRecord*> record{nullptr};
@@ -82,17 +105,8 @@ std::uint32_t entries_left_at_a_stop_during_the_flush(bool odd) {
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::yield();
   std::uint32_t left = 0;
-  if (g_stop_wanted.load()) {
-    std::lock_guard cycle(gc::detail::cycle_mutex());
-    gc::detail::WorldStopped world = gc::detail::stop_the_world();
-    left = record.load()->barrier_count;
-    gc::detail::start_the_world(std::move(world));
-  }
-  actor.join();
-  gc::detail::set_mark_hold(MarkHold::kNone);
-  gc::detail::wait_for_cycle_end();
-  gc::detail::finish_sweeping();
-  gc::detail::wait_for_destructors();
+  if (g_stop_wanted.load()) with_the_world_stopped([&] { left = record.load()->barrier_count; });
+  end_the_held_cycle(actor);
 
   EXPECT_TRUE(g_stop_wanted.load()) << "the thread's own flush never ran: flushed in the store";
   EXPECT_TRUE(flushed.load());
@@ -128,9 +142,7 @@ void stop_inside_store() {
 TEST(BarrierBuffer, AStopBetweenABarrieredStoreAndItsBarrierWaitsForBoth) {
   g_stop_wanted = false;
   g_stop_deferred = false;
-  gc::detail::set_mark_hold(MarkHold::kAfterRoots);
-  gc::detail::start_cycle_for_test();
-  gc::detail::wait_for_mark_hold(MarkHold::kAfterRoots);
+  hold_a_mark();
   ASSERT_TRUE(gc::detail::marking());
 
   std::atomic<gc::detail::ThreadRecord*> record{nullptr};
@@ -159,18 +171,11 @@ TEST(BarrierBuffer, AStopBetweenABarrieredStoreAndItsBarrierWaitsForBoth) {
   ASSERT_TRUE(g_stop_wanted.load()) << "the store did not reach its hook";
   Tracked* in_slot = nullptr;
   std::uint32_t count_at_stop = 0;
-  {
-    std::lock_guard cycle(gc::detail::cycle_mutex());
-    gc::detail::WorldStopped world = gc::detail::stop_the_world();
+  with_the_world_stopped([&] {
     in_slot = holder_seen.load()->slot.get();
     count_at_stop = record.load()->barrier_count;
-    gc::detail::start_the_world(std::move(world));
-  }
-  actor.join();
-  gc::detail::set_mark_hold(MarkHold::kNone);
-  gc::detail::wait_for_cycle_end();
-  gc::detail::finish_sweeping();
-  gc::detail::wait_for_destructors();
+  });
+  end_the_held_cycle(actor);
 
   EXPECT_TRUE(g_stop_deferred.load()) << "the stop landed outside a critical section";
   EXPECT_EQ(in_slot, stored.load());

@@ -15,7 +15,6 @@
 #include <mutex>
 #include <thread>
 
-#include "../support/held_mark.hpp"
 #include "../support/support.hpp"
 #include "gc/cycle.hpp"
 #include "gc/destructors.hpp"
@@ -41,6 +40,13 @@ std::atomic<bool> g_armed{false};
 std::atomic<bool> g_stop_wanted{false};
 std::atomic<bool> g_stop_deferred{false};
 
+// Starts a cycle whose mark is held after the roots.
+void hold_a_mark() {
+  gc::detail::set_mark_hold(MarkHold::kAfterRoots);
+  gc::detail::start_cycle_for_test();
+  gc::detail::wait_for_mark_hold(MarkHold::kAfterRoots);
+}
+
 // Runs `look` with the world stopped.
 template <class Look>
 void with_the_world_stopped(Look look) {
@@ -53,7 +59,10 @@ void with_the_world_stopped(Look look) {
 // Once `actor` is done, lets the held mark end, sweeps, and runs the destructors it queued.
 void end_the_held_cycle(std::thread& actor) {
   actor.join();
-  test::finish_held_cycle();
+  gc::detail::set_mark_hold(MarkHold::kNone);
+  gc::detail::wait_for_cycle_end();
+  gc::detail::finish_sweeping();
+  gc::detail::wait_for_destructors();
 }
 
 // The hook, on the flushing thread, inside a chunk's critical section: asks for a stop and waits
@@ -70,7 +79,7 @@ std::uint32_t entries_left_at_a_stop_during_the_flush(bool odd) {
   g_armed = false;
   g_stop_wanted = false;
   g_stop_deferred = false;
-  test::start_held_cycle(MarkHold::kAfterRoots);
+  hold_a_mark();
   EXPECT_TRUE(gc::detail::marking());
 
   std::atomic<gc::detail::ThreadRecord*> record{nullptr};
@@ -133,7 +142,7 @@ void stop_inside_store() {
 TEST(BarrierBuffer, AStopBetweenABarrieredStoreAndItsBarrierWaitsForBoth) {
   g_stop_wanted = false;
   g_stop_deferred = false;
-  test::start_held_cycle(MarkHold::kAfterRoots);
+  hold_a_mark();
   ASSERT_TRUE(gc::detail::marking());
 
   std::atomic<gc::detail::ThreadRecord*> record{nullptr};

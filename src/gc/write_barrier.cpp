@@ -100,13 +100,9 @@ bool own_stack_slot_needs_shade(const ThreadRecord* r, const void* old_value) {
 // and null otherwise. The thread is registered (the caller saw to it outside its section).
 ThreadRecord* record_barrier(void* slot, const void* old_value, const void* new_value) {
   ThreadRecord* const r = t_mutator.record;
+  // A thread that registered during a mark has a scanned stack (gc/stack_scan.hpp), its flag down.
   const bool own_stack = on_my_stack(slot);
-  if (!own_stack) {
-    // Registration just learned where the stack is. Registered during a mark, the thread's stack
-    // counts as scanned (gc/stack_scan.hpp), so a slot on it needs nothing.
-    if (on_my_stack(slot)) return nullptr;
-    check_not_in_blocking_region("a write to a gc::ptr off the stack during a mark");
-  }
+  if (!own_stack) check_not_in_blocking_region("a write to a gc::ptr off the stack during a mark");
   if (own_stack && !own_stack_slot_needs_shade(r, old_value)) return nullptr;
   CriticalSection critical;
   if (!marking()) return nullptr;  // a late call: see the header
@@ -126,7 +122,7 @@ ThreadRecord* record_barrier(void* slot, const void* old_value, const void* new_
 }  // namespace
 
 void write_barrier_slow(void* slot, const void* old_value, const void* new_value) {
-  if (!on_my_stack(slot)) ensure_registered();
+  ensure_registered();  // before on_my_stack: registration learns where the stack is
   if (ThreadRecord* const full = record_barrier(slot, old_value, new_value))
     flush_own_barrier_buffer(full);
 }

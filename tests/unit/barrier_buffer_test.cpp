@@ -15,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "../support/held_mark.hpp"
 #include "../support/support.hpp"
 #include "gc/cycle.hpp"
 #include "gc/destructors.hpp"
@@ -40,13 +41,6 @@ std::atomic<bool> g_armed{false};
 std::atomic<bool> g_stop_wanted{false};
 std::atomic<bool> g_stop_deferred{false};
 
-// Starts a cycle whose mark is held after the roots.
-void hold_a_mark() {
-  gc::detail::set_mark_hold(MarkHold::kAfterRoots);
-  gc::detail::start_cycle_for_test();
-  gc::detail::wait_for_mark_hold(MarkHold::kAfterRoots);
-}
-
 // Runs `look` with the world stopped.
 template <class Look>
 void with_the_world_stopped(Look look) {
@@ -59,10 +53,7 @@ void with_the_world_stopped(Look look) {
 // Once `actor` is done, lets the held mark end, sweeps, and runs the destructors it queued.
 void end_the_held_cycle(std::thread& actor) {
   actor.join();
-  gc::detail::set_mark_hold(MarkHold::kNone);
-  gc::detail::wait_for_cycle_end();
-  gc::detail::finish_sweeping();
-  gc::detail::wait_for_destructors();
+  test::finish_held_cycle();
 }
 
 // The hook, on the flushing thread, inside a chunk's critical section: asks for a stop and waits
@@ -79,7 +70,7 @@ std::uint32_t entries_left_at_a_stop_during_the_flush(bool odd) {
   g_armed = false;
   g_stop_wanted = false;
   g_stop_deferred = false;
-  hold_a_mark();
+  test::start_held_cycle(MarkHold::kAfterRoots);
   EXPECT_TRUE(gc::detail::marking());
 
   std::atomic<gc::detail::ThreadRecord*> record{nullptr};
@@ -142,7 +133,7 @@ void stop_inside_store() {
 TEST(BarrierBuffer, AStopBetweenABarrieredStoreAndItsBarrierWaitsForBoth) {
   g_stop_wanted = false;
   g_stop_deferred = false;
-  hold_a_mark();
+  test::start_held_cycle(MarkHold::kAfterRoots);
   ASSERT_TRUE(gc::detail::marking());
 
   std::atomic<gc::detail::ThreadRecord*> record{nullptr};

@@ -48,20 +48,8 @@ void switch_off(unsigned flags) {
   gc::detail::g_barrier_test_flags.store(flags, std::memory_order_relaxed);
 }
 
-// Starts a cycle whose controller stops at `stage`, and waits until it is there.
-void start_held_cycle(MarkHold stage) {
-  gc::detail::set_mark_hold(stage);
-  gc::detail::start_cycle_for_test();
-  gc::detail::wait_for_mark_hold(stage);
-}
-
-// Lets the held cycle finish, sweeps, and runs the destructors of what it found dead.
-void finish_cycle() {
-  gc::detail::set_mark_hold(MarkHold::kNone);
-  gc::detail::wait_for_cycle_end();
-  gc::detail::finish_sweeping();
-  gc::detail::wait_for_destructors();
-}
+using test::finish_held_cycle;
+using test::start_held_cycle;
 
 // Built on a thread of its own, so that no stale word on this thread's stack can keep it alive.
 void set_root_on_another_thread(int id, bool with_child) {
@@ -91,7 +79,7 @@ void pointer_moved_from_an_unscanned_stack_into_a_black_object(unsigned switched
   switch_off(switched_off | gc::detail::kTestNoShadeOwnStack);
   step.store(2, std::memory_order_release);
   mover.join();
-  finish_cycle();
+  finish_held_cycle();
 }
 
 TEST(Barrier, APointerMovedFromAnUnscannedStackIntoABlackObjectIsShaded) {
@@ -166,7 +154,7 @@ void root_registered_during_marking(unsigned switched_off) {
   switch_off(switched_off | gc::detail::kTestNoShadeOwnStack);  // see the insertion scenario
   step.store(2, std::memory_order_release);
   registrar.join();
-  finish_cycle();
+  finish_held_cycle();
 }
 
 TEST(Barrier, ARootRegisteredDuringMarkingIsShaded) {
@@ -265,7 +253,7 @@ TEST(Barrier, AThreadInABlockingRegionLeavesItsBufferToTheCollector) {
   start_held_cycle(MarkHold::kAfterStart);
   step.store(2, std::memory_order_release);
   spin_until(step, 3);
-  finish_cycle();
+  finish_held_cycle();
   step.store(4, std::memory_order_release);
   blocked.join();
   EXPECT_EQ(appended.load(), 0);

@@ -67,8 +67,9 @@ bool sweep_span(SweepClaim claim, bool for_allocation) {
     const std::uint64_t destroyed = s->destroyed_bits[w].load(std::memory_order_acquire);
     TRICOLOR_DCHECK((destroyed & ~allocated) == 0, "span %p has destroyed slots that are free",
                     reinterpret_cast<void*>(s->base));
+    // Acquire: a slot found unpinned is freed here, after all its last user did (Span::unpin).
     std::uint64_t kept = (s->mark_bits[w].load(std::memory_order_relaxed) |
-                          s->pinned_bits[w].load(std::memory_order_relaxed)) &
+                          s->pinned_bits[w].load(std::memory_order_acquire)) &
                          allocated & ~destroyed;
     // Allocated black: free at mark start, handed out since (mark_state.hpp, allocated_black).
     if (black_allocation)

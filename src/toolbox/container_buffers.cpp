@@ -46,11 +46,10 @@ void set_pinned(void* object, bool pinned) noexcept {
   const auto addr = reinterpret_cast<std::uintptr_t>(object);
   Span* s = span_of(addr);
   const std::uint32_t index = s->nelems == 1 ? 0 : s->slot_index(addr);
-  const std::uint64_t bit = std::uint64_t{1} << (index % 64);
   if (pinned)
-    s->pinned_bits[index / 64].fetch_or(bit, std::memory_order_relaxed);
+    s->pin(index);
   else
-    s->pinned_bits[index / 64].fetch_and(~bit, std::memory_order_relaxed);
+    s->unpin(index);
 }
 
 // Where the elements start in a buffer with a header: aligned for them (32 is a multiple of every

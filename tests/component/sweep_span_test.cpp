@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <initializer_list>
+#include <thread>
 #include <vector>
 
 #include "base/settings.hpp"
@@ -157,6 +158,28 @@ TEST_F(SweepSpanComponent, KeepsMarkedAndPinnedObjectsAndFreesTheRest) {
   EXPECT_EQ(pointer_bits_of(word_of_dead) & bit_of_dead, 0u);  // a freed slot keeps no pointer bits
   EXPECT_NE(pointer_bits_of(word_of_live) & bit_of_live, 0u);
   EXPECT_EQ(dead_objects(), Slots{});
+}
+
+// What a thread did with a pinned object before unpinning it comes before the slot's next owner,
+// with nothing between the unpin and the sweep that frees the slot: TSan reports the two writes
+// to the object as a race if either the unpin or the sweep's load of the bits is relaxed.
+TEST_F(SweepSpanComponent, WhatTheLastUserDidBeforeUnpinningComesBeforeTheSlotsNextOwner) {
+  allocated_below(2);
+  s_->alloc_count.store(2);
+  s_->mark_free_index.store(2);
+  set_bits(s_->mark_bits, {1});  // so that the span stays in use
+  s_->pin(0);
+  auto* object = reinterpret_cast<std::uint64_t*>(s_->slot_base(0));
+  std::thread last_user([&] {
+    *object = 1;
+    s_->unpin(0);
+  });
+  // Relaxed, so that only the sweep can order the two threads.
+  while (s_->pinned_bits[0].load(std::memory_order_relaxed) & 1) std::this_thread::yield();
+  EXPECT_FALSE(sweep());
+  EXPECT_EQ(bits_of(s_->alloc_bits), Slots{1});
+  *object = 2;  // the slot's next owner
+  last_user.join();
 }
 
 TEST_F(SweepSpanComponent, EverySlotBelowFreeIndexIsAllocated) {

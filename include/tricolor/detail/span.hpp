@@ -148,6 +148,19 @@ struct Span {
   // The words of each bitmap that cover the span's slots.
   std::uint32_t slot_words() const { return (nelems + 63) / 64; }
 
+  // Pinning keeps slot `index` through every sweep, marked or not. Unpinning releases, and the
+  // sweep's load of the bits acquires: a sweep may free the slot as soon as it finds the bit clear,
+  // with no pause in between (a container's buffer freed by its dead owner's destructor while the
+  // sweep goes on), and what the unpinning thread did with the object must come before whatever
+  // the slot's next owner does.
+  void pin(std::uint32_t index) {
+    pinned_bits[index / 64].fetch_or(std::uint64_t{1} << (index % 64), std::memory_order_relaxed);
+  }
+  void unpin(std::uint32_t index) {
+    pinned_bits[index / 64].fetch_and(~(std::uint64_t{1} << (index % 64)),
+                                      std::memory_order_release);
+  }
+
   void set_special(std::uint32_t index) {
     special_bits[index / 64].fetch_or(std::uint64_t{1} << (index % 64), std::memory_order_release);
   }

@@ -26,6 +26,8 @@ void shade_entries(Marker& marker, ThreadRecord* r, std::uint32_t from) {
 // The collector shades what is left, with the world stopped.
 constexpr std::uint32_t kOwnFlushChunk = 32;
 
+}  // namespace
+
 void flush_own_barrier_buffer(ThreadRecord* r) {
   ThreadGcTimeScope timed(GcTimeKind::kBarrier);
   for (;;) {
@@ -41,8 +43,6 @@ void flush_own_barrier_buffer(ThreadRecord* r) {
     } while (r->barrier_count != 0 && !world_stop_waiting());
   }
 }
-
-}  // namespace
 
 void flush_barrier_buffer(ThreadRecord* r) {
   // Written by its owner inside critical sections, or read by the collector with the world
@@ -94,10 +94,8 @@ bool own_stack_slot_needs_shade(const ThreadRecord* r, const void* old_value) {
   return !r->in_blocking_region.load(std::memory_order_relaxed) && !test_flag(kTestNoShadeOwnStack);
 }
 
-// The barrier of a store into `slot`: puts the values to shade in the thread's buffer. Returns the
-// thread's record when the buffer is nearly full and is to be flushed by the caller, outside any
-// critical section of its own (a flush ends its sections between chunks, to let a stop through),
-// and null otherwise. The thread is registered (the caller saw to it outside its section).
+}  // namespace
+
 ThreadRecord* record_barrier(void* slot, const void* old_value, const void* new_value) {
   ThreadRecord* const r = t_mutator.record;
   // A thread that registered during a mark has a scanned stack (gc/stack_scan.hpp), its flag down.
@@ -118,8 +116,6 @@ ThreadRecord* record_barrier(void* slot, const void* old_value, const void* new_
   // free. Append's flush is then only for the other callers (a weak_lock that fills it).
   return r->barrier_count + 2 < ThreadRecord::kBarrierBufferEntries ? nullptr : r;
 }
-
-}  // namespace
 
 void write_barrier_slow(void* slot, const void* old_value, const void* new_value) {
   ensure_registered();  // before on_my_stack: registration learns where the stack is

@@ -19,6 +19,18 @@ namespace gc::detail {
 // collector with the world stopped.
 void flush_barrier_buffer(ThreadRecord* r);
 
+// The barrier of a store into `slot`: puts the values to shade in the calling thread's buffer.
+// Returns the thread's record when the buffer is nearly full and is to be flushed by the caller
+// with flush_own_barrier_buffer, outside any critical section of its own, and null otherwise. The
+// thread is registered (the caller saw to it outside its section). A caller that makes the store
+// itself makes it and calls this inside one critical section: then no stop falls between the two.
+ThreadRecord* record_barrier(void* slot, const void* old_value, const void* new_value);
+
+// Flushes the calling thread's buffer a chunk to a critical section, ending each section between
+// chunks if a stop of the world is waiting: the stop waits for one chunk, not the whole buffer.
+// Called outside any critical section of the caller's own.
+void flush_own_barrier_buffer(ThreadRecord* r);
+
 // Puts `value` in `r`'s buffer (the calling thread's, inside a critical section, during a mark).
 void shade_for_barrier(ThreadRecord* r, std::uintptr_t value);
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../../examples/lockfree_queue.hpp"
+#include "../support/barrier_flush.hpp"
 #include "../support/held_mark.hpp"
 #include "../support/support.hpp"
 
@@ -92,6 +93,29 @@ struct StackNode {
   gc::ptr<StackNode> next;
 };
 
+// The barrier of an atomic write is made inside the write's own critical section; the buffer it
+// fills is flushed after that section, a chunk at a time, so a stop waits for one chunk
+// (support/barrier_flush.hpp). Flushed inside the section, the parked thread's buffer is empty.
+void atomic_store(Holder& holder, const gc::ptr<Tracked>& value) { holder.slot.store(value); }
+void atomic_compare_exchange(Holder& holder, const gc::ptr<Tracked>& value) {
+  gc::ptr<Tracked> expected = holder.slot.load();
+  EXPECT_TRUE(holder.slot.compare_exchange_strong(expected, value));
+}
+
+TEST(AtomicPtr, AStopDuringTheFlushAStoreLeftWaitsForOneChunk) {
+  const std::uint32_t left = test::entries_left_at_a_stop_during_the_flush<Holder>(
+      /*odd=*/true, atomic_store);
+  EXPECT_GT(left, 0u) << "the whole buffer was flushed inside the store's critical section";
+  EXPECT_LT(left, test::kBarrierEntries);
+}
+
+TEST(AtomicPtr, AStopDuringTheFlushACompareExchangeLeftWaitsForOneChunk) {
+  const std::uint32_t left = test::entries_left_at_a_stop_during_the_flush<Holder>(
+      /*odd=*/false, atomic_compare_exchange);
+  EXPECT_GT(left, 0u) << "the whole buffer was flushed inside the exchange's critical section";
+  EXPECT_LT(left, test::kBarrierEntries);
+}
+
 TEST(AtomicPtr, ATreiberStackNeedsNothingElseForReclamation) {
   constexpr int kThreads = 4, kPerThread = 100000;
   gc::atomic_ptr<StackNode> top;
@@ -117,6 +141,9 @@ TEST(AtomicPtr, ATreiberStackNeedsNothingElseForReclamation) {
         if (i % 2 == 1) pop();
       }
     });
+  // Pacing alone gives several cycles on a quiet machine, but a starved marker can stretch one
+  // over the whole run: these three overlap the pushes and pops however loaded the machine is.
+  for (int cycle = 0; cycle < 3; ++cycle) gc::collect();
   for (auto& t : threads) t.join();
   while (pop()) {
   }

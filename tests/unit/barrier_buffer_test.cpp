@@ -1,8 +1,7 @@
-// The write barrier's buffer (gc/write_barrier.hpp). A thread flushes its own full buffer a chunk
-// to a critical section: a stop of the world that lands during the flush waits for one chunk, and
-// the collector shades what is left with the world stopped. The test makes a stop land inside the
-// first chunk (the test hook) and looks at the parked thread's buffer: it still holds all but that
-// chunk. Flushed in one critical section, the buffer would be empty when the thread parks.
+// The write barrier's buffer (gc/write_barrier.hpp), filled by gc::ptr's assignment. A thread
+// flushes its own full buffer a chunk to a critical section: a stop of the world that lands during
+// the flush waits for one chunk (support/barrier_flush.hpp); flushed in one critical section, the
+// buffer would be empty when the thread parks.
 //
 // A store puts one entry in the buffer or two (the value it overwrites, if any, and the value it
 // stores), so the buffer fills from an odd or an even count; each test fills it from one. A flush
@@ -15,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "../support/barrier_flush.hpp"
 #include "../support/held_mark.hpp"
 #include "../support/support.hpp"
 #include "gc/cycle.hpp"
@@ -29,80 +29,22 @@
 namespace {
 
 using gc::detail::MarkHold;
+using test::end_the_held_cycle;
+using test::g_stop_deferred;
+using test::g_stop_wanted;
 using test::Tracked;
+using test::with_the_world_stopped;
 
-constexpr std::uint32_t kEntries = gc::detail::ThreadRecord::kBarrierBufferEntries;
+constexpr std::uint32_t kEntries = test::kBarrierEntries;
 
 struct Holder {
   gc::ptr<Tracked> slot;
 };
 
-std::atomic<bool> g_armed{false};
-std::atomic<bool> g_stop_wanted{false};
-std::atomic<bool> g_stop_deferred{false};
+void assign(Holder& holder, const gc::ptr<Tracked>& value) { holder.slot = value; }
 
-// Runs `look` with the world stopped.
-template <class Look>
-void with_the_world_stopped(Look look) {
-  std::lock_guard cycle(gc::detail::cycle_mutex());
-  gc::detail::WorldStopped world = gc::detail::stop_the_world();
-  look();
-  gc::detail::start_the_world(std::move(world));
-}
-
-// Once `actor` is done, lets the held mark end, sweeps, and runs the destructors it queued.
-void end_the_held_cycle(std::thread& actor) {
-  actor.join();
-  test::finish_held_cycle();
-}
-
-// The hook, on the flushing thread, inside a chunk's critical section: asks for a stop and waits
-// until its signal has landed here and been deferred.
-void stop_inside_flush() {
-  if (!g_armed.exchange(false)) return;
-  g_stop_deferred.store(test::ask_for_a_stop_and_wait_until_deferred(g_stop_wanted));
-}
-
-// Fills a new thread's buffer during a held mark, from an even or an odd count, with stores of two
-// entries each, and stops the world when the thread's flush asks; returns the entries the parked
-// thread still held then.
 std::uint32_t entries_left_at_a_stop_during_the_flush(bool odd) {
-  g_armed = false;
-  g_stop_wanted = false;
-  g_stop_deferred = false;
-  test::start_held_cycle(MarkHold::kAfterRoots);
-  EXPECT_TRUE(gc::detail::marking());
-
-  std::atomic<gc::detail::ThreadRecord*> record{nullptr};
-  std::atomic<bool> flushed{false};
-  std::thread actor([&] {
-    gc::detail::ThreadRecord* r = gc::detail::ensure_registered();
-    record = r;
-    gc::ptr<Holder> holder = gc::make<Holder>(), other = gc::make<Holder>();
-    gc::ptr<Tracked> a = gc::make<Tracked>(1), b = gc::make<Tracked>(2);
-    holder->slot = a;  // one entry: nothing overwritten
-    if ((r->barrier_count % 2 == 1) != odd) other->slot = a;
-    EXPECT_EQ(r->barrier_count % 2 == 1, odd);
-    gc::detail::g_barrier_flush_hook.store(&stop_inside_flush);
-    g_armed.store(true);
-    for (std::uint32_t i = 0; i < kEntries && g_armed.load(); ++i) holder->slot = i % 2 ? a : b;
-    gc::detail::g_barrier_flush_hook.store(nullptr);
-    flushed = !g_armed.exchange(false);
-    EXPECT_EQ(r->barrier_count, 0u) << "the flush did not finish after the stop";
-  });
-
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!g_stop_wanted.load(std::memory_order_acquire) && !flushed.load() &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::yield();
-  std::uint32_t left = 0;
-  if (g_stop_wanted.load()) with_the_world_stopped([&] { left = record.load()->barrier_count; });
-  end_the_held_cycle(actor);
-
-  EXPECT_TRUE(g_stop_wanted.load()) << "the thread's own flush never ran: flushed in the store";
-  EXPECT_TRUE(flushed.load());
-  EXPECT_TRUE(g_stop_deferred.load()) << "the stop did not land inside the flush";
-  return left;
+  return test::entries_left_at_a_stop_during_the_flush<Holder>(odd, assign);
 }
 
 TEST(BarrierBuffer, AStopDuringAFlushFromAnOddCountWaitsForOneChunk) {

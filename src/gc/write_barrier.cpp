@@ -94,15 +94,21 @@ bool own_stack_slot_needs_shade(const ThreadRecord* r, const void* old_value) {
   return !r->in_blocking_region.load(std::memory_order_relaxed) && !test_flag(kTestNoShadeOwnStack);
 }
 
-}  // namespace
+// Whether a store into `slot` that lets go of `old_value` needs the barrier at all, `own_stack`
+// saying whether the slot is on this thread's stack; a store off the stack inside a blocking region
+// during a mark stops the program with a message.
+[[gnu::always_inline]] inline bool barrier_wanted(const ThreadRecord* r, bool own_stack,
+                                                  const void* old_value) {
+  if (own_stack) return own_stack_slot_needs_shade(r, old_value);
+  check_not_in_blocking_region("a write to a gc::ptr off the stack during a mark");
+  return true;
+}
 
-ThreadRecord* record_barrier(void* slot, const void* old_value, const void* new_value) {
-  ThreadRecord* const r = t_mutator.record;
-  // A thread that registered during a mark has a scanned stack (gc/stack_scan.hpp), its flag down.
-  const bool own_stack = on_my_stack(slot);
-  if (!own_stack) check_not_in_blocking_region("a write to a gc::ptr off the stack during a mark");
-  if (own_stack && !own_stack_slot_needs_shade(r, old_value)) return nullptr;
-  CriticalSection critical;
+// The barrier proper, inside the caller's critical section: puts the values to shade in the
+// buffer, and returns the thread's record when the buffer is nearly full (see record_barrier).
+[[gnu::always_inline]] inline ThreadRecord* buffer_barrier(ThreadRecord* r, bool own_stack,
+                                                           const void* old_value,
+                                                           const void* new_value) {
   if (!marking()) return nullptr;  // a late call: see the header
   if (own_stack) {
     if (own_stack_scanned(r)) return nullptr;
@@ -117,14 +123,28 @@ ThreadRecord* record_barrier(void* slot, const void* old_value, const void* new_
   return r->barrier_count + 2 < ThreadRecord::kBarrierBufferEntries ? nullptr : r;
 }
 
+}  // namespace
+
+ThreadRecord* record_barrier(void* slot, const void* old_value, const void* new_value) {
+  ThreadRecord* const r = t_mutator.record;
+  // A thread that registered during a mark has a scanned stack (gc/stack_scan.hpp), its flag down.
+  const bool own_stack = on_my_stack(slot);
+  if (!barrier_wanted(r, own_stack, old_value)) return nullptr;
+  CriticalSection critical;
+  return buffer_barrier(r, own_stack, old_value, new_value);
+}
+
 void write_barrier_slow(void* slot, const void* old_value, const void* new_value) {
   ensure_registered();  // before on_my_stack: registration learns where the stack is
   if (ThreadRecord* const full = record_barrier(slot, old_value, new_value))
     flush_own_barrier_buffer(full);
 }
 
+// The store and its barrier in one critical section, with no second section nested for the
+// barrier: this is the path of every gc::ptr store while a mark runs.
 void store_with_barrier(void** slot, void* value) noexcept {
-  ensure_registered();  // outside the section: registering allocates
+  ThreadRecord* const r = ensure_registered();  // outside the section: registering allocates
+  const bool own_stack = on_my_stack(slot);
   ThreadRecord* full = nullptr;
   {
     CriticalSection critical;
@@ -134,7 +154,8 @@ void store_with_barrier(void** slot, void* value) noexcept {
 #if TRICOLOR_TEST_HOOKS
     if (auto hook = g_barrier_store_hook.load(std::memory_order_acquire)) hook();
 #endif
-    if (barrier_on()) full = record_barrier(slot, old, value);
+    if (barrier_on() && barrier_wanted(r, own_stack, old))
+      full = buffer_barrier(r, own_stack, old, value);
   }
   if (full != nullptr) flush_own_barrier_buffer(full);
 }

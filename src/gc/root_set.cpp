@@ -196,6 +196,16 @@ void register_root(void* slot) {
   add_root(slot);
 }
 
+void fail_slot_in_pointer_free_object(const void* slot) {
+  os::fatal(
+      "a gc::ptr was constructed at %p, inside an object that gc::make allocated as pointer-free "
+      "(an array of bytes or of a trivially copyable type, or such a type): the collector never "
+      "scans those, so what the gc::ptr points to would be freed while it holds it. Allocate the "
+      "storage with a type that holds the gc::ptr (gc::make<T>, gc::make<gc::ptr<U>[]>), or use "
+      "gc::allocator for containers",
+      slot);
+}
+
 void unregister_root(void* slot) {
   ensure_registered();
   if (on_my_stack(slot)) return;

@@ -1,6 +1,9 @@
 // gc::ptr<T>: the handle's API as API.md promises it.
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <cstdint>
+#include <new>
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
@@ -209,6 +212,44 @@ TEST(Ptr, AVoidHandleKeepsItsObjectAlive) {
   EXPECT_TRUE(t->intact());
   EXPECT_EQ(t->id, 5);
   EXPECT_EQ(test::Tracked::destroyed.load(), 0);
+}
+
+class PtrDeathTest : public ::testing::Test {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+constexpr const char* kPointerFreeMessage =
+    "inside an object that gc::make allocated as pointer-free";
+
+// The marker never scans an object allocated as pointer-free, so a gc::ptr placed into one by hand
+// would not keep its target: it stops the program with a message when it is born, null or not.
+TEST_F(PtrDeathTest, AGcPtrPlacedInAByteArrayStops) {
+  EXPECT_DEATH(
+      {
+        gc::ptr<std::byte[]> bytes = gc::make<std::byte[]>(64);
+        ::new (bytes.get()) gc::ptr<test::Tracked>(gc::make<test::Tracked>(1));
+      },
+      kPointerFreeMessage);
+}
+
+TEST_F(PtrDeathTest, AGcPtrPlacedInATinyObjectStops) {
+  EXPECT_DEATH(
+      {
+        gc::ptr<std::uintptr_t> word = gc::make<std::uintptr_t>(0);
+        ::new (word.get()) gc::ptr<test::Tracked>();
+      },
+      kPointerFreeMessage);
+}
+
+// Storage allocated to hold gc::ptrs takes one placed by hand.
+TEST(Ptr, AGcPtrPlacedInStorageThatHoldsGcPtrsIsKept) {
+  gc::ptr<gc::ptr<test::Tracked>[]> slots = gc::make<gc::ptr<test::Tracked>[]>(2);
+  slots[1].~ptr();
+  ::new (&slots[1]) gc::ptr<test::Tracked>(gc::make<test::Tracked>(7));
+  gc::collect();
+  EXPECT_TRUE(slots[1]->intact());
+  EXPECT_EQ(slots[1]->id, 7);
 }
 
 }  // namespace

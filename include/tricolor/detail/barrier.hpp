@@ -41,6 +41,7 @@ inline constinit std::atomic<bool> g_barrier_enabled{false};
 
 void register_root(void* slot);  // src/gc/root_set.cpp
 void unregister_root(void* slot);
+[[noreturn]] void fail_slot_in_pointer_free_object(const void* slot);
 void write_barrier_slow(void* slot, const void* old_value, const void* new_value);  // src/gc/
 void store_with_barrier(void** slot, void* value) noexcept;                         // src/gc/
 
@@ -66,6 +67,12 @@ template <class T>
     if (owned) {
       set_pointer_bits_owned(word, bit);
     } else {
+      // gc::make's own objects are scanned whenever their type holds a gc::ptr; a slot placed by
+      // hand into storage allocated as pointer-free (a byte array, a trivially copyable type) is
+      // never scanned, and what it points to would be freed while it holds it.
+      if (const Span* s = span_of(reinterpret_cast<std::uintptr_t>(slot));
+          s != nullptr && s->noscan()) [[unlikely]]
+        fail_slot_in_pointer_free_object(slot);
       set_pointer_bits_shared(word, bit, /*set=*/true);
     }
   } else if (!on_my_stack(slot)) {

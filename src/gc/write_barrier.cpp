@@ -123,28 +123,42 @@ bool own_stack_slot_needs_shade(const ThreadRecord* r, const void* old_value) {
   return r->barrier_count + 2 < ThreadRecord::kBarrierBufferEntries ? nullptr : r;
 }
 
+// record_barrier, inline for store_with_barrier.
+[[gnu::always_inline]] inline ThreadRecord* barrier_in_section(void* slot, const void* old_value,
+                                                               const void* new_value) {
+  ThreadRecord* const r = t_mutator.record;
+  const bool own_stack = on_my_stack(slot);
+  return barrier_wanted(r, own_stack, old_value)
+             ? buffer_barrier(r, own_stack, old_value, new_value)
+             : nullptr;
+}
+
 }  // namespace
 
 ThreadRecord* record_barrier(void* slot, const void* old_value, const void* new_value) {
-  ThreadRecord* const r = t_mutator.record;
-  // A thread that registered during a mark has a scanned stack (gc/stack_scan.hpp), its flag down.
-  const bool own_stack = on_my_stack(slot);
-  if (!barrier_wanted(r, own_stack, old_value)) return nullptr;
-  CriticalSection critical;
-  return buffer_barrier(r, own_stack, old_value, new_value);
+  return barrier_in_section(slot, old_value, new_value);
 }
 
+// A slot born or dying: the common case, a slot on this thread's stack that needs nothing, is
+// decided before any critical section.
 void write_barrier_slow(void* slot, const void* old_value, const void* new_value) {
-  ensure_registered();  // before on_my_stack: registration learns where the stack is
-  if (ThreadRecord* const full = record_barrier(slot, old_value, new_value))
-    flush_own_barrier_buffer(full);
+  // Before on_my_stack: registration learns where the stack is. A thread that registered during a
+  // mark has a scanned stack (gc/stack_scan.hpp), its flag down.
+  ThreadRecord* const r = ensure_registered();
+  const bool own_stack = on_my_stack(slot);
+  if (!barrier_wanted(r, own_stack, old_value)) return;
+  ThreadRecord* full = nullptr;
+  {
+    CriticalSection critical;
+    full = buffer_barrier(r, own_stack, old_value, new_value);
+  }
+  if (full != nullptr) flush_own_barrier_buffer(full);
 }
 
-// The store and its barrier in one critical section, with no second section nested for the
-// barrier: this is the path of every gc::ptr store while a mark runs.
+// The store and its barrier in one critical section: this is the path of every gc::ptr store
+// while a mark runs.
 void store_with_barrier(void** slot, void* value) noexcept {
-  ThreadRecord* const r = ensure_registered();  // outside the section: registering allocates
-  const bool own_stack = on_my_stack(slot);
+  ensure_registered();  // outside the section: registering allocates
   ThreadRecord* full = nullptr;
   {
     CriticalSection critical;
@@ -154,8 +168,7 @@ void store_with_barrier(void** slot, void* value) noexcept {
 #if TRICOLOR_TEST_HOOKS
     if (auto hook = g_barrier_store_hook.load(std::memory_order_acquire)) hook();
 #endif
-    if (barrier_on() && barrier_wanted(r, own_stack, old))
-      full = buffer_barrier(r, own_stack, old, value);
+    if (barrier_on()) full = barrier_in_section(slot, old, value);
   }
   if (full != nullptr) flush_own_barrier_buffer(full);
 }

@@ -19,11 +19,11 @@ namespace gc::detail {
 // collector with the world stopped.
 void flush_barrier_buffer(ThreadRecord* r);
 
-// The barrier of a store into `slot`: puts the values to shade in the calling thread's buffer.
-// Returns the thread's record when the buffer is nearly full and is to be flushed by the caller
-// with flush_own_barrier_buffer, outside any critical section of its own, and null otherwise. The
-// thread is registered (the caller saw to it outside its section). A caller that makes the store
-// itself makes it and calls this inside one critical section: then no stop falls between the two.
+// The barrier of a store into `slot`, called inside the critical section in which the caller made
+// the store, so that no stop falls between the two: puts the values to shade in the calling
+// thread's buffer. Returns the thread's record when the buffer is nearly full and is to be flushed
+// by the caller with flush_own_barrier_buffer, after its section, and null otherwise. The thread
+// is registered (the caller saw to it before its section: registering allocates).
 ThreadRecord* record_barrier(void* slot, const void* old_value, const void* new_value);
 
 // Flushes the calling thread's buffer a chunk to a critical section, ending each section between

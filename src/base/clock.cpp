@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 
 namespace gc::detail {
@@ -20,15 +21,29 @@ std::int64_t thread_cpu_ns() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+namespace {
+
+// Not a function-local static: its first initialisation holds a guard, a lock, and a thread stopped
+// by signal inside it (in sched_getaffinity) would hold that lock while the collector, which reads
+// the count with the world stopped (cycle_stats.cpp), waited for it forever. Two threads that both
+// find no count yet each ask the kernel and store the same answer.
+constinit std::atomic<int> g_cpu_count{0};
+
+}  // namespace
+
 int cpu_count() {
-  static const int n = [] {
-    // The CPUs this process may run on (as Go sets GOMAXPROCS): taskset limits the collector too.
-    cpu_set_t set;
-    if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-      return CPU_COUNT(&set);
+  int n = g_cpu_count.load(std::memory_order_relaxed);
+  if (n != 0) [[likely]]
+    return n;
+  // The CPUs this process may run on (as Go sets GOMAXPROCS): taskset limits the collector too.
+  cpu_set_t set;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+    n = CPU_COUNT(&set);
+  } else {
     const long c = ::sysconf(_SC_NPROCESSORS_ONLN);
-    return c > 0 ? static_cast<int>(c) : 1;
-  }();
+    n = c > 0 ? static_cast<int>(c) : 1;
+  }
+  g_cpu_count.store(n, std::memory_order_relaxed);
   return n;
 }
 

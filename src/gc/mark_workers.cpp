@@ -110,7 +110,7 @@ constinit std::atomic<std::uint32_t> g_idle_woken_for{0};
 
 // Idle workers: with the controller, the workers and the waiting thread, one thread per CPU.
 int idle_mark_worker_count() {
-  static const int n =
+  const int n =
       std::clamp(cpu_count() - 1, mark_worker_count(), kMaxMarkThreads) - mark_worker_count();
 #if TRICOLOR_TEST_HOOKS
   const int for_test = g_idle_mark_workers_for_test.load(std::memory_order_relaxed);
@@ -121,10 +121,7 @@ int idle_mark_worker_count() {
 
 }  // namespace
 
-int mark_worker_count() {
-  static const int n = std::clamp(cpu_count() / 4, 1, kMaxMarkThreads);
-  return n;
-}
+int mark_worker_count() { return std::clamp(cpu_count() / 4, 1, kMaxMarkThreads); }
 
 void ensure_mark_workers() {
   g_controller.start();

@@ -80,7 +80,7 @@ unsigned shard_count() { return std::bit_ceil(static_cast<unsigned>(std::max(cpu
 
 // Each thread's index into every pool's shards: consecutive threads get consecutive shards.
 unsigned this_thread_index() {
-  static std::atomic<unsigned> next{0};
+  static constinit std::atomic<unsigned> next{0};
   thread_local const unsigned index = next.fetch_add(1, std::memory_order_relaxed);
   return index;
 }

@@ -124,6 +124,10 @@ __attribute__((noinline)) void LibraryThread::loop(Signal* s) {
     }
     if (!more) return;  // a registered thread leaves the registry when it exits
     work_();
+    // The round's frames are dead now, and the blocking scope's entry lays its frame over them
+    // and saves a copy for the collector to scan: the slots of that frame it never writes would
+    // keep what the round left there (an object it made and dropped) alive until the next round.
+    clear_stack();
   }
 }
 

@@ -1,17 +1,22 @@
 // LibraryThread (src/runtime/library_thread.hpp): the one way the library owns a thread of its own.
 // A round of work runs per wake (wakes during a round cause one more, not one each), stop() waits
-// for the thread to leave and start() makes a new one, and only kMutator threads join the registry
-// that stops of the world wait for.
+// for the thread to leave and start() makes a new one, only kMutator threads join the registry
+// that stops of the world wait for, and what a round leaves on the thread's dead stack keeps
+// nothing alive while the thread waits for the next.
 #include "runtime/library_thread.hpp"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string_view>
 #include <thread>
 
 #include "../support/support.hpp"
 #include "runtime/thread_registry.hpp"
+#include "tricolor/gc.hpp"
 
 namespace {
 
@@ -31,6 +36,41 @@ void count_round() {
 constinit LibraryThread g_mutator_thread("test mutator thread", count_round);
 constinit LibraryThread g_collector_thread("test collector thread", count_round,
                                            LibraryThread::Kind::kCollector);
+
+// A round that makes an object and leaves its address all over its frame, as a round that used the
+// object in its locals and spills does. The thread then waits in a blocking scope, whose entry
+// copies its own frame, laid over this one's, for the collector to scan: the slots of that frame
+// it never writes would still hold the address.
+std::atomic<int> g_dirty_rounds{0};
+
+__attribute__((noinline)) void leave_an_address_behind() {
+  volatile std::uintptr_t frame[96];
+  const auto address = reinterpret_cast<std::uintptr_t>(gc::make<test::Tracked>(7).get());
+  for (auto& word : frame) word = address;
+  g_dirty_rounds.fetch_add(1);
+}
+
+bool waits_in_blocking_scope(std::string_view name) {
+  gc::detail::BlockingScope blocked;
+  std::lock_guard lock(gc::detail::registry_mutex());
+  for (auto* r = gc::detail::registry_head(); r != nullptr; r = r->next)
+    if (std::string_view(r->name) == name && r->in_blocking_region.load()) return true;
+  return false;
+}
+
+constinit LibraryThread g_dirty_thread("test dirty thread", leave_an_address_behind);
+
+TEST(LibraryThread, ARoundsDeadFramesKeepNothingAliveWhileTheThreadWaits) {
+  gc::detail::ensure_registered();
+  g_dirty_thread.wake();
+  ASSERT_TRUE(test::eventually([] { return g_dirty_rounds.load() == 1; }));
+  EXPECT_EQ(test::Tracked::alive.load(), 1);
+  ASSERT_TRUE(test::eventually([] { return waits_in_blocking_scope("test dirty thread"); }));
+  test::collect_clean();
+  test::collect_clean();
+  EXPECT_EQ(test::Tracked::alive.load(), 0) << "the round's object outlived it";
+  g_dirty_thread.stop();
+}
 
 TEST(LibraryThread, OneRoundPerWakeAndWakesDuringARoundCauseOneMore) {
   gc::detail::ensure_registered();

@@ -71,6 +71,16 @@ __attribute__((noinline)) inline void collect_clean() {
   gc::collect();
 }
 
+// Collects at least three times, and on until `finished` reaches `threads`, while a test's threads
+// run: the pacer's cycles alone can be too few on a loaded machine, where a starved marker
+// stretches one cycle over most of a run. Each thread adds one to `finished` as it ends.
+inline void collect_while_threads_run(const std::atomic<int>& finished, int threads) {
+  for (int collections = 0; collections < 3 || finished.load() < threads; ++collections) {
+    gc::collect();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 // Counts constructions and destructions per test; a destruction of a live instance, or a second
 // destruction of the same one, trips the canary.
 struct Tracked {

@@ -160,6 +160,7 @@ TEST(Arena, ArenaObjectsAreNotManagedObjects) {
 TEST(Arena, ArenasComeAndGoWhileCyclesRun) {
   std::atomic<long> bad{0};
   std::vector<std::thread> threads;
+  std::atomic<int> finished{0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int round = 0; round < 20; ++round) {
@@ -181,8 +182,10 @@ TEST(Arena, ArenasComeAndGoWhileCyclesRun) {
         if (expected != -1) bad.fetch_add(1);
         head = nullptr;
       }
+      finished.fetch_add(1);
     });
   }
+  test::collect_while_threads_run(finished, 4);
   for (auto& t : threads) t.join();
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(Tracked::double_destroyed.load(), 0);

@@ -148,6 +148,7 @@ TEST(Cleanup, ObjectsWithCleanupsDieWhileCyclesRun) {
   auto runs = std::make_unique<std::atomic<int>[]>(kThreads * kPerThread);
   std::atomic<long> early{0};
   std::vector<std::thread> threads;
+  std::atomic<int> finished{0};
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       std::vector<gc::ptr<Tracked>> kept;
@@ -166,8 +167,10 @@ TEST(Cleanup, ObjectsWithCleanupsDieWhileCyclesRun) {
             if (runs[k->id].load() != 0) early.fetch_add(1);
         }
       }
+      finished.fetch_add(1);
     });
   }
+  test::collect_while_threads_run(finished, kThreads);
   for (auto& t : threads) t.join();
   test::collect_clean();
   EXPECT_EQ(early.load(), 0);

@@ -205,6 +205,7 @@ TEST(GcAllocatorDeathTest, ANodeFreedThroughAnotherContainersAllocatorStopsThePr
 TEST(GcAllocator, ContainersChangeWhileCyclesRun) {
   std::atomic<long> bad{0};
   std::vector<std::thread> threads;
+  std::atomic<int> finished{0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       auto holder = gc::make<Holder>();
@@ -237,8 +238,10 @@ TEST(GcAllocator, ContainersChangeWhileCyclesRun) {
         for (int i = 0; i < 200 && !holder->deque.empty(); ++i) holder->deque.pop_front();
         if (round % 4 == 3) holder->by_pointer.clear();
       }
+      finished.fetch_add(1);
     });
   }
+  test::collect_while_threads_run(finished, 4);
   for (auto& t : threads) t.join();
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(Tracked::double_destroyed.load(), 0);

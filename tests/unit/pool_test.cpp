@@ -189,12 +189,9 @@ TEST(Pool, ThreadsShareAPoolWhileCyclesRun) {
       finished.fetch_add(1);
     });
   }
-  // The pacer's cycles alone were too few on a loaded machine (one, now and then, in 30 runs):
-  // collect() too, while the threads run, so that pools rotate under them at least three times.
-  for (int collections = 0; collections < 3 || finished.load() < kThreads; ++collections) {
-    gc::collect();
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  // The pacer's cycles alone were too few on a loaded machine (one, now and then, in 30 runs): the
+  // pools rotate under the threads at least three times.
+  test::collect_while_threads_run(finished, kThreads);
   for (auto& t : threads) t.join();
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(Tracked::double_destroyed.load(), 0);

@@ -93,6 +93,7 @@ TEST(Weak, WithoutTheShadeInLockTheObjectIsLost) {
 TEST(Weak, LocksRaceWithCyclesAndNeverSeeADeadObject) {
   std::atomic<long> bad{0};
   std::vector<std::thread> threads;
+  std::atomic<int> finished{0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       std::vector<gc::weak<Tracked>> weaks;
@@ -112,8 +113,10 @@ TEST(Weak, LocksRaceWithCyclesAndNeverSeeADeadObject) {
         }
         if (weaks.size() > 2000) weaks.erase(weaks.begin(), weaks.begin() + 1000);
       }
+      finished.fetch_add(1);
     });
   }
+  test::collect_while_threads_run(finished, 4);
   for (auto& t : threads) t.join();
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(Tracked::double_destroyed.load(), 0);

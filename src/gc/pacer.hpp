@@ -22,7 +22,8 @@
 // early enough that the mark ends as the heap reaches it. The runway is what the program allocates
 // while the mark does its work: the last cycle's scan work times the bytes allocated per byte of
 // scan work during its mark (Go's consMark, smoothed over cycles). The trigger is the goal minus
-// the runway, kept between 70% and 95% of the way from the live heap to the goal, as Go keeps it.
+// the runway, kept between 50% and 95% of the way from the live heap to the goal (Go keeps it above
+// 70%; pacer.cpp says why not here).
 // The counters compared are span-granular (heap_counters.hpp), so the check costs nothing on the
 // allocation fast path: it runs when a thread cache takes a new span. Without a limit the trigger
 // is computed once per cycle and the check is one comparison; with one, it follows the goal.

@@ -22,8 +22,8 @@
 // early enough that the mark ends as the heap reaches it. The runway is what the program allocates
 // while the mark does its work: the last cycle's scan work times the bytes allocated per byte of
 // scan work during its mark (Go's consMark, smoothed over cycles). The trigger is the goal minus
-// the runway, kept between 50% and 95% of the way from the live heap to the goal (Go keeps it above
-// 70%; pacer.cpp says why not here).
+// the runway, kept between 50% (70%, as Go keeps it, when the memory limit sets the goal) and 95%
+// of the way from the live heap to the goal; pacer.cpp says why.
 // The counters compared are span-granular (heap_counters.hpp), so the check costs nothing on the
 // allocation fast path: it runs when a thread cache takes a new span. Without a limit the trigger
 // is computed once per cycle and the check is one comparison; with one, it follows the goal.
@@ -84,11 +84,11 @@ class Pacer {
     if (memory_limit_.load(std::memory_order_relaxed) == INT64_MAX) [[likely]]
       return heap_live >= percent_trigger_.load(std::memory_order_relaxed);
     const Goal g = current_goal();
-    if (heap_live < trigger_for(g.bytes)) return false;
+    if (heap_live < trigger_for(g)) return false;
     return !g.limit_sets_it || !cpu_limited();
   }
   std::int64_t goal() const { return current_goal().bytes; }
-  std::int64_t trigger() const { return trigger_for(goal()); }
+  std::int64_t trigger() const { return trigger_for(current_goal()); }
   std::int64_t memory_limit() const { return memory_limit_.load(std::memory_order_relaxed); }
   // The goal the memory limit alone sets, given `use` (INT64_MAX without a limit).
   std::int64_t memory_limit_goal(const MemoryUse& use) const;
@@ -110,8 +110,8 @@ class Pacer {
     bool limit_sets_it;
   };
   Goal current_goal() const;
-  // The trigger for `goal`, from the marked heap and the runway.
-  std::int64_t trigger_for(std::int64_t goal) const;
+  // The trigger for goal `g`, from the marked heap and the runway.
+  std::int64_t trigger_for(Goal g) const;
   void recompute_locked();
   bool cpu_limited() const;
 

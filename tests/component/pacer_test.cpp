@@ -6,10 +6,11 @@
 // goal to the limit less what is not heap objects (ready - heap_free - heap_alloc), less what is
 // over the limit, less 3% (at least 1 MiB) of headroom, but never below marked + max(marked/16,
 // 1 MiB); the trigger is the goal minus 1.5 times the runway the last marks needed (allocation per
-// byte of scan work, smoothed, times the scan work), kept between 50% and 95% of the way from the
-// marked heap to the goal; GOGC=off without a limit never triggers. A pacer built without a source
-// of memory figures sees none in use. Reports end at steady-clock time 0 unless a test says
-// otherwise, so the CPU limiter never holds a cycle back by accident.
+// byte of scan work, smoothed, times the scan work), kept between 50% (70% under a memory limit's
+// goal) and 95% of the way from the marked heap to the goal; GOGC=off without a limit never
+// triggers. A pacer built without a source of memory figures sees none in use. Reports end at
+// steady-clock time 0 unless a test says otherwise, so the CPU limiter never holds a cycle back by
+// accident.
 #include "gc/pacer.hpp"
 
 #include <gtest/gtest.h>
@@ -142,6 +143,10 @@ TEST(PacerComponent, TheTriggerStaysBetweenHalfAndNinetyFivePercentOfTheWay) {
   inside.configure(100, kNoLimit);
   inside.end_cycle(marked(100 * kMiB, 80 * kMiB, 24 * kMiB));
   EXPECT_EQ(inside.trigger(), 164 * kMiB);
+  // A goal the memory limit sets keeps Go's lower bound: 70% of the way.
+  inside.set_memory_limit(150 * kMiB);
+  inside.end_cycle(marked(100 * kMiB, 80 * kMiB, 24 * kMiB));
+  EXPECT_EQ(inside.trigger(), way(100 * kMiB, less_headroom(150 * kMiB), 0.7));
   // A runway of 1.5 * (1 + 0) / 2 * 1 B: next to nothing, so the upper bound.
   p.end_cycle(marked(100 * kMiB, 1, 0));
   EXPECT_EQ(p.trigger(), way(100 * kMiB, 200 * kMiB, 0.95));

@@ -26,7 +26,7 @@ namespace {
 // Not a function-local static: its first initialisation holds a guard, a lock, and a thread stopped
 // by signal inside it (in sched_getaffinity) would hold that lock while the collector, which reads
 // the count with the world stopped (cycle_stats.cpp), waited for it forever. Two threads that both
-// find no count yet each ask the kernel and store the same answer.
+// find no count yet each ask the kernel; the first to store its answer sets it.
 constinit std::atomic<int> g_cpu_count{0};
 
 }  // namespace
@@ -43,8 +43,10 @@ int cpu_count() {
     const long c = ::sysconf(_SC_NPROCESSORS_ONLN);
     n = c > 0 ? static_cast<int>(c) : 1;
   }
-  g_cpu_count.store(n, std::memory_order_relaxed);
-  return n;
+  // The first answer stays: a thread with a narrower affinity mask could otherwise change the
+  // count after the mark worker count was read from it.
+  int none = 0;
+  return g_cpu_count.compare_exchange_strong(none, n, std::memory_order_relaxed) ? n : none;
 }
 
 }  // namespace gc::detail

@@ -145,14 +145,15 @@ inline bool chain_intact(const Tracked* head, int n) {
 // Registered threads of this name. A stop of the world holds the registry's lock while it waits
 // for every running registered thread, so a registered caller waits for the lock as a blocked
 // thread; running, it would deadlock wherever the stop signal waits until the lock is taken (TSan
-// delivers signals only then).
-inline std::size_t threads_named(std::string_view name) {
+// delivers signals only then). `also` narrows the count to records it accepts.
+inline std::size_t threads_named(std::string_view name,
+                                 bool (*also)(const gc::detail::ThreadRecord&) = nullptr) {
   std::optional<gc::detail::BlockingScope> blocked;
   if (gc::detail::t_mutator.record != nullptr) blocked.emplace();
   std::lock_guard lock(gc::detail::registry_mutex());
   std::size_t n = 0;
   for (auto* r = gc::detail::registry_head(); r != nullptr; r = r->next)
-    n += std::string_view(r->name) == name;
+    n += std::string_view(r->name) == name && (also == nullptr || also(*r));
   return n;
 }
 

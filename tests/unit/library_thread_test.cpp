@@ -10,8 +10,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
-#include <string_view>
 #include <thread>
 
 #include "../support/support.hpp"
@@ -50,14 +48,6 @@ __attribute__((noinline)) void leave_an_address_behind() {
   g_dirty_rounds.fetch_add(1);
 }
 
-bool waits_in_blocking_scope(std::string_view name) {
-  gc::detail::BlockingScope blocked;
-  std::lock_guard lock(gc::detail::registry_mutex());
-  for (auto* r = gc::detail::registry_head(); r != nullptr; r = r->next)
-    if (std::string_view(r->name) == name && r->in_blocking_region.load()) return true;
-  return false;
-}
-
 constinit LibraryThread g_dirty_thread("test dirty thread", leave_an_address_behind);
 
 TEST(LibraryThread, ARoundsDeadFramesKeepNothingAliveWhileTheThreadWaits) {
@@ -65,7 +55,11 @@ TEST(LibraryThread, ARoundsDeadFramesKeepNothingAliveWhileTheThreadWaits) {
   g_dirty_thread.wake();
   ASSERT_TRUE(test::eventually([] { return g_dirty_rounds.load() == 1; }));
   EXPECT_EQ(test::Tracked::alive.load(), 1);
-  ASSERT_TRUE(test::eventually([] { return waits_in_blocking_scope("test dirty thread"); }));
+  ASSERT_TRUE(test::eventually([] {
+    return test::threads_named("test dirty thread", [](const gc::detail::ThreadRecord& r) {
+             return r.in_blocking_region.load();
+           }) == 1;
+  }));
   test::collect_clean();
   test::collect_clean();
   EXPECT_EQ(test::Tracked::alive.load(), 0) << "the round's object outlived it";

@@ -27,6 +27,7 @@
 #include "gc/marker.hpp"
 #include "gc/root_set.hpp"
 #include "gc/stack_scan.hpp"
+#include "gc/test_hooks.hpp"
 #include "runtime/known_stacks.hpp"
 #include "runtime/safepoint.hpp"
 #include "tricolor/detail/fresh_object.hpp"
@@ -77,6 +78,13 @@ StackRecord* new_fiber(void* stack, std::size_t size) {
 void delete_fiber(StackRecord* fiber) {
   {
     CriticalSection critical;
+    // A fiber deleted before the mark under way scanned it is scanned now: a thread whose own stack
+    // is scanned may have copied a gc::ptr out of its frames, and holds it where no scan of this
+    // mark looks again (the hybrid barrier counts on every stack being scanned once).
+    if (marking() && !test_flag(kTestNoFiberDeleteScan)) {
+      Marker marker(Marker::Mode::kMark);
+      scan_stack_if_due(marker, fiber, g_mark.cycle.load(std::memory_order_acquire));
+    }
     std::lock_guard lock(g_fibers_mutex);
     lock_stack(fiber);
     const ThreadRecord* runner = fiber->running_on.load(std::memory_order_relaxed);

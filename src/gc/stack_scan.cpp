@@ -100,6 +100,7 @@ void begin_stack_scans() {
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     r->scan_signalled_ns = 0;
     r->mutator->stack_unscanned.store(true, std::memory_order_relaxed);
+    r->mutator->always_shade_stored.store(false, std::memory_order_relaxed);
     ++due_threads;
   }
   g_scans_began_ns = now_ns();
@@ -179,6 +180,9 @@ void stack_scan_on_register(ThreadRecord* r) {
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
   r->scanned_cycle.store(cycle, std::memory_order_relaxed);
   r->own_stack.scanned_cycle.store(cycle, std::memory_order_relaxed);
+  // Counted as scanned, but not read: during a mark its stack may hold values it loaded from the
+  // heap before it registered, which its stores must then shade until the next mark scans it.
+  r->mutator->always_shade_stored.store(marking(), std::memory_order_relaxed);
   // Slots other threads registered on this stack before it was known: from now on its scan covers
   // them, and its owner, destroying them as its own stack's, would never unregister them.
   drop_roots_within(r->own_stack.lo, r->own_stack.hi);

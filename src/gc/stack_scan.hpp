@@ -27,10 +27,11 @@
 // lets go of its value shades it, since a thread whose stack is scanned may have copied it
 // (gc/write_barrier.cpp).
 //
-// Threads that register during a mark start with a scanned (empty) stack; a thread that exits
-// unscanned is counted as scanned, since its stack dies with it, and is never due again (it still
-// passes a safepoint after leaving the registry). Mark termination waits for stacks_pending to
-// reach zero.
+// Threads that register during a mark count as scanned without being read: until the next mark
+// their stores shade what they store (MutatorState::always_shade_stored). A fiber deleted before
+// its scan is scanned by the deletion (gc/fibers.cpp). A thread that exits unscanned is counted as
+// scanned, since its stack dies with it, and is never due again (it still passes a safepoint after
+// leaving the registry). Mark termination waits for stacks_pending to reach zero.
 #pragma once
 
 #include <cstdint>

@@ -32,10 +32,11 @@
 namespace gc::detail {
 
 enum BarrierTestFlags : unsigned {
-  kTestNoShadeOld = 1,       // the deletion half: the value a store overwrites
-  kTestNoShadeNew = 2,       // the insertion half: the value stored, or a new slot's value
-  kTestNoBlackAlloc = 4,     // objects allocated while marking are white
-  kTestNoShadeOwnStack = 8,  // a slot on its thread's unscanned stack: the value it lets go of
+  kTestNoShadeOld = 1,          // the deletion half: the value a store overwrites
+  kTestNoShadeNew = 2,          // the insertion half: the value stored, or a new slot's value
+  kTestNoBlackAlloc = 4,        // objects allocated while marking are white
+  kTestNoShadeOwnStack = 8,     // a slot on its thread's unscanned stack: the value it lets go of
+  kTestNoFiberDeleteScan = 16,  // a fiber deleted before the mark scanned it is not scanned
 };
 
 enum class MarkHold : std::uint32_t { kNone, kAfterStart, kAfterRoots };

@@ -116,7 +116,8 @@ bool own_stack_slot_needs_shade(const ThreadRecord* r, const void* old_value) {
   }
   if (old_value != nullptr && !test_flag(kTestNoShadeOld))
     append(r, reinterpret_cast<std::uintptr_t>(old_value));
-  if (new_value != nullptr) shade_for_barrier(r, reinterpret_cast<std::uintptr_t>(new_value));
+  if (new_value != nullptr && stored_value_needs_shade())
+    shade_for_barrier(r, reinterpret_cast<std::uintptr_t>(new_value));
   // The next call appends two entries at most, and append flushes the whole buffer inside the
   // section when it fills: so it is flushed by the caller, in chunks, once it has fewer than three
   // free. Append's flush is then only for the other callers (a weak_lock that fills it).
@@ -155,9 +156,48 @@ void write_barrier_slow(void* slot, const void* old_value, const void* new_value
   if (full != nullptr) flush_own_barrier_buffer(full);
 }
 
-// The store and its barrier in one critical section: this is the path of every gc::ptr store
-// while a mark runs.
+namespace {
+
+// Whether a store into `slot` that lets go of `old` for `value` has anything to shade, were the
+// barrier on: for a slot on this thread's stack, `old` while the mark has yet to scan the stack
+// (own_stack_slot_needs_shade); for any other, `old` (the deletion half), or `value` while a
+// running stack is unscanned (the insertion half).
+//
+// Why the value a store puts into a slot off the stack is shaded only while a stack that runs is
+// still unscanned in this mark (running_stacks_scanned, detail/barrier.hpp: the "scan stacks" bit
+// is up while stacks_pending() is not zero). Go's hybrid barrier shades it "if the current stack is
+// grey"; here any stack, since a thread may take a value from another thread's stack. Once every
+// running stack is scanned, a value a thread holds was on its stack at the scan (shaded then), or
+// was allocated since (black), or was loaded since from a slot that the mark reaches or whose
+// overwrite shades it (the deletion half): the mark finds it without the store's help. A suspended
+// stack does not count: it changes only by running, and it is scanned before it runs. The count
+// only falls during a mark, and no mark starts or ends inside the caller's critical section.
+bool store_may_shade(const void* slot, const void* old, const void* value) {
+  if (on_my_stack(slot))
+    return old != nullptr && t_mutator.stack_unscanned.load(std::memory_order_relaxed);
+  return old != nullptr || (value != nullptr && stored_value_needs_shade());
+}
+
+}  // namespace
+
+// The path of every gc::ptr store while a mark runs. Most have nothing to shade: a new object
+// stored over null once the running stacks are scanned (most of a mark, for a program building a
+// structure), a moved-from temporary on a scanned stack cleared. Those are made outside any
+// critical section, tested before and after the store, as the inline path is (detail/barrier.hpp):
+// a mark start, or a stack left unscanned by a new mark, that falls between the two is caught by
+// the second test, and a scan of this thread that falls between finds both values on its stack.
+// The rest are made with their barrier in one critical section.
 void store_with_barrier(void** slot, void* value) noexcept {
+  std::atomic_ref<void*> ref(*slot);
+  if (void* const old = ref.load(std::memory_order_relaxed); !store_may_shade(slot, old, value)) {
+    ref.store(value, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    const bool late = barrier_on() && store_may_shade(slot, old, value);
+    keep_until_tested(old);
+    keep_until_tested(value);
+    if (late) write_barrier_slow(slot, old, value);
+    return;
+  }
   ensure_registered();  // outside the section: registering allocates
   ThreadRecord* full = nullptr;
   {

@@ -1,11 +1,12 @@
 // The write barrier's slow path and its per-thread buffer.
 //
-// While marking, a store into a slot off the storing thread's stack puts the overwritten and the
-// stored value in the thread's buffer (Go's wbBuf), inside a critical section so that no stop ever
-// sees a half-written entry. A full buffer is flushed by its thread: each value is shaded and what
-// turns grey goes to the grey queue, a few entries to a critical section, so that a stop of the
-// world waits for a few shades rather than a buffer's worth. Mark termination flushes every
-// thread's buffer with the world stopped; a thread that exits flushes its own.
+// While marking, a store into a slot off the storing thread's stack puts the overwritten value, and
+// the stored one while a running stack is unscanned, in the thread's buffer (Go's wbBuf), inside a
+// critical section so that no stop ever sees a half-written entry. A full buffer is flushed by its
+// thread: each value is shaded and what turns grey goes to the grey queue, a few entries to a
+// critical section, so that a stop of the world waits for a few shades rather than a buffer's
+// worth. Mark termination flushes every thread's buffer with the world stopped; a thread that exits
+// flushes its own.
 //
 // A barrier call that arrives after mark termination (the thread tested the flag just before the
 // stop) does nothing: both values are marked already, by the argument in detail/barrier.hpp.

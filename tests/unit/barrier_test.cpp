@@ -7,7 +7,11 @@
 //   - an object allocated during the mark, held only by a scanned stack, is black;
 //   - a root registered during the mark, after the roots were scanned, has its value shaded;
 //   - a gc::ptr that a thread with a scanned stack copied from a stack the mark has not scanned is
-//     shaded when the slot it was copied from lets go of it.
+//     shaded when the slot it was copied from lets go of it;
+//   - a thread that registered during the mark shades what it stores;
+//   - a fiber deleted before its scan is scanned by the deletion.
+// Once every running stack is scanned, a store shades only what it overwrites (the insertion half
+// stops): one more test checks that, by the thread's barrier buffer.
 // Each scenario runs twice: as the collector runs it (the object survives), and with its half of
 // the barrier (or black allocation) switched off, to show that the scenario does reach the case
 // (the object is freed while reachable: its destructor runs).
@@ -19,10 +23,12 @@
 
 #include "../support/held_mark.hpp"
 #include "../support/support.hpp"
+#include "../support/test_fiber.hpp"
 #include "gc/cycle.hpp"
 #include "gc/destructors.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/mark_workers.hpp"
+#include "gc/stack_scan.hpp"
 #include "gc/sweeper.hpp"
 #include "gc/test_hooks.hpp"
 #include "runtime/thread_registry.hpp"
@@ -258,5 +264,120 @@ TEST(Barrier, AThreadInABlockingRegionLeavesItsBufferToTheCollector) {
   blocked.join();
   EXPECT_EQ(appended.load(), 0);
   EXPECT_EQ(Tracked::destroyed.load(), 0);
+}
+
+// Insertion only while a stack that runs is unscanned: once every one is, a store shades only the
+// value it overwrites, so a new object stored over null (every tree a program builds top-down)
+// puts nothing in the buffer, and the mark still finds it all.
+long buffered_by_this_thread() { return gc::detail::t_mutator.record->barrier_count; }
+
+// With the controller held, nothing scans a library thread that went back into its blocking region
+// after the controller's pass: the test does.
+bool every_running_stack_scanned() {
+  return test::eventually([] {
+    gc::detail::scan_blocked_stacks();
+    return gc::detail::running_stacks_scanned();
+  });
+}
+
+TEST(Barrier, OnceEveryRunningStackIsScannedAStoreShadesOnlyWhatItOverwrites) {
+  set_root_on_another_thread(60, false);
+  gc::collect();
+  std::atomic<int> step{0};
+  std::thread unscanned([&] {
+    gc::make<int>(0);  // registered: its stack is due at mark start
+    step.store(1, std::memory_order_release);
+    spin_until(step, 2);  // stopped by signal at mark start, and never at a safepoint: unscanned
+  });                     // a thread that leaves unscanned counts as scanned
+  spin_until(step, 1);
+  start_held_cycle(MarkHold::kAfterRoots);
+  gc::safepoint();  // this thread scans its own stack
+  ASSERT_FALSE(gc::detail::t_mutator.stack_unscanned.load());
+  ASSERT_GT(gc::detail::stacks_pending(), 0);
+
+  long before = buffered_by_this_thread();
+  g_root->next = gc::make<Tracked>(61);
+  EXPECT_EQ(buffered_by_this_thread() - before, 1);  // the new value: a stack is unscanned
+
+  step.store(2, std::memory_order_release);
+  unscanned.join();
+  ASSERT_TRUE(every_running_stack_scanned());
+
+  before = buffered_by_this_thread();
+  g_root->next = gc::make<Tracked>(62);
+  EXPECT_EQ(buffered_by_this_thread() - before, 1);  // the old value only
+  before = buffered_by_this_thread();
+  g_root->next->next = gc::make<Tracked>(63);
+  EXPECT_EQ(buffered_by_this_thread() - before, 0);  // over null: nothing
+
+  finish_held_cycle();
+  EXPECT_EQ(Tracked::destroyed.load(), 0);  // 61 is still black, its overwrite shaded it
+  EXPECT_TRUE(g_root->next->intact());
+  EXPECT_TRUE(g_root->next->next->intact());
+}
+
+// A thread that registers during a mark counts as scanned without being read, and its stack may
+// hold a value it loaded from the heap before: its stores shade what they store until the next
+// mark, whatever the other stacks.
+void stored_by_a_thread_registered_during_marking(bool shade_switched_off) {
+  set_root_on_another_thread(70, true);
+  gc::collect();
+  std::atomic<int> step{0};
+  std::thread late([&] {  // no gc::make, no gc::ptr of its own until the mark: unregistered
+    Tracked* x = g_root->next.get();
+    g_root->next = nullptr;  // no mark yet: the heap's only copy goes unshaded
+    step.store(1, std::memory_order_release);
+    spin_until(step, 2);
+    gc::ptr<Tracked> held(x);  // registers here, during the mark: counted as scanned
+    if (shade_switched_off) gc::detail::t_mutator.always_shade_stored.store(false);
+    g_root->next = held;
+  });
+  spin_until(step, 1);
+  start_held_cycle(MarkHold::kAfterRoots);
+  gc::safepoint();
+  ASSERT_TRUE(every_running_stack_scanned());
+  step.store(2, std::memory_order_release);
+  late.join();
+  finish_held_cycle();
+}
+
+TEST(Barrier, AThreadRegisteredDuringMarkingShadesWhatItStores) {
+  stored_by_a_thread_registered_during_marking(false);
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+  EXPECT_TRUE(g_root->next->intact());
+}
+
+TEST(Barrier, WithoutItsShadeTheValueItStoredIsLost) {
+  stored_by_a_thread_registered_during_marking(true);
+  EXPECT_EQ(Tracked::destroyed.load(), 1);  // x, while the root object points to it
+}
+
+// A fiber deleted before the mark scanned it: a thread whose stack is scanned copied a gc::ptr out
+// of its frames, where no other scan of the mark will look, so the deletion scans the fiber first.
+void copy_from_a_fiber_deleted_unscanned(unsigned switched_off) {
+  gc::ptr<Tracked>* volatile in_fiber = nullptr;
+  auto* fiber = new test::Fiber([&](test::Fiber& self) {
+    gc::ptr<Tracked> x = gc::make<Tracked>(80);  // only on the fiber's stack
+    in_fiber = &x;
+    self.yield();  // never resumed: the fiber is deleted suspended
+  });
+  test::in_thread([&] { fiber->resume(); });
+  // Held before the controller scans the suspended stacks.
+  test::during_a_held_mark(MarkHold::kAfterStart, switched_off, [&](auto wait) {
+    gc::ptr<Tracked> mine = *in_fiber;  // this thread was born in the mark: a scanned stack
+    delete fiber;
+    wait();
+    EXPECT_TRUE(switched_off != 0 || mine->intact());
+  });
+}
+
+TEST(Barrier, AFiberDeletedBeforeItsScanKeepsWhatWasCopiedFromIt) {
+  copy_from_a_fiber_deleted_unscanned(0);
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+}
+
+TEST(Barrier, WithoutTheDeletionsScanTheCopyIsLost) {
+  copy_from_a_fiber_deleted_unscanned(gc::detail::kTestNoFiberDeleteScan);
+  EXPECT_EQ(Tracked::destroyed.load(), 1);  // x, while the thread still holds it
 }
 }  // namespace

@@ -74,7 +74,7 @@ TEST_F(BlockingRegionDeathTest, MakingOrDestroyingARootStops) {
       std::string(kMessage));
 }
 
-// With a mark in progress every store into the heap runs the barrier's slow path.
+// While a mark has stacks to scan, every store into the heap runs the barrier's slow path.
 TEST_F(BlockingRegionDeathTest, AStoreDuringAMarkStops) {
   EXPECT_DEATH(
       {

@@ -7,10 +7,11 @@
 //   - anywhere else (globals, thread_locals, malloc memory): it registers in the root set.
 //
 // The write barrier: while the collector marks concurrently, a store into a slot that is not on a
-// stack shades both the value it overwrites and the value it stores (Go's hybrid Yuasa–Dijkstra
-// barrier); a slot that is born shades its value, a slot that dies shades its last value. A slot on
-// the storing thread's own stack shades the value it lets go of while the mark has yet to scan that
-// stack, since another thread may have copied it from there (write_barrier_slow). When no
+// stack shades the value it overwrites and, until every running stack is scanned, the value it
+// stores (Go's hybrid Yuasa–Dijkstra barrier; src/gc/write_barrier.cpp says why the second half can
+// stop); a slot that is born shades its value on the same terms, a slot that dies its last value. A
+// slot on the storing thread's own stack shades the value it lets go of while the mark has yet to
+// scan that stack, since another thread may have copied it from there (write_barrier_slow). When no
 // cycle is marking the barrier costs one relaxed load and a predictable branch. Slots are written
 // with relaxed atomic stores because the marker may read them concurrently.
 //
@@ -47,6 +48,29 @@ void store_with_barrier(void** slot, void* value) noexcept;                     
 
 inline bool barrier_on() { return g_barrier_enabled.load(std::memory_order_relaxed); }
 
+// Whether every stack that runs has been scanned by the mark under way (true outside a mark): from
+// then on a store needs to shade only the value it overwrites, not the one it stores
+// (src/gc/write_barrier.cpp says why). Acquire: the last scan's release of the bit.
+inline bool running_stacks_scanned() {
+  return (g_safepoint_pending.load(std::memory_order_acquire) & kSafepointScanStacks) == 0;
+}
+
+// Whether the value a store puts into a slot off the stack must be shaded (the insertion half):
+// while a running stack is unscanned, or always on a thread whose stack the mark did not read
+// (MutatorState::always_shade_stored).
+inline bool stored_value_needs_shade() {
+  return !running_stacks_scanned() || t_mutator.always_shade_stored.load(std::memory_order_relaxed);
+}
+
+// Keeps `value` in a register or the frame, where a stack scan finds it, until this point, and the
+// loads before it before it. A store tested after it is made depends on this: a scan of this
+// thread that falls between the store and the test must find the value, since the test, made
+// after the scan, can find the stacks scanned and leave the value unshaded.
+template <class T>
+[[gnu::always_inline]] inline void keep_until_tested(const T* value) {
+  asm volatile("" : : "r"(value) : "memory");
+}
+
 // A new slot, given its first value. The value is written with a relaxed atomic store, like every
 // later store: a concurrent mark may scan the object under construction (a slot a thread stopped
 // by signal was filling at mark start is shaded, and its object scanned, while it is built). The
@@ -79,7 +103,9 @@ template <class T>
     register_root(slot);
   }
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (value != nullptr && barrier_on()) [[unlikely]]
+  const bool needs_barrier = value != nullptr && barrier_on() && stored_value_needs_shade();
+  keep_until_tested(value);
+  if (needs_barrier) [[unlikely]]
     write_barrier_slow(slot, nullptr, value);
 }
 
@@ -97,8 +123,9 @@ template <class T>
 // that allocates in the slot next would wait for it back). Its pointer bit goes when the slot is
 // freed, which clears every bit of the slot, and its value needs no shade, because the object was
 // unreachable when the mark began, so no stack scanned or slot marked could have its value from it
-// but the destructor itself, whose stores go through the barrier. (Shading it would only keep the
-// dead object's dead children for another cycle.)
+// but the destructor itself, which must not use its members' targets (the user guide), nor store
+// their values elsewhere: they may be freed already. (Shading it would only keep the dead object's
+// dead children for another cycle.)
 template <class T>
 inline void slot_dies(T** slot, T* value) {
   if (on_my_stack(slot)) {

@@ -66,6 +66,12 @@ struct MutatorState {
   // or is overwritten has its value shaded, since another thread may hold a copy taken from here
   // (write_barrier_slow). Relaxed: a stale true only costs a call that finds nothing to do.
   std::atomic<bool> stack_unscanned{false};
+  // True while this thread's stores must shade the values they store whatever the other stacks: it
+  // is not registered, or it registered during the mark under way, whose stack scans counted its
+  // stack as scanned without reading it (it may hold values it loaded before it registered). Set
+  // false by mark start, with the world stopped, for every registered thread (the mark scans their
+  // stacks), and by a registration between marks (gc/stack_scan.cpp).
+  std::atomic<bool> always_shade_stored{true};
 };
 
 inline constinit thread_local MutatorState t_mutator{};

@@ -105,7 +105,9 @@ bool own_stack_slot_needs_shade(const ThreadRecord* r, const void* old_value) {
 }
 
 // The barrier proper, inside the caller's critical section: puts the values to shade in the
-// buffer, and returns the thread's record when the buffer is nearly full (see record_barrier).
+// buffer, and returns the thread's record when the buffer is nearly full (see record_barrier). No
+// mark starts or ends inside the section, so marking() holds to its end; the "scan stacks" bit may
+// fall inside it, which only makes the new value's shade unneeded.
 [[gnu::always_inline]] inline ThreadRecord* buffer_barrier(ThreadRecord* r, bool own_stack,
                                                            const void* old_value,
                                                            const void* new_value) {
@@ -170,11 +172,9 @@ namespace {
 // running stack is scanned, a value a thread holds was on its stack at the scan (shaded then), or
 // was allocated since (black), or was loaded since from a slot that the mark reaches or whose
 // overwrite shades it (the deletion half): the mark finds it without the store's help. A suspended
-// stack does not count: it changes only by running, and it is scanned before it runs. The count
-// only falls during a mark, and no mark starts or ends inside the caller's critical section.
+// stack does not count: it changes only by running, and it is scanned before it runs.
 bool store_may_shade(const void* slot, const void* old, const void* value) {
-  if (on_my_stack(slot))
-    return old != nullptr && t_mutator.stack_unscanned.load(std::memory_order_relaxed);
+  if (on_my_stack(slot)) return own_stack_slot_needs_shade(t_mutator.record, old);
   return old != nullptr || (value != nullptr && stored_value_needs_shade());
 }
 

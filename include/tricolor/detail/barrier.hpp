@@ -62,10 +62,10 @@ inline bool stored_value_needs_shade() {
   return !running_stacks_scanned() || t_mutator.always_shade_stored.load(std::memory_order_relaxed);
 }
 
-// Keeps `value` in a register or the frame, where a stack scan finds it, until this point, and the
-// loads before it before it. A store tested after it is made depends on this: a scan of this
-// thread that falls between the store and the test must find the value, since the test, made
-// after the scan, can find the stacks scanned and leave the value unshaded.
+// Keeps `value` in a register or the frame, where a stack scan finds it, until this point, and
+// keeps the loads before this point before it. A store tested after it is made depends on this: a
+// scan of this thread that falls between the store and the test must find the value, since the
+// test, made after the scan, can find the stacks scanned and leave the value unshaded.
 template <class T>
 [[gnu::always_inline]] inline void keep_until_tested(const T* value) {
   asm volatile("" : : "r"(value) : "memory");

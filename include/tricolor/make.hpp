@@ -85,7 +85,7 @@ void destroy_array(void* object) {
 // thread's cache owns the span (detail/alloc.hpp), so a constructor that throws unregisters it
 // (abandon_allocation).
 template <class T>
-void* allocate_for() {
+[[gnu::always_inline]] inline void* allocate_for() {
   DestructorFn destructor = nullptr;
   if constexpr (needs_destructor_v<T>) destructor = &destroy_object<T>;
   return allocate<sizeof(T), alignof(T), is_noscan_v<T>, std::is_trivially_destructible_v<T>>(

@@ -173,7 +173,8 @@ namespace {
 // was allocated since (black), or was loaded since from a slot that the mark reaches or whose
 // overwrite shades it (the deletion half): the mark finds it without the store's help. A suspended
 // stack does not count: it changes only by running, and it is scanned before it runs.
-bool store_may_shade(const void* slot, const void* old, const void* value) {
+[[gnu::always_inline]] inline bool store_may_shade(const void* slot, const void* old,
+                                                   const void* value) {
   if (on_my_stack(slot)) return own_stack_slot_needs_shade(t_mutator.record, old);
   return old != nullptr || (value != nullptr && stored_value_needs_shade());
 }

@@ -52,7 +52,7 @@ inline void register_owned_destructor(Span* s, std::uint32_t index, DestructorFn
 void* sample_allocation(void* object, std::size_t size);
 
 // Counts `size` bytes of the allocation at `object` towards the next heap-profile sample.
-inline void* count_for_sampling(void* object, std::size_t size) {
+[[gnu::always_inline]] inline void* count_for_sampling(void* object, std::size_t size) {
   MutatorState& m = t_mutator;
   m.bytes_until_sample -= static_cast<std::int64_t>(size);
   if (m.bytes_until_sample < 0) [[unlikely]]
@@ -75,7 +75,8 @@ inline void hold_new_object(T& address) {
 
 // The fast path proper, for a span class known at compile time (alloc_small) or at run time
 // (arrays). A non-null `destructor` is registered for the slot (make.hpp).
-inline void* alloc_from_cache(std::uint8_t span_class, DestructorFn destructor = nullptr) {
+[[gnu::always_inline]] inline void* alloc_from_cache(std::uint8_t span_class,
+                                                     DestructorFn destructor = nullptr) {
   Span* s = t_mutator.alloc[span_class];
   const std::uint64_t cache = s->alloc_cache;
   if (cache != 0 && g_safepoint_pending.load(std::memory_order_relaxed) == 0) [[likely]] {
@@ -100,12 +101,12 @@ inline void* alloc_from_cache(std::uint8_t span_class, DestructorFn destructor =
 }
 
 template <std::uint8_t SpanClass>
-inline void* alloc_small(DestructorFn destructor) {
+[[gnu::always_inline]] inline void* alloc_small(DestructorFn destructor) {
   return alloc_from_cache(SpanClass, destructor);
 }
 
 template <std::size_t Size, std::size_t Align>
-inline void* alloc_tiny() {
+[[gnu::always_inline]] inline void* alloc_tiny() {
   MutatorState& m = t_mutator;
   const std::uintptr_t offset = (m.tiny_offset + Align - 1) & ~(Align - 1);
   if (m.tiny != 0 && offset + Size <= kTinySize &&
@@ -119,7 +120,7 @@ inline void* alloc_tiny() {
 // Where an object of this size, alignment and kind goes; chosen at compile time. A non-null
 // `destructor` is registered for it (a tiny object has none).
 template <std::size_t Size, std::size_t Align, bool NoScan, bool Tiny>
-inline void* allocate(DestructorFn destructor) {
+[[gnu::always_inline]] inline void* allocate(DestructorFn destructor) {
   static_assert(Align <= kPageSize && (Align & (Align - 1)) == 0, "alignment up to 4096 only");
   constexpr std::size_t size = Size == 0 ? 1 : Size;
   if constexpr (Tiny && NoScan && size < kTinySize && Align <= 8) {

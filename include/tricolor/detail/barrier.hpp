@@ -46,19 +46,21 @@ void unregister_root(void* slot);
 void write_barrier_slow(void* slot, const void* old_value, const void* new_value);  // src/gc/
 void store_with_barrier(void** slot, void* value) noexcept;                         // src/gc/
 
-inline bool barrier_on() { return g_barrier_enabled.load(std::memory_order_relaxed); }
+[[gnu::always_inline]] inline bool barrier_on() {
+  return g_barrier_enabled.load(std::memory_order_relaxed);
+}
 
 // Whether every stack that runs has been scanned by the mark under way (true outside a mark): from
 // then on a store needs to shade only the value it overwrites, not the one it stores
 // (src/gc/write_barrier.cpp says why). Acquire: the last scan's release of the bit.
-inline bool running_stacks_scanned() {
+[[gnu::always_inline]] inline bool running_stacks_scanned() {
   return (g_safepoint_pending.load(std::memory_order_acquire) & kSafepointScanStacks) == 0;
 }
 
 // Whether the value a store puts into a slot off the stack must be shaded (the insertion half):
 // while a running stack is unscanned, or always on a thread whose stack the mark did not read
 // (MutatorState::always_shade_stored).
-inline bool stored_value_needs_shade() {
+[[gnu::always_inline]] inline bool stored_value_needs_shade() {
   return !running_stacks_scanned() || t_mutator.always_shade_stored.load(std::memory_order_relaxed);
 }
 

@@ -39,14 +39,15 @@ namespace gc::detail {
 // inside a blocking region, or when it exits or vanishes in a fork; there is no safepoint or
 // blocking region between this test and the store it guards. (A signal handler that ran gc::make
 // in between would break the allocation fast path first: neither is reentrant.)
-inline bool cache_owns(const MutatorState& m, std::uint8_t span_class, std::uintptr_t addr) {
+[[gnu::always_inline]] inline bool cache_owns(const MutatorState& m, std::uint8_t span_class,
+                                              std::uintptr_t addr) {
   const Span* s = m.alloc[span_class];  // g_empty_span holds no address
   return addr - s->base < std::uintptr_t{s->nelems} * s->elem_size;
 }
 
 // Size first and last: a reader that finds the size non-zero finds the start that goes with it.
-inline void set_fresh_range(MutatorState& m, std::uintptr_t lo, std::uintptr_t size,
-                            std::uint8_t span_class) {
+[[gnu::always_inline]] inline void set_fresh_range(MutatorState& m, std::uintptr_t lo,
+                                                   std::uintptr_t size, std::uint8_t span_class) {
   m.fresh_size.store(0, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
   m.fresh_lo.store(lo, std::memory_order_relaxed);
@@ -61,7 +62,7 @@ inline void set_fresh_range(MutatorState& m, std::uintptr_t lo, std::uintptr_t s
 // Atomics, relaxed: `m` is t_mutator, which a compiler that kept its address from before a fiber
 // switch moved this code to another thread would make the first thread's (mutator_for_frame;
 // docs/design.md, "Known limits", says what that would cost).
-inline bool owns_fresh_slot(const MutatorState& m, const void* slot) {
+[[gnu::always_inline]] inline bool owns_fresh_slot(const MutatorState& m, const void* slot) {
   const auto addr = reinterpret_cast<std::uintptr_t>(slot);
   return addr - m.fresh_lo.load(std::memory_order_relaxed) <
              m.fresh_size.load(std::memory_order_relaxed) &&
@@ -76,7 +77,8 @@ inline void drop_fresh_object(MutatorState& m) { set_fresh_range(m, 0, 0, 0); }
 class FreshObject {
  public:
   // `span_class` is the object's: the thread's cache held its span when it allocated the object.
-  FreshObject(void* object, std::size_t bytes, std::uint8_t span_class) noexcept
+  [[gnu::always_inline]] FreshObject(void* object, std::size_t bytes,
+                                     std::uint8_t span_class) noexcept
       : hidden_lo_(~reinterpret_cast<std::uintptr_t>(object)) {
     // This object lives in gc::make's frame: its address names the stack, and so the thread.
     MutatorState& m = mutator_for_frame(this);
@@ -88,13 +90,13 @@ class FreshObject {
   FreshObject(const FreshObject&) = delete;
   FreshObject& operator=(const FreshObject&) = delete;
 
-  void done() noexcept { give_back(); }
+  [[gnu::always_inline]] void done() noexcept { give_back(); }
   ~FreshObject() {
     if (!done_) give_back();
   }
 
  private:
-  void give_back() noexcept {
+  [[gnu::always_inline]] void give_back() noexcept {
     done_ = true;
     // A fiber switch since the constructor began dropped the range, and the thread's range now
     // (none, or what it was given after the switch) is not ours to touch: the outer object, if

@@ -48,26 +48,27 @@ struct HeapLayout {
 
 inline constinit HeapLayout g_heap;
 
-inline bool in_heap(const void* p) {
+[[gnu::always_inline]] inline bool in_heap(const void* p) {
   const std::uintptr_t size = g_heap.size.load(std::memory_order_acquire);
   return reinterpret_cast<std::uintptr_t>(p) - g_heap.lo.load(std::memory_order_relaxed) < size;
 }
 
 // The span owning an address known to be inside the heap (null for a free page).
-inline Span* span_of(std::uintptr_t addr) {
+[[gnu::always_inline]] inline Span* span_of(std::uintptr_t addr) {
   return g_heap.spans[(addr - g_heap.lo.load(std::memory_order_relaxed)) >> kPageShift].load(
       std::memory_order_acquire);
 }
 
 // The pointer-bitmap word that covers `addr`, and the bit of `addr` in it.
-inline std::uintptr_t pointer_word_index(std::uintptr_t addr, std::uint64_t& bit) {
+[[gnu::always_inline]] inline std::uintptr_t pointer_word_index(std::uintptr_t addr,
+                                                                std::uint64_t& bit) {
   const std::uintptr_t index = (addr - g_heap.lo.load(std::memory_order_relaxed)) >> 3;
   bit = std::uint64_t{1} << (index & 63);
   return index >> 6;
 }
 
 // The owned word of pointer-bitmap word `word`; its shared word follows it.
-inline std::atomic<std::uint64_t>* pointer_word_pair(std::uintptr_t word) {
+[[gnu::always_inline]] inline std::atomic<std::uint64_t>* pointer_word_pair(std::uintptr_t word) {
   return g_heap.pointer_bits + 2 * word;
 }
 
@@ -86,7 +87,8 @@ inline bool is_pointer_slot(std::uintptr_t addr) {
 // Makes the bits in `bits` of word `word` all set, or all clear, through the shared word: for any
 // thread. Only the bits that differ change, so a slot born or dying where its bit is already right
 // costs no atomic instruction.
-inline void set_pointer_bits_shared(std::uintptr_t word, std::uint64_t bits, bool set) {
+[[gnu::always_inline]] inline void set_pointer_bits_shared(std::uintptr_t word, std::uint64_t bits,
+                                                           bool set) {
   std::atomic<std::uint64_t>* pair = pointer_word_pair(word);
   const std::uint64_t now =
       pair[0].load(std::memory_order_relaxed) ^ pair[1].load(std::memory_order_relaxed);
@@ -97,7 +99,7 @@ inline void set_pointer_bits_shared(std::uintptr_t word, std::uint64_t bits, boo
 
 // Sets the bits in `bits` of word `word` with a plain store of its owned word. Only for the thread
 // whose cache owns the span that the word covers (fresh_object.hpp, owns_fresh_slot).
-inline void set_pointer_bits_owned(std::uintptr_t word, std::uint64_t bits) {
+[[gnu::always_inline]] inline void set_pointer_bits_owned(std::uintptr_t word, std::uint64_t bits) {
   std::atomic<std::uint64_t>* pair = pointer_word_pair(word);
   const std::uint64_t owned = pair[0].load(std::memory_order_relaxed);
   const std::uint64_t shared = pair[1].load(std::memory_order_relaxed);

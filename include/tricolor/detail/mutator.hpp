@@ -80,13 +80,13 @@ inline constinit std::atomic<std::uint32_t> g_safepoint_pending{0};
 inline constexpr std::uint32_t kSafepointStop = 1;
 inline constexpr std::uint32_t kSafepointScanStacks = 2;
 
-inline bool on_my_stack(const void* p) {
+[[gnu::always_inline]] inline bool on_my_stack(const void* p) {
   const MutatorState& m = t_mutator;
   return reinterpret_cast<std::uintptr_t>(p) - m.stack_lo.load(std::memory_order_relaxed) <
          m.stack_size.load(std::memory_order_relaxed);
 }
 
-inline bool in_dying_object(const void* p) {
+[[gnu::always_inline]] inline bool in_dying_object(const void* p) {
   const MutatorState& m = t_mutator;
   return reinterpret_cast<std::uintptr_t>(p) - m.dying_lo < m.dying_size;
 }

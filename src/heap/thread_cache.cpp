@@ -22,6 +22,7 @@
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
 #include "tricolor/detail/alloc.hpp"
+#include "tricolor/detail/fresh_object.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace gc::detail {
@@ -70,6 +71,19 @@ std::uintptr_t take_slot(Span* s) {
   return 0;
 }
 
+// The invariant of fresh_object.hpp: the range of the object under construction, if any, lies in
+// a span the cache holds.
+void check_fresh_range(const MutatorState& m) {
+  const std::uintptr_t size = m.fresh_size.load(std::memory_order_relaxed);
+  const std::uintptr_t lo = m.fresh_lo.load(std::memory_order_relaxed);
+  TRICOLOR_DCHECK(
+      size == 0 || cache_owns(m, m.fresh_span_class.load(std::memory_order_relaxed), lo),
+      "the object under construction at %p is in a span its thread's cache gave back",
+      reinterpret_cast<void*>(lo));
+  (void)size;
+  (void)lo;
+}
+
 // A slot of the span this thread's cache holds for `span_class`, taking another span if it is
 // full; 0 if the OS refused memory, or if a stop of the world is waiting for the thread between
 // two sweeps (`stop_waiting` set: Central::cache_span).
@@ -80,10 +94,12 @@ std::uintptr_t take_cached_slot(MutatorState& m, std::uint8_t span_class, bool& 
   }
   ThreadGcTimeScope timed(GcTimeKind::kSpan);
   if (s != &g_empty_span) {
+    drop_fresh_object_of_class(m, span_class);
     m.alloc[span_class] = &g_empty_span;
     central(span_class).uncache_span(s);
   }
   s = central(span_class).cache_span(span_class, &stop_waiting);
+  check_fresh_range(m);
   if (s == nullptr) return 0;
   m.alloc[span_class] = s;
   const std::int64_t bytes =
@@ -128,11 +144,13 @@ void flush_thread_cache(MutatorState& m, bool keep_unswept) {
     Span* s = m.alloc[sc];
     if (s == &g_empty_span) continue;
     if (keep_unswept && needs_sweep(s, sweepgen)) continue;
+    drop_fresh_object_of_class(m, static_cast<std::uint8_t>(sc));
     m.alloc[sc] = &g_empty_span;
     central(static_cast<std::uint8_t>(sc)).uncache_span(s);
   }
   m.tiny = 0;
   m.tiny_offset = 0;
+  check_fresh_range(m);
 }
 
 std::int64_t thread_allocated_bytes() { return t_allocated_bytes; }

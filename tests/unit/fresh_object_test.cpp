@@ -3,8 +3,8 @@
 // store while the thread's cache owns its span (detail/fresh_object.hpp): a collection inside the
 // constructor must keep what the slots filled so far point to, and so must a mark that scans the
 // object before the constructor returns; nested constructions must keep the outer object's range,
-// a fiber that moves threads must leave the first thread's range alone, and a constructor that
-// throws must leave no bit behind.
+// and drop it once its span leaves the thread's cache; a fiber that moves threads must leave the
+// first thread's range alone, and a constructor that throws must leave no bit behind.
 #include "tricolor/detail/fresh_object.hpp"
 
 #include <gtest/gtest.h>
@@ -48,15 +48,26 @@ struct CollectsWhileBuilt {
   explicit CollectsWhileBuilt(gc::ptr<Tracked>&& leaf) : first(std::move(leaf)) {
     EXPECT_TRUE(pointer_bit_set(&first)) << "the bit is set when the slot is born";
     gc::collect();
+    // The collection gave the thread's cached spans back (the range's invariant, see below).
+    span_left_cache = !gc::detail::cache_owns(gc::detail::t_mutator, span_class,
+                                              reinterpret_cast<std::uintptr_t>(this));
+    fresh_size_after_collect = gc::detail::t_mutator.fresh_size.load();
     fill(second, 2);
   }
   gc::ptr<Tracked> first;
   gc::ptr<Tracked> second;
+  static constexpr std::uint8_t span_class = gc::detail::make_span_class(
+      gc::detail::size_to_class_aligned(sizeof(gc::ptr<Tracked>) * 2 + 16, 8), false);
+  bool span_left_cache = false;
+  std::uintptr_t fresh_size_after_collect = 1;
 };
+static_assert(sizeof(CollectsWhileBuilt) == sizeof(gc::ptr<Tracked>) * 2 + 16);
 
 TEST(FreshObject, ACollectionInsideTheConstructorKeepsWhatItsSlotsHold) {
   const gc::ptr<CollectsWhileBuilt> built = gc::make<CollectsWhileBuilt>(make_leaf(1));
   EXPECT_EQ(Tracked::destroyed.load(), 0) << "the collection in the constructor lost `first`";
+  EXPECT_TRUE(built->span_left_cache) << "the collection left the span in the cache";
+  EXPECT_EQ(built->fresh_size_after_collect, 0u) << "the range outlived its span in the cache";
   ASSERT_TRUE(built->first->intact());
   EXPECT_EQ(built->first->id, 1);
   EXPECT_TRUE(pointer_bit_set(&built->first));
@@ -221,6 +232,103 @@ TEST(FreshObject, AMarkThatScansTheObjectKeepsAnotherThreadsNodeItHolds) {
   });
   mark_scanning_the_object_first(g_handoff_step);
   builder.join();
+}
+
+// The range's invariant (detail/fresh_object.hpp): it names an object in a span the thread's cache
+// holds. Objects of 1 KiB, a handful to a span, and constructors that make enough of them to take
+// several spans of their own span class in turn: the span of the object under construction leaves
+// the cache, and its range must go with it, so the slot born afterwards sets its bit atomically.
+template <class T>
+constexpr std::uint8_t span_class_of() {
+  return gc::detail::make_span_class(gc::detail::size_to_class_aligned(sizeof(T), alignof(T)),
+                                     /*noscan=*/false);
+}
+
+constexpr std::size_t kKiB = 1024;
+constexpr int kSpansWorth = 64;  // objects of kKiB: several spans' worth
+
+// Whether the span of `object`, of T's class, is still the one the thread's cache holds.
+template <class T>
+bool cache_still_holds(const T* object) {
+  return gc::detail::cache_owns(gc::detail::t_mutator, span_class_of<T>(),
+                                reinterpret_cast<std::uintptr_t>(object));
+}
+
+struct KiBNode {
+  gc::ptr<Tracked> slot;
+  std::byte pad[kKiB - sizeof(gc::ptr<Tracked>)];
+};
+
+// The refill happens with this object's own range current: arrays of gc::ptr of the object's span
+// class, which gc::make builds with no range of their own (so it is not a nested object's end that
+// finds the range stale).
+constexpr std::size_t kKiBArray = (kKiB - 16) / sizeof(gc::ptr<Tracked>);
+using KiBArray = gc::ptr<gc::ptr<Tracked>[]>;
+
+struct RefillsItsOwnClass {
+  RefillsItsOwnClass() {
+    for (auto& k : kept) k = gc::make<gc::ptr<Tracked>[]>(kKiBArray);
+    same_class = gc::detail::span_of(reinterpret_cast<std::uintptr_t>(kept[0].get()))->span_class ==
+                 span_class_of<RefillsItsOwnClass>();
+    span_left_cache = !cache_still_holds(this);
+    fresh_size_after = gc::detail::t_mutator.fresh_size.load();
+    fill(after, 1);
+  }
+  KiBArray kept[kSpansWorth];
+  gc::ptr<Tracked> after;
+  std::uintptr_t fresh_size_after = 1;
+  bool span_left_cache = false;
+  bool same_class = false;
+  std::byte pad[kKiB - kSpansWorth * 8 - 24];
+};
+static_assert(sizeof(KiBNode) == kKiB && sizeof(RefillsItsOwnClass) == kKiB);
+static_assert(span_class_of<RefillsItsOwnClass>() == span_class_of<KiBNode>());
+
+TEST(FreshObject, ARefillOfTheObjectsOwnClassDropsItsRange) {
+  const gc::ptr<RefillsItsOwnClass> built = gc::make<RefillsItsOwnClass>();
+  ASSERT_TRUE(built->same_class) << "the arrays are not of the object's span class";
+  ASSERT_TRUE(built->span_left_cache) << "the constructor did not fill the object's span";
+  EXPECT_EQ(built->fresh_size_after, 0u) << "the range outlived its span in the cache";
+  EXPECT_TRUE(pointer_bit_set(&built->after));
+  test::collect_clean();
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+  EXPECT_EQ(built->after->id, 1);
+}
+
+// The refill happens inside an inner object of another class, whose range is current then; the
+// outer's range, which the inner object saved, must not come back when the inner one is done.
+struct RefillsTheOuterClass {
+  RefillsTheOuterClass() {
+    for (auto& k : kept) k = gc::make<KiBNode>();
+  }
+  gc::ptr<KiBNode> kept[kSpansWorth];
+};
+
+struct OuterOfARefill {
+  OuterOfARefill() {
+    inner = gc::make<RefillsTheOuterClass>();
+    span_left_cache = !cache_still_holds(this);
+    fresh_size_after = gc::detail::t_mutator.fresh_size.load();
+    fill(after, 2);
+  }
+  gc::ptr<RefillsTheOuterClass> inner;
+  gc::ptr<Tracked> after;
+  std::uintptr_t fresh_size_after = 1;
+  bool span_left_cache = false;
+  std::byte pad[kKiB - 32];
+};
+static_assert(sizeof(OuterOfARefill) == kKiB);
+static_assert(span_class_of<OuterOfARefill>() == span_class_of<KiBNode>());
+static_assert(span_class_of<RefillsTheOuterClass>() != span_class_of<OuterOfARefill>());
+
+TEST(FreshObject, AnOuterRangeWhoseSpanLeftTheCacheIsNotRestored) {
+  const gc::ptr<OuterOfARefill> built = gc::make<OuterOfARefill>();
+  ASSERT_TRUE(built->span_left_cache) << "the inner constructor did not fill the outer's span";
+  EXPECT_EQ(built->fresh_size_after, 0u) << "the outer range came back without its span";
+  EXPECT_TRUE(pointer_bit_set(&built->after));
+  test::collect_clean();
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+  EXPECT_EQ(built->after->id, 2);
 }
 
 // A fiber that yields inside a constructor and is resumed on another thread finishes its gc::make

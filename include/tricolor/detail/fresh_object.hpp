@@ -10,6 +10,13 @@
 // the span (a gc::make or a collection inside the constructor may have given it back; then the
 // slot takes the atomic path, like every other).
 //
+// Invariant: a thread's range, while its size is not zero, names an object in the span that the
+// thread's cache holds for the range's span class. Whatever takes that span out of the cache drops
+// the range first (drop_fresh_object_of_class: the refill of the class, and the flush of the cache
+// at a stop of the world, at thread exit or in a forked child), and a range that comes back after
+// a nested gc::make is checked against the cache before it is restored. So a slot needs only the
+// range test; the cache is consulted once per nested object, not once per slot.
+//
 // The bit is set when the slot is born, not later: a deferred bit (one word of them per object,
 // set when the constructor returns, as this file once did) raced with another thread that the
 // constructor had handed `this` to, destroying and rebuilding the member before the deferred bit
@@ -58,19 +65,26 @@ namespace gc::detail {
 }
 
 // Whether the pointer bit of `slot`, in the heap, may be set with a plain store into the owned
-// half: it lies in the object this thread is constructing, whose span this thread's cache owns.
-// Atomics, relaxed: `m` is t_mutator, which a compiler that kept its address from before a fiber
-// switch moved this code to another thread would make the first thread's (mutator_for_frame;
-// docs/design.md, "Known limits", says what that would cost).
+// half: it lies in the object this thread is constructing, whose span this thread's cache owns
+// (the invariant above). Atomics, relaxed: `m` is t_mutator, which a compiler that kept its
+// address from before a fiber switch moved this code to another thread would make the first
+// thread's (mutator_for_frame; docs/design.md, "Known limits", says what that would cost).
 [[gnu::always_inline]] inline bool owns_fresh_slot(const MutatorState& m, const void* slot) {
-  const auto addr = reinterpret_cast<std::uintptr_t>(slot);
-  return addr - m.fresh_lo.load(std::memory_order_relaxed) <
-             m.fresh_size.load(std::memory_order_relaxed) &&
-         cache_owns(m, m.fresh_span_class.load(std::memory_order_relaxed), addr);
+  return reinterpret_cast<std::uintptr_t>(slot) - m.fresh_lo.load(std::memory_order_relaxed) <
+         m.fresh_size.load(std::memory_order_relaxed);
 }
 
 // Drops the range of the object under construction, if any (a fiber switch).
 inline void drop_fresh_object(MutatorState& m) { set_fresh_range(m, 0, 0, 0); }
+
+// Drops the range if its object is in the span that `m`'s cache holds for `span_class`, which is
+// about to leave the cache. For the owner thread, or for a thread parked where the world is
+// stopped.
+inline void drop_fresh_object_of_class(MutatorState& m, std::uint8_t span_class) {
+  if (m.fresh_size.load(std::memory_order_relaxed) != 0 &&
+      m.fresh_span_class.load(std::memory_order_relaxed) == span_class)
+    drop_fresh_object(m);
+}
 
 // Around a constructor that gc::make runs: the object is the thread's object under construction
 // from here until done(), or until an exception unwinds past it.
@@ -107,6 +121,10 @@ class FreshObject {
     if (m.fresh_size.load(std::memory_order_relaxed) == 0 ||
         m.fresh_lo.load(std::memory_order_relaxed) != ~hidden_lo_)
       return;
+    // The outer object's span may have left the cache while this one was built (the invariant
+    // above): then the outer object finishes on the atomic path.
+    if (outer_size_ != 0 && !cache_owns(m, outer_span_class_, ~hidden_outer_lo_)) [[unlikely]]
+      outer_size_ = 0;
     set_fresh_range(m, ~hidden_outer_lo_, outer_size_, outer_span_class_);
   }
 

@@ -48,8 +48,9 @@ class ptr {
 
   // Every constructor writes the slot through slot_born, atomically: a concurrent mark may read
   // it as soon as the object holding it is reachable (detail/barrier.hpp).
-  // Always inline: GCC kept it out of line in gc::make of a type with two gc::ptr members, and the
-  // two calls per object cost GCBench 5% (design.md, section 5).
+  // Always inline, as are the other constructors, the assignments, reset and the destructor: GCC
+  // kept them out of line in gc::make of a type with two gc::ptr members and in tree building,
+  // and the calls cost GCBench and binary-trees 3-5% (design.md, section 5).
   [[gnu::always_inline]] ptr() noexcept {
     detail::slot_born(&p_, static_cast<element_type*>(nullptr));
   }
@@ -60,10 +61,12 @@ class ptr {
     detail::check_managed(p);
     detail::slot_born(&p_, p);
   }
-  ptr(detail::adopt_t, element_type* p) noexcept { detail::slot_born(&p_, p); }
+  [[gnu::always_inline]] ptr(detail::adopt_t, element_type* p) noexcept {
+    detail::slot_born(&p_, p);
+  }
 
-  ptr(const ptr& other) noexcept { detail::slot_born(&p_, other.p_); }
-  ptr(ptr&& other) noexcept {
+  [[gnu::always_inline]] ptr(const ptr& other) noexcept { detail::slot_born(&p_, other.p_); }
+  [[gnu::always_inline]] ptr(ptr&& other) noexcept {
     detail::slot_born(&p_, other.p_);
     other.reset();
   }
@@ -80,7 +83,7 @@ class ptr {
   // A slot on this thread's stack (a temporary, a local) has nothing to undo unless a mark has yet
   // to scan the stack, and a member of the dead object being destroyed is not even read
   // (detail/barrier.hpp, slot_dies).
-  ~ptr() {
+  [[gnu::always_inline]] ~ptr() {
     if (detail::on_my_stack(&p_)) [[likely]] {
       if (detail::t_mutator.stack_unscanned.load(std::memory_order_relaxed)) [[unlikely]]
         die();
@@ -91,11 +94,11 @@ class ptr {
     die();
   }
 
-  ptr& operator=(const ptr& other) noexcept {
+  [[gnu::always_inline]] ptr& operator=(const ptr& other) noexcept {
     detail::slot_store(&p_, other.p_);
     return *this;
   }
-  ptr& operator=(ptr&& other) noexcept {
+  [[gnu::always_inline]] ptr& operator=(ptr&& other) noexcept {
     if (this != &other) {
       detail::slot_store(&p_, other.p_);
       other.reset();
@@ -112,7 +115,7 @@ class ptr {
     return *this;
   }
 
-  void reset() noexcept {
+  [[gnu::always_inline]] void reset() noexcept {
     if (p_ != nullptr) detail::slot_store(&p_, static_cast<element_type*>(nullptr));
   }
   void swap(ptr& other) noexcept {

@@ -12,10 +12,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <utility>
 
+#include "../support/pointer_halves.hpp"
 #include "../support/support.hpp"
 #include "../support/test_fiber.hpp"
 #include "gc/cycle.hpp"
@@ -41,6 +43,26 @@ bool pointer_bit_set(const void* slot) {
 
 __attribute__((noinline)) gc::ptr<Tracked> make_leaf(int id) { return gc::make<Tracked>(id); }
 
+template <class T>
+constexpr std::uint8_t span_class_of() {
+  return gc::detail::make_span_class(gc::detail::size_to_class_aligned(sizeof(T), alignof(T)),
+                                     /*noscan=*/false);
+}
+
+// Whether the span of `object`, of T's class, is still the one the thread's cache holds.
+template <class T>
+bool cache_still_holds(const T* object) {
+  return gc::detail::cache_owns(gc::detail::t_mutator, span_class_of<T>(),
+                                reinterpret_cast<std::uintptr_t>(object));
+}
+
+// Whether the bit of `slot`, born in an object whose span its thread's cache no longer holds, went
+// into the shared half, atomically, and not into the owned half.
+bool set_atomically(const void* slot) {
+  const test::Halves h = test::halves_of(slot);
+  return h.shared && !h.owned;
+}
+
 // Takes its first leaf from the caller (moved out, so the caller's copy is null), runs a whole
 // cycle, then makes its second: the cycle must find the first leaf through the slot of an object
 // whose constructor has not returned.
@@ -48,26 +70,26 @@ struct CollectsWhileBuilt {
   explicit CollectsWhileBuilt(gc::ptr<Tracked>&& leaf) : first(std::move(leaf)) {
     EXPECT_TRUE(pointer_bit_set(&first)) << "the bit is set when the slot is born";
     gc::collect();
-    // The collection gave the thread's cached spans back (the range's invariant, see below).
-    span_left_cache = !gc::detail::cache_owns(gc::detail::t_mutator, span_class,
-                                              reinterpret_cast<std::uintptr_t>(this));
+    // The collection gave the thread's cached spans back (the range's invariant, see below): a
+    // slot born now sets its bit atomically.
+    span_left_cache = !cache_still_holds(this);
     fresh_size_after_collect = gc::detail::t_mutator.fresh_size.load();
+    late.emplace(make_leaf(3));
     fill(second, 2);
   }
   gc::ptr<Tracked> first;
   gc::ptr<Tracked> second;
-  static constexpr std::uint8_t span_class = gc::detail::make_span_class(
-      gc::detail::size_to_class_aligned(sizeof(gc::ptr<Tracked>) * 2 + 16, 8), false);
+  std::optional<gc::ptr<Tracked>> late;
   bool span_left_cache = false;
   std::uintptr_t fresh_size_after_collect = 1;
 };
-static_assert(sizeof(CollectsWhileBuilt) == sizeof(gc::ptr<Tracked>) * 2 + 16);
 
 TEST(FreshObject, ACollectionInsideTheConstructorKeepsWhatItsSlotsHold) {
   const gc::ptr<CollectsWhileBuilt> built = gc::make<CollectsWhileBuilt>(make_leaf(1));
   EXPECT_EQ(Tracked::destroyed.load(), 0) << "the collection in the constructor lost `first`";
   EXPECT_TRUE(built->span_left_cache) << "the collection left the span in the cache";
   EXPECT_EQ(built->fresh_size_after_collect, 0u) << "the range outlived its span in the cache";
+  EXPECT_TRUE(set_atomically(&*built->late)) << "a plain store into a span the cache gave back";
   ASSERT_TRUE(built->first->intact());
   EXPECT_EQ(built->first->id, 1);
   EXPECT_TRUE(pointer_bit_set(&built->first));
@@ -238,21 +260,8 @@ TEST(FreshObject, AMarkThatScansTheObjectKeepsAnotherThreadsNodeItHolds) {
 // holds. Objects of 1 KiB, a handful to a span, and constructors that make enough of them to take
 // several spans of their own span class in turn: the span of the object under construction leaves
 // the cache, and its range must go with it, so the slot born afterwards sets its bit atomically.
-template <class T>
-constexpr std::uint8_t span_class_of() {
-  return gc::detail::make_span_class(gc::detail::size_to_class_aligned(sizeof(T), alignof(T)),
-                                     /*noscan=*/false);
-}
-
 constexpr std::size_t kKiB = 1024;
 constexpr int kSpansWorth = 64;  // objects of kKiB: several spans' worth
-
-// Whether the span of `object`, of T's class, is still the one the thread's cache holds.
-template <class T>
-bool cache_still_holds(const T* object) {
-  return gc::detail::cache_owns(gc::detail::t_mutator, span_class_of<T>(),
-                                reinterpret_cast<std::uintptr_t>(object));
-}
 
 struct KiBNode {
   gc::ptr<Tracked> slot;
@@ -272,14 +281,14 @@ struct RefillsItsOwnClass {
                  span_class_of<RefillsItsOwnClass>();
     span_left_cache = !cache_still_holds(this);
     fresh_size_after = gc::detail::t_mutator.fresh_size.load();
-    fill(after, 1);
+    late.emplace(make_leaf(1));  // a slot born after the refill
   }
   KiBArray kept[kSpansWorth];
-  gc::ptr<Tracked> after;
+  std::optional<gc::ptr<Tracked>> late;
   std::uintptr_t fresh_size_after = 1;
   bool span_left_cache = false;
   bool same_class = false;
-  std::byte pad[kKiB - kSpansWorth * 8 - 24];
+  std::byte pad[kKiB - kSpansWorth * 8 - 26];
 };
 static_assert(sizeof(KiBNode) == kKiB && sizeof(RefillsItsOwnClass) == kKiB);
 static_assert(span_class_of<RefillsItsOwnClass>() == span_class_of<KiBNode>());
@@ -289,10 +298,10 @@ TEST(FreshObject, ARefillOfTheObjectsOwnClassDropsItsRange) {
   ASSERT_TRUE(built->same_class) << "the arrays are not of the object's span class";
   ASSERT_TRUE(built->span_left_cache) << "the constructor did not fill the object's span";
   EXPECT_EQ(built->fresh_size_after, 0u) << "the range outlived its span in the cache";
-  EXPECT_TRUE(pointer_bit_set(&built->after));
+  EXPECT_TRUE(set_atomically(&*built->late)) << "a plain store into a span the cache gave back";
   test::collect_clean();
   EXPECT_EQ(Tracked::destroyed.load(), 0);
-  EXPECT_EQ(built->after->id, 1);
+  EXPECT_EQ((*built->late)->id, 1);
 }
 
 // The refill happens inside an inner object of another class, whose range is current then; the
@@ -309,13 +318,13 @@ struct OuterOfARefill {
     inner = gc::make<RefillsTheOuterClass>();
     span_left_cache = !cache_still_holds(this);
     fresh_size_after = gc::detail::t_mutator.fresh_size.load();
-    fill(after, 2);
+    late.emplace(make_leaf(2));  // a slot born after the inner object is done
   }
   gc::ptr<RefillsTheOuterClass> inner;
-  gc::ptr<Tracked> after;
+  std::optional<gc::ptr<Tracked>> late;
   std::uintptr_t fresh_size_after = 1;
   bool span_left_cache = false;
-  std::byte pad[kKiB - 32];
+  std::byte pad[kKiB - 33];
 };
 static_assert(sizeof(OuterOfARefill) == kKiB);
 static_assert(span_class_of<OuterOfARefill>() == span_class_of<KiBNode>());
@@ -325,10 +334,42 @@ TEST(FreshObject, AnOuterRangeWhoseSpanLeftTheCacheIsNotRestored) {
   const gc::ptr<OuterOfARefill> built = gc::make<OuterOfARefill>();
   ASSERT_TRUE(built->span_left_cache) << "the inner constructor did not fill the outer's span";
   EXPECT_EQ(built->fresh_size_after, 0u) << "the outer range came back without its span";
-  EXPECT_TRUE(pointer_bit_set(&built->after));
+  EXPECT_TRUE(set_atomically(&*built->late)) << "a plain store into a span the cache gave back";
   test::collect_clean();
   EXPECT_EQ(Tracked::destroyed.load(), 0);
-  EXPECT_EQ(built->after->id, 2);
+  EXPECT_EQ((*built->late)->id, 2);
+}
+
+// The allocation itself may park the thread between taking the slot and the constructor: its slow
+// path may start a cycle, whose pause gives this thread's cached spans back, the object's among
+// them. Then the object gets no range, and its slots set their bits atomically. A GC percent of 1
+// starts cycles on the allocation slow path often; each object notes what its constructor found.
+struct NotesItsSpan {
+  explicit NotesItsSpan(const gc::ptr<Tracked>& leaf) {
+    span_held = cache_still_holds(this);
+    fresh_size = gc::detail::t_mutator.fresh_size.load();
+    late.emplace(leaf);
+  }
+  std::optional<gc::ptr<Tracked>> late;
+  std::uintptr_t fresh_size = 1;
+  bool span_held = true;
+  std::byte pad[kKiB - 25];
+};
+static_assert(sizeof(NotesItsSpan) == kKiB);
+
+TEST(FreshObject, AnObjectWhoseAllocationGaveItsSpanBackGetsNoRange) {
+  const gc::ptr<Tracked> leaf = gc::make<Tracked>(1);
+  const int percent = gc::set_percent(1);
+  int given_back = 0;
+  for (int i = 0; i < 200'000 && given_back < 3; ++i) {
+    const gc::ptr<NotesItsSpan> n = gc::make<NotesItsSpan>(leaf);
+    if (n->span_held) continue;
+    ++given_back;
+    EXPECT_EQ(n->fresh_size, 0u) << "a range for an object whose span the cache gave back";
+    EXPECT_TRUE(set_atomically(&*n->late)) << "a plain store into a span the cache gave back";
+  }
+  gc::set_percent(percent);
+  ASSERT_GT(given_back, 0) << "no allocation's pause took the span of the object it made";
 }
 
 // A fiber that yields inside a constructor and is resumed on another thread finishes its gc::make

@@ -14,27 +14,16 @@
 #include <thread>
 #include <vector>
 
+#include "../support/pointer_halves.hpp"
 #include "../support/support.hpp"
 #include "tricolor/detail/fresh_object.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace {
 
-using gc::detail::pointer_word_index;
-using gc::detail::pointer_word_pair;
+using test::Halves;
+using test::halves_of;
 using test::Tracked;
-
-struct Halves {
-  bool owned;
-  bool shared;
-};
-
-Halves halves_of(const void* slot) {
-  std::uint64_t bit;
-  const std::uintptr_t word = pointer_word_index(reinterpret_cast<std::uintptr_t>(slot), bit);
-  const std::atomic<std::uint64_t>* pair = pointer_word_pair(word);
-  return {(pair[0].load() & bit) != 0, (pair[1].load() & bit) != 0};
-}
 
 bool is_pointer_slot(const void* slot) {
   return gc::detail::is_pointer_slot(reinterpret_cast<std::uintptr_t>(slot));

@@ -11,11 +11,13 @@
 // slot takes the atomic path, like every other).
 //
 // Invariant: a thread's range, while its size is not zero, names an object in the span that the
-// thread's cache holds for the range's span class. Whatever takes that span out of the cache drops
-// the range first (drop_fresh_object_of_class: the refill of the class, and the flush of the cache
-// at a stop of the world, at thread exit or in a forked child), and a range that comes back after
-// a nested gc::make is checked against the cache before it is restored. So a slot needs only the
-// range test; the cache is consulted once per nested object, not once per slot.
+// thread's cache holds for the range's span class. A range is set only after a check that the
+// cache holds the object's span (the allocation may have parked the thread before the constructor
+// starts, and a pause taken the span); whatever takes that span out of the cache later drops the
+// range first (drop_fresh_object_of_class: the refill of the class, and the flush of the cache at
+// a stop of the world, at thread exit or in a forked child); and a range that comes back after a
+// nested gc::make is checked against the cache before it is restored. So a slot needs only the
+// range test; the cache is consulted once per object, not once per slot.
 //
 // The bit is set when the slot is born, not later: a deferred bit (one word of them per object,
 // set when the constructor returns, as this file once did) raced with another thread that the
@@ -96,6 +98,12 @@ class FreshObject {
       : hidden_lo_(~reinterpret_cast<std::uintptr_t>(object)) {
     // This object lives in gc::make's frame: its address names the stack, and so the thread.
     MutatorState& m = mutator_for_frame(this);
+    // The allocation may have parked the thread since it took the slot (its slow path may start a
+    // cycle, and its heap-profile sample ends a critical section), and a pause may have taken the
+    // span from the cache: then this object gets no range, its slots set their bits atomically,
+    // and an outer object keeps its own.
+    if (!cache_owns(m, span_class, ~hidden_lo_)) [[unlikely]]
+      return;
     hidden_outer_lo_ = ~m.fresh_lo.load(std::memory_order_relaxed);
     outer_size_ = m.fresh_size.load(std::memory_order_relaxed);
     outer_span_class_ = m.fresh_span_class.load(std::memory_order_relaxed);

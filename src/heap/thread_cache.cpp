@@ -80,8 +80,14 @@ void check_fresh_range(const MutatorState& m) {
       size == 0 || cache_owns(m, m.fresh_span_class.load(std::memory_order_relaxed), lo),
       "the object under construction at %p is in a span its thread's cache gave back",
       reinterpret_cast<void*>(lo));
-  (void)size;
-  (void)lo;
+}
+
+// Gives `s`, the span `m`'s cache holds for `span_class`, back to the central lists. The range of
+// an object under construction in it goes first (fresh_object.hpp).
+void uncache(MutatorState& m, std::uint8_t span_class, Span* s) {
+  drop_fresh_object_of_class(m, span_class);
+  m.alloc[span_class] = &g_empty_span;
+  central(span_class).uncache_span(s);
 }
 
 // A slot of the span this thread's cache holds for `span_class`, taking another span if it is
@@ -93,11 +99,7 @@ std::uintptr_t take_cached_slot(MutatorState& m, std::uint8_t span_class, bool& 
     if (const std::uintptr_t slot = take_slot(s)) return slot;
   }
   ThreadGcTimeScope timed(GcTimeKind::kSpan);
-  if (s != &g_empty_span) {
-    drop_fresh_object_of_class(m, span_class);
-    m.alloc[span_class] = &g_empty_span;
-    central(span_class).uncache_span(s);
-  }
+  if (s != &g_empty_span) uncache(m, span_class, s);
   s = central(span_class).cache_span(span_class, &stop_waiting);
   check_fresh_range(m);
   if (s == nullptr) return 0;
@@ -144,9 +146,7 @@ void flush_thread_cache(MutatorState& m, bool keep_unswept) {
     Span* s = m.alloc[sc];
     if (s == &g_empty_span) continue;
     if (keep_unswept && needs_sweep(s, sweepgen)) continue;
-    drop_fresh_object_of_class(m, static_cast<std::uint8_t>(sc));
-    m.alloc[sc] = &g_empty_span;
-    central(static_cast<std::uint8_t>(sc)).uncache_span(s);
+    uncache(m, static_cast<std::uint8_t>(sc), s);
   }
   m.tiny = 0;
   m.tiny_offset = 0;

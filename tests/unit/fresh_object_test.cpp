@@ -63,6 +63,27 @@ bool set_atomically(const void* slot) {
   return h.shared && !h.owned;
 }
 
+// What a constructor found at a point where its object's span may have left the thread's cache (the
+// range's invariant, detail/fresh_object.hpp), and a slot born there.
+struct WhatItFound {
+  // The range is read before `make_leaf` runs: a gc::make of its own would give back (or not) the
+  // range it finds, and hide what this constructor found.
+  template <class T, class MakeLeaf>
+  void note(const T* object, MakeLeaf make_leaf) {
+    span_held = cache_still_holds(object);
+    fresh_size = gc::detail::t_mutator.fresh_size.load();
+    late.emplace(make_leaf());
+  }
+  // With the span gone: no range names the object, and the slot born there set its bit atomically.
+  void expect_no_range(const char* why) const {
+    EXPECT_EQ(fresh_size, 0u) << why;
+    EXPECT_TRUE(set_atomically(&*late)) << "a plain store into a span the cache gave back";
+  }
+  std::optional<gc::ptr<Tracked>> late;
+  std::uintptr_t fresh_size = 1;
+  bool span_held = true;
+};
+
 // Takes its first leaf from the caller (moved out, so the caller's copy is null), runs a whole
 // cycle, then makes its second: the cycle must find the first leaf through the slot of an object
 // whose constructor has not returned.
@@ -70,26 +91,20 @@ struct CollectsWhileBuilt {
   explicit CollectsWhileBuilt(gc::ptr<Tracked>&& leaf) : first(std::move(leaf)) {
     EXPECT_TRUE(pointer_bit_set(&first)) << "the bit is set when the slot is born";
     gc::collect();
-    // The collection gave the thread's cached spans back (the range's invariant, see below): a
-    // slot born now sets its bit atomically.
-    span_left_cache = !cache_still_holds(this);
-    fresh_size_after_collect = gc::detail::t_mutator.fresh_size.load();
-    late.emplace(make_leaf(3));
+    found.note(this,
+               [] { return make_leaf(3); });  // the collection gave the thread's cached spans back
     fill(second, 2);
   }
   gc::ptr<Tracked> first;
   gc::ptr<Tracked> second;
-  std::optional<gc::ptr<Tracked>> late;
-  bool span_left_cache = false;
-  std::uintptr_t fresh_size_after_collect = 1;
+  WhatItFound found;
 };
 
 TEST(FreshObject, ACollectionInsideTheConstructorKeepsWhatItsSlotsHold) {
   const gc::ptr<CollectsWhileBuilt> built = gc::make<CollectsWhileBuilt>(make_leaf(1));
   EXPECT_EQ(Tracked::destroyed.load(), 0) << "the collection in the constructor lost `first`";
-  EXPECT_TRUE(built->span_left_cache) << "the collection left the span in the cache";
-  EXPECT_EQ(built->fresh_size_after_collect, 0u) << "the range outlived its span in the cache";
-  EXPECT_TRUE(set_atomically(&*built->late)) << "a plain store into a span the cache gave back";
+  EXPECT_FALSE(built->found.span_held) << "the collection left the span in the cache";
+  built->found.expect_no_range("the range outlived its span in the cache");
   ASSERT_TRUE(built->first->intact());
   EXPECT_EQ(built->first->id, 1);
   EXPECT_TRUE(pointer_bit_set(&built->first));
@@ -279,16 +294,12 @@ struct RefillsItsOwnClass {
     for (auto& k : kept) k = gc::make<gc::ptr<Tracked>[]>(kKiBArray);
     same_class = gc::detail::span_of(reinterpret_cast<std::uintptr_t>(kept[0].get()))->span_class ==
                  span_class_of<RefillsItsOwnClass>();
-    span_left_cache = !cache_still_holds(this);
-    fresh_size_after = gc::detail::t_mutator.fresh_size.load();
-    late.emplace(make_leaf(1));  // a slot born after the refill
+    found.note(this, [] { return make_leaf(1); });  // after the refill
   }
   KiBArray kept[kSpansWorth];
-  std::optional<gc::ptr<Tracked>> late;
-  std::uintptr_t fresh_size_after = 1;
-  bool span_left_cache = false;
+  WhatItFound found;
   bool same_class = false;
-  std::byte pad[kKiB - kSpansWorth * 8 - 26];
+  std::byte pad[kKiB - kSpansWorth * 8 - sizeof(WhatItFound) - 1];
 };
 static_assert(sizeof(KiBNode) == kKiB && sizeof(RefillsItsOwnClass) == kKiB);
 static_assert(span_class_of<RefillsItsOwnClass>() == span_class_of<KiBNode>());
@@ -296,12 +307,11 @@ static_assert(span_class_of<RefillsItsOwnClass>() == span_class_of<KiBNode>());
 TEST(FreshObject, ARefillOfTheObjectsOwnClassDropsItsRange) {
   const gc::ptr<RefillsItsOwnClass> built = gc::make<RefillsItsOwnClass>();
   ASSERT_TRUE(built->same_class) << "the arrays are not of the object's span class";
-  ASSERT_TRUE(built->span_left_cache) << "the constructor did not fill the object's span";
-  EXPECT_EQ(built->fresh_size_after, 0u) << "the range outlived its span in the cache";
-  EXPECT_TRUE(set_atomically(&*built->late)) << "a plain store into a span the cache gave back";
+  ASSERT_FALSE(built->found.span_held) << "the constructor did not fill the object's span";
+  built->found.expect_no_range("the range outlived its span in the cache");
   test::collect_clean();
   EXPECT_EQ(Tracked::destroyed.load(), 0);
-  EXPECT_EQ((*built->late)->id, 1);
+  EXPECT_EQ((*built->found.late)->id, 1);
 }
 
 // The refill happens inside an inner object of another class, whose range is current then; the
@@ -316,15 +326,11 @@ struct RefillsTheOuterClass {
 struct OuterOfARefill {
   OuterOfARefill() {
     inner = gc::make<RefillsTheOuterClass>();
-    span_left_cache = !cache_still_holds(this);
-    fresh_size_after = gc::detail::t_mutator.fresh_size.load();
-    late.emplace(make_leaf(2));  // a slot born after the inner object is done
+    found.note(this, [] { return make_leaf(2); });  // after the inner object is done
   }
   gc::ptr<RefillsTheOuterClass> inner;
-  std::optional<gc::ptr<Tracked>> late;
-  std::uintptr_t fresh_size_after = 1;
-  bool span_left_cache = false;
-  std::byte pad[kKiB - 33];
+  WhatItFound found;
+  std::byte pad[kKiB - sizeof(inner) - sizeof(WhatItFound)];
 };
 static_assert(sizeof(OuterOfARefill) == kKiB);
 static_assert(span_class_of<OuterOfARefill>() == span_class_of<KiBNode>());
@@ -332,12 +338,11 @@ static_assert(span_class_of<RefillsTheOuterClass>() != span_class_of<OuterOfARef
 
 TEST(FreshObject, AnOuterRangeWhoseSpanLeftTheCacheIsNotRestored) {
   const gc::ptr<OuterOfARefill> built = gc::make<OuterOfARefill>();
-  ASSERT_TRUE(built->span_left_cache) << "the inner constructor did not fill the outer's span";
-  EXPECT_EQ(built->fresh_size_after, 0u) << "the outer range came back without its span";
-  EXPECT_TRUE(set_atomically(&*built->late)) << "a plain store into a span the cache gave back";
+  ASSERT_FALSE(built->found.span_held) << "the inner constructor did not fill the outer's span";
+  built->found.expect_no_range("the outer range came back without its span");
   test::collect_clean();
   EXPECT_EQ(Tracked::destroyed.load(), 0);
-  EXPECT_EQ((*built->late)->id, 2);
+  EXPECT_EQ((*built->found.late)->id, 2);
 }
 
 // The allocation itself may park the thread between taking the slot and the constructor: its slow
@@ -346,14 +351,10 @@ TEST(FreshObject, AnOuterRangeWhoseSpanLeftTheCacheIsNotRestored) {
 // starts cycles on the allocation slow path often; each object notes what its constructor found.
 struct NotesItsSpan {
   explicit NotesItsSpan(const gc::ptr<Tracked>& leaf) {
-    span_held = cache_still_holds(this);
-    fresh_size = gc::detail::t_mutator.fresh_size.load();
-    late.emplace(leaf);
+    found.note(this, [&] { return leaf; });
   }
-  std::optional<gc::ptr<Tracked>> late;
-  std::uintptr_t fresh_size = 1;
-  bool span_held = true;
-  std::byte pad[kKiB - 25];
+  WhatItFound found;
+  std::byte pad[kKiB - sizeof(WhatItFound)];
 };
 static_assert(sizeof(NotesItsSpan) == kKiB);
 
@@ -363,10 +364,9 @@ TEST(FreshObject, AnObjectWhoseAllocationGaveItsSpanBackGetsNoRange) {
   int given_back = 0;
   for (int i = 0; i < 200'000 && given_back < 3; ++i) {
     const gc::ptr<NotesItsSpan> n = gc::make<NotesItsSpan>(leaf);
-    if (n->span_held) continue;
+    if (n->found.span_held) continue;
     ++given_back;
-    EXPECT_EQ(n->fresh_size, 0u) << "a range for an object whose span the cache gave back";
-    EXPECT_TRUE(set_atomically(&*n->late)) << "a plain store into a span the cache gave back";
+    n->found.expect_no_range("a range for an object whose span the cache gave back");
   }
   gc::set_percent(percent);
   ASSERT_GT(given_back, 0) << "no allocation's pause took the span of the object it made";

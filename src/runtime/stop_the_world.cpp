@@ -1,5 +1,6 @@
 #include "runtime/stop_the_world.hpp"
 
+#include <sched.h>
 #include <signal.h>
 
 #include <cerrno>
@@ -199,6 +200,34 @@ void install_stop_signal(int signal_number) {
     os::fatal("cannot install the stop signal handler for signal %d", signal_number);
 }
 
+namespace {
+
+// Counts `r` as stopped for the stop of `epoch` if it is stopped: parked at a safepoint, inside a
+// blocking region, or parked for an earlier stop. A thread claimed stays stopped until the epoch
+// ends, so the answer cannot go stale.
+bool claim_if_stopped(ThreadRecord* r, std::uint32_t epoch) {
+  for (;;) {
+    std::uint64_t status = r->status.load(std::memory_order_acquire);
+    if (status == stopped_status(epoch)) return true;
+    if (!is_stopped(status)) return false;
+    if (r->status.compare_exchange_strong(status, stopped_status(epoch), std::memory_order_acq_rel))
+      return true;
+  }
+}
+
+// Sends the stop signal to every thread but `self` that is still running; returns how many.
+std::uint32_t signal_running_threads(const ThreadRecord* self, std::uint32_t epoch) {
+  std::uint32_t signalled = 0;
+  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
+    if (r == self || claim_if_stopped(r, epoch)) continue;
+    ::pthread_kill(r->handle, g_stop_signal);
+    ++signalled;
+  }
+  return signalled;
+}
+
+}  // namespace
+
 WorldStopped stop_the_world() {
   const std::int64_t start = now_ns();
   WorldStopped world{std::unique_lock<Mutex>(registry_mutex())};
@@ -211,40 +240,37 @@ WorldStopped stop_the_world() {
   // The threads' time to arrive runs from here: the registry's lock may have taken a while.
   const std::int64_t raised = now_ns();
 
-  // A thread that allocates reaches a safepoint within a microsecond or two. One that has not
-  // arrived after kSignalAfterNs is computing without allocating, or blocked outside a blocking
-  // region, and will not arrive by itself soon: the signal stops it within a few microseconds, so
-  // waiting longer only lengthens the pause (a millisecond here made GCBench's stop 1.1 ms while
-  // its thread filled an array).
-  constexpr std::int64_t kSignalAfterNs = 20'000;
-  constexpr std::int64_t kSpinNs = 50'000;          // the collector spins this long at first
+  // A thread that allocates parks at its next safepoint, within a microsecond or two. One that has
+  // not arrived after kSignalAfterNs is computing without allocating, inside a critical section, or
+  // waiting for a CPU, and the stop signal reaches it 30-50 µs later on a virtual machine: every
+  // such thread is signalled at once, so that the deliveries overlap rather than add up.
+  //
+  // The collector then yields its CPU rather than spin: with more runnable threads than CPUs the
+  // late thread is often waiting for the very CPU a spinning collector holds (spinning for 200 µs
+  // made the 2-core VM's stops longer, not shorter). Past kYieldNs it sleeps on the futex.
+  constexpr std::int64_t kSignalAfterNs = 5'000;
+  constexpr std::int64_t kYieldNs = 200'000;
   constexpr std::int64_t kResignalNs = 20'000'000;  // the signal again, now and then
+  std::int64_t signalled_at = 0;
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     ++stats.threads;
     if (r == self) continue;
-    std::int64_t signalled_at = 0;
-    for (;;) {
-      std::uint64_t status = r->status.load(std::memory_order_acquire);
-      if (status == stopped_status(epoch)) break;
-      if (is_stopped(status)) {
-        if (r->status.compare_exchange_strong(status, stopped_status(epoch),
-                                              std::memory_order_acq_rel))
-          break;
-        continue;
-      }
+    while (!claim_if_stopped(r, epoch)) {
       const std::int64_t now = now_ns();
-      if (now - raised >= kSignalAfterNs &&
-          (signalled_at == 0 || now - signalled_at >= kResignalNs)) {
-        if (signalled_at == 0) ++stats.signalled;
-        signalled_at = now;
-        ::pthread_kill(r->handle, g_stop_signal);
-      }
-      // A running thread that allocates parks within a microsecond or so: spin for that long
-      // rather than pay a futex sleep and wakeup, which alone can take longer than a whole pause.
-      if (now - raised < kSpinNs) {
+      if (now - raised < kSignalAfterNs) {
 #if defined(__x86_64__)
         __builtin_ia32_pause();
 #endif
+        continue;
+      }
+      if (signalled_at == 0 || now - signalled_at >= kResignalNs) {
+        const std::uint32_t signalled = signal_running_threads(self, epoch);
+        if (signalled_at == 0) stats.signalled = signalled;
+        signalled_at = now;
+        continue;
+      }
+      if (now - raised < kYieldNs) {
+        ::sched_yield();
         continue;
       }
       const std::uint32_t acks = g_stop_acks.load(std::memory_order_acquire);

@@ -2,12 +2,12 @@
 //
 // The world epoch is odd while a stop is in progress. To stop, the collector makes it odd and
 // raises `g_safepoint_pending`; running threads park at their next safepoint, and threads in
-// blocking regions are claimed where they are. A thread that has not stopped 20 µs after the stop
-// was raised (a loop that never reaches a safepoint, a system call without a blocking region) is
-// sent the stop signal, and parks in the signal handler; its registers are in the signal frame on
-// its own stack. The signal is installed with SA_RESTART, so interrupted system calls resume.
-// Nothing waits forever for a thread: a blocked thread is stopped by the signal's delivery, not by
-// its cooperation.
+// blocking regions are claimed where they are. Every thread that has not stopped 5 µs after the
+// stop was raised (a loop that never reaches a safepoint, a system call without a blocking region)
+// is sent the stop signal at once, and parks in the signal handler; its registers are in the signal
+// frame on its own stack. The signal is installed with SA_RESTART, so interrupted system calls
+// resume. Nothing waits forever for a thread: a blocked thread is stopped by the signal's delivery,
+// not by its cooperation.
 //
 // To restart, the collector makes the epoch even and wakes the futex that parked threads sleep on.
 #pragma once

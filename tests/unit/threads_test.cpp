@@ -19,6 +19,7 @@
 #include "../support/support.hpp"
 #include "base/settings.hpp"
 #include "gc/cycle.hpp"
+#include "runtime/safepoint.hpp"
 #include "runtime/stop_the_world.hpp"
 #include "runtime/thread_registry.hpp"
 
@@ -71,7 +72,7 @@ TEST(Threads, BlockedAndSpinningThreadsKeepTheirObjects) {
   }
   const auto after = gc::read_stats();
   EXPECT_GE(after.num_gc - before.num_gc, 10u);
-  // Each stop waits about a millisecond before signalling; nothing waits for the blocked thread.
+  // Each stop signals the two threads a few microseconds in; nothing waits for the blocked thread.
   EXPECT_LT(after.pause_max_ns, 500'000'000u);
 
   stop_spinning = true;
@@ -143,7 +144,7 @@ TEST(Threads, ALateStopSignalLeavesAParkedThreadAlone) {
   {
     std::lock_guard cycle(gc::detail::cycle_mutex());
     std::optional<gc::detail::WorldStopped> world;
-    // On a loaded machine the looper may not get the CPU within the millisecond a stop waits
+    // On a loaded machine the looper may not get the CPU within the microseconds a stop waits
     // before signalling it: stop again until it has parked at its safepoint.
     for (int i = 0; i < 200; ++i) {
       world.emplace(gc::detail::stop_the_world());
@@ -162,6 +163,58 @@ TEST(Threads, ALateStopSignalLeavesAParkedThreadAlone) {
   }
   stop = true;
   looper.join();
+}
+
+// A stop signals every late thread at once. A thread that will not arrive for a long time (here,
+// one inside a critical section, where the signal is deferred to the section's end) must not hold
+// back the signal of a thread behind it in the registry: their deliveries would add up.
+TEST(Threads, EveryLateThreadIsSignalledAtOnce) {
+  gc::make<int>(1);  // registers this thread: the stop leaves its caller running
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> spins{0};
+  std::atomic<bool> spinner_registered{false};
+  std::thread spinner([&] {
+    gc::detail::ensure_registered();
+    spinner_registered = true;
+    std::uint64_t n = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      spins.store(++n, std::memory_order_relaxed);
+      // ThreadSanitizer delivers a signal only at a call it intercepts (see above).
+      if (kThreadSanitizer && n % 1024 == 0) sched_yield();
+    }
+  });
+  while (!spinner_registered.load()) std::this_thread::yield();
+
+  // Registered after the spinner, so ahead of it in the registry: the stop comes to it first.
+  std::atomic<bool> inside{false}, spinner_stopped{false};
+  std::thread holder([&] {
+    gc::detail::ensure_registered();
+    gc::detail::CriticalSection section;
+    inside = true;
+    while (!gc::detail::world_stopping()) std::this_thread::yield();
+    // The spinner parks in the signal's handler: its count stays put from then on.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    std::uint64_t last = spins.load();
+    int unchanged = 0;
+    while (unchanged < 20 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      const std::uint64_t now = spins.load();
+      unchanged = now == last ? unchanged + 1 : 0;
+      last = now;
+    }
+    spinner_stopped = unchanged == 20;
+  });
+  while (!inside.load()) std::this_thread::yield();
+  {
+    std::lock_guard cycle(gc::detail::cycle_mutex());
+    gc::detail::WorldStopped world = gc::detail::stop_the_world();
+    EXPECT_GE(world.stats().signalled, 2u);
+    gc::detail::start_the_world(std::move(world));
+  }
+  stop = true;
+  spinner.join();
+  holder.join();
+  EXPECT_TRUE(spinner_stopped.load());
 }
 
 }  // namespace

@@ -242,7 +242,7 @@ WorldStopped stop_the_world() {
 
   // A thread that allocates parks at its next safepoint, within a microsecond or two. One that has
   // not arrived after kSignalAfterNs is computing without allocating, inside a critical section, or
-  // waiting for a CPU, and the stop signal reaches it 30-50 µs later on a virtual machine: every
+  // waiting for a CPU, and the stop signal reaches it 40-50 µs later on a virtual machine: every
   // such thread is signalled at once, so that the deliveries overlap rather than add up.
   //
   // The collector then yields its CPU rather than spin: with more runnable threads than CPUs the

@@ -22,7 +22,7 @@ namespace gc::detail {
 
 struct StopStats {
   std::int64_t stop_ns = 0;     // from the request until every thread had stopped
-  std::uint32_t signalled = 0;  // threads that needed the signal
+  std::uint32_t signalled = 0;  // threads sent the signal in the stop's first pass
   std::uint32_t threads = 0;    // registered threads, the collector included
 };
 

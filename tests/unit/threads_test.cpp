@@ -167,15 +167,16 @@ TEST(Threads, ALateStopSignalLeavesAParkedThreadAlone) {
 
 // A stop signals every late thread at once. A thread that will not arrive for a long time (here,
 // one inside a critical section, where the signal is deferred to the section's end) must not hold
-// back the signal of a thread behind it in the registry: their deliveries would add up.
+// back the signal of a thread behind it in the registry: their deliveries would add up. (A spinner
+// kept off its CPU for 20 ms looks stopped: on a loaded machine the test can miss a broken stop,
+// but it does not fail a working one.)
 TEST(Threads, EveryLateThreadIsSignalledAtOnce) {
   gc::make<int>(1);  // registers this thread: the stop leaves its caller running
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> spins{0};
-  std::atomic<bool> spinner_registered{false};
+  std::atomic<gc::detail::ThreadRecord*> spinner_record{nullptr}, holder_record{nullptr};
   std::thread spinner([&] {
-    gc::detail::ensure_registered();
-    spinner_registered = true;
+    spinner_record = gc::detail::ensure_registered();
     std::uint64_t n = 0;
     while (!stop.load(std::memory_order_relaxed)) {
       spins.store(++n, std::memory_order_relaxed);
@@ -183,12 +184,12 @@ TEST(Threads, EveryLateThreadIsSignalledAtOnce) {
       if (kThreadSanitizer && n % 1024 == 0) sched_yield();
     }
   });
-  while (!spinner_registered.load()) std::this_thread::yield();
+  while (spinner_record.load() == nullptr) std::this_thread::yield();
 
   // Registered after the spinner, so ahead of it in the registry: the stop comes to it first.
   std::atomic<bool> inside{false}, spinner_stopped{false};
   std::thread holder([&] {
-    gc::detail::ensure_registered();
+    holder_record = gc::detail::ensure_registered();
     gc::detail::CriticalSection section;
     inside = true;
     while (!gc::detail::world_stopping()) std::this_thread::yield();
@@ -209,6 +210,13 @@ TEST(Threads, EveryLateThreadIsSignalledAtOnce) {
     std::lock_guard cycle(gc::detail::cycle_mutex());
     gc::detail::WorldStopped world = gc::detail::stop_the_world();
     EXPECT_GE(world.stats().signalled, 2u);
+    // Otherwise a stop that signals one thread at a time would signal the spinner first, and pass.
+    bool holder_first = false;
+    for (gc::detail::ThreadRecord* r = gc::detail::registry_head(); r != nullptr; r = r->next) {
+      if (r == holder_record.load()) holder_first = true;
+      if (r == spinner_record.load()) break;
+    }
+    EXPECT_TRUE(holder_first) << "the holder is not ahead of the spinner in the registry";
     gc::detail::start_the_world(std::move(world));
   }
   stop = true;

@@ -54,7 +54,7 @@ class ptr {
   [[gnu::always_inline]] ptr() noexcept {
     detail::slot_born(&p_, static_cast<element_type*>(nullptr));
   }
-  ptr(std::nullptr_t) noexcept : ptr() {}
+  [[gnu::always_inline]] ptr(std::nullptr_t) noexcept : ptr() {}
 
   // `p` may be null or point anywhere inside a live managed object, e.g. `ptr<Node>(this)`.
   explicit ptr(element_type* p) {
@@ -71,11 +71,13 @@ class ptr {
     other.reset();
   }
   template <class U>
-  requires detail::ptr_convertible_v<U, T> ptr(const ptr<U>& other)
-  noexcept { detail::slot_born(&p_, static_cast<element_type*>(other.get())); }
+  requires detail::ptr_convertible_v<U, T>
+  [[gnu::always_inline]] ptr(const ptr<U>& other) noexcept {
+    detail::slot_born(&p_, static_cast<element_type*>(other.get()));
+  }
   template <class U>
-  requires detail::ptr_convertible_v<U, T> ptr(ptr<U>&& other)
-  noexcept {
+  requires detail::ptr_convertible_v<U, T>
+  [[gnu::always_inline]] ptr(ptr<U>&& other) noexcept {
     detail::slot_born(&p_, static_cast<element_type*>(other.get()));
     other.reset();
   }
@@ -106,11 +108,12 @@ class ptr {
     return *this;
   }
   template <class U>
-  requires detail::ptr_convertible_v<U, T> ptr& operator=(const ptr<U>& other) noexcept {
+  requires detail::ptr_convertible_v<U, T>
+  [[gnu::always_inline]] ptr& operator=(const ptr<U>& other) noexcept {
     detail::slot_store(&p_, static_cast<element_type*>(other.get()));
     return *this;
   }
-  ptr& operator=(std::nullptr_t) noexcept {
+  [[gnu::always_inline]] ptr& operator=(std::nullptr_t) noexcept {
     reset();
     return *this;
   }
@@ -118,7 +121,7 @@ class ptr {
   [[gnu::always_inline]] void reset() noexcept {
     if (p_ != nullptr) detail::slot_store(&p_, static_cast<element_type*>(nullptr));
   }
-  void swap(ptr& other) noexcept {
+  [[gnu::always_inline]] void swap(ptr& other) noexcept {
     element_type* mine = p_;
     detail::slot_store(&p_, other.p_);
     detail::slot_store(&other.p_, mine);

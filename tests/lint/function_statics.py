@@ -18,6 +18,8 @@ import re
 import subprocess
 import sys
 
+from lint_report import report
+
 # the static, as nm -C names it: why its first initialisation never runs on a thread a stop can reach
 ALLOWED = {
     "gc::detail::settings()::loaded":
@@ -54,11 +56,7 @@ def main() -> int:
            "thread can hold" for name in sorted(found - set(ALLOWED))]
     bad += [f"{name}: allowed here but no longer in the library: drop it from the list"
             for name in sorted(set(ALLOWED) - found - OPTIONAL)]
-    for message in bad:
-        print(message)
-    if not bad:
-        print(f"{len(found)} guarded statics in {library}, all accounted for")
-    return 1 if bad else 0
+    return report(bad, f"{len(found)} guarded statics in {library}, all accounted for")
 
 
 if __name__ == "__main__":

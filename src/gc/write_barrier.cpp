@@ -181,13 +181,15 @@ namespace {
 
 }  // namespace
 
-// The path of every gc::ptr store while a mark runs. Most have nothing to shade: a new object
-// stored over null once the running stacks are scanned (most of a mark, for a program building a
-// structure), a moved-from temporary on a scanned stack cleared. Those are made outside any
-// critical section, tested before and after the store, as the inline path is (detail/barrier.hpp):
-// a mark start, or a stack left unscanned by a new mark, that falls between the two is caught by
-// the second test, and a scan of this thread that falls between finds both values on its stack.
-// The rest are made with their barrier in one critical section.
+// The path of a gc::ptr store, while a mark runs, that the inline test (slot_store,
+// detail/barrier.hpp) could not clear. Most stores have nothing to shade: a new object stored over
+// null once the running stacks are scanned (most of a mark, for a program building a structure), a
+// moved-from temporary on a scanned stack cleared; the inline test clears those, and the exact
+// test here a few more (a slot on the stack of a thread in a blocking region). Both make such a
+// store outside any critical section, tested before and after it: a mark start, or a stack left
+// unscanned by a new mark, that falls between the two is caught by the second test, and a scan of
+// this thread that falls between finds both values on its stack. The rest are made with their
+// barrier in one critical section.
 void store_with_barrier(void** slot, void* value) noexcept {
   std::atomic_ref<void*> ref(*slot);
   if (void* const old = ref.load(std::memory_order_relaxed); !store_may_shade(slot, old, value)) {

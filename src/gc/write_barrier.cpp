@@ -176,7 +176,7 @@ namespace {
 [[gnu::always_inline]] inline bool store_may_shade(const void* slot, const void* old,
                                                    const void* value) {
   if (on_my_stack(slot)) return own_stack_slot_needs_shade(t_mutator.record, old);
-  return old != nullptr || (value != nullptr && stored_value_needs_shade());
+  return off_stack_store_may_shade(old, value);
 }
 
 }  // namespace

@@ -159,17 +159,21 @@ inline void slot_dies(T** slot, T* value) {
   }
 }
 
-// Whether a store into `slot` that lets go of `old` for `value` may have anything to shade, were
-// the barrier on: for a slot on this thread's stack, `old` while the mark has yet to scan the
-// stack; for any other, `old` (the deletion half), or `value` while a running stack is unscanned
-// (the insertion half). src/gc/write_barrier.cpp's store_may_shade says why, and decides the stack
-// case exactly (a thread in a blocking region); this one may answer true where that one answers
-// false, never the other way.
+// Whether a store into a slot off this thread's stack that lets go of `old` for `value` has
+// anything to shade, were the barrier on: `old` (the deletion half), or `value` while a running
+// stack is unscanned (the insertion half). src/gc/write_barrier.cpp's store_may_shade says why.
+[[gnu::always_inline]] inline bool off_stack_store_may_shade(const void* old, const void* value) {
+  return old != nullptr || (value != nullptr && stored_value_needs_shade());
+}
+
+// The same for any slot: for one on this thread's stack, `old` while the mark has yet to scan the
+// stack. store_may_shade decides that case exactly (a thread in a blocking region); this one may
+// answer true where that one answers false, never the other way.
 [[gnu::always_inline]] inline bool store_may_shade_inline(const void* slot, const void* old,
                                                           const void* value) {
   if (on_my_stack(slot))
     return old != nullptr && t_mutator.stack_unscanned.load(std::memory_order_relaxed);
-  return old != nullptr || (value != nullptr && stored_value_needs_shade());
+  return off_stack_store_may_shade(old, value);
 }
 
 // During a mark most stores have nothing to shade: a new object stored over null once the running

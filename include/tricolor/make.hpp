@@ -159,9 +159,8 @@ requires(!std::is_array_v<T>) ptr<T> make(Args&&... args) {
       detail::size_to_class_aligned(sizeof(T) == 0 ? 1 : sizeof(T), alignof(T));
   if constexpr (!detail::is_noscan_v<T> && size_class != 0) {
     // Its slots' bits without a locked instruction (fresh_object.hpp).
-    detail::FreshObject fresh(memory, sizeof(T), detail::make_span_class(size_class, false));
+    const detail::FreshObject fresh(memory, sizeof(T), detail::make_span_class(size_class, false));
     object = detail::construct_object<T>(memory, std::forward<Args>(args)...);
-    fresh.done();
   } else {
     object = detail::construct_object<T>(memory, std::forward<Args>(args)...);
   }

@@ -76,10 +76,9 @@ std::uintptr_t take_slot(Span* s) {
 void check_fresh_range(const MutatorState& m) {
   const std::uintptr_t size = m.fresh_size.load(std::memory_order_relaxed);
   const std::uintptr_t lo = m.fresh_lo.load(std::memory_order_relaxed);
-  TRICOLOR_DCHECK(
-      size == 0 || cache_owns(m, m.fresh_span_class.load(std::memory_order_relaxed), lo),
-      "the object under construction at %p is in a span its thread's cache gave back",
-      reinterpret_cast<void*>(lo));
+  TRICOLOR_DCHECK(size == 0 || cache_owns(m, span_of(lo)->span_class, lo),
+                  "the object under construction at %p is in a span its thread's cache gave back",
+                  reinterpret_cast<void*>(lo));
 }
 
 // Gives `s`, the span `m`'s cache holds for `span_class`, back to the central lists. The range of

@@ -89,21 +89,25 @@ template <class T>
 template <class T>
 [[gnu::always_inline]] inline void slot_born(T** slot, T* value) {
   std::atomic_ref<T*>(*slot).store(value, std::memory_order_relaxed);
-  if (const bool owned = owns_fresh_slot(t_mutator, slot); owned || in_heap(slot)) {
+  // The commonest places first: a member of the object gc::make builds, then a local or a
+  // temporary (gc::make's own result among them).
+  if (owns_fresh_slot(t_mutator, slot)) {
     std::uint64_t bit;
     const std::uintptr_t word = pointer_word_index(reinterpret_cast<std::uintptr_t>(slot), bit);
-    if (owned) {
-      set_pointer_bits_owned(word, bit);
-    } else {
-      // gc::make's own objects are scanned whenever their type holds a gc::ptr; a slot placed by
-      // hand into storage allocated as pointer-free (a byte array, a trivially copyable type) is
-      // never scanned, and what it points to would be freed while it holds it.
-      if (const Span* s = span_of(reinterpret_cast<std::uintptr_t>(slot));
-          s != nullptr && s->noscan()) [[unlikely]]
-        fail_slot_in_pointer_free_object(slot);
-      set_pointer_bits_shared(word, bit, /*set=*/true);
-    }
-  } else if (!on_my_stack(slot)) {
+    set_pointer_bits_owned(word, bit);
+  } else if (on_my_stack(slot)) {
+    // Nothing: stacks are scanned conservatively.
+  } else if (in_heap(slot)) {
+    // gc::make's own objects are scanned whenever their type holds a gc::ptr; a slot placed by
+    // hand into storage allocated as pointer-free (a byte array, a trivially copyable type) is
+    // never scanned, and what it points to would be freed while it holds it.
+    if (const Span* s = span_of(reinterpret_cast<std::uintptr_t>(slot));
+        s != nullptr && s->noscan()) [[unlikely]]
+      fail_slot_in_pointer_free_object(slot);
+    std::uint64_t bit;
+    const std::uintptr_t word = pointer_word_index(reinterpret_cast<std::uintptr_t>(slot), bit);
+    set_pointer_bits_shared(word, bit, /*set=*/true);
+  } else {
     register_root(slot);
   }
   std::atomic_signal_fence(std::memory_order_seq_cst);

@@ -11,7 +11,7 @@
 // slot takes the atomic path, like every other).
 //
 // Invariant: a thread's range, while its size is not zero, names an object in the span that the
-// thread's cache holds for the range's span class. A range is set only after a check that the
+// thread's cache holds for the object's span class. A range is set only after a check that the
 // cache holds the object's span (the allocation may have parked the thread before the constructor
 // starts, and a pause taken the span); whatever takes that span out of the cache later drops the
 // range first (drop_fresh_object_of_class: the refill of the class, and the flush of the cache at
@@ -56,11 +56,10 @@ namespace gc::detail {
 
 // Size first and last: a reader that finds the size non-zero finds the start that goes with it.
 [[gnu::always_inline]] inline void set_fresh_range(MutatorState& m, std::uintptr_t lo,
-                                                   std::uintptr_t size, std::uint8_t span_class) {
+                                                   std::uintptr_t size) {
   m.fresh_size.store(0, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
   m.fresh_lo.store(lo, std::memory_order_relaxed);
-  m.fresh_span_class.store(span_class, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
   m.fresh_size.store(size, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -77,19 +76,19 @@ namespace gc::detail {
 }
 
 // Drops the range of the object under construction, if any (a fiber switch).
-inline void drop_fresh_object(MutatorState& m) { set_fresh_range(m, 0, 0, 0); }
+inline void drop_fresh_object(MutatorState& m) { set_fresh_range(m, 0, 0); }
 
 // Drops the range if its object is in the span that `m`'s cache holds for `span_class`, which is
 // about to leave the cache. For the owner thread, or for a thread parked where the world is
 // stopped.
 inline void drop_fresh_object_of_class(MutatorState& m, std::uint8_t span_class) {
   if (m.fresh_size.load(std::memory_order_relaxed) != 0 &&
-      m.fresh_span_class.load(std::memory_order_relaxed) == span_class)
+      cache_owns(m, span_class, m.fresh_lo.load(std::memory_order_relaxed)))
     drop_fresh_object(m);
 }
 
 // Around a constructor that gc::make runs: the object is the thread's object under construction
-// from here until done(), or until an exception unwinds past it.
+// from here until this is destroyed, when the constructor has returned or thrown.
 class FreshObject {
  public:
   // `span_class` is the object's: the thread's cache held its span when it allocated the object.
@@ -104,36 +103,42 @@ class FreshObject {
     // and an outer object keeps its own.
     if (!cache_owns(m, span_class, ~hidden_lo_)) [[unlikely]]
       return;
-    hidden_outer_lo_ = ~m.fresh_lo.load(std::memory_order_relaxed);
     outer_size_ = m.fresh_size.load(std::memory_order_relaxed);
-    outer_span_class_ = m.fresh_span_class.load(std::memory_order_relaxed);
-    set_fresh_range(m, ~hidden_lo_, bytes, span_class);
+    hidden_outer_lo_ = ~m.fresh_lo.load(std::memory_order_relaxed);
+    set_fresh_range(m, ~hidden_lo_, bytes);
   }
   FreshObject(const FreshObject&) = delete;
   FreshObject& operator=(const FreshObject&) = delete;
 
-  [[gnu::always_inline]] void done() noexcept { give_back(); }
-  ~FreshObject() {
-    if (!done_) give_back();
-  }
-
- private:
-  [[gnu::always_inline]] void give_back() noexcept {
-    done_ = true;
+  // The constructor has returned, or thrown.
+  [[gnu::always_inline]] ~FreshObject() {
     // A fiber switch since the constructor began dropped the range, and the thread's range now
     // (none, or what it was given after the switch) is not ours to touch: the outer object, if
     // any, lost its range in the same switch. The test holds even when `m` is another thread's,
     // left by a fiber that moved to this one (mutator_for_frame): no thread's range names this
-    // object after a switch.
+    // object after a switch, and none ever names an object that got no range.
     MutatorState& m = t_mutator;
-    if (m.fresh_size.load(std::memory_order_relaxed) == 0 ||
-        m.fresh_lo.load(std::memory_order_relaxed) != ~hidden_lo_)
+    if (m.fresh_lo.load(std::memory_order_relaxed) != ~hidden_lo_) return;
+    if (outer_size_ == 0) [[likely]] {
+      // The start goes too: `m` is thread-local storage, scanned as a root, and an address left
+      // there would keep the object alive after every gc::ptr to it is gone.
+      drop_fresh_object(m);
       return;
-    // The outer object's span may have left the cache while this one was built (the invariant
-    // above): then the outer object finishes on the atomic path.
-    if (outer_size_ != 0 && !cache_owns(m, outer_span_class_, ~hidden_outer_lo_)) [[unlikely]]
-      outer_size_ = 0;
-    set_fresh_range(m, ~hidden_outer_lo_, outer_size_, outer_span_class_);
+    }
+    restore_outer(m);
+  }
+
+ private:
+  // The outer object's span may have left the cache while this one was built (the invariant
+  // above): then the outer object finishes on the atomic path. Its span lives: the object in it
+  // is still being built.
+  void restore_outer(MutatorState& m) noexcept {
+    const std::uintptr_t outer_lo = ~hidden_outer_lo_;
+    if (!cache_owns(m, span_of(outer_lo)->span_class, outer_lo)) [[unlikely]] {
+      drop_fresh_object(m);
+      return;
+    }
+    set_fresh_range(m, outer_lo, outer_size_);
   }
 
   // The addresses complemented: this object lives in gc::make's frame, and a frame's dead words
@@ -142,8 +147,6 @@ class FreshObject {
   std::uintptr_t hidden_lo_;
   std::uintptr_t hidden_outer_lo_ = 0;
   std::uintptr_t outer_size_ = 0;
-  std::uint8_t outer_span_class_ = 0;
-  bool done_ = false;
 };
 
 }  // namespace gc::detail

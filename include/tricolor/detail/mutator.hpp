@@ -49,13 +49,12 @@ struct MutatorState {
   std::uintptr_t dying_lo = 0;
   std::uintptr_t dying_size = 0;
   // The object gc::make is constructing on this thread, [fresh_lo, fresh_lo + fresh_size) (size 0
-  // when none), and its span class: a gc::ptr slot born in it sets its pointer bit with a plain
-  // store while this thread's cache owns the span (detail/fresh_object.hpp). Atomics, relaxed, for
-  // the range: another thread may read it through an address its compiler kept from before a fiber
-  // switch moved it here (mutator_for_frame).
+  // when none): a gc::ptr slot born in it sets its pointer bit with a plain store while this
+  // thread's cache owns the span (detail/fresh_object.hpp). Atomics, relaxed: another thread may
+  // read them through an address its compiler kept from before a fiber switch moved it here
+  // (mutator_for_frame).
   std::atomic<std::uintptr_t> fresh_lo{0};
   std::atomic<std::uintptr_t> fresh_size{0};
-  std::atomic<std::uint8_t> fresh_span_class{0};
   // Depth of library code that holds internal locks; a stop signal that lands inside is deferred
   // until the outermost section ends. Written only by the owner thread (and its signal handler).
   // Relaxed atomics: lock-free, so the signal handler may read and write them.

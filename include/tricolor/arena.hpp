@@ -51,23 +51,22 @@ class ArenaCore {
     if (destructors_.size() == destructors_.capacity())
       destructors_.reserve(destructors_.empty() ? 64 : 2 * destructors_.size());
   }
-  void add_destructor(void* object, DestructorFn fn) noexcept {
-    destructors_.push_back({object, fn});
-  }
+  using DestroyFn = void (*)(void* object);
+  void add_destructor(void* object, DestroyFn fn) noexcept { destructors_.push_back({object, fn}); }
   // Runs the destructors, then releases every chunk. The arena is empty and usable afterwards.
   void release() noexcept;
   std::size_t bytes() const noexcept { return bytes_; }
 
  private:
-  struct Destructor {
+  struct PendingDestructor {
     void* object;
-    DestructorFn fn;
+    DestroyFn fn;
   };
   ArenaChunk* chunks_ = nullptr;  // the newest, which allocation bumps, first
   void* last_ = nullptr;          // the last allocation
   std::size_t last_offset_ = 0;   // where the newest chunk stood before it
   std::size_t bytes_ = 0;
-  std::vector<Destructor> destructors_;
+  std::vector<PendingDestructor> destructors_;
 };
 }  // namespace detail
 

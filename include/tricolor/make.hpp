@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "tricolor/detail/alloc.hpp"
+#include "tricolor/detail/dying_objects.hpp"
 #include "tricolor/detail/fresh_object.hpp"
 #include "tricolor/ptr.hpp"
 
@@ -46,7 +47,7 @@ template <class T>
 inline constexpr bool is_noscan_v = std::is_trivially_copyable_v<T>;
 
 template <class T>
-void destroy_object(void* object) {
+void destroy_object(void* object) noexcept(std::is_nothrow_destructible_v<T>) {
   std::launder(static_cast<T*>(object))->~T();
 }
 
@@ -63,7 +64,7 @@ inline constexpr std::size_t array_header_size = alignof(T) > sizeof(std::size_t
 // exception is rethrown once all are destroyed, and the destructor thread reports it; later ones
 // are dropped, so an array reports at most one line.
 template <class T>
-void destroy_array(void* object) {
+void destroy_array(void* object) noexcept(std::is_nothrow_destructible_v<T>) {
   T* first = reinterpret_cast<T*>(static_cast<char*>(object) + array_header_size<T>);
   const std::size_t n = reinterpret_cast<const std::size_t*>(first)[-1];
   if constexpr (std::is_nothrow_destructible_v<T>) {
@@ -81,13 +82,18 @@ void destroy_array(void* object) {
   }
 }
 
+// The destructor that gc::make registers for objects that `Destroy` destroys (destroy_object<T>,
+// destroy_array<E>): one object at a time, or the dead ones of a span in one call.
+template <auto Destroy>
+inline constexpr Destructor kDestructor{Destroy, &destroy_some<Destroy>};
+
 // The memory for a T, with its destructor registered if it needs one: at allocation, while the
 // thread's cache owns the span (detail/alloc.hpp), so a constructor that throws unregisters it
 // (abandon_allocation).
 template <class T>
 [[gnu::always_inline]] inline void* allocate_for() {
-  DestructorFn destructor = nullptr;
-  if constexpr (needs_destructor_v<T>) destructor = &destroy_object<T>;
+  const Destructor* destructor = nullptr;
+  if constexpr (needs_destructor_v<T>) destructor = &kDestructor<&destroy_object<T>>;
   return allocate<sizeof(T), alignof(T), is_noscan_v<T>, std::is_trivially_destructible_v<T>>(
       destructor);
 }
@@ -106,7 +112,8 @@ class ConstructionGuard {
   void* memory_;
 };
 
-void* allocate_array(std::size_t bytes, std::size_t align, bool noscan, DestructorFn destructor);
+void* allocate_array(std::size_t bytes, std::size_t align, bool noscan,
+                     const Destructor* destructor);
 
 // Constructs a T at `memory`: with (), or with {} for aggregates, where () does not work.
 template <class T, class... Args>
@@ -171,8 +178,9 @@ requires(!std::is_array_v<T>) ptr<T> make(Args&&... args) {
 template <class T>
 requires(std::is_unbounded_array_v<T>) ptr<T> make(std::size_t n) {
   using E = std::remove_extent_t<T>;
-  detail::DestructorFn destructor = nullptr;
-  if constexpr (detail::needs_destructor_v<E>) destructor = &detail::destroy_array<E>;
+  const detail::Destructor* destructor = nullptr;
+  if constexpr (detail::needs_destructor_v<E>)
+    destructor = &detail::kDestructor<&detail::destroy_array<E>>;
   void* memory = detail::allocate_array(detail::managed_array_bytes<E>(n), alignof(E),
                                         detail::is_noscan_v<E>, destructor);
   detail::ConstructionGuard guard(memory);

@@ -126,6 +126,13 @@ class CallbackQueue {
     running_function_.store(function, std::memory_order_relaxed);
     started_.store(started_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
+  // The same for callbacks run in a batch (detail/dying_objects.hpp): the function before the
+  // batch, and each object, with the count, through these, in the batch's loop.
+  void note_running_function(const void* function) {
+    running_function_.store(function, std::memory_order_relaxed);
+  }
+  std::atomic<const void*>* running_object() { return &running_object_; }
+  std::atomic<std::uint64_t>* started_count() { return &started_; }
 
   // Blocks until every item pushed so far has run.
   void wait() {

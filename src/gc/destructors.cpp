@@ -14,6 +14,7 @@
 #include "heap/thread_cache.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
+#include "tricolor/detail/dying_objects.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace gc::detail {
@@ -25,13 +26,11 @@ std::atomic<std::uint64_t> g_deferred_slots{0};
 // Destructors between two looks at what the thread allocated (a call, not worth one each).
 constexpr unsigned kAssistCheckEvery = 16;
 
-void run_destructor(void* object, DestructorFn destructor) {
+void run_destructor(void* object, const Destructor* destructor) {
   try {
-    destructor(object);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "tricolor: a destructor threw (object %p): %s\n", object, e.what());
+    destructor->one(object);
   } catch (...) {
-    std::fprintf(stderr, "tricolor: a destructor threw (object %p)\n", object);
+    report_destructor_exception(object);
   }
 }
 
@@ -57,8 +56,11 @@ void publish_destroyed(Span* s, std::uint64_t* ran) {
 }
 
 // Runs the destructors of every zombie of `s` not destroyed yet, then frees their slots if it may.
+// Zombies of the span's own type go in batches (detail/dying_objects.hpp), each ending where the
+// one-at-a-time loop would look at what the thread allocated.
 void run_span(Span* s) {
-  const std::uintptr_t uniform = s->destructor.load(std::memory_order_acquire);
+  const auto* const uniform =
+      reinterpret_cast<const Destructor*>(s->destructor.load(std::memory_order_acquire));
   const std::uint32_t words = (s->nelems + 63) / 64;
   const std::uintptr_t size = object_size(s);
   MutatorState& m = t_mutator;
@@ -73,32 +75,52 @@ void run_span(Span* s) {
     // made perhaps since this run began.
     std::atomic<std::uintptr_t>* table = s->destructors.load(std::memory_order_acquire);
     while (todo != 0) {
-      const std::uint32_t bit = static_cast<std::uint32_t>(std::countr_zero(todo));
-      todo &= todo - 1;
-      const std::uint32_t index = w * 64 + bit;
-      const std::uintptr_t object = s->slot_base(index);
-      std::uintptr_t entry = 0;
-      if (table != nullptr) entry = table[index].load(std::memory_order_acquire);
-      const auto destructor = reinterpret_cast<DestructorFn>(entry != 0 ? entry : uniform);
-      TRICOLOR_DCHECK(destructor != nullptr, "zombie %p has no destructor",
-                      reinterpret_cast<void*>(object));
-      g_queue.note_running(reinterpret_cast<const void*>(object),
-                           reinterpret_cast<const void*>(destructor));
-      m.dying_lo = object;
-      m.dying_size = size;
-      run_destructor(reinterpret_cast<void*>(object), destructor);
-      // Both go: the thread's MutatorState is thread-local storage, a root, and the address left
-      // there would keep whatever is built in the slot next alive, and all it reaches.
-      m.dying_size = 0;
-      m.dying_lo = 0;
-      // The slot's next object may be of the span's own type: published with the destroyed bit.
-      if (entry != 0) table[index].store(0, std::memory_order_relaxed);
-      ran[w] |= std::uint64_t{1} << bit;
-      poll_safepoint();
+      if (table == nullptr && uniform != nullptr && uniform->some != nullptr) {
+        // No table: every zombie of the word has the span's own destructor.
+        g_queue.note_running_function(reinterpret_cast<const void*>(uniform->one));
+        DyingObjects batch;
+        batch.first = s->slot_base(w * 64);
+        batch.size = size;
+        batch.todo = todo;
+        batch.budget = kAssistCheckEvery - since_check % kAssistCheckEvery;
+        batch.running = g_queue.running_object();
+        batch.started = g_queue.started_count();
+        uniform->some(batch);
+        const std::uint64_t done = todo & ~batch.todo;
+        ran[w] |= done;
+        since_check += static_cast<unsigned>(std::popcount(done));
+        todo = batch.todo;
+      } else {
+        const std::uint32_t bit = static_cast<std::uint32_t>(std::countr_zero(todo));
+        todo &= todo - 1;
+        const std::uint32_t index = w * 64 + bit;
+        const std::uintptr_t object = s->slot_base(index);
+        std::uintptr_t entry = 0;
+        if (table != nullptr) entry = table[index].load(std::memory_order_acquire);
+        const auto* const destructor =
+            entry != 0 ? reinterpret_cast<const Destructor*>(entry) : uniform;
+        TRICOLOR_DCHECK(destructor != nullptr, "zombie %p has no destructor",
+                        reinterpret_cast<void*>(object));
+        g_queue.note_running(reinterpret_cast<const void*>(object),
+                             reinterpret_cast<const void*>(destructor->one));
+        m.dying_lo = object;
+        m.dying_size = size;
+        run_destructor(reinterpret_cast<void*>(object), destructor);
+        // Both go: the thread's MutatorState is thread-local storage, a root, and the address
+        // left there would keep whatever is built in the slot next alive, and all it reaches.
+        m.dying_size = 0;
+        m.dying_lo = 0;
+        // The slot's next object may be of the span's own type: published with the destroyed
+        // bit.
+        if (entry != 0) table[index].store(0, std::memory_order_relaxed);
+        ran[w] |= std::uint64_t{1} << bit;
+        ++since_check;
+        poll_safepoint();
+      }
       // Its own garbage, queued since: destroyed first (see the header). What ran so far is
       // published, so that a nested run of this very span skips it; and what the nested runs
       // destroyed is not run again here.
-      if (++since_check % kAssistCheckEvery == 0 &&
+      if (since_check % kAssistCheckEvery == 0 &&
           thread_allocated_bytes() - assisted_at >= kDestructorAssistBytes) {
         publish_destroyed(s, ran);
         if (g_queue.run_queued(run_span)) {
@@ -124,7 +146,17 @@ void drain_destructors() { g_queue.run_all(run_span); }
 
 }  // namespace
 
-void register_destructor_slow(Span* s, std::uint32_t index, DestructorFn fn) {
+void report_destructor_exception(const void* object) noexcept {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tricolor: a destructor threw (object %p): %s\n", object, e.what());
+  } catch (...) {
+    std::fprintf(stderr, "tricolor: a destructor threw (object %p)\n", object);
+  }
+}
+
+void register_destructor_slow(Span* s, std::uint32_t index, const Destructor* fn) {
   TRICOLOR_DCHECK(index < s->nelems, "destructor registered for slot %u of %u", index, s->nelems);
   TRICOLOR_DCHECK(
       (s->destructor_bits[index / 64].load(std::memory_order_relaxed) >> (index % 64) & 1) == 0,
@@ -145,13 +177,13 @@ void register_destructor_slow(Span* s, std::uint32_t index, DestructorFn fn) {
                                           std::memory_order_release);
 }
 
-DestructorFn registered_destructor(const Span* s, std::uint32_t index) {
+const Destructor* registered_destructor(const Span* s, std::uint32_t index) {
   if ((s->destructor_bits[index / 64].load(std::memory_order_acquire) >> (index % 64) & 1) == 0)
     return nullptr;
   const std::atomic<std::uintptr_t>* table = s->destructors.load(std::memory_order_acquire);
   const std::uintptr_t entry = table != nullptr ? table[index].load(std::memory_order_acquire) : 0;
-  return reinterpret_cast<DestructorFn>(entry != 0 ? entry
-                                                   : s->destructor.load(std::memory_order_acquire));
+  return reinterpret_cast<const Destructor*>(
+      entry != 0 ? entry : s->destructor.load(std::memory_order_acquire));
 }
 
 void queue_zombies(Span* span) {

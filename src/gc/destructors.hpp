@@ -41,7 +41,7 @@ namespace gc::detail {
 inline constexpr std::int64_t kDestructorAssistBytes = std::int64_t{1} << 20;
 
 // The destructor registered for the live object in slot `index` of `s`; nullptr if it has none.
-DestructorFn registered_destructor(const Span* s, std::uint32_t index);
+const Destructor* registered_destructor(const Span* s, std::uint32_t index);
 
 // The sweep found new zombies in `span` (their zombie bits are set): queues the span for the
 // destructor thread, unless it is queued already. Inside the sweep's critical section.

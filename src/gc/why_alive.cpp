@@ -133,7 +133,7 @@ __attribute__((noinline)) std::uintptr_t trace(std::uintptr_t asked, ThreadRecor
 struct Hop {
   std::uintptr_t object;
   std::size_t size;
-  DestructorFn destructor;
+  const Destructor* destructor;
   std::uintptr_t where;  // the word that reached it: a root's, or a slot of the previous hop
 };
 
@@ -216,9 +216,9 @@ std::string describe_root(const std::string& what, std::uintptr_t where, const T
 
 // "Node" for an object that gc::make<Node> made, "Node[]" for gc::make<Node[]>; otherwise the
 // destructor's own name, or nothing for an object without one.
-std::string type_name(DestructorFn destructor) {
+std::string type_name(const Destructor* destructor) {
   if (destructor == nullptr) return {};
-  const std::string name = symbol_at(reinterpret_cast<std::uintptr_t>(destructor)).name;
+  const std::string name = symbol_at(reinterpret_cast<std::uintptr_t>(destructor->one)).name;
   for (const char* maker : {"destroy_object<", "destroy_array<"}) {
     const std::size_t at = name.find(maker);
     if (at == std::string::npos) continue;

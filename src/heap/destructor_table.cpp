@@ -35,10 +35,11 @@ std::atomic<std::uintptr_t>* destructor_table_of(Span* s) {
 
 namespace {
 void destroy_nothing(void*) {}
+constexpr Destructor kDestroyNothing{&destroy_nothing, nullptr};
 }  // namespace
 
 void disarm_destructor(Span* s, std::uint32_t index) {
-  destructor_table_of(s)[index].store(reinterpret_cast<std::uintptr_t>(&destroy_nothing),
+  destructor_table_of(s)[index].store(reinterpret_cast<std::uintptr_t>(&kDestroyNothing),
                                       std::memory_order_release);
 }
 

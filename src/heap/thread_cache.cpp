@@ -114,7 +114,7 @@ std::uintptr_t take_cached_slot(MutatorState& m, std::uint8_t span_class, bool& 
 // A slot of `span_class` for the calling thread, with `destructor` (if any) registered while the
 // cache still owns its span; 0 if the OS refused memory. A stop of the world that cuts the sweeps
 // short parks the thread between two attempts.
-std::uintptr_t refill_and_take(std::uint8_t span_class, DestructorFn destructor) {
+std::uintptr_t refill_and_take(std::uint8_t span_class, const Destructor* destructor) {
   for (;;) {
     {
       CriticalSection critical;
@@ -154,7 +154,7 @@ void flush_thread_cache(MutatorState& m, bool keep_unswept) {
 
 std::int64_t thread_allocated_bytes() { return t_allocated_bytes; }
 
-void* alloc_slow(std::uint8_t span_class, DestructorFn destructor) {
+void* alloc_slow(std::uint8_t span_class, const Destructor* destructor) {
   ensure_registered();
   check_not_in_blocking_region("gc::make");
   poll_safepoint();
@@ -187,7 +187,7 @@ void* alloc_tiny_slow(std::size_t size, std::size_t align) {
   return block;
 }
 
-void* alloc_large(std::size_t size, std::size_t align, bool noscan, DestructorFn destructor) {
+void* alloc_large(std::size_t size, std::size_t align, bool noscan, const Destructor* destructor) {
   (void)align;  // spans are page-aligned, and alignment is at most a page
   ensure_registered();
   check_not_in_blocking_region("gc::make");
@@ -217,7 +217,8 @@ void* alloc_large(std::size_t size, std::size_t align, bool noscan, DestructorFn
   return object;
 }
 
-void* allocate_array(std::size_t bytes, std::size_t align, bool noscan, DestructorFn destructor) {
+void* allocate_array(std::size_t bytes, std::size_t align, bool noscan,
+                     const Destructor* destructor) {
   const std::uint8_t size_class = size_to_class_aligned(bytes == 0 ? 1 : bytes, align);
   if (size_class == 0)
     return count_for_sampling(alloc_large(bytes, align, noscan, destructor), bytes);

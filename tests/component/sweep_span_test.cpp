@@ -78,6 +78,7 @@ void on_dead_object(std::uintptr_t object) { record(g_dead, g_dead_count, object
 void destroy(void* object) {
   record(g_destroyed, g_destroyed_count, reinterpret_cast<std::uintptr_t>(object));
 }
+constexpr Destructor kDestroy{&destroy, nullptr};
 
 // Only objects of this test's span count: run in one process (not as ctest runs them), an earlier
 // test's zombies may be destroyed during a later test.
@@ -111,7 +112,7 @@ class SweepSpanComponent : public testing::Test {
   void allocated_below(std::uint32_t n) { s_->free_index.store(n); }
 
   // Each of `slots` registers `fn` as gc::make does (the first one registered is the span's own).
-  void destructors(std::initializer_list<std::uint32_t> slots, DestructorFn fn = &destroy) {
+  void destructors(std::initializer_list<std::uint32_t> slots, const Destructor* fn = &kDestroy) {
     for (std::uint32_t i : slots) register_destructor_slow(s_, i, fn);
   }
 
@@ -300,6 +301,7 @@ std::uintptr_t g_other[kSlots];
 void destroy_other(void* object) {
   record(g_other, g_other_count, reinterpret_cast<std::uintptr_t>(object));
 }
+constexpr Destructor kDestroyOther{&destroy_other, nullptr};
 
 TEST_F(SweepSpanComponent, RunsEachObjectsOwnDestructorInASpanOfTwoTypes) {
   allocated_below(10);
@@ -307,18 +309,18 @@ TEST_F(SweepSpanComponent, RunsEachObjectsOwnDestructorInASpanOfTwoTypes) {
   s_->mark_free_index.store(10);
   g_other_count.store(0);
   destructors({1, 2});
-  destructors({3, 4}, &destroy_other);
-  EXPECT_EQ(s_->destructor.load(), reinterpret_cast<std::uintptr_t>(&destroy));
+  destructors({3, 4}, &kDestroyOther);
+  EXPECT_EQ(s_->destructor.load(), reinterpret_cast<std::uintptr_t>(&kDestroy));
   ASSERT_NE(s_->destructors.load(), nullptr);
   EXPECT_EQ(s_->destructors.load()[1].load(), 0u);
-  EXPECT_EQ(s_->destructors.load()[3].load(), reinterpret_cast<std::uintptr_t>(&destroy_other));
+  EXPECT_EQ(s_->destructors.load()[3].load(), reinterpret_cast<std::uintptr_t>(&kDestroyOther));
   set_bits(s_->mark_bits, {4});
   EXPECT_FALSE(sweep());
   wait_for_destructors();
   EXPECT_EQ(destroyed_objects(), (Slots{1, 2}));
   EXPECT_EQ(slots_of(g_other, g_other_count.load()), Slots{3});
   EXPECT_EQ(s_->destructors.load()[3].load(), 0u);  // slot 3's next object may be of either type
-  EXPECT_EQ(s_->destructors.load()[4].load(), reinterpret_cast<std::uintptr_t>(&destroy_other));
+  EXPECT_EQ(s_->destructors.load()[4].load(), reinterpret_cast<std::uintptr_t>(&kDestroyOther));
 }
 
 TEST_F(SweepSpanComponent, ClearsThePointerBitsOfTheSlotsItFreesOnly) {

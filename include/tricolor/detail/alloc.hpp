@@ -23,11 +23,11 @@
 
 namespace gc::detail {
 
-void* alloc_slow(std::uint8_t span_class, DestructorFn destructor);
-void* alloc_large(std::size_t size, std::size_t align, bool noscan, DestructorFn destructor);
+void* alloc_slow(std::uint8_t span_class, const Destructor* destructor);
+void* alloc_large(std::size_t size, std::size_t align, bool noscan, const Destructor* destructor);
 void* alloc_tiny_slow(std::size_t size, std::size_t align);
 // A span's first destructor, or another one (src/gc/destructors.cpp).
-void register_destructor_slow(Span* s, std::uint32_t index, DestructorFn destructor);
+void register_destructor_slow(Span* s, std::uint32_t index, const Destructor* destructor);
 
 // Registers the destructor of the object about to be built in slot `index` of `s`, a span that the
 // calling thread's cache owns: while it does, no other thread writes the span's destructor bits
@@ -35,7 +35,7 @@ void register_destructor_slow(Span* s, std::uint32_t index, DestructorFn destruc
 // it no longer owns marks the slot in the destructor table instead, abandon_allocation), so the
 // bit is set without an atomic read-modify-write. The span's own destructor needs only the bit
 // (detail/span.hpp); another one goes out of line.
-inline void register_owned_destructor(Span* s, std::uint32_t index, DestructorFn destructor) {
+inline void register_owned_destructor(Span* s, std::uint32_t index, const Destructor* destructor) {
   if (s->destructor.load(std::memory_order_relaxed) != reinterpret_cast<std::uintptr_t>(destructor))
       [[unlikely]] {
     register_destructor_slow(s, index, destructor);
@@ -76,7 +76,7 @@ inline void hold_new_object(T& address) {
 // The fast path proper, for a span class known at compile time (alloc_small) or at run time
 // (arrays). A non-null `destructor` is registered for the slot (make.hpp).
 [[gnu::always_inline]] inline void* alloc_from_cache(std::uint8_t span_class,
-                                                     DestructorFn destructor = nullptr) {
+                                                     const Destructor* destructor = nullptr) {
   Span* s = t_mutator.alloc[span_class];
   const std::uint64_t cache = s->alloc_cache;
   if (cache != 0 && g_safepoint_pending.load(std::memory_order_relaxed) == 0) [[likely]] {
@@ -101,7 +101,7 @@ inline void hold_new_object(T& address) {
 }
 
 template <std::uint8_t SpanClass>
-[[gnu::always_inline]] inline void* alloc_small(DestructorFn destructor) {
+[[gnu::always_inline]] inline void* alloc_small(const Destructor* destructor) {
   return alloc_from_cache(SpanClass, destructor);
 }
 
@@ -120,7 +120,7 @@ template <std::size_t Size, std::size_t Align>
 // Where an object of this size, alignment and kind goes; chosen at compile time. A non-null
 // `destructor` is registered for it (a tiny object has none).
 template <std::size_t Size, std::size_t Align, bool NoScan, bool Tiny>
-[[gnu::always_inline]] inline void* allocate(DestructorFn destructor) {
+[[gnu::always_inline]] inline void* allocate(const Destructor* destructor) {
   static_assert(Align <= kPageSize && (Align & (Align - 1)) == 0, "alignment up to 4096 only");
   constexpr std::size_t size = Size == 0 ? 1 : Size;
   if constexpr (Tiny && NoScan && size < kTinySize && Align <= 8) {

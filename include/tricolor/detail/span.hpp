@@ -55,8 +55,15 @@ enum class SpanState : std::uint8_t {
   kArena,  // a gc::arena chunk (src/toolbox/arenas.hpp): no objects the collector manages
 };
 
-// What the sweeper calls to destroy a dead object: receives the object's base address.
-using DestructorFn = void (*)(void* object);
+// How the destructor thread destroys the dead objects of one type (gc/destructors.cpp): `one`
+// destroys the object whose base address it is given; `some`, if not null, destroys several of one
+// span in a single call (detail/dying_objects.hpp). make.hpp makes one for every type it
+// allocates; a span records the address of its objects' (`destructor`, below).
+struct DyingObjects;
+struct Destructor {
+  void (*one)(void* object);
+  void (*some)(DyingObjects& objects);
+};
 
 struct Span {
   // ---- allocation fast path (owner thread) ----

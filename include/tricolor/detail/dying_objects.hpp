@@ -1,0 +1,68 @@
+// Dead objects that the destructor thread destroys in one call (src/gc/destructors.cpp, run_span).
+//
+// A dead object with a destructor is destroyed on the destructor thread. Called through a pointer
+// one object at a time, the bookkeeping around each call (naming the object for a stall report
+// and for its gc::ptr members, the call and return, a safepoint poll) cost more than the
+// destructor of a small node itself. So gc::make gives each type two entry points
+// (detail::Destructor, make.hpp): one for a single object, and destroy_some<Destroy>, which
+// destroys the dead objects of one 64-slot word of one span in a loop that calls Destroy directly,
+// so that the compiler inlines the type's destructor into it.
+//
+// Per object, in order, as the single path does: the object is named for a stall report, then in
+// the thread's MutatorState (dying_lo, dying_size: its gc::ptr members die for nothing,
+// detail/barrier.hpp); its destructor runs; the name is taken out of the MutatorState, which is
+// thread-local storage and scanned as a root; its bit leaves `todo`; and the thread polls its
+// safepoint, so that a stop of the world never waits for a whole batch.
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <cstdint>
+
+#include "tricolor/detail/mutator.hpp"
+
+namespace gc::detail {
+
+struct DyingObjects {
+  std::uintptr_t first = 0;  // the address of slot 0 of the word
+  std::uintptr_t size = 0;   // the span's slot size
+  // The slots to destroy, bit i for the slot at first + i * size. Each bit is cleared once its
+  // object is destroyed: what is left when the call returns was not.
+  std::uint64_t todo = 0;
+  unsigned budget = 0;  // destroy at most this many, then return
+  // Where a stall report looks (gc/callback_queue.hpp): the object being destroyed, and the count
+  // of destructors begun.
+  std::atomic<const void*>* running = nullptr;
+  std::atomic<std::uint64_t>* started = nullptr;
+};
+
+// Reports the exception a destructor threw, from inside the handler (src/gc/destructors.cpp).
+void report_destructor_exception(const void* object) noexcept;
+
+template <auto Destroy>
+void destroy_some(DyingObjects& d) {
+  MutatorState& m = t_mutator;
+  for (unsigned n = 0; d.todo != 0 && n < d.budget; ++n) {
+    const std::uintptr_t object =
+        d.first + static_cast<std::uintptr_t>(std::countr_zero(d.todo)) * d.size;
+    d.running->store(reinterpret_cast<const void*>(object), std::memory_order_relaxed);
+    d.started->store(d.started->load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    m.dying_lo = object;
+    m.dying_size = d.size;
+    if constexpr (noexcept(Destroy(nullptr))) {
+      Destroy(reinterpret_cast<void*>(object));
+    } else {
+      try {
+        Destroy(reinterpret_cast<void*>(object));
+      } catch (...) {
+        report_destructor_exception(reinterpret_cast<const void*>(object));
+      }
+    }
+    m.dying_size = 0;
+    m.dying_lo = 0;
+    d.todo &= d.todo - 1;
+    poll_safepoint();
+  }
+}
+
+}  // namespace gc::detail

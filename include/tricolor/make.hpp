@@ -48,7 +48,9 @@ inline constexpr bool is_noscan_v = std::is_trivially_copyable_v<T>;
 
 template <class T>
 void destroy_object(void* object) noexcept(std::is_nothrow_destructible_v<T>) {
-  std::launder(static_cast<T*>(object))->~T();
+  // Qualified: gc::make built exactly a T, so a virtual destructor needs no virtual call (and the
+  // destructor thread's batch inlines it).
+  std::launder(static_cast<T*>(object))->T::~T();
 }
 
 // An array is laid out as [padding][count][elements...]; the header is at least one size_t and a
@@ -181,10 +183,18 @@ requires(std::is_unbounded_array_v<T>) ptr<T> make(std::size_t n) {
   const detail::Destructor* destructor = nullptr;
   if constexpr (detail::needs_destructor_v<E>)
     destructor = &detail::kDestructor<&detail::destroy_array<E>>;
-  void* memory = detail::allocate_array(detail::managed_array_bytes<E>(n), alignof(E),
-                                        detail::is_noscan_v<E>, destructor);
+  const std::size_t bytes = detail::managed_array_bytes<E>(n);
+  void* memory = detail::allocate_array(bytes, alignof(E), detail::is_noscan_v<E>, destructor);
   detail::ConstructionGuard guard(memory);
-  E* first = detail::construct_array<E>(memory, n);
+  E* first;
+  const std::uint8_t size_class = detail::size_to_class_aligned(bytes, alignof(E));
+  if (!detail::is_noscan_v<E> && size_class != 0) {
+    // Its elements' bits without a locked instruction, as for a single object.
+    const detail::FreshObject fresh(memory, bytes, detail::make_span_class(size_class, false));
+    first = detail::construct_array<E>(memory, n);
+  } else {
+    first = detail::construct_array<E>(memory, n);
+  }
   guard.release();
   return ptr<T>(detail::adopt, first);
 }

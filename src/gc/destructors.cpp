@@ -79,7 +79,7 @@ void run_span(Span* s) {
         // No table: every zombie of the word has the span's own destructor.
         g_queue.note_running_function(reinterpret_cast<const void*>(uniform->one));
         DyingObjects batch;
-        batch.first = s->slot_base(w * 64);
+        batch.hidden_first = ~s->slot_base(w * 64);
         batch.size = size;
         batch.todo = todo;
         batch.budget = kAssistCheckEvery - since_check % kAssistCheckEvery;

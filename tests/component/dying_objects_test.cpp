@@ -44,12 +44,12 @@ class DyingObjectsComponent : public ::testing::Test {
   void SetUp() override {
     g_seen.clear();
     g_throw_at = 0;
-    batch_.first = reinterpret_cast<std::uintptr_t>(slots_.data());
+    batch_.hidden_first = ~reinterpret_cast<std::uintptr_t>(slots_.data());
     batch_.size = sizeof(Slot);
     batch_.running = &running_;
     batch_.started = &started_;
   }
-  std::uintptr_t slot(unsigned i) const { return batch_.first + i * sizeof(Slot); }
+  std::uintptr_t slot(unsigned i) const { return ~batch_.hidden_first + i * sizeof(Slot); }
   static std::uint64_t bits(std::initializer_list<unsigned> indices) {
     std::uint64_t b = 0;
     for (unsigned i : indices) b |= std::uint64_t{1} << i;

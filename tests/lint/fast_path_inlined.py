@@ -25,8 +25,10 @@ ALLOWED = {
                                 "thread's stack and outside a dying object",
     r"\bgc::detail::slot_dies<": "called only from gc::ptr::die",
     r"\bgc::detail::destroy_(object|array)<": "called through the type's destructor entry",
-    r"\bgc::detail::FreshObject::~FreshObject\(\)$": "runs only when a constructor throws: done() "
-                                                      "ends the normal path",
+    r"\bgc::detail::destroy_some<": "the destructor thread's batch, called through the type's "
+                                    "destructor entry",
+    r"\bgc::detail::FreshObject::restore_outer\(": "cold: only a gc::make nested in a constructor "
+                                                    "gives an outer object its range back",
 }
 # Parts the compiler split off as cold (a throw, an error message) live in this section.
 COLD_SECTION = ".text.unlikely"

@@ -514,6 +514,23 @@ struct Large {
   gc::ptr<Tracked> slots[5000];
 };
 
+// A small array is built as a single object is: its elements' bits go into the owned half, with
+// plain stores, and the range ends with the array. (A fresh span: no freed slot's bits in either
+// half.)
+TEST(FreshObject, ASmallArraysElementsSetTheirBitsWithPlainStores) {
+  constexpr std::size_t kElements = 8;
+  const gc::ptr<gc::ptr<Tracked>[]> array = gc::make<gc::ptr<Tracked>[]>(kElements);
+  for (std::size_t i = 0; i < kElements; ++i) {
+    const test::Halves h = test::halves_of(&array[i]);
+    EXPECT_TRUE(h.owned && !h.shared) << "element " << i;
+  }
+  EXPECT_EQ(gc::detail::t_mutator.fresh_size.load(), 0u);
+  array[3] = make_leaf(5);
+  test::collect_clean();
+  EXPECT_EQ(array[3]->id, 5);
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+}
+
 TEST(FreshObject, ALargeObjectSetsItsBitsAsItsSlotsAreBorn) {
   static_assert(gc::detail::size_to_class_aligned(sizeof(Large), alignof(Large)) == 0);
   const gc::ptr<Large> large = gc::make<Large>();

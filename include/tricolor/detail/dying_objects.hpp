@@ -24,8 +24,11 @@
 namespace gc::detail {
 
 struct DyingObjects {
-  std::uintptr_t first = 0;  // the address of slot 0 of the word
-  std::uintptr_t size = 0;   // the span's slot size
+  // The address of slot 0 of the word, complemented: the caller's frame holds this while it
+  // destroys other words and spans, and slot 0 may be any object, live or not, which the
+  // conservative scan of that frame would keep alive.
+  std::uintptr_t hidden_first = 0;
+  std::uintptr_t size = 0;  // the span's slot size
   // The slots to destroy, bit i for the slot at first + i * size. Each bit is cleared once its
   // object is destroyed: what is left when the call returns was not.
   std::uint64_t todo = 0;
@@ -44,7 +47,7 @@ void destroy_some(DyingObjects& d) {
   MutatorState& m = t_mutator;
   for (unsigned n = 0; d.todo != 0 && n < d.budget; ++n) {
     const std::uintptr_t object =
-        d.first + static_cast<std::uintptr_t>(std::countr_zero(d.todo)) * d.size;
+        ~d.hidden_first + static_cast<std::uintptr_t>(std::countr_zero(d.todo)) * d.size;
     d.running->store(reinterpret_cast<const void*>(object), std::memory_order_relaxed);
     d.started->store(d.started->load(std::memory_order_relaxed) + 1, std::memory_order_release);
     m.dying_lo = object;

@@ -132,7 +132,7 @@ class FreshObject {
   // The outer object's span may have left the cache while this one was built (the invariant
   // above): then the outer object finishes on the atomic path. Its span lives: the object in it
   // is still being built.
-  void restore_outer(MutatorState& m) noexcept {
+  [[gnu::cold, gnu::noinline]] void restore_outer(MutatorState& m) noexcept {
     const std::uintptr_t outer_lo = ~hidden_outer_lo_;
     if (!cache_owns(m, span_of(outer_lo)->span_class, outer_lo)) [[unlikely]] {
       drop_fresh_object(m);

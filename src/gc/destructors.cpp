@@ -70,29 +70,29 @@ void run_span(Span* s) {
   for (std::uint32_t w = 0; w < words; ++w) {
     // Destroyed bits before zombie bits: see the header.
     const std::uint64_t destroyed = s->destroyed_bits[w].load(std::memory_order_acquire);
-    std::uint64_t todo = s->zombie_bits[w].load(std::memory_order_acquire) & ~destroyed;
+    std::uint64_t pending = s->zombie_bits[w].load(std::memory_order_acquire) & ~destroyed;
     // The table as the sweeps that found these zombies saw it (their bits were read with acquire):
     // made perhaps since this run began.
     std::atomic<std::uintptr_t>* table = s->destructors.load(std::memory_order_acquire);
-    while (todo != 0) {
+    while (pending != 0) {
       if (table == nullptr && uniform != nullptr && uniform->some != nullptr) {
         // No table: every zombie of the word has the span's own destructor.
         g_queue.note_running_function(reinterpret_cast<const void*>(uniform->one));
         DyingObjects batch;
         batch.hidden_first = ~s->slot_base(w * 64);
         batch.size = size;
-        batch.todo = todo;
+        batch.pending = pending;
         batch.budget = kAssistCheckEvery - since_check % kAssistCheckEvery;
         batch.running = g_queue.running_object();
         batch.started = g_queue.started_count();
         uniform->some(batch);
-        const std::uint64_t done = todo & ~batch.todo;
+        const std::uint64_t done = pending & ~batch.pending;
         ran[w] |= done;
         since_check += static_cast<unsigned>(std::popcount(done));
-        todo = batch.todo;
+        pending = batch.pending;
       } else {
-        const std::uint32_t bit = static_cast<std::uint32_t>(std::countr_zero(todo));
-        todo &= todo - 1;
+        const std::uint32_t bit = static_cast<std::uint32_t>(std::countr_zero(pending));
+        pending &= pending - 1;
         const std::uint32_t index = w * 64 + bit;
         const std::uintptr_t object = s->slot_base(index);
         std::uintptr_t entry = 0;
@@ -125,7 +125,7 @@ void run_span(Span* s) {
         publish_destroyed(s, ran);
         if (g_queue.run_queued(run_span)) {
           const std::uint64_t now_destroyed = s->destroyed_bits[w].load(std::memory_order_acquire);
-          todo &= s->zombie_bits[w].load(std::memory_order_acquire) & ~now_destroyed;
+          pending &= s->zombie_bits[w].load(std::memory_order_acquire) & ~now_destroyed;
           table = s->destructors.load(std::memory_order_acquire);
         }
         assisted_at = thread_allocated_bytes();

@@ -63,7 +63,7 @@ class DyingObjectsComponent : public ::testing::Test {
 };
 
 TEST_F(DyingObjectsComponent, DestroysInSlotOrderUpToTheBudgetAndLeavesTheRestInTodo) {
-  batch_.todo = bits({1, 3, 4, 9, 63});
+  batch_.pending = bits({1, 3, 4, 9, 63});
   batch_.budget = 3;
   destroy_some<&destroy>(batch_);
   ASSERT_EQ(g_seen.size(), 3u);
@@ -74,7 +74,7 @@ TEST_F(DyingObjectsComponent, DestroysInSlotOrderUpToTheBudgetAndLeavesTheRestIn
     EXPECT_EQ(g_seen[i].dying_lo, slot(expected[i]));
     EXPECT_EQ(g_seen[i].dying_size, sizeof(Slot));
   }
-  EXPECT_EQ(batch_.todo, bits({9, 63}));
+  EXPECT_EQ(batch_.pending, bits({9, 63}));
   EXPECT_EQ(started_.load(), 3u);
   EXPECT_EQ(running_.load(), reinterpret_cast<const void*>(slot(4)));
   // Thread-local storage is a root: no address of a destroyed object stays there.
@@ -86,12 +86,12 @@ TEST_F(DyingObjectsComponent, DestroysInSlotOrderUpToTheBudgetAndLeavesTheRestIn
   ASSERT_EQ(g_seen.size(), 5u);
   EXPECT_EQ(g_seen[3].object, slot(9));
   EXPECT_EQ(g_seen[4].object, slot(63));
-  EXPECT_EQ(batch_.todo, 0u);
+  EXPECT_EQ(batch_.pending, 0u);
   EXPECT_EQ(started_.load(), 5u);
 }
 
 TEST_F(DyingObjectsComponent, ADestructorThatThrowsIsReportedAndTheOthersStillRun) {
-  batch_.todo = bits({0, 1, 2});
+  batch_.pending = bits({0, 1, 2});
   batch_.budget = 16;
   g_throw_at = slot(1);
   ::testing::internal::CaptureStderr();
@@ -99,7 +99,7 @@ TEST_F(DyingObjectsComponent, ADestructorThatThrowsIsReportedAndTheOthersStillRu
   const std::string err = ::testing::internal::GetCapturedStderr();
   ASSERT_EQ(g_seen.size(), 3u);
   EXPECT_EQ(g_seen[2].object, slot(2));
-  EXPECT_EQ(batch_.todo, 0u);
+  EXPECT_EQ(batch_.pending, 0u);
   EXPECT_NE(err.find("tricolor: a destructor threw (object "), std::string::npos) << err;
   EXPECT_NE(err.find("boom"), std::string::npos) << err;
   EXPECT_EQ(t_mutator.dying_lo, 0u);

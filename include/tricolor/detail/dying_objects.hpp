@@ -11,7 +11,7 @@
 // Per object, in order, as the single path does: the object is named for a stall report, then in
 // the thread's MutatorState (dying_lo, dying_size: its gc::ptr members die for nothing,
 // detail/barrier.hpp); its destructor runs; the name is taken out of the MutatorState, which is
-// thread-local storage and scanned as a root; its bit leaves `todo`; and the thread polls its
+// thread-local storage and scanned as a root; its bit leaves `pending`; and the thread polls its
 // safepoint, so that a stop of the world never waits for a whole batch.
 #pragma once
 
@@ -31,7 +31,7 @@ struct DyingObjects {
   std::uintptr_t size = 0;  // the span's slot size
   // The slots to destroy, bit i for the slot at first + i * size. Each bit is cleared once its
   // object is destroyed: what is left when the call returns was not.
-  std::uint64_t todo = 0;
+  std::uint64_t pending = 0;
   unsigned budget = 0;  // destroy at most this many, then return
   // Where a stall report looks (gc/callback_queue.hpp): the object being destroyed, and the count
   // of destructors begun.
@@ -45,9 +45,9 @@ void report_destructor_exception(const void* object) noexcept;
 template <auto Destroy>
 void destroy_some(DyingObjects& d) {
   MutatorState& m = t_mutator;
-  for (unsigned n = 0; d.todo != 0 && n < d.budget; ++n) {
+  for (unsigned n = 0; d.pending != 0 && n < d.budget; ++n) {
     const std::uintptr_t object =
-        ~d.hidden_first + static_cast<std::uintptr_t>(std::countr_zero(d.todo)) * d.size;
+        ~d.hidden_first + static_cast<std::uintptr_t>(std::countr_zero(d.pending)) * d.size;
     d.running->store(reinterpret_cast<const void*>(object), std::memory_order_relaxed);
     d.started->store(d.started->load(std::memory_order_relaxed) + 1, std::memory_order_release);
     m.dying_lo = object;
@@ -63,7 +63,7 @@ void destroy_some(DyingObjects& d) {
     }
     m.dying_size = 0;
     m.dying_lo = 0;
-    d.todo &= d.todo - 1;
+    d.pending &= d.pending - 1;
     poll_safepoint();
   }
 }

@@ -93,7 +93,7 @@ inline constexpr Destructor kDestructor{Destroy, &destroy_some<Destroy>};
 // thread's cache owns the span (detail/alloc.hpp), so a constructor that throws unregisters it
 // (abandon_allocation).
 template <class T>
-[[gnu::always_inline]] inline void* allocate_for() {
+[[gnu::always_inline]] inline NewObject allocate_for() {
   const Destructor* destructor = nullptr;
   if constexpr (needs_destructor_v<T>) destructor = &kDestructor<&destroy_object<T>>;
   return allocate<sizeof(T), alignof(T), is_noscan_v<T>, std::is_trivially_destructible_v<T>>(
@@ -161,14 +161,16 @@ E* construct_array(void* memory, std::size_t n) {
 
 template <class T, class... Args>
 requires(!std::is_array_v<T>) ptr<T> make(Args&&... args) {
-  void* memory = detail::allocate_for<T>();
+  const detail::NewObject allocation = detail::allocate_for<T>();
+  void* memory = allocation.memory;
   detail::ConstructionGuard guard(memory);
   T* object;
   constexpr std::uint8_t size_class =
       detail::size_to_class_aligned(sizeof(T) == 0 ? 1 : sizeof(T), alignof(T));
   if constexpr (!detail::is_noscan_v<T> && size_class != 0) {
     // Its slots' bits without a locked instruction (fresh_object.hpp).
-    const detail::FreshObject fresh(memory, sizeof(T), detail::make_span_class(size_class, false));
+    const detail::FreshObject fresh(memory, sizeof(T), detail::make_span_class(size_class, false),
+                                    allocation.cache_owns_span);
     object = detail::construct_object<T>(memory, std::forward<Args>(args)...);
   } else {
     object = detail::construct_object<T>(memory, std::forward<Args>(args)...);
@@ -190,7 +192,8 @@ requires(std::is_unbounded_array_v<T>) ptr<T> make(std::size_t n) {
   const std::uint8_t size_class = detail::size_to_class_aligned(bytes, alignof(E));
   if (!detail::is_noscan_v<E> && size_class != 0) {
     // Its elements' bits without a locked instruction, as for a single object.
-    const detail::FreshObject fresh(memory, bytes, detail::make_span_class(size_class, false));
+    const detail::FreshObject fresh(memory, bytes, detail::make_span_class(size_class, false),
+                                    /*cache_owns_span=*/false);
     first = detail::construct_array<E>(memory, n);
   } else {
     first = detail::construct_array<E>(memory, n);

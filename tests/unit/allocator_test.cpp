@@ -215,7 +215,8 @@ TEST(Allocator, ThrowingConstructorGivesItsSlotBack) {
   auto first = gc::make<ThrowsOnConstruction>(false);
   void* failed_at = nullptr;
   try {
-    auto next = gc::detail::allocate_for<ThrowsOnConstruction>();  // where the next one will go
+    void* next =
+        gc::detail::allocate_for<ThrowsOnConstruction>().memory;  // where the next one goes
     gc::detail::abandon_allocation(next);
     failed_at = next;
     gc::make<ThrowsOnConstruction>(true);

@@ -372,6 +372,74 @@ TEST(FreshObject, AnObjectWhoseAllocationGaveItsSpanBackGetsNoRange) {
   ASSERT_GT(given_back, 0) << "no allocation's pause took the span of the object it made";
 }
 
+// gc::make skips asking the cache when the allocation says its cache owns the span for certain
+// (detail/alloc.hpp, NewObject): the flag must never be set where the cache does not own it, and
+// must be clear after whatever may have parked the thread: the slow path, a heap-profile sample, a
+// destructor registered out of line. The objects fill a kilobyte each, so that a span holds a few
+// and the slow path runs often.
+struct ADestructorOfItsOwn {
+  ~ADestructorOfItsOwn() { id = 0; }
+  int id = 1;
+  gc::ptr<Tracked> slot;
+  std::byte pad[kKiB - 16];
+};
+struct AnotherDestructor {
+  ~AnotherDestructor() { id = 0; }
+  int id = 2;
+  gc::ptr<Tracked> slot;
+  std::byte pad[kKiB - 16];
+};
+static_assert(span_class_of<ADestructorOfItsOwn>() == span_class_of<AnotherDestructor>());
+
+template <class T>
+gc::detail::NewObject allocate_and_give_back() {
+  const gc::detail::NewObject a = gc::detail::allocate_for<T>();
+  const bool owned = cache_still_holds(static_cast<const T*>(a.memory));
+  gc::detail::abandon_allocation(a.memory);
+  return {a.memory, a.cache_owns_span && owned};
+}
+
+// Allocations that become garbage at once, with cycles started often on the slow path: now and
+// then a cycle's pause takes the span of the object just allocated from the thread's cache.
+TEST(FreshObject, AnAllocationClaimsItsSpanOnlyWhenTheCacheOwnsIt) {
+  const int percent = gc::set_percent(1);
+  int claimed = 0;
+  int lost = 0;
+  for (int i = 0; i < 300'000 && lost < 3; ++i) {
+    const gc::detail::NewObject a = gc::detail::allocate_for<ADestructorOfItsOwn>();
+    const bool owned = cache_still_holds(static_cast<const ADestructorOfItsOwn*>(a.memory));
+    if (a.cache_owns_span) {
+      ++claimed;
+      ASSERT_TRUE(owned) << "allocation " << i << " claims a span its cache does not own";
+    }
+    if (!owned) ++lost;
+    const gc::ptr<ADestructorOfItsOwn> built(gc::detail::adopt,
+                                             ::new (a.memory) ADestructorOfItsOwn());
+  }
+  gc::set_percent(percent);
+  EXPECT_GT(lost, 0) << "no allocation's pause took the span of the object it made";
+  EXPECT_GT(claimed, 0) << "no allocation came off the fast path";
+}
+
+// Whether one of a few allocations claimed its span: a slot that ends its cache word takes the slow
+// path, and the next one starts a fresh word.
+template <class T>
+bool one_of_a_few_claims() {
+  for (int i = 0; i < 3; ++i)
+    if (allocate_and_give_back<T>().cache_owns_span) return true;
+  return false;
+}
+
+TEST(FreshObject, ASampleOrAnOutOfLineDestructorClearsTheClaim) {
+  EXPECT_TRUE(one_of_a_few_claims<ADestructorOfItsOwn>());
+  // The next allocation is sampled for the heap profile, which may park the thread.
+  gc::detail::t_mutator.bytes_until_sample = 0;
+  EXPECT_FALSE(allocate_and_give_back<ADestructorOfItsOwn>().cache_owns_span);
+  // A second type's destructor in the span goes out of line, which may park it too.
+  EXPECT_TRUE(one_of_a_few_claims<ADestructorOfItsOwn>());
+  EXPECT_FALSE(allocate_and_give_back<AnotherDestructor>().cache_owns_span);
+}
+
 // A fiber that yields inside a constructor and is resumed on another thread finishes its gc::make
 // there, where the address of t_mutator that the compiler computed before the constructor (GCC
 // keeps the thread pointer in a register) names the first thread's state. That gc::make must not

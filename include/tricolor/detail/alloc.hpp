@@ -35,17 +35,31 @@ void register_destructor_slow(Span* s, std::uint32_t index, const Destructor* de
 // it no longer owns marks the slot in the destructor table instead, abandon_allocation), so the
 // bit is set without an atomic read-modify-write. The span's own destructor needs only the bit
 // (detail/span.hpp); another one goes out of line.
-inline void register_owned_destructor(Span* s, std::uint32_t index, const Destructor* destructor) {
+// Returns false when it went out of line, where the thread may have parked.
+inline bool register_owned_destructor(Span* s, std::uint32_t index, const Destructor* destructor) {
   if (s->destructor.load(std::memory_order_relaxed) != reinterpret_cast<std::uintptr_t>(destructor))
       [[unlikely]] {
     register_destructor_slow(s, index, destructor);
-    return;
+    return false;
   }
   auto& word = s->destructor_bits[index / 64];
   // Release: the sweep that reads the bit (acquire) finds the object whole.
   word.store(word.load(std::memory_order_relaxed) | std::uint64_t{1} << (index % 64),
              std::memory_order_release);
+  return true;
 }
+
+// A new object's memory, and whether the calling thread's cache owns its span for certain: the
+// slot came off the inline fast path, and nothing that may park the thread ran since (the slow
+// path, an out-of-line destructor registration, a heap-profile sample). A cache gives a span back
+// on its own thread, or on another while its thread is parked at a safepoint or in a blocking
+// region, or has exited (fresh_object.hpp, cache_owns); never while the thread runs or is stopped
+// by the signal. So gc::make's FreshObject can then skip asking the cache. (gc::make is not
+// async-signal-safe: a signal handler that allocated in between could take the span.)
+struct NewObject {
+  void* memory;
+  bool cache_owns_span;
+};
 
 // Takes a heap-profile sample of the allocation at `object` (or only draws the thread's first
 // countdown); returns `object` (src/gc/heap_sampler.cpp).
@@ -57,6 +71,13 @@ void* sample_allocation(void* object, std::size_t size);
   m.bytes_until_sample -= static_cast<std::int64_t>(size);
   if (m.bytes_until_sample < 0) [[unlikely]]
     return sample_allocation(object, size);
+  return object;
+}
+[[gnu::always_inline]] inline NewObject count_for_sampling(NewObject object, std::size_t size) {
+  MutatorState& m = t_mutator;
+  m.bytes_until_sample -= static_cast<std::int64_t>(size);
+  if (m.bytes_until_sample < 0) [[unlikely]]
+    return {sample_allocation(object.memory, size), false};  // the sample may park
   return object;
 }
 
@@ -75,8 +96,8 @@ inline void hold_new_object(T& address) {
 
 // The fast path proper, for a span class known at compile time (alloc_small) or at run time
 // (arrays). A non-null `destructor` is registered for the slot (make.hpp).
-[[gnu::always_inline]] inline void* alloc_from_cache(std::uint8_t span_class,
-                                                     const Destructor* destructor = nullptr) {
+[[gnu::always_inline]] inline NewObject take_from_cache(std::uint8_t span_class,
+                                                        const Destructor* destructor) {
   Span* s = t_mutator.alloc[span_class];
   const std::uint64_t cache = s->alloc_cache;
   if (cache != 0 && g_safepoint_pending.load(std::memory_order_relaxed) == 0) [[likely]] {
@@ -92,12 +113,17 @@ inline void hold_new_object(T& address) {
       void* object = reinterpret_cast<void*>(s->slot_base(index));
       if (destructor != nullptr) {
         hold_new_object(object);  // a registration out of line may park: see above
-        register_owned_destructor(s, index, destructor);
+        return {object, register_owned_destructor(s, index, destructor)};
       }
-      return object;
+      return {object, true};
     }
   }
-  return alloc_slow(span_class, destructor);
+  return {alloc_slow(span_class, destructor), false};
+}
+
+[[gnu::always_inline]] inline void* alloc_from_cache(std::uint8_t span_class,
+                                                     const Destructor* destructor = nullptr) {
+  return take_from_cache(span_class, destructor).memory;
 }
 
 template <std::uint8_t SpanClass>
@@ -120,18 +146,18 @@ template <std::size_t Size, std::size_t Align>
 // Where an object of this size, alignment and kind goes; chosen at compile time. A non-null
 // `destructor` is registered for it (a tiny object has none).
 template <std::size_t Size, std::size_t Align, bool NoScan, bool Tiny>
-[[gnu::always_inline]] inline void* allocate(const Destructor* destructor) {
+[[gnu::always_inline]] inline NewObject allocate(const Destructor* destructor) {
   static_assert(Align <= kPageSize && (Align & (Align - 1)) == 0, "alignment up to 4096 only");
   constexpr std::size_t size = Size == 0 ? 1 : Size;
   if constexpr (Tiny && NoScan && size < kTinySize && Align <= 8) {
-    return count_for_sampling(alloc_tiny<size, Align>(), size);
+    return {count_for_sampling(alloc_tiny<size, Align>(), size), false};
   } else {
     constexpr std::uint8_t size_class = size_to_class_aligned(size, Align);
     if constexpr (size_class != 0) {
-      return count_for_sampling(alloc_small<make_span_class(size_class, NoScan)>(destructor),
+      return count_for_sampling(take_from_cache(make_span_class(size_class, NoScan), destructor),
                                 kClassToSize[size_class]);
     } else {
-      return count_for_sampling(alloc_large(size, Align, NoScan, destructor), size);
+      return {count_for_sampling(alloc_large(size, Align, NoScan, destructor), size), false};
     }
   }
 }

@@ -11,13 +11,14 @@
 // slot takes the atomic path, like every other).
 //
 // Invariant: a thread's range, while its size is not zero, names an object in the span that the
-// thread's cache holds for the object's span class. A range is set only after a check that the
-// cache holds the object's span (the allocation may have parked the thread before the constructor
-// starts, and a pause taken the span); whatever takes that span out of the cache later drops the
-// range first (drop_fresh_object_of_class: the refill of the class, and the flush of the cache at
-// a stop of the world, at thread exit or in a forked child); and a range that comes back after a
-// nested gc::make is checked against the cache before it is restored. So a slot needs only the
-// range test; the cache is consulted once per object, not once per slot.
+// thread's cache holds for the object's span class. A range is set only where the cache holds the
+// object's span: known when the slot came off the inline fast path with nothing since that may
+// park the thread (detail/alloc.hpp, NewObject), checked otherwise (the allocation may have parked
+// the thread before the constructor starts, and a pause taken the span); whatever takes that span
+// out of the cache later drops the range first (drop_fresh_object_of_class: the refill of the
+// class, and the flush of the cache at a stop of the world, at thread exit or in a forked child);
+// and a range that comes back after a nested gc::make is checked against the cache before it is
+// restored. So a slot needs only the range test; the cache is consulted at most once per object.
 //
 // The bit is set when the slot is born, not later: a deferred bit (one word of them per object,
 // set when the constructor returns, as this file once did) raced with another thread that the
@@ -92,16 +93,20 @@ inline void drop_fresh_object_of_class(MutatorState& m, std::uint8_t span_class)
 class FreshObject {
  public:
   // `span_class` is the object's: the thread's cache held its span when it allocated the object.
-  [[gnu::always_inline]] FreshObject(void* object, std::size_t bytes,
-                                     std::uint8_t span_class) noexcept
+  // `cache_owns_span`: it still does for certain (detail/alloc.hpp, NewObject), so the cache need
+  // not be asked.
+  [[gnu::always_inline]] FreshObject(void* object, std::size_t bytes, std::uint8_t span_class,
+                                     bool cache_owns_span) noexcept
       : hidden_lo_(~reinterpret_cast<std::uintptr_t>(object)) {
-    // This object lives in gc::make's frame: its address names the stack, and so the thread.
-    MutatorState& m = mutator_for_frame(this);
-    // The allocation may have parked the thread since it took the slot (its slow path may start a
-    // cycle, and its heap-profile sample ends a critical section), and a pause may have taken the
-    // span from the cache: then this object gets no range, its slots set their bits atomically,
-    // and an outer object keeps its own.
-    if (!cache_owns(m, span_class, ~hidden_lo_)) [[unlikely]]
+    // gc::make's frame names the stack, and so the thread. Asked even when the span is known to be
+    // owned: the fast path reaches the cache fs-relative, but a t_mutator address this function
+    // computed before a fiber switch may name another thread.
+    MutatorState& m = mutator_for_frame(stack_pointer_here());
+    // Otherwise the allocation may have parked the thread since it took the slot (its slow path
+    // may start a cycle, and its heap-profile sample ends a critical section), and a pause may
+    // have taken the span from the cache: then this object gets no range, its slots set their bits
+    // atomically, and an outer object keeps its own.
+    if (!cache_owns_span && !cache_owns(m, span_class, ~hidden_lo_)) [[unlikely]]
       return;
     outer_size_ = m.fresh_size.load(std::memory_order_relaxed);
     hidden_outer_lo_ = ~m.fresh_lo.load(std::memory_order_relaxed);

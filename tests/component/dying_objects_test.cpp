@@ -62,7 +62,7 @@ class DyingObjectsComponent : public ::testing::Test {
   DyingObjects batch_;
 };
 
-TEST_F(DyingObjectsComponent, DestroysInSlotOrderUpToTheBudgetAndLeavesTheRestInTodo) {
+TEST_F(DyingObjectsComponent, DestroysInSlotOrderUpToTheBudgetAndLeavesTheRestPending) {
   batch_.pending = bits({1, 3, 4, 9, 63});
   batch_.budget = 3;
   destroy_some<&destroy>(batch_);

@@ -45,13 +45,23 @@ void report_destructor_exception(const void* object) noexcept;
 template <auto Destroy>
 void destroy_some(DyingObjects& d) {
   MutatorState& m = t_mutator;
-  for (unsigned n = 0; d.pending != 0 && n < d.budget; ++n) {
+  // In locals, which the stores below (to thread-local storage, through pointers) cannot alias, so
+  // that they stay in registers; `pending` goes back to `d` at the end. Only this thread writes
+  // the count of destructors begun.
+  const std::uintptr_t hidden_first = d.hidden_first;
+  const std::uintptr_t size = d.size;
+  const unsigned budget = d.budget;
+  std::atomic<const void*>* const running = d.running;
+  std::atomic<std::uint64_t>* const started = d.started;
+  std::uint64_t pending = d.pending;
+  std::uint64_t count = started->load(std::memory_order_relaxed);
+  for (unsigned n = 0; pending != 0 && n < budget; ++n) {
     const std::uintptr_t object =
-        ~d.hidden_first + static_cast<std::uintptr_t>(std::countr_zero(d.pending)) * d.size;
-    d.running->store(reinterpret_cast<const void*>(object), std::memory_order_relaxed);
-    d.started->store(d.started->load(std::memory_order_relaxed) + 1, std::memory_order_release);
+        ~hidden_first + static_cast<std::uintptr_t>(std::countr_zero(pending)) * size;
+    running->store(reinterpret_cast<const void*>(object), std::memory_order_relaxed);
+    started->store(++count, std::memory_order_release);
     m.dying_lo = object;
-    m.dying_size = d.size;
+    m.dying_size = size;
     if constexpr (noexcept(Destroy(nullptr))) {
       Destroy(reinterpret_cast<void*>(object));
     } else {
@@ -63,9 +73,10 @@ void destroy_some(DyingObjects& d) {
     }
     m.dying_size = 0;
     m.dying_lo = 0;
-    d.pending &= d.pending - 1;
+    pending &= pending - 1;
     poll_safepoint();
   }
+  d.pending = pending;
 }
 
 }  // namespace gc::detail

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "base/bit_count.hpp"
 #include "base/check.hpp"
 #include "gc/callback_queue.hpp"
 #include "gc/sweeper.hpp"
@@ -88,7 +89,7 @@ void run_span(Span* s) {
         uniform->some(batch);
         const std::uint64_t done = pending & ~batch.pending;
         ran[w] |= done;
-        since_check += static_cast<unsigned>(std::popcount(done));
+        since_check += static_cast<unsigned>(count_ones(done));
         pending = batch.pending;
       } else {
         const std::uint32_t bit = static_cast<std::uint32_t>(std::countr_zero(pending));

@@ -3,6 +3,7 @@
 #include <bit>
 #include <thread>
 
+#include "base/bit_count.hpp"
 #include "base/check.hpp"
 #include "base/os_memory.hpp"
 #include "base/thread_gc_time.hpp"
@@ -94,7 +95,7 @@ bool sweep_span(SweepClaim claim, bool for_allocation) {
     if (const std::uint64_t fresh = zombie_now & ~zombies) {
       // Release: the destructor thread that reads it (acquire) finds the destructor's table entry.
       s->zombie_bits[w].fetch_or(fresh, std::memory_order_release);
-      new_zombies += static_cast<std::uint64_t>(std::popcount(fresh));
+      new_zombies += static_cast<std::uint64_t>(count_ones(fresh));
     }
     if (freed_bits != 0) {
       // Zombie bit before destroyed bit (heap/central.hpp, free_destroyed_slots).
@@ -103,13 +104,13 @@ bool sweep_span(SweepClaim claim, bool for_allocation) {
       if (freed_bits & with_destructor)
         s->destructor_bits[w].fetch_and(~freed_bits, std::memory_order_relaxed);
       clear_freed_slots(s, word_first, freed_bits, clearer);
-      freed += std::popcount(freed_bits);
+      freed += count_ones(freed_bits);
     }
     if (with_specials != 0) s->special_bits[w].fetch_and(~with_specials, std::memory_order_relaxed);
     // Release: a weak lock() that reads these sees the claim on sweepgen (weak_refs.cpp).
     s->alloc_bits[w].store(kept, std::memory_order_release);
     s->mark_bits[w].store(0, std::memory_order_release);
-    live += static_cast<std::uint32_t>(std::popcount(kept));
+    live += static_cast<std::uint32_t>(count_ones(kept));
   }
   clearer.flush();
   s->free_index.store(0, std::memory_order_release);

@@ -2,6 +2,7 @@
 
 #include <bit>
 
+#include "base/bit_count.hpp"
 #include "base/check.hpp"
 #include "heap/destructor_table.hpp"
 #include "heap/heap_counters.hpp"
@@ -157,7 +158,7 @@ std::uint32_t free_destroyed_slots(Span* s) {
     s->destroyed_bits[w].fetch_and(~bits, std::memory_order_release);
     s->alloc_bits[w].fetch_and(~bits, std::memory_order_release);
     clear_freed_slots(s, w * 64, bits, clearer);
-    freed += static_cast<std::uint32_t>(std::popcount(bits));
+    freed += static_cast<std::uint32_t>(count_ones(bits));
   }
   if (freed == 0) return 0;
   TRICOLOR_DCHECK(s->alloc_count.load(std::memory_order_relaxed) >= freed,
@@ -388,7 +389,7 @@ std::uint32_t destroyed_count(const Span* s) {
   std::uint32_t n = 0;
   for (std::uint32_t w = 0; w < (s->nelems + 63) / 64; ++w)
     n += static_cast<std::uint32_t>(
-        std::popcount(s->destroyed_bits[w].load(std::memory_order_relaxed)));
+        count_ones(s->destroyed_bits[w].load(std::memory_order_relaxed)));
   return n;
 }
 

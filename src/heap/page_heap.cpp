@@ -5,6 +5,7 @@
 #include <new>
 #include <utility>
 
+#include "base/bit_count.hpp"
 #include "base/check.hpp"
 #include "base/os_memory.hpp"
 #include "heap/address_space.hpp"
@@ -52,7 +53,7 @@ std::size_t take_released(std::size_t first, std::size_t n) {
   std::uint64_t* bits = released_bits();
   std::size_t count = 0;
   for_each_bit_word(first, n, [&](std::size_t w, std::uint64_t mask) {
-    count += static_cast<std::size_t>(std::popcount(bits[w] & mask));
+    count += static_cast<std::size_t>(count_ones(bits[w] & mask));
     bits[w] &= ~mask;
   });
   return count;

@@ -1,12 +1,12 @@
 // Counting the set bits of a 64-bit word, inline.
 //
-// The sweeper counts a span's freed, kept and new zombie slots a 64-slot word at a time, and the
-// destructor thread and the central lists count destroyed slots the same way. On x86-64 built for
-// the baseline instruction set (no -mpopcnt, as distributions build), std::popcount is a call into
-// libgcc's __popcountdi2 through the PLT: 14-19% of the background sweeper's samples in
-// binary-trees (docs/design.md, section 5, "Bit counts inline"). The same arithmetic inline costs a
-// dozen instructions and no call; with POPCNT available, or on another architecture, std::popcount
-// is used as it is.
+// The sweeper counts a span's freed, kept and new zombie slots a 64-slot word at a time, the
+// destructor thread and the central lists count destroyed slots the same way, and the page heap
+// its released pages. On x86-64 built for the baseline instruction set (no -mpopcnt, as
+// distributions build), std::popcount is a call into libgcc's __popcountdi2 through the PLT: 14-19%
+// of the background sweeper's samples in binary-trees (docs/design.md, section 5, "Bit counts
+// inline"). The same arithmetic inline costs a dozen instructions and no call; with POPCNT
+// available, or on another architecture, std::popcount is used as it is.
 #pragma once
 
 #include <bit>

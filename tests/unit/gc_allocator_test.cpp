@@ -259,10 +259,16 @@ TEST(GcAllocator, BuffersAreFreed) {
       holder->vector.assign(1 << 20, one);
     }
   });
-  test::collect_clean();
-  test::collect_clean();
+  // A conservative scan of a frame that still holds a stale word (a library thread's, between its
+  // rounds: docs/design.md, section 2, "Sweeping and destructors") may keep one dead buffer for a
+  // few cycles more; a buffer that its container never let go of stays for good.
+  int collections = 0;
+  for (; collections < 8 && (collections < 2 || gc::read_stats().heap_alloc >= before + (4u << 20));
+       ++collections)
+    test::collect_clean();
   const auto after = gc::read_stats().heap_alloc;
-  EXPECT_LT(after, before + (4u << 20)) << "before " << before << ", after " << after;
+  EXPECT_LT(after, before + (4u << 20))
+      << "before " << before << ", after " << after << ", " << collections << " collections";
 }
 
 }  // namespace

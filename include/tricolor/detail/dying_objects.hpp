@@ -56,8 +56,12 @@ void destroy_some(DyingObjects& d) {
   std::uint64_t pending = d.pending;
   std::uint64_t count = started->load(std::memory_order_relaxed);
   for (unsigned n = 0; pending != 0 && n < budget; ++n) {
+    // Opaque, so that the compiler cannot take ~hidden_first out of the loop and keep slot 0's
+    // address plain in a register across the destructors and the safepoint polls.
+    std::uintptr_t hidden = hidden_first;
+    asm("" : "+r"(hidden));
     const std::uintptr_t object =
-        ~hidden_first + static_cast<std::uintptr_t>(std::countr_zero(pending)) * size;
+        ~hidden + static_cast<std::uintptr_t>(std::countr_zero(pending)) * size;
     running->store(reinterpret_cast<const void*>(object), std::memory_order_relaxed);
     started->store(++count, std::memory_order_release);
     m.dying_lo = object;

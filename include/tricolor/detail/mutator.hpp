@@ -108,14 +108,14 @@ inline MutatorState& mutator_for_frame(const void* frame) {
 
 // An address in the calling frame, for mutator_for_frame, that makes no object of the frame
 // addressable (an object whose address is taken lives in memory rather than in registers): the
-// stack pointer. A copy of it from before a fiber switch is as good as one read after, since a
-// frame does not move between stacks.
+// stack pointer, read where it is used (volatile: no copy from earlier in the function, where a
+// C++20 coroutine may have run on another thread's stack before it was resumed here).
 [[gnu::always_inline]] inline const void* stack_pointer_here() {
   const void* sp;
 #if defined(__x86_64__)
-  asm("mov %%rsp, %0" : "=r"(sp));
+  asm volatile("mov %%rsp, %0" : "=r"(sp));
 #elif defined(__aarch64__)
-  asm("mov %0, sp" : "=r"(sp));
+  asm volatile("mov %0, sp" : "=r"(sp));
 #else
   sp = __builtin_frame_address(0);
 #endif

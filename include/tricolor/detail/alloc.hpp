@@ -65,18 +65,21 @@ struct NewObject {
 // countdown); returns `object` (src/gc/heap_sampler.cpp).
 void* sample_allocation(void* object, std::size_t size);
 
-// Counts `size` bytes of the allocation at `object` towards the next heap-profile sample.
-[[gnu::always_inline]] inline void* count_for_sampling(void* object, std::size_t size) {
+// Counts `size` bytes of an allocation towards the next heap-profile sample; true when it is due.
+[[gnu::always_inline]] inline bool sample_due(std::size_t size) {
   MutatorState& m = t_mutator;
   m.bytes_until_sample -= static_cast<std::int64_t>(size);
-  if (m.bytes_until_sample < 0) [[unlikely]]
+  return m.bytes_until_sample < 0;
+}
+
+// Counts `size` bytes of the allocation at `object` towards the next heap-profile sample.
+[[gnu::always_inline]] inline void* count_for_sampling(void* object, std::size_t size) {
+  if (sample_due(size)) [[unlikely]]
     return sample_allocation(object, size);
   return object;
 }
 [[gnu::always_inline]] inline NewObject count_for_sampling(NewObject object, std::size_t size) {
-  MutatorState& m = t_mutator;
-  m.bytes_until_sample -= static_cast<std::int64_t>(size);
-  if (m.bytes_until_sample < 0) [[unlikely]]
+  if (sample_due(size)) [[unlikely]]
     return {sample_allocation(object.memory, size), false};  // the sample may park
   return object;
 }

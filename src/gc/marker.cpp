@@ -2,6 +2,7 @@
 
 #include <bit>
 
+#include "base/check.hpp"
 #include "base/os_memory.hpp"
 #include "gc/hooks.hpp"
 #include "gc/mark_queue.hpp"
@@ -9,6 +10,7 @@
 #include "gc/test_hooks.hpp"
 #include "gc/why_alive.hpp"
 #include "heap/object_lookup.hpp"
+#include "heap/pointer_bitmap.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace gc::detail {
@@ -22,7 +24,30 @@ bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
   return (word.fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
 }
 
+// A word that names no object: only a hook may want it (a gc::arena's memory, toolbox/arenas.cpp).
+[[gnu::noinline]] void not_an_object(std::uintptr_t word) { g_hooks.foreign_word.call(word); }
+
 }  // namespace
+
+// The mark's shade (kMark), inline in the scan loop, where it runs once for every slot scanned.
+[[gnu::always_inline]] inline void Marker::grey(const HeapView& heap, std::uintptr_t word) {
+  ObjectRef object;
+  if (!find_object(heap, word, object)) {
+    not_an_object(word);
+    return;
+  }
+  Span* s = object.span;
+  if (honour_black_ && allocated_black(s, object.index)) return;
+  if (!try_set(s->mark_bits, object.index)) return;
+  queue_grey(s, object.base);
+}
+
+// An object whose mark bit this marker set: counted, and queued to be scanned unless its span is
+// noscan.
+[[gnu::always_inline]] inline void Marker::queue_grey(Span* s, std::uintptr_t base) {
+  marked_bytes_ += static_cast<std::int64_t>(object_size(s));
+  if (!s->noscan()) work_.push(base);
+}
 
 Marker::Marker(Mode mode, PathRecorder* path)
     : mode_(mode), honour_black_(marking() && !test_flag(kTestNoBlackAlloc)), path_(path) {
@@ -50,13 +75,17 @@ void Marker::publish() {
   work_.give_all([](MarkChunk* c) { grey_queue_put(c); });
 }
 
-void Marker::shade_soon(std::uintptr_t word) {
-  const std::uintptr_t offset = word - g_heap.lo.load(std::memory_order_relaxed);
-  if (offset >= g_heap.size.load(std::memory_order_relaxed)) {
-    if (word != 0) shade(word);  // not in the heap: only the hook wants it
+void Marker::shade_soon(std::uintptr_t word) { queue_shade(HeapView::now(), word); }
+
+// shade_soon, inline in the scan loop.
+[[gnu::always_inline]] inline void Marker::queue_shade(const HeapView& heap, std::uintptr_t word) {
+  TRICOLOR_DCHECK(mode_ == Mode::kMark, "only the mark shades through the prefetch ring");
+  const std::uintptr_t offset = word - heap.lo;
+  if (offset >= heap.size) {
+    if (word != 0) not_an_object(word);  // not in the heap: only the hook wants it
     return;
   }
-  if (const Span* s = g_heap.spans[offset >> kPageShift].load(std::memory_order_relaxed)) {
+  if (const Span* s = heap.spans[offset >> kPageShift].load(std::memory_order_relaxed)) {
     // The descriptor's header (its first line, and the one holding the bitmap pointers) and the
     // start of its bitmaps right after it (span.hpp): the mark bits, and for a small span its
     // allocation bits too. Reading a bitmap pointer here would wait for the line the prefetch is
@@ -69,7 +98,7 @@ void Marker::shade_soon(std::uintptr_t word) {
   if (shade_held_ == kShadeAhead) {
     const std::uintptr_t oldest = slot;
     slot = word;
-    shade(oldest);
+    grey(heap, oldest);
   } else {
     slot = word;
     ++shade_held_;
@@ -78,12 +107,13 @@ void Marker::shade_soon(std::uintptr_t word) {
 
 bool Marker::flush_shades() {
   if (shade_held_ == 0) return false;
+  const HeapView heap = HeapView::now();
   for (; shade_held_ > 0; --shade_held_)
-    shade(shade_ring_[(shade_next_ - shade_held_) % kShadeAhead]);
+    grey(heap, shade_ring_[(shade_next_ - shade_held_) % kShadeAhead]);
   return true;
 }
 
-bool Marker::next_to_scan(std::uintptr_t& object) {
+[[gnu::always_inline]] inline bool Marker::next_to_scan(std::uintptr_t& object) {
   for (;;) {
     std::uintptr_t popped;
     if (work_.pop(popped)) {
@@ -106,16 +136,17 @@ bool Marker::next_to_scan(std::uintptr_t& object) {
 }
 
 void Marker::shade(std::uintptr_t word) {
+  if (mode_ == Mode::kMark) {
+    grey(HeapView::now(), word);
+    return;
+  }
   ObjectRef object;
   if (!find_object(word, object)) {
-    g_hooks.foreign_word.call(word);
+    not_an_object(word);
     return;
   }
   Span* s = object.span;
-  if (mode_ == Mode::kMark) {
-    if (honour_black_ && allocated_black(s, object.index)) return;
-    if (!try_set(s->mark_bits, object.index)) return;
-  } else if (mode_ == Mode::kCheckmark) {
+  if (mode_ == Mode::kCheckmark) {
     if (!s->is_marked(object.index) && !(honour_black_ && allocated_black(s, object.index))) {
       if (from_stack_) return;  // perhaps a stale word: see the header
       report_missed(s, object.index);
@@ -125,8 +156,7 @@ void Marker::shade(std::uintptr_t word) {
     if (!try_set(s->checkmark_bits, object.index)) return;
     path_->reached(object.base, source_object_, source_address_, source_);
   }
-  marked_bytes_ += static_cast<std::int64_t>(object_size(s));
-  if (!s->noscan()) work_.push(object.base);
+  queue_grey(s, object.base);
 }
 
 bool Marker::drain(std::int64_t budget) {
@@ -134,21 +164,32 @@ bool Marker::drain(std::int64_t budget) {
     drain_by_layers();
     return true;
   }
+  if (mode_ == Mode::kMark) return drain_marking(budget);
+  // kCheckmark: with the world stopped, alone.
+  for (std::uintptr_t object; work_.pop(object);) {
+    set_root_source("the object", object);
+    scan_object<SlotUse::kShade>(HeapView::now(), span_of(object), object);
+  }
+  return true;
+}
+
+// kMark's drain: the loop where a mark spends its time, with the object ring, the scan and the
+// shade ring inline in it, since calls between them cost a quarter of the instructions per object
+// (docs/design.md, "The mark loop inline").
+bool Marker::drain_marking(std::int64_t budget) {
   if (inert_) return true;  // the mark is over; the queue may hold the next one's work
+  const HeapView heap = HeapView::now();
   const std::int64_t start = scanned_bytes_;
   unsigned scanned = 0;
   for (;;) {
     std::uintptr_t object;
-    if (mode_ == Mode::kMark ? !next_to_scan(object) : !work_.pop(object)) {
-      if (mode_ == Mode::kCheckmark) return true;
+    if (!next_to_scan(object)) {
       MarkChunk* c = grey_queue_take();
       if (c == nullptr) return true;
       work_.adopt(c);
       continue;
     }
-    if (mode_ == Mode::kCheckmark) set_root_source("the object", object);
-    scan_object(span_of(object), object);
-    if (mode_ != Mode::kMark) continue;
+    scan_object<SlotUse::kQueueShade>(heap, heap.span_of(object), object);
     // After every object: an oblet is up to 32 KiB of pointers, and an assist's budget is small.
     if (scanned_bytes_ - start >= budget) return false;
     if ((++scanned % 32) == 0 && grey_queue_hungry()) {
@@ -173,15 +214,35 @@ void Marker::drain_by_layers() {
       Span* s = span_of(object);
       set_root_source("the object", object);
       source_object_ = s->base + (object - s->base) / object_size(s) * object_size(s);
-      scan_object</*kNoteSlots=*/true>(s, object);
+      scan_object<SlotUse::kShadeNamingSlot>(HeapView::now(), s, object);
     } while (layer.pop(object));
   }
 }
 
-template <bool kNoteSlots>
-void Marker::scan_object(Span* s, std::uintptr_t object) {
-  const std::uintptr_t lo = g_heap.lo.load(std::memory_order_relaxed);
+template <Marker::SlotUse kUse>
+[[gnu::always_inline]] inline void Marker::scan_object(const HeapView& heap, Span* s,
+                                                       std::uintptr_t object) {
+  const auto visit = [&](std::uintptr_t slot) {
+    if constexpr (kUse == SlotUse::kShadeNamingSlot) source_address_ = slot;
+    const std::uintptr_t value =
+        std::atomic_ref<std::uintptr_t>(*reinterpret_cast<std::uintptr_t*>(slot))
+            .load(std::memory_order_relaxed);
+    if constexpr (kUse == SlotUse::kQueueShade)
+      queue_shade(heap, value);
+    else
+      shade(value);
+  };
   std::uintptr_t bytes = object_size(s);
+  if (bytes <= 64 * 8) {
+    // A small object: its bits are in one pointer-bitmap word, or two.
+    scanned_bytes_ += static_cast<std::int64_t>(bytes);
+    for (std::uint64_t bits =
+             small_object_pointer_bits((object - heap.lo) / 8, static_cast<unsigned>(bytes / 8),
+                                       [](std::uintptr_t word) { return pointer_bits_of(word); });
+         bits != 0; bits &= bits - 1)
+      visit(object + static_cast<std::uintptr_t>(std::countr_zero(bits)) * 8);
+    return;
+  }
   if (bytes > kObletBytes) {
     const std::uintptr_t end = s->base + bytes;
     if (object == s->base)
@@ -191,19 +252,9 @@ void Marker::scan_object(Span* s, std::uintptr_t object) {
   }
   scanned_bytes_ += static_cast<std::int64_t>(bytes);
   for_each_pointer_word(object, bytes, [&](std::uintptr_t word, std::uint64_t mask) {
-    std::uint64_t bits = pointer_bits_of(word) & mask;
-    while (bits != 0) {
-      const unsigned bit = static_cast<unsigned>(std::countr_zero(bits));
-      bits &= bits - 1;
-      auto* slot = reinterpret_cast<std::uintptr_t*>(lo + (word * 64 + bit) * 8);
-      if constexpr (kNoteSlots) source_address_ = reinterpret_cast<std::uintptr_t>(slot);
-      const std::uintptr_t value =
-          std::atomic_ref<std::uintptr_t>(*slot).load(std::memory_order_relaxed);
-      if (mode_ == Mode::kMark)
-        shade_soon(value);
-      else
-        shade(value);
-    }
+    const std::uintptr_t first_slot = heap.lo + word * 64 * 8;
+    for (std::uint64_t bits = pointer_bits_of(word) & mask; bits != 0; bits &= bits - 1)
+      visit(first_slot + std::countr_zero(bits) * 8);
   });
 }
 

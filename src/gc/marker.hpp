@@ -48,6 +48,7 @@
 namespace gc::detail {
 
 class PathRecorder;
+struct HeapView;  // heap/object_lookup.hpp
 
 class Marker {
  public:
@@ -88,16 +89,26 @@ class Marker {
   std::int64_t scanned_bytes() const { return scanned_bytes_; }
 
  private:
-  // Scans `object`, or the oblet of a large object that starts there. `kNoteSlots`: each slot's
-  // address is the source of what it shades (kPath).
-  template <bool kNoteSlots = false>
-  void scan_object(Span* s, std::uintptr_t object);
+  // What scan_object does with each slot's value: queue it in the shade ring (kMark), shade it at
+  // once (kCheckmark), or shade it with the slot named as its source (kPath).
+  enum class SlotUse { kQueueShade, kShade, kShadeNamingSlot };
+  // Scans `object`, or the oblet of a large object that starts there.
+  template <SlotUse kUse>
+  inline void scan_object(const HeapView& heap, Span* s, std::uintptr_t object);
+  // kMark's drain.
+  bool drain_marking(std::int64_t budget);
   // kPath's drain: breadth first, one layer at a time.
   void drain_by_layers();
+  // kMark's shade.
+  inline void grey(const HeapView& heap, std::uintptr_t word);
+  // Counts an object this marker has just marked, and queues it for scanning if it has slots.
+  inline void queue_grey(Span* s, std::uintptr_t base);
+  // shade_soon's body, inline in kMark's scan.
+  inline void queue_shade(const HeapView& heap, std::uintptr_t word);
   // Shades every queued word. Returns whether any were queued.
   bool flush_shades();
   // kMark: the next object to scan, through the prefetch ring; false when no private work is left.
-  bool next_to_scan(std::uintptr_t& object);
+  inline bool next_to_scan(std::uintptr_t& object);
   [[noreturn]] void report_missed(Span* s, std::uint32_t index);
 
   Mode mode_;
@@ -115,7 +126,7 @@ class Marker {
   static constexpr unsigned kShadeAhead = 8;  // a power of two
   static constexpr unsigned kScanAhead = 8;   // a power of two
   std::uintptr_t shade_ring_[kShadeAhead] = {};
-  unsigned shade_next_ = 0;  // shade_soon() calls so far; the ring holds the last kShadeAhead
+  unsigned shade_next_ = 0;  // queue_shade() calls so far; the ring holds the last kShadeAhead
   unsigned shade_held_ = 0;  // words in the ring
   std::uintptr_t scan_ring_[kScanAhead] = {};
   unsigned scan_next_ = 0;

@@ -9,6 +9,25 @@
 
 namespace gc::detail {
 
+// The heap's place, read once: the layout never changes after `size` is published, so a loop that
+// resolves many addresses (the marker's) keeps it in registers, where every read of g_heap's
+// atomics would be a load of its own.
+struct HeapView {
+  std::uintptr_t lo;
+  std::uintptr_t size;  // 0 before the heap exists: then contains() is false for every address
+  std::atomic<Span*>* spans;
+
+  [[gnu::always_inline]] static HeapView now() {
+    const std::uintptr_t size = g_heap.size.load(std::memory_order_acquire);
+    return {g_heap.lo.load(std::memory_order_relaxed), size, g_heap.spans};
+  }
+  [[gnu::always_inline]] bool contains(std::uintptr_t addr) const { return addr - lo < size; }
+  // The span owning `addr`, an address inside the heap (null for a free page).
+  [[gnu::always_inline]] Span* span_of(std::uintptr_t addr) const {
+    return spans[(addr - lo) >> kPageShift].load(std::memory_order_acquire);
+  }
+};
+
 struct ObjectRef {
   Span* span = nullptr;
   std::uint32_t index = 0;
@@ -19,11 +38,11 @@ inline std::uintptr_t object_size(const Span* s) {
   return s->large_size != 0 ? s->large_size : s->elem_size;
 }
 
-// True, filling `out`, if `addr` points into an allocated object.
-inline bool find_object(std::uintptr_t addr, ObjectRef& out) {
-  const std::uintptr_t lo = g_heap.lo.load(std::memory_order_relaxed);
-  if (addr - lo >= g_heap.size.load(std::memory_order_acquire)) return false;
-  Span* s = span_of(addr);
+// True, filling `out`, if `addr` points into an allocated object of the heap that `heap` shows.
+[[gnu::always_inline]] inline bool find_object(const HeapView& heap, std::uintptr_t addr,
+                                               ObjectRef& out) {
+  if (!heap.contains(addr)) return false;
+  Span* s = heap.span_of(addr);
   if (s == nullptr || s->state.load(std::memory_order_acquire) != SpanState::kInUse) return false;
   std::uint32_t index = 0;
   if (s->nelems == 1) {
@@ -37,6 +56,11 @@ inline bool find_object(std::uintptr_t addr, ObjectRef& out) {
   out.index = index;
   out.base = s->slot_base(index);
   return true;
+}
+
+// True, filling `out`, if `addr` points into an allocated object.
+inline bool find_object(std::uintptr_t addr, ObjectRef& out) {
+  return find_object(HeapView::now(), addr, out);
 }
 
 }  // namespace gc::detail

@@ -16,6 +16,24 @@
 
 namespace gc::detail {
 
+// The pointer bits of an object of `words` heap words (1 to 64) whose first word has bit `first`
+// of the bitmap (its word index from the heap's start): bit i of the result is the object's word
+// i. One bitmap word holds them all, or two, the second read only when the object reaches into it;
+// `bits_of(w)` gives bitmap word `w` (pointer_bits_of, in the marker). What for_each_pointer_word
+// hands out for the same object in one or two masks, in one word and fewer steps (the marker's
+// scan of a small object: docs/design.md, "The mark loop inline").
+template <class BitsOf>
+[[gnu::always_inline]] inline std::uint64_t small_object_pointer_bits(std::uintptr_t first,
+                                                                      unsigned words,
+                                                                      BitsOf&& bits_of) {
+  const unsigned shift = first % 64;
+  std::uint64_t bits = bits_of(first / 64) >> shift;
+  // Only with shift > 0, since words <= 64: the shift below is less than 64.
+  if (shift + words > 64) bits |= bits_of(first / 64 + 1) << (64 - shift);
+  if (words < 64) bits &= (std::uint64_t{1} << words) - 1;
+  return bits;
+}
+
 // Clears both halves of the bits in `mask` of pointer-bitmap word `word`.
 inline void clear_pointer_word(std::uintptr_t word, std::uint64_t mask) {
   std::atomic<std::uint64_t>* pair = pointer_word_pair(word);

@@ -8,8 +8,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <thread>
+#include <utility>
 
 #include "../support/support.hpp"
 #include "base/clock.hpp"
@@ -172,6 +175,63 @@ TEST(ConcurrentMark, ALargeArrayIsMarkedInPieces) {
   for (int i = 0; i < 3; ++i) gc::collect();
   EXPECT_EQ(Tracked::destroyed.load(), 0);
   for (int i = 0; i < kElements; ++i) ASSERT_TRUE(array[i]->intact() && array[i]->id == i) << i;
+}
+
+// An object of kWords words with a gc::ptr in its first and its last, and plain words between.
+template <std::size_t kWords>
+struct Holder {
+  gc::ptr<Tracked> first;
+  std::uintptr_t middle[kWords - 2] = {};
+  gc::ptr<Tracked> last;
+};
+
+// 130 Holders, so that their starts fall all over their bitmap words, each Holder's two Tracked
+// referenced from nowhere else; two collections; every Tracked is still the one it was, and none
+// was destroyed. Returns the Holders, for the caller to keep: garbage of one size would be
+// destroyed while the next is checked.
+template <std::size_t kWords>
+gc::ptr<gc::ptr<Holder<kWords>>[]> expect_holders_keep_both_ends() {
+  static_assert(sizeof(Holder<kWords>) == kWords * 8);
+  constexpr int kHolders = 130;
+  auto holders = gc::make<gc::ptr<Holder<kWords>>[]>(kHolders);
+  test::in_thread([&] {
+    for (int i = 0; i < kHolders; ++i) {
+      auto holder = gc::make<Holder<kWords>>();
+      holder->first = gc::make<Tracked>(2 * i);
+      holder->last = gc::make<Tracked>(2 * i + 1);
+      holders[i] = std::move(holder);
+    }
+  });
+  const long destroyed = Tracked::destroyed.load();
+  gc::collect();  // returns once the destructors of what it freed have run
+  gc::collect();
+  EXPECT_EQ(Tracked::destroyed.load(), destroyed) << kWords << " words";
+  for (int i = 0; i < kHolders; ++i) {
+    const Holder<kWords>& holder = *holders[i];
+    EXPECT_TRUE(holder.first->intact() && holder.first->id == 2 * i) << kWords << " words, " << i;
+    EXPECT_TRUE(holder.last->intact() && holder.last->id == 2 * i + 1) << kWords << " words, " << i;
+  }
+  return holders;
+}
+
+// The marker reads a small object's pointer bits (up to 64 words) one or two bitmap words at a
+// time, and a larger one's word by word: every size of each kind, and the sizes that straddle a
+// bitmap word, keep what their first and last words point to.
+TEST(ConcurrentMark, EverySlotOfEverySizeOfObjectIsScanned) {
+  const auto words2 = expect_holders_keep_both_ends<2>();
+  const auto words3 = expect_holders_keep_both_ends<3>();
+  const auto words5 = expect_holders_keep_both_ends<5>();
+  const auto words7 = expect_holders_keep_both_ends<7>();
+  const auto words9 = expect_holders_keep_both_ends<9>();
+  const auto words13 = expect_holders_keep_both_ends<13>();
+  const auto words17 = expect_holders_keep_both_ends<17>();
+  const auto words31 = expect_holders_keep_both_ends<31>();
+  const auto words33 = expect_holders_keep_both_ends<33>();
+  const auto words47 = expect_holders_keep_both_ends<47>();
+  const auto words63 = expect_holders_keep_both_ends<63>();
+  const auto words64 = expect_holders_keep_both_ends<64>();
+  const auto words65 = expect_holders_keep_both_ends<65>();
+  const auto words100 = expect_holders_keep_both_ends<100>();
 }
 
 struct TreeNode {

@@ -80,12 +80,11 @@ void Marker::shade_soon(std::uintptr_t word) { queue_shade(HeapView::now(), word
 // shade_soon, inline in the scan loop.
 [[gnu::always_inline]] inline void Marker::queue_shade(const HeapView& heap, std::uintptr_t word) {
   TRICOLOR_DCHECK(mode_ == Mode::kMark, "only the mark shades through the prefetch ring");
-  const std::uintptr_t offset = word - heap.lo;
-  if (offset >= heap.size) {
+  if (!heap.contains(word)) {
     if (word != 0) not_an_object(word);  // not in the heap: only the hook wants it
     return;
   }
-  if (const Span* s = heap.spans[offset >> kPageShift].load(std::memory_order_relaxed)) {
+  if (const Span* s = heap.spans[(word - heap.lo) >> kPageShift].load(std::memory_order_relaxed)) {
     // The descriptor's header (its first line, and the one holding the bitmap pointers) and the
     // start of its bitmaps right after it (span.hpp): the mark bits, and for a small span its
     // allocation bits too. Reading a bitmap pointer here would wait for the line the prefetch is
@@ -166,9 +165,10 @@ bool Marker::drain(std::int64_t budget) {
   }
   if (mode_ == Mode::kMark) return drain_marking(budget);
   // kCheckmark: with the world stopped, alone.
+  const HeapView heap = HeapView::now();
   for (std::uintptr_t object; work_.pop(object);) {
     set_root_source("the object", object);
-    scan_object<SlotUse::kShade>(HeapView::now(), span_of(object), object);
+    scan_object<SlotUse::kShade>(heap, heap.span_of(object), object);
   }
   return true;
 }
@@ -205,16 +205,17 @@ constexpr std::uintptr_t kObletBytes = 32 * 1024;
 
 // Objects of one layer are all in `layer`; what they grey goes to work_, the next layer.
 void Marker::drain_by_layers() {
+  const HeapView heap = HeapView::now();
   MarkStack layer;
   for (;;) {
     work_.give_all([&](MarkChunk* c) { layer.adopt(c); });
     std::uintptr_t object;
     if (!layer.pop(object)) return;
     do {
-      Span* s = span_of(object);
+      Span* s = heap.span_of(object);
       set_root_source("the object", object);
       source_object_ = s->base + (object - s->base) / object_size(s) * object_size(s);
-      scan_object<SlotUse::kShadeNamingSlot>(HeapView::now(), s, object);
+      scan_object<SlotUse::kShadeNamingSlot>(heap, s, object);
     } while (layer.pop(object));
   }
 }

@@ -176,7 +176,7 @@ requires(!std::is_array_v<T>) ptr<T> make(Args&&... args) {
     object = detail::construct_object<T>(memory, std::forward<Args>(args)...);
   }
   guard.release();
-  return ptr<T>(detail::adopt, object);
+  return ptr<T>(detail::adopt_new, object);
 }
 
 template <class T>
@@ -199,7 +199,7 @@ requires(std::is_unbounded_array_v<T>) ptr<T> make(std::size_t n) {
     first = detail::construct_array<E>(memory, n);
   }
   guard.release();
-  return ptr<T>(detail::adopt, first);
+  return ptr<T>(detail::adopt_new, first);
 }
 
 }  // namespace gc

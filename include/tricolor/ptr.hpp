@@ -37,6 +37,10 @@ struct adopt_t {
   explicit adopt_t() = default;
 };
 inline constexpr adopt_t adopt{};
+struct adopt_new_t {
+  explicit adopt_new_t() = default;
+};
+inline constexpr adopt_new_t adopt_new{};
 // Throws std::invalid_argument unless p is null or points into a live managed object.
 void check_managed(const void* p);
 }  // namespace detail
@@ -63,6 +67,10 @@ class ptr {
   }
   [[gnu::always_inline]] ptr(detail::adopt_t, element_type* p) noexcept {
     detail::slot_born(&p_, p);
+  }
+  // gc::make's result, most often a local or a temporary.
+  [[gnu::always_inline]] ptr(detail::adopt_new_t, element_type* p) noexcept {
+    detail::slot_born<detail::LikelySlot::kStack>(&p_, p);
   }
 
   [[gnu::always_inline]] ptr(const ptr& other) noexcept { detail::slot_born(&p_, other.p_); }

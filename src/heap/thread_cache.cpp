@@ -59,9 +59,10 @@ std::uintptr_t take_slot(Span* s) {
     if (slot >= n) break;
     const std::uint32_t next = slot + 1;
     s->free_index.store(next, std::memory_order_relaxed);
-    s->alloc_cache = next % 64 == 0 || next >= n
-                         ? 0
-                         : ~s->alloc_bits[next / 64].load(std::memory_order_relaxed) >> (next % 64);
+    // The window from `next` on, the next 64-slot word's whole when `next` starts one: the fast
+    // path takes its slots up to the last, which ends the word and comes back here.
+    s->alloc_cache =
+        next >= n ? 0 : ~s->alloc_bits[next / 64].load(std::memory_order_relaxed) >> (next % 64);
     s->alloc_count.store(s->alloc_count.load(std::memory_order_relaxed) + 1,
                          std::memory_order_relaxed);
     return s->slot_base(slot);
@@ -257,6 +258,8 @@ void abandon_allocation(void* object) noexcept {
   // cursor can step back over it. Otherwise the slot is unreachable and the next sweep frees it.
   if (owned) {
     const std::uint32_t next = s->free_index.load(std::memory_order_relaxed);
+    // Not at a word's end: there the window already holds the next word (take_slot), whose top
+    // slot's free bit the step back would shift out.
     if (index + 1 == next && next % 64 != 0) {
       // A gc::ptr the constructor built in raw storage of the object, which unwinding did not
       // destroy, left its bit; the slot's next object must start with none (a sweep clears the

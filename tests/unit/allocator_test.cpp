@@ -2,8 +2,10 @@
 // tiny allocator, large objects, alignment, arrays, constructor failure and address lookup.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -264,6 +266,45 @@ TEST(Allocator, MemoryIsReusedAfterCollection) {
   // The second round reuses the first round's spans instead of growing the heap.
   EXPECT_LE(second.heap_sys, first.heap_sys + (1u << 20));
   EXPECT_LT(second.heap_alloc, 1u << 20);
+}
+
+// Fills spans of 48-byte objects (682 to a span, so each spans eleven 64-slot words) and keeps
+// every third object, in a frame of its own.
+__attribute__((noinline)) void keep_every_third(std::vector<gc::ptr<Bytes<48>>>& kept, int n) {
+  for (int i = 0; i < n; ++i) {
+    gc::ptr<Bytes<48>> p = gc::make<Bytes<48>>();
+    if (i % 3 == 0) kept.push_back(p);
+  }
+}
+
+// A sweep leaves live objects scattered through a span; the thread's cache then hands out only its
+// free slots, across every 64-slot word (the fast path's window is refilled from the allocation
+// bitmap at each word's end).
+TEST(Allocator, ASweptSpanHandsOutOnlyItsFreeSlots) {
+  gc::set_percent(-1);
+  std::vector<gc::ptr<Bytes<48>>> kept;
+  keep_every_third(kept, 6000);
+  test::collect_clean();
+  std::set<std::uintptr_t> taken;
+  std::set<const gc::detail::Span*> spans;
+  for (const auto& p : kept) {
+    std::memset(p->b, 0xab, sizeof p->b);
+    taken.insert(reinterpret_cast<std::uintptr_t>(p.get()));
+    spans.insert(gc::detail::span_of(reinterpret_cast<std::uintptr_t>(p.get())));
+  }
+  std::vector<gc::ptr<Bytes<48>>> fresh;
+  int reused = 0;
+  for (int i = 0; i < 4000; ++i) {
+    gc::ptr<Bytes<48>> p = gc::make<Bytes<48>>();
+    const auto addr = reinterpret_cast<std::uintptr_t>(p.get());
+    ASSERT_TRUE(taken.insert(addr).second) << "object " << i << " handed out a live slot";
+    reused += spans.count(gc::detail::span_of(addr)) != 0 ? 1 : 0;
+    fresh.push_back(std::move(p));
+  }
+  EXPECT_GT(reused, 2000) << "the new objects did not go into the swept spans";
+  for (const auto& p : kept)
+    ASSERT_TRUE(std::all_of(p->b, p->b + 48, [](unsigned char b) { return b == 0xab; }))
+        << "a kept object was zeroed as a new one";
 }
 
 TEST(Allocator, ManyThreadsAllocateExitAndAreReplaced) {

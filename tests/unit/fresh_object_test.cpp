@@ -150,6 +150,25 @@ TEST(FreshObject, NestedConstructionsKeepEveryObjectsSlots) {
     EXPECT_TRUE(pointer_bit_set(slot));
 }
 
+// gc::make's result initialises a member directly (guaranteed copy elision): the result's slot
+// is then not on the stack, where gc::make expects it most, but in the object under construction,
+// and must get its bit there.
+struct InitialisedByMake {
+  InitialisedByMake() : direct(gc::make<Tracked>(1)), through_a_call(make_leaf(2)) {}
+  gc::ptr<Tracked> direct;
+  gc::ptr<Tracked> through_a_call;
+};
+
+TEST(FreshObject, AMemberInitialisedByGcMakeGetsItsBit) {
+  const gc::ptr<InitialisedByMake> built = gc::make<InitialisedByMake>();
+  EXPECT_TRUE(pointer_bit_set(&built->direct));
+  EXPECT_TRUE(pointer_bit_set(&built->through_a_call));
+  test::collect_clean();
+  EXPECT_EQ(Tracked::destroyed.load(), 0);
+  EXPECT_EQ(built->direct->id, 1);
+  EXPECT_EQ(built->through_a_call->id, 2);
+}
+
 // The collector's side of the two tests below, with the builder thread's steps: 1, the builder
 // spins inside its constructor; the mark starts and a marker scans the object; 2, the builder
 // returns from gc::make and, 3, waits in a blocking region, where its stack is scanned; the cycle

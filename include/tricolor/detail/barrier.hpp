@@ -86,17 +86,27 @@ template <class T>
 // atomically, in the shared half (detail/fresh_object.hpp, heap_range.hpp). Both with release: a
 // marker that sees the bit (acquire) also sees the object's construction so far, such as the
 // zeroing of value-initialisation, not only the slot's own atomic store.
-template <class T>
+//
+// `Where` orders the tests by where the slot most likely lives: a member of the object gc::make
+// builds, then a local or a temporary; or, for gc::make's own result, the stack first (a result
+// that initialises a member of an outer object under construction is still found in its range).
+enum class LikelySlot { kFreshObject, kStack };
+
+template <LikelySlot Where = LikelySlot::kFreshObject, class T>
 [[gnu::always_inline]] inline void slot_born(T** slot, T* value) {
   std::atomic_ref<T*>(*slot).store(value, std::memory_order_relaxed);
-  // The commonest places first: a member of the object gc::make builds, then a local or a
-  // temporary (gc::make's own result among them).
+  // A slot on this thread's stack has no bit (stacks are scanned conservatively) and no barrier: a
+  // slot born there lets go of nothing, and its value is found by the scan of the stack to come,
+  // or needs none from a scan that is done (src/gc/write_barrier.cpp, own_stack_slot_needs_shade).
+  constexpr bool stack_first = Where == LikelySlot::kStack;
+  if (stack_first && on_my_stack(slot)) [[likely]]
+    return;
   if (owns_fresh_slot(t_mutator, slot)) {
     std::uint64_t bit;
     const std::uintptr_t word = pointer_word_index(reinterpret_cast<std::uintptr_t>(slot), bit);
     set_pointer_bits_owned(word, bit);
-  } else if (on_my_stack(slot)) {
-    // Nothing: stacks are scanned conservatively.
+  } else if (!stack_first && on_my_stack(slot)) {
+    return;
   } else if (in_heap(slot)) {
     // gc::make's own objects are scanned whenever their type holds a gc::ptr; a slot placed by
     // hand into storage allocated as pointer-free (a byte array, a trivially copyable type) is

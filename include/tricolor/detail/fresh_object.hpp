@@ -56,14 +56,19 @@ namespace gc::detail {
 }
 
 // Size first and last: a reader that finds the size non-zero finds the start that goes with it.
-[[gnu::always_inline]] inline void set_fresh_range(MutatorState& m, std::uintptr_t lo,
-                                                   std::uintptr_t size) {
-  m.fresh_size.store(0, std::memory_order_relaxed);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
+// `m` has no range (size 0) when this begins.
+[[gnu::always_inline]] inline void set_fresh_range_from_none(MutatorState& m, std::uintptr_t lo,
+                                                             std::uintptr_t size) {
   m.fresh_lo.store(lo, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
   m.fresh_size.store(size, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
+}
+[[gnu::always_inline]] inline void set_fresh_range(MutatorState& m, std::uintptr_t lo,
+                                                   std::uintptr_t size) {
+  m.fresh_size.store(0, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  set_fresh_range_from_none(m, lo, size);
 }
 
 // Whether the pointer bit of `slot`, in the heap, may be set with a plain store into the owned
@@ -76,8 +81,15 @@ namespace gc::detail {
          m.fresh_size.load(std::memory_order_relaxed);
 }
 
-// Drops the range of the object under construction, if any (a fiber switch).
-inline void drop_fresh_object(MutatorState& m) { set_fresh_range(m, 0, 0); }
+// Drops the range of the object under construction, if any (a fiber switch). The start goes too:
+// `m` is thread-local storage, scanned as a root, and an address left there would keep the object
+// alive after every gc::ptr to it is gone.
+[[gnu::always_inline]] inline void drop_fresh_object(MutatorState& m) {
+  m.fresh_size.store(0, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  m.fresh_lo.store(0, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+}
 
 // Drops the range if its object is in the span that `m`'s cache holds for `span_class`, which is
 // about to leave the cache. For the owner thread, or for a thread parked where the world is
@@ -109,8 +121,12 @@ class FreshObject {
     if (!cache_owns_span && !cache_owns(m, span_class, ~hidden_lo_)) [[unlikely]]
       return;
     outer_size_ = m.fresh_size.load(std::memory_order_relaxed);
-    hidden_outer_lo_ = ~m.fresh_lo.load(std::memory_order_relaxed);
-    set_fresh_range(m, ~hidden_lo_, bytes);
+    if (outer_size_ != 0) [[unlikely]] {
+      hidden_outer_lo_ = ~m.fresh_lo.load(std::memory_order_relaxed);
+      set_fresh_range(m, ~hidden_lo_, bytes);
+      return;
+    }
+    set_fresh_range_from_none(m, ~hidden_lo_, bytes);
   }
   FreshObject(const FreshObject&) = delete;
   FreshObject& operator=(const FreshObject&) = delete;
@@ -125,8 +141,6 @@ class FreshObject {
     MutatorState& m = t_mutator;
     if (m.fresh_lo.load(std::memory_order_relaxed) != ~hidden_lo_) return;
     if (outer_size_ == 0) [[likely]] {
-      // The start goes too: `m` is thread-local storage, scanned as a root, and an address left
-      // there would keep the object alive after every gc::ptr to it is gone.
       drop_fresh_object(m);
       return;
     }
@@ -149,9 +163,11 @@ class FreshObject {
   // The addresses complemented: this object lives in gc::make's frame, and a frame's dead words
   // linger on the stack under later frames, where the conservative scan would read an address as
   // a pointer and keep a dead object (and all it reaches) alive.
+  // The outer object's range: read only when this object got a range of its own (the destructor's
+  // test), and so written by then; the start only when the size is not zero.
   std::uintptr_t hidden_lo_;
-  std::uintptr_t hidden_outer_lo_ = 0;
-  std::uintptr_t outer_size_ = 0;
+  std::uintptr_t hidden_outer_lo_;
+  std::uintptr_t outer_size_;
 };
 
 }  // namespace gc::detail

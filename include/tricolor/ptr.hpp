@@ -91,14 +91,11 @@ class ptr {
   }
 
   // A slot on this thread's stack (a temporary, a local) has nothing to undo unless a mark has yet
-  // to scan the stack, and a member of the dead object being destroyed is not even read
-  // (detail/barrier.hpp, slot_dies).
+  // to scan the stack, one test for both (detail::in_quiet_stack; die() sorts out the rest), and a
+  // member of the dead object being destroyed is not even read (detail/barrier.hpp, slot_dies).
   [[gnu::always_inline]] ~ptr() {
-    if (detail::on_my_stack(&p_)) [[likely]] {
-      if (detail::t_mutator.stack_unscanned.load(std::memory_order_relaxed)) [[unlikely]]
-        die();
+    if (detail::in_quiet_stack(&p_)) [[likely]]
       return;
-    }
     if (detail::in_dying_object(&p_)) [[likely]]
       return;
     die();

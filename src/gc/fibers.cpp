@@ -194,8 +194,7 @@ __attribute__((noinline)) void finish_switch_fiber() {
         static_cast<unsigned long>(to->hi));
   r->stack_lo = to->lo;
   r->stack_hi = to->hi;
-  m.stack_lo.store(to->lo, std::memory_order_relaxed);
-  m.stack_size.store(to->hi - to->lo, std::memory_order_relaxed);
+  detail::set_stack_bounds(m, to->lo, to->hi - to->lo);
   r->current_stack = to;
   detail::lock_stack(from);
   from->running_on.store(nullptr, std::memory_order_relaxed);

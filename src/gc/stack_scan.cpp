@@ -44,7 +44,7 @@ void mark_scanned(ThreadRecord* r, std::uint32_t cycle) {
   TRICOLOR_DCHECK(r->scanned_cycle.load(std::memory_order_relaxed) != cycle,
                   "the stack of thread %d scanned twice in cycle %u", r->tid, cycle);
   r->scanned_cycle.store(cycle, std::memory_order_release);
-  r->mutator->stack_unscanned.store(false, std::memory_order_relaxed);
+  set_stack_unscanned(*r->mutator, false);
   // The stack it runs on now: a switch away from it later need not scan it again this cycle.
   r->current_stack->scanned_cycle.store(cycle, std::memory_order_relaxed);
   const int pending = g_stacks_pending.fetch_sub(1, std::memory_order_acq_rel);
@@ -99,7 +99,7 @@ void begin_stack_scans() {
   int due_threads = 0;
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     r->scan_signalled_ns = 0;
-    r->mutator->stack_unscanned.store(true, std::memory_order_relaxed);
+    set_stack_unscanned(*r->mutator, true);
     r->mutator->always_shade_stored.store(false, std::memory_order_relaxed);
     ++due_threads;
   }
@@ -201,7 +201,7 @@ void stack_scan_on_exit(ThreadRecord* r) {
 
 void end_stack_scans() {
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next)
-    r->mutator->stack_unscanned.store(false, std::memory_order_relaxed);
+    set_stack_unscanned(*r->mutator, false);
   g_stacks_pending.store(0, std::memory_order_release);
   g_safepoint_pending.fetch_and(~kSafepointScanStacks, std::memory_order_release);
 }

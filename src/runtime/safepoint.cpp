@@ -39,6 +39,21 @@ current_mutator_afresh() {
   return *m;
 }
 
+// A gc::ptr dies quietly only on a stack the mark has nothing to learn from (mutator.hpp): the
+// quiet part is empty, or the whole stack with `stack_unscanned` down. The flag is read on both
+// sides of the size: a mark that starts or ends in between (a stop signal may land anywhere) is
+// seen to, and the check is skipped.
+namespace {
+void check_quiet_stack(const MutatorState& m) {
+  const bool unscanned = m.stack_unscanned.load(std::memory_order_acquire);
+  const std::uintptr_t quiet = m.quiet_stack_size.load(std::memory_order_acquire);
+  if (m.stack_unscanned.load(std::memory_order_acquire) != unscanned) return;
+  TRICOLOR_DCHECK(
+      quiet == 0 || (!unscanned && quiet == m.stack_size.load(std::memory_order_relaxed)),
+      "thread %d's stack is quiet while the mark has yet to scan it", m.record->tid);
+}
+}  // namespace
+
 __attribute__((noinline)) void safepoint_slow() {
   MutatorState& m = t_mutator;
   if (m.record == nullptr || m.critical_depth.load(std::memory_order_relaxed) > 0) return;
@@ -49,6 +64,7 @@ __attribute__((noinline)) void safepoint_slow() {
   } else {
     scan_own_stack(extent);  // times itself, and only when its scan is due: see there
   }
+  if constexpr (kDchecks) check_quiet_stack(m);
   // Not a tail call: this frame, with the registers spilled into it, must outlive the park.
   asm volatile("" ::: "memory");
 }

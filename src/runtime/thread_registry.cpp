@@ -54,8 +54,7 @@ void unregister_current_thread(void*) {
     }
   }
   m.record = nullptr;
-  m.stack_lo.store(0, std::memory_order_relaxed);
-  m.stack_size.store(0, std::memory_order_relaxed);
+  set_stack_bounds(m, 0, 0);
   delete r;
 }
 
@@ -133,8 +132,7 @@ ThreadRecord* register_current_thread(const char* name) {
   r->name = name;
   r->mutator = &m;
   find_stack(r);
-  m.stack_lo.store(r->stack_lo, std::memory_order_relaxed);
-  m.stack_size.store(r->stack_hi - r->stack_lo, std::memory_order_relaxed);
+  set_stack_bounds(m, r->stack_lo, r->stack_hi - r->stack_lo);
   m.record = r;
   {
     // Before the lock, as in unregister_current_thread.

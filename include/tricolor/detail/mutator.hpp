@@ -65,6 +65,11 @@ struct MutatorState {
   // or is overwritten has its value shaded, since another thread may hold a copy taken from here
   // (write_barrier_slow). Relaxed: a stale true only costs a call that finds nothing to do.
   std::atomic<bool> stack_unscanned{false};
+  // How much of the stack from `stack_lo` up is quiet: a gc::ptr may die there with nothing to tell
+  // the collector. The whole stack while `stack_unscanned` is false, none while it is true (~ptr's
+  // one test for both; set_stack_bounds, set_stack_unscanned): the flag and the size in one word,
+  // so ~ptr cannot see one without the other.
+  std::atomic<std::uintptr_t> quiet_stack_size{0};
   // True while this thread's stores must shade the values they store whatever the other stacks: it
   // is not registered, or it registered during the mark under way, whose stack scans counted its
   // stack as scanned without reading it (it may hold values it loaded before it registered). Set
@@ -83,6 +88,46 @@ inline constexpr std::uint32_t kSafepointScanStacks = 2;
   const MutatorState& m = t_mutator;
   return reinterpret_cast<std::uintptr_t>(p) - m.stack_lo.load(std::memory_order_relaxed) <
          m.stack_size.load(std::memory_order_relaxed);
+}
+
+[[gnu::always_inline]] inline bool in_quiet_stack(const void* p) {
+  const MutatorState& m = t_mutator;
+  return reinterpret_cast<std::uintptr_t>(p) - m.stack_lo.load(std::memory_order_relaxed) <
+         m.quiet_stack_size.load(std::memory_order_relaxed);
+}
+
+// The quiet part of `m`'s stack made true to `stack_unscanned` and the stack's bounds. By the
+// owner, or by the collector while the owner is stopped, parked or in a blocking region (where it
+// switches no fiber, so its bounds hold still).
+inline void refresh_quiet_stack(MutatorState& m) {
+  m.quiet_stack_size.store(m.stack_unscanned.load(std::memory_order_relaxed)
+                               ? 0
+                               : m.stack_size.load(std::memory_order_relaxed),
+                           std::memory_order_relaxed);
+}
+
+// The stack `m`'s thread runs on from now (registration, a fiber switch; 0, 0 at exit). The owner
+// only. No quiet part while the bounds change, for a signal handler that interrupts the change.
+inline void set_stack_bounds(MutatorState& m, std::uintptr_t lo, std::uintptr_t size) {
+  m.quiet_stack_size.store(0, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  m.stack_lo.store(lo, std::memory_order_relaxed);
+  m.stack_size.store(size, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  refresh_quiet_stack(m);
+}
+
+// Raises or lowers `stack_unscanned`, with the quiet part: gone before the flag rises, back after
+// it falls (release, for a debug check that reads them from another order: src/runtime/
+// safepoint.cpp). By the same threads as refresh_quiet_stack.
+inline void set_stack_unscanned(MutatorState& m, bool unscanned) {
+  if (unscanned) {
+    m.quiet_stack_size.store(0, std::memory_order_relaxed);
+    m.stack_unscanned.store(true, std::memory_order_release);
+    return;
+  }
+  m.stack_unscanned.store(false, std::memory_order_relaxed);
+  m.quiet_stack_size.store(m.stack_size.load(std::memory_order_relaxed), std::memory_order_release);
 }
 
 [[gnu::always_inline]] inline bool in_dying_object(const void* p) {

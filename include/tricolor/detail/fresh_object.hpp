@@ -163,9 +163,9 @@ class FreshObject {
   // The addresses complemented: this object lives in gc::make's frame, and a frame's dead words
   // linger on the stack under later frames, where the conservative scan would read an address as
   // a pointer and keep a dead object (and all it reaches) alive.
-  // The outer object's range: read only when this object got a range of its own (the destructor's
-  // test), and so written by then; the start only when the size is not zero.
   std::uintptr_t hidden_lo_;
+  // The outer object's range: read only when this object got a range of its own (the destructor's
+  // test), and so written by then; its start only when its size is not zero.
   std::uintptr_t hidden_outer_lo_;
   std::uintptr_t outer_size_;
 };

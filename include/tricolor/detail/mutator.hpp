@@ -99,11 +99,12 @@ inline constexpr std::uint32_t kSafepointScanStacks = 2;
 // The quiet part of `m`'s stack made true to `stack_unscanned` and the stack's bounds. By the
 // owner, or by the collector while the owner is stopped, parked or in a blocking region (where it
 // switches no fiber, so its bounds hold still).
+// Release, for a debug check that reads the size before the flag (src/runtime/safepoint.cpp).
 inline void refresh_quiet_stack(MutatorState& m) {
   m.quiet_stack_size.store(m.stack_unscanned.load(std::memory_order_relaxed)
                                ? 0
                                : m.stack_size.load(std::memory_order_relaxed),
-                           std::memory_order_relaxed);
+                           std::memory_order_release);
 }
 
 // The stack `m`'s thread runs on from now (registration, a fiber switch; 0, 0 at exit). The owner
@@ -117,17 +118,12 @@ inline void set_stack_bounds(MutatorState& m, std::uintptr_t lo, std::uintptr_t 
   refresh_quiet_stack(m);
 }
 
-// Raises or lowers `stack_unscanned`, with the quiet part: gone before the flag rises, back after
-// it falls (release, for a debug check that reads them from another order: src/runtime/
-// safepoint.cpp). By the same threads as refresh_quiet_stack.
+// Raises or lowers `stack_unscanned`, with the quiet part: gone before the flag rises (release, for
+// the same debug check), back after it falls. By the same threads as refresh_quiet_stack.
 inline void set_stack_unscanned(MutatorState& m, bool unscanned) {
-  if (unscanned) {
-    m.quiet_stack_size.store(0, std::memory_order_relaxed);
-    m.stack_unscanned.store(true, std::memory_order_release);
-    return;
-  }
-  m.stack_unscanned.store(false, std::memory_order_relaxed);
-  m.quiet_stack_size.store(m.stack_size.load(std::memory_order_relaxed), std::memory_order_release);
+  if (unscanned) m.quiet_stack_size.store(0, std::memory_order_relaxed);
+  m.stack_unscanned.store(unscanned, std::memory_order_release);
+  if (!unscanned) refresh_quiet_stack(m);
 }
 
 [[gnu::always_inline]] inline bool in_dying_object(const void* p) {

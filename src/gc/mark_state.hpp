@@ -5,7 +5,10 @@
 // kMark after a safepoint sees the whole of mark start. While it is kMark:
 //   - the write barrier is on (detail/barrier.hpp, g_barrier_enabled);
 //   - allocation is black: slots handed out since mark start count as marked (allocated_black);
-//   - nothing is swept and no slot is freed, so every address the marker resolves stays valid;
+//   - nothing is swept (sweep_span refuses) and no span is freed (release_destroyed and
+//     release_kept_empty_spans leave an emptied span to the next sweep), so every page keeps the
+//     span the marker resolves an address to; the slots freed meanwhile (a dead object's once its
+//     destructor has run, an allocation whose constructor threw) hold nothing a live pointer names;
 //   - each thread's stack is scanned once, then never again this cycle (stack_scan.hpp).
 //
 // `MarkProgress` holds the cycle's shared counters. The marked and scanned totals are added by

@@ -28,10 +28,13 @@
 // span descriptor's header, its allocation bits and its mark bits, and every scan once more on the
 // object itself; a marker that waits for each in turn spends most of its time waiting. So a heap
 // slot's value is not shaded at once: its span's descriptor lines are prefetched and the value
-// waits in a small ring (kShadeAhead) while the next ones are read; and an object popped from the
-// work list is prefetched and waits in another ring (kScanAhead) before it is scanned. The rings
-// are the marker's private work: drain() empties them before it looks for shared work or returns,
-// so no grey object hides in them when the marker says it is done.
+// waits in a small ring (kShadeAhead), with the span, while the next ones are read; and an object
+// popped from the work list is prefetched and waits in another ring (kScanAhead) before it is
+// scanned. The rings are the marker's private work: drain() empties them before it looks for
+// shared work or returns, so no grey object hides in them when the marker says it is done.
+// Shading reads the object's mark bit before its allocation bits: where objects have several
+// parents, many words name an object marked already, and those read neither the allocation bits
+// nor the black test.
 //
 // gc::why_alive runs it a third way (Mode::kPath, gc/why_alive.cpp), also with the world stopped
 // and into the checkmark bits: breadth first, one layer of objects at a time, so that the first
@@ -99,8 +102,8 @@ class Marker {
   bool drain_marking(std::int64_t budget);
   // kPath's drain: breadth first, one layer at a time.
   void drain_by_layers();
-  // kMark's shade.
-  inline void grey(const HeapView& heap, std::uintptr_t word);
+  // kMark's shade of `word`, a heap address whose page has span `s` (null: a free page).
+  inline void grey(Span* s, std::uintptr_t word);
   // Counts an object this marker has just marked, and queues it for scanning if it has slots.
   inline void queue_grey(Span* s, std::uintptr_t base);
   // shade_soon's body, inline in kMark's scan.
@@ -125,7 +128,16 @@ class Marker {
   std::int64_t scanned_bytes_ = 0;
   static constexpr unsigned kShadeAhead = 8;  // a power of two
   static constexpr unsigned kScanAhead = 8;   // a power of two
-  std::uintptr_t shade_ring_[kShadeAhead] = {};
+  // A heap word waiting in the shade ring, with the span its page had when it was queued (null for
+  // a free page), so that shading it looks nothing up again. A page's span cannot change
+  // meanwhile: no span is freed while a mark runs (mark_state.hpp), so a page with a span keeps
+  // it, and a free page that gets one later holds only objects allocated black, or is an arena
+  // chunk, which the foreign-word hook that a null span leads to looks up for itself.
+  struct PendingShade {
+    std::uintptr_t word;
+    Span* span;
+  };
+  PendingShade shade_ring_[kShadeAhead] = {};
   unsigned shade_next_ = 0;  // queue_shade() calls so far; the ring holds the last kShadeAhead
   unsigned shade_held_ = 0;  // words in the ring
   std::uintptr_t scan_ring_[kScanAhead] = {};

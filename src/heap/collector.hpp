@@ -25,7 +25,8 @@ namespace gc::detail {
 // --- The collector's phase -------------------------------------------------------------------
 // kMark from mark start (the first stop-the-world of a cycle) to mark termination (the second);
 // both edges happen with the world stopped. While it is kMark allocation is black, nothing is
-// swept and no slot is freed (gc/mark_state.hpp says why).
+// swept, no span is freed, and the only slots freed are ones no live pointer names
+// (gc/mark_state.hpp says which).
 enum class GcPhase : std::uint8_t { kOff, kMark };
 inline constinit std::atomic<GcPhase> g_gc_phase{GcPhase::kOff};
 inline bool marking() { return g_gc_phase.load(std::memory_order_acquire) == GcPhase::kMark; }

@@ -38,20 +38,27 @@ inline std::uintptr_t object_size(const Span* s) {
   return s->large_size != 0 ? s->large_size : s->elem_size;
 }
 
+// True, setting `index`, if `addr`, an address in span `s`'s pages, falls in one of its slots:
+// `s` holds objects and `addr` is not in a rounding tail. Whether the slot holds an object is the
+// caller's next question (is_allocated), or the marker's after its mark bit.
+[[gnu::always_inline]] inline bool slot_of(const Span* s, std::uintptr_t addr,
+                                           std::uint32_t& index) {
+  if (s->state.load(std::memory_order_acquire) != SpanState::kInUse) return false;
+  if (s->nelems == 1) {
+    index = 0;
+    return addr < s->base + object_size(s);  // not in a large span's rounding tail
+  }
+  index = s->slot_index(addr);
+  return index < s->nelems;  // not in a small span's tail waste
+}
+
 // True, filling `out`, if `addr` points into an allocated object of the heap that `heap` shows.
 [[gnu::always_inline]] inline bool find_object(const HeapView& heap, std::uintptr_t addr,
                                                ObjectRef& out) {
   if (!heap.contains(addr)) return false;
   Span* s = heap.span_of(addr);
-  if (s == nullptr || s->state.load(std::memory_order_acquire) != SpanState::kInUse) return false;
   std::uint32_t index = 0;
-  if (s->nelems == 1) {
-    if (addr >= s->base + object_size(s)) return false;  // in a large span's rounding tail
-  } else {
-    index = s->slot_index(addr);
-    if (index >= s->nelems) return false;  // in a small span's tail waste
-  }
-  if (!s->is_allocated(index)) return false;
+  if (s == nullptr || !slot_of(s, addr, index) || !s->is_allocated(index)) return false;
   out.span = s;
   out.index = index;
   out.base = s->slot_base(index);

@@ -14,6 +14,7 @@
 #include <thread>
 #include <utility>
 
+#include "../support/held_mark.hpp"
 #include "../support/support.hpp"
 #include "base/clock.hpp"
 #include "gc/cycle.hpp"
@@ -25,6 +26,7 @@
 #include "gc/stack_scan.hpp"
 #include "gc/test_hooks.hpp"
 #include "heap/heap_counters.hpp"
+#include "heap/object_lookup.hpp"
 
 namespace {
 
@@ -311,6 +313,50 @@ TEST(ConcurrentMark, IdleWorkersMarkDuringABlockingCollect) {
   const unsigned most = most_marking_threads();
   gc::detail::g_idle_mark_workers_for_test.store(-1);
   EXPECT_EQ(most, static_cast<unsigned>(gc::detail::mark_worker_count()) + 4 + 1);
+}
+
+// A word that names a free slot is not an object, whether the marker shades it at once (a stack
+// word) or through its prefetch ring (a slot's value, a barrier entry). The marker reads a slot's
+// mark bit before its allocation bits (Marker::grey); the allocation bits must still be asked.
+// The victim's neighbours keep its span in use, so that its slot stays a slot.
+struct Plain {
+  long words[3];
+};
+gc::ptr<Plain> g_before, g_after;
+constexpr std::uintptr_t kHide = 0x5A5A'5A5A'5A5A'5A5Aull;
+
+__attribute__((noinline)) std::uintptr_t hidden_freed_slot() {
+  g_before = gc::make<Plain>();
+  const auto address = reinterpret_cast<std::uintptr_t>(gc::make<Plain>().get());
+  g_after = gc::make<Plain>();
+  return address ^ kHide;  // no stack word names the object while it dies
+}
+
+TEST(ConcurrentMark, AWordAtAFreeSlotIsNotMarked) {
+  const std::uintptr_t hidden = hidden_freed_slot();
+  test::collect_clean();
+  const std::uintptr_t freed = hidden ^ kHide;
+  gc::detail::ObjectRef ref;
+  ASSERT_FALSE(gc::detail::find_object(freed, ref)) << "the object did not die";
+  gc::detail::Span* s = gc::detail::span_of(freed);
+  const auto before = reinterpret_cast<std::uintptr_t>(g_before.get());
+  const std::uintptr_t neighbour =
+      gc::detail::span_of(before) == s ? before : reinterpret_cast<std::uintptr_t>(g_after.get());
+  ASSERT_EQ(gc::detail::span_of(neighbour), s);
+  test::start_held_cycle(MarkHold::kAfterStart);  // the roots wait: only this marker marks
+  {
+    gc::detail::Marker marker(gc::detail::Marker::Mode::kMark);
+    marker.shade(freed);
+    marker.shade_soon(freed);
+    marker.drain();
+    EXPECT_FALSE(s->is_marked(s->slot_index(freed))) << "a word at a free slot was marked";
+    marker.shade_soon(neighbour);
+    marker.drain();
+    EXPECT_TRUE(s->is_marked(s->slot_index(neighbour)));
+  }
+  test::finish_held_cycle();
+  g_before = nullptr;
+  g_after = nullptr;
 }
 
 }  // namespace

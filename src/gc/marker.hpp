@@ -25,14 +25,15 @@
 // from pointers; the verifier does not trace through such an object.
 //
 // Prefetching (kMark only). On a large heap nearly every shade misses the cache three times, on the
-// span descriptor's header, its allocation bits and its mark bits, and every scan once more on the
-// object itself; a marker that waits for each in turn spends most of its time waiting. So a heap
-// slot's value is not shaded at once: its span's descriptor lines are prefetched and the value
-// waits in a small ring (kShadeAhead), with the span, while the next ones are read; and an object
-// popped from the work list is prefetched and waits in another ring (kScanAhead) before it is
-// scanned. The rings are the marker's private work: drain() empties them before it looks for
-// shared work or returns, so no grey object hides in them when the marker says it is done.
-// Shading reads the object's mark bit before its allocation bits: where objects have several
+// span descriptor's header, its allocation bits and its mark bits, and every scan twice more, on
+// the object itself and on the pointer-bitmap words that say which of its words are slots; a
+// marker that waits for each in turn spends most of its time waiting. So a heap slot's value is
+// not shaded at once: its span's descriptor lines are prefetched and the value waits in a small
+// ring (kShadeAhead), with the span, while the next ones are read; and an object popped from the
+// work list is prefetched, with its pointer-bitmap words, and waits in another ring (kScanAhead)
+// before it is scanned. The rings are the marker's private work: drain() empties them before it
+// looks for shared work or returns, so no grey object hides in them when the marker says it is
+// done. Shading reads the object's mark bit before its allocation bits: where objects have several
 // parents, many words name an object marked already, and those read neither the allocation bits
 // nor the black test.
 //
@@ -111,7 +112,7 @@ class Marker {
   // Shades every queued word. Returns whether any were queued.
   bool flush_shades();
   // kMark: the next object to scan, through the prefetch ring; false when no private work is left.
-  inline bool next_to_scan(std::uintptr_t& object);
+  inline bool next_to_scan(const HeapView& heap, std::uintptr_t& object);
   [[noreturn]] void report_missed(Span* s, std::uint32_t index);
 
   Mode mode_;

@@ -30,7 +30,7 @@ template <class BitsOf>
   std::uint64_t bits = bits_of(first / 64) >> shift;
   // Only with shift > 0, since words <= 64: the shift below is less than 64.
   if (shift + words > 64) bits |= bits_of(first / 64 + 1) << (64 - shift);
-  if (words < 64) bits &= (std::uint64_t{1} << words) - 1;
+  bits &= ~std::uint64_t{0} >> (64 - words);  // words is 1 to 64: a shift of 0 to 63, no branch
   return bits;
 }
 

@@ -128,8 +128,9 @@ bool Marker::flush_shades() {
   for (;;) {
     std::uintptr_t popped;
     if (work_.pop(popped)) {
-      // The object, and the pointer-bitmap words that say which of its words to read: on a large
-      // heap the scan would wait for both.
+      // The object, and the pointer-bitmap words that say which of its words to read (the line
+      // covering its start, which is all of them for most objects): on a large heap the scan
+      // would wait for both.
       __builtin_prefetch(reinterpret_cast<const void*>(popped));
       __builtin_prefetch(pointer_word_pair((popped - heap.lo) / (64 * 8)));
       std::uintptr_t& slot = scan_ring_[scan_next_++ % kScanAhead];

@@ -30,12 +30,12 @@
 // marker that waits for each in turn spends most of its time waiting. So a heap slot's value is
 // not shaded at once: its span's descriptor lines are prefetched and the value waits in a small
 // ring (kShadeAhead), with the span, while the next ones are read; and an object popped from the
-// work list is prefetched, with its pointer-bitmap words, and waits in another ring (kScanAhead)
-// before it is scanned. The rings are the marker's private work: drain() empties them before it
-// looks for shared work or returns, so no grey object hides in them when the marker says it is
-// done. Shading reads the object's mark bit before its allocation bits: where objects have several
-// parents, many words name an object marked already, and those read neither the allocation bits
-// nor the black test.
+// work list is prefetched, with the pointer-bitmap line covering its start, and waits in another
+// ring (kScanAhead) before it is scanned. The rings are the marker's private work: drain() empties
+// them before it looks for shared work or returns, so no grey object hides in them when the marker
+// says it is done. Shading reads the object's mark bit before its allocation bits: where objects
+// have several parents, many words name an object marked already, and those read neither the
+// allocation bits nor the black test.
 //
 // gc::why_alive runs it a third way (Mode::kPath, gc/why_alive.cpp), also with the world stopped
 // and into the checkmark bits: breadth first, one layer of objects at a time, so that the first

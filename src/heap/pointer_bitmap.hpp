@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/check.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace gc::detail {
@@ -26,6 +27,7 @@ template <class BitsOf>
 [[gnu::always_inline]] inline std::uint64_t small_object_pointer_bits(std::uintptr_t first,
                                                                       unsigned words,
                                                                       BitsOf&& bits_of) {
+  TRICOLOR_DCHECK(words - 1 < 64, "a small object of %u words", words);
   const unsigned shift = first % 64;
   std::uint64_t bits = bits_of(first / 64) >> shift;
   // Only with shift > 0, since words <= 64: the shift below is less than 64.

@@ -17,11 +17,16 @@ namespace gc::detail {
 
 namespace {
 
-bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
+// Sets bit `index`; true if this call set it (markers race for the same bit).
+bool set_bit(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
   const std::uint64_t bit = std::uint64_t{1} << (index % 64);
-  auto& word = bits[index / 64];
-  if (word.load(std::memory_order_relaxed) & bit) return false;
-  return (word.fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
+  return (bits[index / 64].fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
+}
+
+// set_bit, with a plain load first: a bit already set costs no locked instruction.
+bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
+  if (bits[index / 64].load(std::memory_order_relaxed) >> (index % 64) & 1) return false;
+  return set_bit(bits, index);
 }
 
 // A word that names no object: only a hook may want it (a gc::arena's memory, toolbox/arenas.cpp).
@@ -46,8 +51,7 @@ bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
     return;
   }
   if (honour_black_ && allocated_black(s, index)) return;
-  const std::uint64_t bit = std::uint64_t{1} << (index % 64);
-  if (s->mark_bits[index / 64].fetch_or(bit, std::memory_order_relaxed) & bit) return;
+  if (!set_bit(s->mark_bits, index)) return;  // its mark bit was read clear just above
   queue_grey(s, s->slot_base(index));
 }
 

@@ -65,7 +65,7 @@ void mark_from_roots_stopped(const WorldStopped&, Marker& marker, ThreadRecord* 
       // Its live stack runs on: only the copy of its registers is stable.
       scan_thread_stacks(marker, r, StackExtent{r->stack_hi}, /*blocked=*/true, stack, frame);
     } else {
-      scan_thread_stacks(marker, r, extent, /*blocked=*/r != self, stack, frame);
+      scan_thread_stacks(marker, r, extent, /*blocked=*/r != self && blocking, stack, frame);
     }
     marker.set_root_source("the tiny block of thread", static_cast<std::uintptr_t>(r->tid));
     marker.shade(r->mutator->tiny);
@@ -86,7 +86,8 @@ void scan_due_stacks_stopped(const WorldStopped&, Marker& marker) {
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_relaxed);
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     if (r->scanned_cycle.load(std::memory_order_relaxed) == cycle) continue;
-    scan_thread_stacks(marker, r, stopped_extent(r), /*blocked=*/true);
+    scan_thread_stacks(marker, r, stopped_extent(r),
+                       /*blocked=*/r->in_blocking_region.load(std::memory_order_relaxed));
     r->scanned_cycle.store(cycle, std::memory_order_relaxed);
   }
   scan_suspended_stacks_stopped(marker, cycle, /*only_due=*/true, /*record=*/true);

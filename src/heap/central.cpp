@@ -256,7 +256,7 @@ void Central::insert_locked(Span* s) {
     partial_[gen].push(s, 2 * gen);
 }
 
-Span* Central::cache_span(std::uint8_t span_class, bool* stop_waiting) {
+Span* Central::cache_span(std::uint8_t span_class, bool* stop_waiting, PagesToBack* to_back) {
   const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_acquire);
   const int swept = swept_index(sweepgen);
   const int unswept = 1 - swept;
@@ -303,7 +303,8 @@ Span* Central::cache_span(std::uint8_t span_class, bool* stop_waiting) {
   }
   if (found == nullptr) {
     const std::size_t npages = kClassToPages[span_class_size_class(span_class)];
-    Span* s = page_heap().allocate(npages, kClassToObjects[span_class_size_class(span_class)]);
+    Span* s =
+        page_heap().allocate(npages, kClassToObjects[span_class_size_class(span_class)], to_back);
     if (s == nullptr) return nullptr;
     init_small_span(s, span_class);
     s->cached = true;

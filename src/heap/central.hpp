@@ -17,6 +17,7 @@
 
 #include "base/mutex.hpp"
 #include "heap/collector.hpp"
+#include "heap/page_heap.hpp"
 #include "heap/pointer_bitmap.hpp"
 #include "tricolor/detail/span.hpp"
 
@@ -41,7 +42,9 @@ class Central {
   // (nullptr, and *stop_waiting set): the caller ends its critical section, parks, and asks again.
   // Sweeping a span of 2,048 slots takes tens of microseconds, and a budget of them in one
   // critical section held stops of the world for 5 ms.
-  Span* cache_span(std::uint8_t span_class, bool* stop_waiting = nullptr);
+  // A span new from the page heap reports its pages to back in `to_back` (PageHeap::allocate).
+  Span* cache_span(std::uint8_t span_class, bool* stop_waiting = nullptr,
+                   PagesToBack* to_back = nullptr);
   // Takes back a span from a thread cache, sweeping it first if a cycle ended while it was cached.
   void uncache_span(Span* s);
   // Puts a large object's span on the full list.

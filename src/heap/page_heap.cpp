@@ -8,7 +8,9 @@
 #include "base/bit_count.hpp"
 #include "base/check.hpp"
 #include "base/os_memory.hpp"
+#include "base/thread_gc_time.hpp"
 #include "heap/address_space.hpp"
+#include "runtime/safepoint.hpp"
 #include "tricolor/detail/heap_range.hpp"
 
 namespace gc::detail {
@@ -184,10 +186,8 @@ void PageHeap::erase_free_run(std::uintptr_t base) {
   free_by_address_.erase(it);
 }
 
-Span* PageHeap::allocate(std::size_t npages, std::uint32_t slots) {
+Span* PageHeap::allocate(std::size_t npages, std::uint32_t slots, PagesToBack* to_back) {
   Span* const s = make_descriptor(slots);
-  std::uintptr_t populate_lo = 0;
-  std::uintptr_t populate_hi = 0;
   MutexLock lock(mutex_);
   auto fit = free_by_size_.lower_bound({npages, 0});
   if (fit == free_by_size_.end()) {
@@ -219,27 +219,39 @@ Span* PageHeap::allocate(std::size_t npages, std::uint32_t slots) {
   inuse_pages_ += npages;
   set_span_table(run_base, npages, s);
   // A span of several objects is filled slot by slot by the cache that takes it, so its pages that
-  // have no physical memory (never used, or released) are backed now, in one call, instead of by a
-  // page fault each at the first object's construction (os::populate): on the 2-CPU virtual machine
-  // of design.md's measurements a fault cost ten times a populated page. A span of one object (a
-  // large object, or one of the four small classes with one object a span) is left to fault: a big
-  // array may be used sparsely.
-  if (slots > 1) {
+  // have no physical memory (never used, or released) are worth backing in one call (back_pages)
+  // rather than by a page fault each at the first object's construction: on the 2-CPU virtual
+  // machine of design.md's measurements a fault cost ten times a populated page. A span of one
+  // object (a large object, or one of the four small classes with one object a span) is left to
+  // fault: a big array may be used sparsely.
+  if (slots > 1 && to_back != nullptr) {
     const std::uintptr_t end = run_base + npages * kPageSize;
     if (taken_released != 0 || end > populated_end_) {
-      populate_lo = taken_released != 0 ? run_base : std::max(run_base, populated_end_);
-      populate_hi = end;
+      to_back->lo = taken_released != 0 ? run_base : std::max(run_base, populated_end_);
+      to_back->hi = end;
     }
     populated_end_ = std::max(populated_end_, end);
   }
   release_over_limit_locked();
   publish_locked();
   check_counts_locked();
-  lock.unlock();
-  // Outside the lock: the span is this thread's alone, and no scavenger releases pages in use.
-  if (populate_hi > populate_lo)
-    os::populate(reinterpret_cast<void*>(populate_lo), populate_hi - populate_lo);
   return s;
+}
+
+void back_pages(const PagesToBack& pages) {
+  if (pages.empty()) return;
+  ThreadGcTimeScope timed(GcTimeKind::kSpan);  // as when the call was part of taking the span
+  void* const lo = reinterpret_cast<void*>(pages.lo);
+  const std::size_t bytes = pages.hi - pages.lo;
+  // An unregistered thread is never waited for; one inside a critical section may hold a lock a
+  // stop needs, so it may not count as stopped, and the stop waits.
+  if (t_mutator.record == nullptr ||
+      t_mutator.critical_depth.load(std::memory_order_relaxed) != 0) {
+    os::populate(lo, bytes);
+    return;
+  }
+  BlockingScope backing;
+  os::populate(lo, bytes);
 }
 
 void PageHeap::free(Span* span) {

@@ -41,6 +41,24 @@
 
 namespace gc::detail {
 
+// Pages of a span just handed out that have no physical memory yet (PageHeap::allocate).
+struct PagesToBack {
+  std::uintptr_t lo = 0;
+  std::uintptr_t hi = 0;
+  bool empty() const { return hi <= lo; }
+};
+
+// Backs `pages` with physical memory in one system call (os::populate) rather than a page fault
+// each at first touch. The call cannot be interrupted by the stop signal, and on a virtual machine
+// it sometimes takes milliseconds (the host backing guest memory), so a registered thread makes it
+// inside a blocking scope: a stop of the world counts the thread as stopped rather than waiting
+// for the call to return. A caller inside a critical section (which may hold a lock a stop needs)
+// backs them in place, and a stop waits for it. The span is the caller's; a stop meanwhile may
+// give it back to the central lists, which is harmless: populating never changes what a page
+// holds, and the slot the caller has taken keeps the span in use, so its pages are not released
+// meanwhile. The time counts as the thread's span time (thread_gc_time.hpp).
+void back_pages(const PagesToBack& pages);
+
 class PageHeap {
  public:
   // Bytes the library holds ready for use outside this heap (nullptr: none).
@@ -52,7 +70,11 @@ class PageHeap {
   // The caller fills in the rest and then publishes it by storing kInUse with release: a
   // concurrent marker that resolves an address in these pages ignores them until then, and sees
   // every field once it sees kInUse.
-  Span* allocate(std::size_t npages, std::uint32_t slots);
+  // For a span of several objects, `to_back` (if not null) receives its pages that have no
+  // physical memory yet, for the caller to back with back_pages() once it is out of its critical
+  // sections. Without it nothing is reported or counted as backed, and the pages fault in at first
+  // touch.
+  Span* allocate(std::size_t npages, std::uint32_t slots, PagesToBack* to_back = nullptr);
   // Returns a span's pages (its objects are gone) and recycles the descriptor.
   void free(Span* span);
 
@@ -126,8 +148,8 @@ class PageHeap {
   std::size_t inuse_pages_ TRICOLOR_GUARDED_BY(mutex_) = 0;
   std::size_t free_pages_ TRICOLOR_GUARDED_BY(mutex_) = 0;
   std::size_t released_pages_ TRICOLOR_GUARDED_BY(mutex_) = 0;
-  // The end of the highest span of several objects handed out: no such span, which allocate()
-  // populates, has covered the pages above it.
+  // The end of the highest span of several objects handed out: no such span, whose pages
+  // allocate() reports for backing, has covered the pages above it.
   std::uintptr_t populated_end_ TRICOLOR_GUARDED_BY(mutex_) = 0;
   OutsideBytes outside_;
   std::atomic<std::size_t> memory_limit_{SIZE_MAX};

@@ -92,15 +92,17 @@ void uncache(MutatorState& m, std::uint8_t span_class, Span* s) {
 
 // A slot of the span this thread's cache holds for `span_class`, taking another span if it is
 // full; 0 if the OS refused memory, or if a stop of the world is waiting for the thread between
-// two sweeps (`stop_waiting` set: Central::cache_span).
-std::uintptr_t take_cached_slot(MutatorState& m, std::uint8_t span_class, bool& stop_waiting) {
+// two sweeps (`stop_waiting` set: Central::cache_span). A span new from the page heap reports the
+// pages to back in `to_back`.
+std::uintptr_t take_cached_slot(MutatorState& m, std::uint8_t span_class, bool& stop_waiting,
+                                PagesToBack& to_back) {
   Span* s = m.alloc[span_class];
   if (s != &g_empty_span) {
     if (const std::uintptr_t slot = take_slot(s)) return slot;
   }
   ThreadGcTimeScope timed(GcTimeKind::kSpan);
   if (s != &g_empty_span) uncache(m, span_class, s);
-  s = central(span_class).cache_span(span_class, &stop_waiting);
+  s = central(span_class).cache_span(span_class, &stop_waiting, &to_back);
   check_fresh_range(m);
   if (s == nullptr) return 0;
   m.alloc[span_class] = s;
@@ -114,23 +116,27 @@ std::uintptr_t take_cached_slot(MutatorState& m, std::uint8_t span_class, bool& 
 
 // A slot of `span_class` for the calling thread, with `destructor` (if any) registered while the
 // cache still owns its span; 0 if the OS refused memory. A stop of the world that cuts the sweeps
-// short parks the thread between two attempts.
+// short parks the thread between two attempts. The pages of a span new from the page heap are
+// backed after the critical section, where a stop need not wait for the system call (back_pages).
 std::uintptr_t refill_and_take(std::uint8_t span_class, const Destructor* destructor) {
   for (;;) {
+    PagesToBack to_back;
+    std::uintptr_t slot = 0;
+    bool stop_waiting = false;
     {
       CriticalSection critical;
       MutatorState& m = t_mutator;
-      bool stop_waiting = false;
-      std::uintptr_t slot = take_cached_slot(m, span_class, stop_waiting);
+      slot = take_cached_slot(m, span_class, stop_waiting, to_back);
       if (!stop_waiting) {
         hold_new_object(slot);  // before the section ends, where a deferred stop parks (alloc.hpp)
         if (slot != 0 && destructor != nullptr) {
           Span* s = m.alloc[span_class];
           register_owned_destructor(s, s->slot_index(slot), destructor);
         }
-        return slot;
       }
     }
+    back_pages(to_back);
+    if (!stop_waiting) return slot;
     poll_safepoint();  // the stop that cut the sweeps short
   }
 }

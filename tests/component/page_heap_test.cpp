@@ -30,6 +30,7 @@ namespace {
 using gc::detail::heap_frontier;
 using gc::detail::kPageSize;
 using gc::detail::PageHeap;
+using gc::detail::PagesToBack;
 using gc::detail::Span;
 using gc::detail::span_of;
 using gc::detail::SpanState;
@@ -41,10 +42,19 @@ class PageHeapComponent : public testing::Test {
  protected:
   void SetUp() override { gc::detail::ensure_runtime(); }
 
-  // A span of `npages` pages, published as its user would publish it (free() takes spans in use).
-  Span* take(std::size_t npages, std::uint32_t slots = 1) {
-    Span* s = heap_.allocate(npages, slots);
+  // A span of `npages` pages, published as its user would publish it (free() takes spans in use),
+  // with the pages allocate() reports for backing in `to_back`, not backed yet.
+  Span* take_unbacked(std::size_t npages, std::uint32_t slots, PagesToBack& to_back) {
+    to_back = {};
+    Span* s = heap_.allocate(npages, slots, &to_back);
     if (s != nullptr) s->state.store(SpanState::kInUse, std::memory_order_release);
+    return s;
+  }
+  // The same, backed as its user would back it.
+  Span* take(std::size_t npages, std::uint32_t slots = 1) {
+    PagesToBack to_back;
+    Span* s = take_unbacked(npages, slots, to_back);
+    gc::detail::back_pages(to_back);
     return s;
   }
   // The address of page `n` of the first run.
@@ -318,6 +328,46 @@ TEST_F(PageHeapComponent, ASpanOfSeveralObjectsHasItsPagesBackedWhenTaken) {
   if (!huge_pages_always()) {
     EXPECT_EQ(resident_os_pages(large->base, 4 * kP), 0u);
   }
+}
+
+// What allocate() reports for backing: a span of several objects' pages that have no memory yet
+// (above every such span before it, or released), and nothing for a span of one object.
+TEST_F(PageHeapComponent, AllocateReportsThePagesOfASpanOfSeveralObjectsThatNeedBacking) {
+  PagesToBack to_back;
+  Span* a = take_unbacked(2, 16, to_back);
+  ASSERT_NE(a, nullptr);
+  origin_ = a->base;
+  EXPECT_EQ(to_back.lo, page(0));
+  EXPECT_EQ(to_back.hi, page(2));
+
+  Span* large = take_unbacked(3, 1, to_back);
+  ASSERT_NE(large, nullptr);
+  EXPECT_TRUE(to_back.empty()) << "a span of one object is left to fault";
+
+  // Pages 2-4 were handed out (to the large object) but never reported: above the highest span
+  // of several objects, so a span that takes them again after a free reports them.
+  heap_.free(large);
+  Span* b = take_unbacked(1, 16, to_back);
+  ASSERT_NE(b, nullptr);
+  ASSERT_EQ(b->base, page(2));
+  EXPECT_EQ(to_back.lo, page(2));
+  EXPECT_EQ(to_back.hi, page(3));
+
+  // Below the highest such span, pages that were never released are not reported again.
+  heap_.free(a);
+  Span* c = take_unbacked(2, 16, to_back);
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->base, page(0));
+  EXPECT_TRUE(to_back.empty());
+
+  // Released ones are.
+  heap_.free(c);
+  EXPECT_GT(heap_.release_free_pages(), 0u);
+  Span* d = take_unbacked(2, 16, to_back);
+  ASSERT_NE(d, nullptr);
+  ASSERT_EQ(d->base, page(0));
+  EXPECT_EQ(to_back.lo, page(0));
+  EXPECT_EQ(to_back.hi, page(2));
 }
 
 TEST_F(PageHeapComponent, ReleasedPagesAreBackedAgainWhenASpanOfSeveralObjectsTakesThem) {

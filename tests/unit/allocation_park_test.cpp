@@ -7,7 +7,8 @@
 // hook) and checks that the object is still allocated after the cycle that ran meanwhile. Without
 // the address held across the registration (hold_new_object, detail/alloc.hpp), the fast path and
 // the large path lose their object: the sweep frees its slot, or destroys it, while the test holds
-// it. (The refill path returned the address from inside its section already.)
+// it. (The refill path parks after its section too, in the blocking scope that backs a new span's
+// pages; its `slot` is held the same way.)
 #include <gtest/gtest.h>
 
 #include <array>

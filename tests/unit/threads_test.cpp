@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,6 +20,7 @@
 #include "../support/support.hpp"
 #include "base/settings.hpp"
 #include "gc/cycle.hpp"
+#include "heap/page_heap.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/stop_the_world.hpp"
 #include "runtime/thread_registry.hpp"
@@ -223,6 +225,55 @@ TEST(Threads, EveryLateThreadIsSignalledAtOnce) {
   spinner.join();
   holder.join();
   EXPECT_TRUE(spinner_stopped.load());
+}
+
+// Backing a span's pages (back_pages) is one system call that the stop signal cannot interrupt,
+// and on a virtual machine it sometimes takes milliseconds: the thread makes it inside a blocking
+// scope, so that a stop of the world goes ahead while it runs. Here a thread backs a range that
+// takes tens of milliseconds; once the call has begun (its first page is resident) the world is
+// stopped, and the range is found only partly resident: the stop did not wait for the call. Made
+// outside the blocking scope, the call returns before the stop completes, and the range is whole.
+TEST(Threads, AStopDoesNotWaitForAThreadBackingPages) {
+  const auto os_page = static_cast<std::size_t>(::getpagesize());
+  gc::make<int>(1);  // registers this thread: the stop leaves its caller running
+  constexpr std::size_t kBytes = std::size_t{128} << 20;
+  const std::size_t pages = kBytes / os_page;
+  std::vector<unsigned char> in_core(pages);
+  // A call that finished before the stop began (a slow scheduler) proves nothing: try again.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    void* range = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    ASSERT_NE(range, MAP_FAILED);
+    const auto lo = reinterpret_cast<std::uintptr_t>(range);
+    std::atomic<bool> backed{false};
+    std::thread backer([lo, &backed] {
+      gc::detail::ensure_registered();
+      gc::detail::back_pages({lo, lo + kBytes});
+      backed = true;
+    });
+    // Until the call has begun, or has ended without backing anything (a kernel without
+    // MADV_POPULATE_WRITE, or one that refused the memory).
+    unsigned char first = 0;
+    while (::mincore(range, os_page, &first) == 0 && (first & 1) == 0 && !backed.load())
+      std::this_thread::yield();
+    int mincore_result = 0;
+    bool ended_before_the_stop = false;
+    {
+      std::lock_guard cycle(gc::detail::cycle_mutex());
+      gc::detail::WorldStopped world = gc::detail::stop_the_world();
+      ended_before_the_stop = backed.load();
+      mincore_result = ::mincore(range, kBytes, in_core.data());
+      gc::detail::start_the_world(std::move(world));
+    }
+    backer.join();
+    ::munmap(range, kBytes);
+    ASSERT_EQ(mincore_result, 0);
+    std::size_t resident = 0;
+    for (unsigned char page : in_core) resident += page & 1;
+    if (resident == 0) GTEST_SKIP() << "the kernel backed nothing on request";
+    if (!ended_before_the_stop && resident < pages) return;
+  }
+  FAIL() << "every stop waited for the backing call to return";
 }
 
 }  // namespace

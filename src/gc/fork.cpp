@@ -10,6 +10,7 @@
 #include "gc/hooks.hpp"
 #include "gc/mark_workers.hpp"
 #include "gc/sweeper.hpp"
+#include "heap/page_backer.hpp"
 #include "heap/scavenger.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/stop_the_world.hpp"
@@ -54,6 +55,7 @@ void after_fork_in_child() TRICOLOR_NO_THREAD_SAFETY_ANALYSIS {
   forget_mark_workers_after_fork();
   forget_assist_waiters_after_fork();
   forget_scavenger_after_fork();
+  forget_page_backer_after_fork();
   restart_destructor_thread_after_fork();
   g_hooks.fork_child.call();
   forget_other_threads_after_fork(t_mutator.record);

@@ -49,14 +49,16 @@ struct PagesToBack {
 };
 
 // Backs `pages` with physical memory in one system call (os::populate) rather than a page fault
-// each at first touch. The call cannot be interrupted by the stop signal, and on a virtual machine
-// it sometimes takes milliseconds (the host backing guest memory), so a registered thread makes it
-// inside a blocking scope: a stop of the world counts the thread as stopped rather than waiting
-// for the call to return. A caller inside a critical section (which may hold a lock a stop needs)
-// backs them in place, and a stop waits for it. The span is the caller's; a stop meanwhile may
-// give it back to the central lists, which is harmless: populating never changes what a page
-// holds, and the slot the caller has taken keeps the span in use, so its pages are not released
-// meanwhile. The time counts as the thread's span time (thread_gc_time.hpp).
+// each at first touch. (Allocating threads hand new spans' pages to the page backer instead, and
+// call this when its queue is full: page_backer.hpp.) The call cannot be interrupted by the stop
+// signal, and on a virtual machine it sometimes takes milliseconds (the host backing guest
+// memory), so a registered thread makes it inside a blocking scope: a stop of the world counts the
+// thread as stopped rather than waiting for the call to return. A caller inside a critical section
+// (which may hold a lock a stop needs) backs them in place, and a stop waits for it. The span is
+// the caller's; a stop meanwhile may give it back to the central lists, which is harmless:
+// populating never changes what a page holds, and the slot the caller has taken keeps the span in
+// use, so its pages are not released meanwhile. The time counts as the thread's span time
+// (thread_gc_time.hpp).
 void back_pages(const PagesToBack& pages);
 
 class PageHeap {

@@ -17,6 +17,7 @@
 #include "heap/collector.hpp"
 #include "heap/destructor_table.hpp"
 #include "heap/heap_counters.hpp"
+#include "heap/page_backer.hpp"
 #include "heap/page_heap.hpp"
 #include "heap/pointer_bitmap.hpp"
 #include "runtime/safepoint.hpp"
@@ -116,8 +117,8 @@ std::uintptr_t take_cached_slot(MutatorState& m, std::uint8_t span_class, bool& 
 
 // A slot of `span_class` for the calling thread, with `destructor` (if any) registered while the
 // cache still owns its span; 0 if the OS refused memory. A stop of the world that cuts the sweeps
-// short parks the thread between two attempts. The pages of a span new from the page heap are
-// backed after the critical section, where a stop need not wait for the system call (back_pages).
+// short parks the thread between two attempts. The pages of a span new from the page heap go to
+// the page backer after the critical section (page_backer.hpp).
 std::uintptr_t refill_and_take(std::uint8_t span_class, const Destructor* destructor) {
   for (;;) {
     PagesToBack to_back;
@@ -135,7 +136,7 @@ std::uintptr_t refill_and_take(std::uint8_t span_class, const Destructor* destru
         }
       }
     }
-    back_pages(to_back);
+    back_pages_soon(to_back);
     if (!stop_waiting) return slot;
     poll_safepoint();  // the stop that cut the sweeps short
   }

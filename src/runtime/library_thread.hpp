@@ -1,7 +1,7 @@
 // A library thread: one of the threads the library runs for itself (the background sweeper, the
-// scavenger, the destructor and cleanup threads, the mark controller and workers). Every one of
-// them is owned the same way, by a LibraryThread, which starts it, wakes it, stops it, and lets it
-// start again after fork().
+// scavenger, the destructor and cleanup threads, the mark controller and workers, the page
+// backer). Every one of them is owned the same way, by a LibraryThread, which starts it, wakes it,
+// stops it, and lets it start again after fork().
 //
 // A LibraryThread is constant-initialised and trivially destructible, so it can be a global that
 // is usable before any dynamic initialiser has run (a user's global constructor may allocate and
@@ -12,11 +12,11 @@
 // destructor and cleanup threads: they allocate, sweep or run user code) registers itself, so that
 // stops see it, and waits inside a blocking scope between rounds, so a stop never waits for a
 // sleeping thread; it releases its signal's lock before that scope ends (leaving it may wait for a
-// stop in progress). A kCollector thread (the mark controller and workers) does not register: a
-// stop never waits for it, and it never touches a stack or a lock that a stopped thread could hold
-// (every lock it shares with mutators is taken by mutators only inside critical sections). Each
-// wake asks for one round of `work`; wakes are counted, not queued: several during one round cause
-// one more round.
+// stop in progress). A kCollector thread (the mark controller and workers, the page backer) does
+// not register: a stop never waits for it, and it never touches a stack or a lock that a stopped
+// thread could hold (every lock it shares with mutators is taken by mutators only inside critical
+// sections). Each wake asks for one round of `work`; wakes are counted, not queued: several during
+// one round cause one more round.
 //
 // After fork() the thread is gone and may have died holding its signal's lock: the child drops the
 // signal and starts a new thread at the next wake.

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../support/os_pages.hpp"
 #include "gc/startup.hpp"
 #include "heap/address_space.hpp"
 #include "tricolor/detail/heap_range.hpp"
@@ -34,6 +35,8 @@ using gc::detail::PagesToBack;
 using gc::detail::Span;
 using gc::detail::span_of;
 using gc::detail::SpanState;
+using test::kernel_populates;
+using test::resident_os_pages;
 
 constexpr std::size_t kP = kPageSize;
 constexpr std::size_t kGrowPages = 128;
@@ -282,27 +285,6 @@ TEST_F(PageHeapComponent, ReleasedPagesReadAsZeroWhenTheyAreUsedAgain) {
   std::size_t nonzero = 0;
   for (std::size_t i = 0; i < kP; ++i) nonzero += bytes[i] != 0;
   EXPECT_EQ(nonzero, 0u);
-}
-
-// How many OS pages of [base, base + bytes) have physical memory.
-std::size_t resident_os_pages(std::uintptr_t base, std::size_t bytes) {
-  const auto os_page = static_cast<std::size_t>(::getpagesize());
-  std::vector<unsigned char> in_core(bytes / os_page);
-  if (::mincore(reinterpret_cast<void*>(base), bytes, in_core.data()) != 0) return SIZE_MAX;
-  std::size_t resident = 0;
-  for (unsigned char page : in_core) resident += page & 1;
-  return resident;
-}
-
-// Whether this kernel backs a range on request (MADV_POPULATE_WRITE, Linux 5.14); os::populate is
-// best effort, and does nothing where it does not.
-bool kernel_populates() {
-  const auto os_page = static_cast<std::size_t>(::getpagesize());
-  void* p = ::mmap(nullptr, os_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return false;
-  const bool populated = ::madvise(p, os_page, 23 /* MADV_POPULATE_WRITE */) == 0;
-  ::munmap(p, os_page);
-  return populated;
 }
 
 // Whether transparent huge pages back every anonymous mapping: then populating a span may bring in

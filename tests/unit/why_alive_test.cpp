@@ -172,6 +172,36 @@ TEST(WhyAlive, NamesAnotherThreadsStack) {
   EXPECT_TRUE(std::regex_search(route, std::regex("root: the stack of thread [0-9]+ "))) << route;
 }
 
+// A blocking region's copy of its thread's registers is a root only while the thread is inside
+// the region: the copy an earlier region left names what the thread may no longer hold. The holder
+// keeps an object's only address in a register across a gc::blocking_region (whose entry copies
+// the registers), then lets it go and waits at safepoints; asked about the object, why_alive must
+// not find it through that copy.
+constexpr std::uintptr_t kHide = 0x5A5A'5A5A'5A5A'5A5Aull;
+
+__attribute__((noinline)) std::uintptr_t held_across_a_region() {
+  Node* raw = gc::make<Node>().get();
+  { gc::blocking_region waiting; }
+  asm volatile("" : : "r"(raw));  // live across the region: in a callee-saved register
+  return address_of(raw) ^ kHide;
+}
+
+TEST(WhyAlive, AStaleCopyOfABlockingRegionsRegistersIsNoRoot) {
+  std::atomic<std::uintptr_t> hidden{0};
+  std::atomic<bool> done{false};
+  std::thread holder([&] {
+    const std::uintptr_t h = held_across_a_region();
+    test::scrub_stack();
+    hidden.store(h);
+    while (!done.load()) gc::safepoint();
+  });
+  while (hidden.load() == 0) std::this_thread::yield();
+  const std::string route = ask(hidden.load() ^ kHide);
+  done.store(true);
+  holder.join();
+  EXPECT_EQ(route.find("saved registers"), std::string::npos) << route;
+}
+
 __attribute__((noinline)) std::uintptr_t build_long_route(int n) {
   g_root = gc::make<Node>();
   Node* at = g_root.get();

@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "base/mutex.hpp"
 #include "base/os_memory.hpp"
 #include "runtime/library_thread.hpp"
 #include "runtime/safepoint.hpp"
@@ -33,13 +34,10 @@ constinit std::atomic<std::uint64_t> g_finished{0};
 void lock_queue() {
   while (g_queue.locked.exchange(true, std::memory_order_acquire)) {
     for (int spins = 0; g_queue.locked.load(std::memory_order_relaxed); ++spins) {
-      if (spins < 64) {
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#endif
-      } else {
+      if (spins < 64)
+        cpu_relax();
+      else
         ::sched_yield();
-      }
     }
   }
 }
@@ -92,7 +90,7 @@ void back_pages_soon(const PagesToBack& pages) {
       g_queue.ranges[(g_queue.head + g_queue.count) % kQueueRanges] = pages;
       was_empty = g_queue.count == 0;
       ++g_queue.count;
-      g_handed.fetch_add(1, std::memory_order_relaxed);
+      g_handed.fetch_add(1, std::memory_order_release);
       queued = true;
     }
     unlock_queue();
@@ -114,12 +112,10 @@ void back_pages_soon(const PagesToBack& pages) {
 }
 
 PageBackerCounts page_backer_counts() {
-  CriticalSection critical;
-  lock_queue();
-  const PageBackerCounts counts{g_handed.load(std::memory_order_relaxed),
-                                g_finished.load(std::memory_order_acquire)};
-  unlock_queue();
-  return counts;
+  // Ranges are finished in the order they were handed, so a finished count read after the handed
+  // count covers every range counted in it once it reaches it.
+  const std::uint64_t handed = g_handed.load(std::memory_order_acquire);
+  return {handed, g_finished.load(std::memory_order_acquire)};
 }
 
 void forget_page_backer_after_fork() {

@@ -261,7 +261,10 @@ __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason, Th
                                                           const StackExtent& self_extent) {
   if (t_in_cycle) return 0;
   ThreadGcTimeScope timed(GcTimeKind::kCycleStart);
-  ensure_mark_workers();
+  // Without its controller (the OS refused the thread) a cycle marks with the world stopped, as
+  // under gcstoptheworld: an allocation that starts a cycle has taken its slot already and may not
+  // throw.
+  const bool concurrent = ensure_mark_workers();
   auto lock = lock_cycle();
   if (marking()) return 0;
   if (reason == CycleReason::kHeap &&
@@ -274,7 +277,7 @@ __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason, Th
   WorldStopped world = stop_the_world();
   begin_mark(world, reason, start);
   const std::uint32_t number = g_mark.cycle.load(std::memory_order_relaxed);
-  if (settings().gcstoptheworld >= 1) {
+  if (settings().gcstoptheworld >= 1 || !concurrent) {
     mark_in_the_pause(world, self, self_extent, pause_start);
     cycle_stats().record_whole_mark_pause(now_ns() - pause_start);
     const CycleTrace trace = cycle_stats().trace();

@@ -123,14 +123,17 @@ int idle_mark_worker_count() {
 
 int mark_worker_count() { return std::clamp(cpu_count() / 4, 1, kMaxMarkThreads); }
 
-void ensure_mark_workers() {
-  g_controller.start();
-  for (int i = 1; i < mark_worker_count(); ++i) g_workers[i - 1].start();
+bool ensure_mark_workers() noexcept {
+  if (!g_controller.try_start()) return false;
+  for (int i = 1; i < mark_worker_count(); ++i)
+    if (!g_workers[i - 1].try_start()) break;
+  return true;
 }
 
 void wake_mark_workers() {
-  g_controller.wake();
-  for (int i = 1; i < mark_worker_count(); ++i) g_workers[i - 1].wake();
+  g_controller.notify();
+  for (int i = 1; i < mark_worker_count(); ++i)
+    if (g_workers[i - 1].started()) g_workers[i - 1].notify();
 }
 
 bool idle_drain(std::int64_t budget) {
@@ -149,13 +152,8 @@ void wake_idle_mark_workers(std::uint32_t cycle) {
   if (woken == cycle ||
       !g_idle_woken_for.compare_exchange_strong(woken, cycle, std::memory_order_relaxed))
     return;
-  for (int i = 0; i < idle_mark_worker_count(); ++i) {
-    try {
-      g_idle_workers[static_cast<std::size_t>(i)].wake();
-    } catch (...) {
-      return;  // the OS refuses threads: the mark goes on with those it has
-    }
-  }
+  for (int i = 0; i < idle_mark_worker_count(); ++i)
+    if (!g_idle_workers[static_cast<std::size_t>(i)].try_wake()) return;  // the rest mark
 }
 
 void forget_mark_workers_after_fork() {

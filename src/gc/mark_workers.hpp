@@ -27,8 +27,10 @@
 namespace gc::detail {
 
 // Starts the controller and the workers, once. Outside critical sections (it creates threads).
-void ensure_mark_workers();
-// Wakes them for the mark that just started.
+// False if the OS refused the controller: the cycle then marks with the world stopped. A refused
+// worker leaves the mark to the others.
+bool ensure_mark_workers() noexcept;
+// Wakes those running for the mark that just started.
 void wake_mark_workers();
 // Wakes the idle workers for mark `cycle`, which the calling thread waits for. Outside critical
 // sections (it may create threads).

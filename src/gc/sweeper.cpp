@@ -196,7 +196,9 @@ constinit LibraryThread g_sweeper("sweeper", sweep_in_background);
 
 }  // namespace
 
-void wake_background_sweeper() { g_sweeper.wake(); }
+// Without the thread (the OS refused it), allocations sweep what they take and the next cycle's
+// start sweeps the rest.
+void wake_background_sweeper() { g_sweeper.try_wake(); }
 
 void forget_background_sweeper_after_fork() { g_sweeper.forget_after_fork(); }
 

@@ -104,11 +104,7 @@ void back_pages_soon(const PagesToBack& pages) {
   // destructor and not built the object, so nothing may throw here: a refused thread leaves the
   // range to this thread.
   if (!was_empty && g_backer.started()) return;
-  try {
-    g_backer.wake();
-  } catch (...) {
-    back_pages(pages);
-  }
+  if (!g_backer.try_wake()) back_pages(pages);
 }
 
 PageBackerCounts page_backer_counts() {

@@ -75,7 +75,8 @@ constinit LibraryThread g_scavenger("scavenger", scavenge_to_goal);
 void set_scavenger_goal(std::size_t retained_goal, std::size_t ready_goal) {
   g_retained_goal.store(retained_goal, std::memory_order_relaxed);
   g_ready_goal.store(ready_goal, std::memory_order_relaxed);
-  if (above_goal()) g_scavenger.wake();
+  // Without the thread (the OS refused it), idle pages stay mapped until gc::free_os_memory().
+  if (above_goal()) g_scavenger.try_wake();
 }
 
 std::size_t take_background_released() { return g_background_released.exchange(0); }

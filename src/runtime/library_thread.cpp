@@ -1,5 +1,9 @@
 #include "runtime/library_thread.hpp"
 
+#include <cerrno>
+#include <cstdio>
+#include <exception>
+#include <system_error>
 #include <thread>
 
 #include "base/check.hpp"
@@ -36,6 +40,8 @@ void LibraryThread::start() {
   }
   started_.store(true, std::memory_order_release);
   try {
+    if (refuse_starts_.load(std::memory_order_relaxed))
+      throw std::system_error(EAGAIN, std::generic_category(), "refused for a test");
     std::thread([this, s] { run(s); }).detach();  // outside the section: it allocates
   } catch (...) {
     {
@@ -51,6 +57,26 @@ void LibraryThread::start() {
 void LibraryThread::wake() {
   start();
   notify();
+}
+
+bool LibraryThread::try_start() noexcept {
+  try {
+    start();
+    return true;
+  } catch (const std::exception& e) {
+    if (!refusal_reported_.exchange(true, std::memory_order_relaxed))
+      std::fprintf(stderr,
+                   "tricolor: the library's %s thread could not be started (%s); the library goes "
+                   "on without it and tries again later\n",
+                   name_, e.what());
+    return false;
+  }
+}
+
+bool LibraryThread::try_wake() noexcept {
+  if (!try_start()) return false;
+  notify();
+  return true;
 }
 
 void LibraryThread::notify() {

@@ -44,6 +44,12 @@ class LibraryThread {
   void start();
   // Asks for a round of work, starting the thread if needed (outside critical sections).
   void wake();
+  // start() and wake() for a thread the library can go on without, doing its work some other way
+  // (the caller's fallback): a refusal is reported on stderr, the first time only, and returns
+  // false; the next call tries again. They never throw, so an allocation that has taken its slot
+  // may call them.
+  bool try_start() noexcept;
+  bool try_wake() noexcept;
   // Asks for a round of work without starting the thread: anywhere, critical sections included.
   // A thread that is not running yet does the round when it starts.
   void notify();
@@ -55,6 +61,12 @@ class LibraryThread {
 
   bool started() const { return started_.load(std::memory_order_acquire); }
   const char* name() const { return name_; }
+
+  // Tests: while set, every start() of a thread not running is refused as the OS refuses one at
+  // its thread limit (std::system_error, EAGAIN). A test sets it in a process of its own.
+  static void refuse_starts_for_test(bool refuse) {
+    refuse_starts_.store(refuse, std::memory_order_relaxed);
+  }
 
  private:
   struct Signal {
@@ -78,6 +90,8 @@ class LibraryThread {
   // thread that no longer exists, and at exit the thread may still wait on it.
   std::atomic<Signal*> signal_{nullptr};
   std::atomic<bool> started_{false};
+  std::atomic<bool> refusal_reported_{false};
+  static constinit inline std::atomic<bool> refuse_starts_{false};
 };
 
 }  // namespace gc::detail

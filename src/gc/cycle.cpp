@@ -380,6 +380,8 @@ constexpr std::int64_t kIdleMarkTurn = 64 * 1024;
 // scan, a stop), and when no grey work is left it waits for some, or for the mark's end, as a
 // blocked thread.
 void mark_while_waiting(std::uint32_t number) {
+  // A mark made in the pause (gcstoptheworld, or no controller) is over already.
+  if (!marking() || g_mark.cycle.load(std::memory_order_acquire) != number) return;
   wake_idle_mark_workers(number);  // the other idle CPUs (mark_workers.hpp)
   while (marking() && g_mark.cycle.load(std::memory_order_acquire) == number) {
     const std::uint32_t seen = mark_events();

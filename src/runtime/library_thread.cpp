@@ -26,19 +26,27 @@ LibraryThread::Signal& LibraryThread::signal() {
 void LibraryThread::start() {
   TRICOLOR_DCHECK(t_mutator.critical_depth.load(std::memory_order_relaxed) == 0,
                   "the %s thread started inside a critical section", name_);
-  if (started_.load(std::memory_order_acquire)) return;
-  // The signal exists before anyone can see the thread started: notify() may come at once.
+  // The signal exists before the thread does: notify() may come at once.
   Signal* s = &signal();
-  {
-    // Inside a critical section: a thread that pushes work inside one takes this lock too, and must
-    // never wait for a holder that a stop of the world has parked.
-    CriticalSection critical;
-    std::lock_guard lock(s->mutex);
-    if (s->running) return;  // another start() won
-    s->stop = false;
-    s->running = true;
+  for (;;) {
+    if (started_.load(std::memory_order_acquire)) return;
+    bool ours = false;
+    {
+      // Inside a critical section: a thread that pushes work inside one takes this lock too, and
+      // must never wait for a holder that a stop of the world has parked.
+      CriticalSection critical;
+      std::lock_guard lock(s->mutex);
+      if (!s->running) {
+        s->stop = false;
+        s->running = true;
+        ours = true;
+      }
+    }
+    if (ours) break;
+    // Another start() is making the thread. Only its outcome says whether there is one: returning
+    // now would tell the caller so before it is known, and a refusal lets this call try in turn.
+    std::this_thread::yield();
   }
-  started_.store(true, std::memory_order_release);
   try {
     if (refuse_starts_.load(std::memory_order_relaxed))
       throw std::system_error(EAGAIN, std::generic_category(), "refused for a test");
@@ -49,9 +57,9 @@ void LibraryThread::start() {
       std::lock_guard lock(s->mutex);
       s->running = false;
     }
-    started_.store(false);  // the next start() tries again
-    throw;
+    throw;  // the next start() tries again
   }
+  started_.store(true, std::memory_order_release);
 }
 
 void LibraryThread::wake() {
@@ -112,6 +120,7 @@ void LibraryThread::stop() {
 void LibraryThread::forget_after_fork() {
   signal_.store(new Signal, std::memory_order_release);
   started_.store(false);
+  refusal_reported_.store(false, std::memory_order_relaxed);  // the child reports its own
 }
 
 void LibraryThread::run(Signal* s) {

@@ -58,11 +58,12 @@ void drain_ready_cleanups() {
 void add_cleanup(const void* object, std::function<void()> fn) {
   ensure_registered();
   ensure_specials_hook();
-  g_hooks.collect_waits.add(wait_for_cleanups);
   g_hooks.fork_child.add(restart_cleanup_thread_after_fork);
   auto record = std::make_unique<CleanupRecord>();
   record->fn = std::move(fn);
+  // Throws if the OS refuses the cleanup thread; collect() waits for cleanups only once it runs.
   g_ready.prepare();
+  g_hooks.collect_waits.add(wait_for_cleanups);
   bool linked = false;
   {
     CriticalSection critical;

@@ -55,6 +55,11 @@ void destroy_some(DyingObjects& d) {
   std::atomic<std::uint64_t>* const started = d.started;
   std::uint64_t pending = d.pending;
   std::uint64_t count = started->load(std::memory_order_relaxed);
+  // The size is the same for every object of the word, so only the start changes from one to the
+  // next, and between two objects the range is [0, size), where no gc::ptr lives. Stored together
+  // each time, the two were one 16-byte store that each gc::ptr member's destructor then read back
+  // as two 8-byte loads, the second of which the store could not forward: a stall per member.
+  m.dying_size = size;
   for (unsigned n = 0; pending != 0 && n < budget; ++n) {
     // Opaque, so that the compiler cannot take ~hidden_first out of the loop and keep slot 0's
     // address plain in a register across the destructors and the safepoint polls.
@@ -65,7 +70,6 @@ void destroy_some(DyingObjects& d) {
     running->store(reinterpret_cast<const void*>(object), std::memory_order_relaxed);
     started->store(++count, std::memory_order_release);
     m.dying_lo = object;
-    m.dying_size = size;
     if constexpr (noexcept(Destroy(nullptr))) {
       Destroy(reinterpret_cast<void*>(object));
     } else {
@@ -75,11 +79,11 @@ void destroy_some(DyingObjects& d) {
         report_destructor_exception(reinterpret_cast<const void*>(object));
       }
     }
-    m.dying_size = 0;
     m.dying_lo = 0;
     pending &= pending - 1;
     poll_safepoint();
   }
+  m.dying_size = 0;
   d.pending = pending;
 }
 

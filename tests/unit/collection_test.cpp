@@ -230,7 +230,10 @@ TEST(Collection, AutomaticCyclesKeepTheHeapNearTheGoal) {
   garbage_bytes(256 << 20);
   const gc::stats s = gc::read_stats();
   EXPECT_GE(s.num_gc, 20u);
-  EXPECT_LT(s.heap_sys, 24u << 20) << "heap grew far past its 4 MiB goal";
+  // Without automatic cycles the heap holds all 256 MiB. With them it stays within a few goals of
+  // 4 MiB: 24-44 MiB were seen with a stress test taking the CPUs at the same time (the sweeper
+  // and the mark worker starved, spans wait unswept), which a bound of 24 MiB failed once in 40.
+  EXPECT_LT(s.heap_sys, 64u << 20) << "heap grew far past its 4 MiB goal";
   for (auto& t : live) ASSERT_TRUE(t->intact());
 }
 

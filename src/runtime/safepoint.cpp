@@ -57,6 +57,7 @@ void check_quiet_stack(const MutatorState& m) {
 __attribute__((noinline)) void safepoint_slow() {
   MutatorState& m = t_mutator;
   if (m.record == nullptr || m.critical_depth.load(std::memory_order_relaxed) > 0) return;
+  if (!safepoint_due(g_safepoint_pending.load(std::memory_order_relaxed))) return;
   __builtin_unwind_init();  // spill callee-saved registers into this frame
   const StackExtent extent = locate_stacks(m.record, current_stack_pointer());
   if (world_stopping()) {

@@ -287,6 +287,45 @@ TEST(ConcurrentMark, TheCollectorScansABlockedThreadsStackBeforeItDrains) {
   gc::set_percent(percent);
 }
 
+// The "scan stacks" bit stays up until every stack is scanned; a thread whose own stack is scanned
+// has nothing to do at its safepoint meanwhile, while a thread whose stack is due still scans it at
+// its next allocation.
+TEST(ConcurrentMark, AThreadWhoseStackIsScannedIsNotHeldByAnotherThreadsScan) {
+  using gc::detail::g_safepoint_pending;
+  using gc::detail::safepoint_due;
+  const int percent = gc::set_percent(-1);
+  gc::detail::ensure_registered();
+  std::atomic<int> step{0};
+  std::atomic<bool> due_before{false}, due_after{true};
+  std::thread other([&] {
+    gc::detail::ensure_registered();
+    step.store(1);
+    // No safepoint here: its stack stays due while the controller is held (yield: under TSan a
+    // stop's signal lands only at an intercepted call).
+    while (step.load() != 2) std::this_thread::yield();
+    due_before = safepoint_due(g_safepoint_pending.load());
+    gc::make<int>(1);  // its safepoint: it scans its own stack
+    due_after = gc::detail::t_mutator.stack_unscanned.load();
+    step.store(3);
+  });
+  while (step.load() != 1) std::this_thread::yield();
+  test::start_held_cycle(MarkHold::kAfterStart);
+  EXPECT_TRUE(safepoint_due(g_safepoint_pending.load())) << "mark start left this stack scanned";
+  gc::make<int>(0);  // this thread's safepoint: it scans its own stack
+  EXPECT_FALSE(gc::detail::t_mutator.stack_unscanned.load());
+  EXPECT_NE(g_safepoint_pending.load() & gc::detail::kSafepointScanStacks, 0u)
+      << "the other thread's stack is still due";
+  EXPECT_FALSE(safepoint_due(g_safepoint_pending.load()))
+      << "every allocation of this thread would go through the safepoint until the other scans";
+  step.store(2);
+  while (step.load() != 3) std::this_thread::yield();
+  EXPECT_TRUE(due_before.load());
+  EXPECT_FALSE(due_after.load());
+  test::finish_held_cycle();
+  other.join();
+  gc::set_percent(percent);
+}
+
 // The most threads that marked in one of a few blocking collections of a 512K-node tree (a thread
 // woken late may find the mark over: the best of five).
 unsigned most_marking_threads() {

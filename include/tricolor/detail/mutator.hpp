@@ -6,9 +6,11 @@
 // cache is empty: a thread's first allocation falls into the slow path, which registers the thread.
 // Stack bounds are zero until then, so "is this slot on my stack?" is false and the slow path runs.
 //
-// `g_safepoint_pending` is non-zero while the collector wants something of every thread at its
-// next safepoint: bit 0, stop (a stop of the world); bit 1, scan its own stack (a mark has
-// started). The allocation fast path tests it, so an allocating thread answers within one object.
+// `g_safepoint_pending` is non-zero while the collector wants something of the threads at their
+// next safepoint: bit 0, stop (a stop of the world); bit 1, scan their own stacks (a mark has
+// started, and some stack is not scanned yet). The allocation fast path tests it whole (one load,
+// one branch), so an allocating thread answers within one object; the safepoint's slow path first
+// asks safepoint_due, which for bit 1 alone is the thread's own `stack_unscanned`.
 #pragma once
 
 #include <array>
@@ -44,8 +46,9 @@ struct MutatorState {
   std::atomic<std::uintptr_t> stack_size{0};
   ThreadRecord* record = nullptr;
   // The dead object whose destructor this thread is running ([dying_lo, dying_lo + dying_size);
-  // size 0 when none): the destructor thread sets it around each destructor, so that the gc::ptr
-  // members of a dead object die for nothing (detail/barrier.hpp, slot_dies).
+  // empty or [0, size) when none: a batch keeps the size between its objects, and no gc::ptr lives
+  // below it): the destructor thread sets it around each destructor, so that the gc::ptr members of
+  // a dead object die for nothing (detail/barrier.hpp, slot_dies).
   std::uintptr_t dying_lo = 0;
   std::uintptr_t dying_size = 0;
   // The object gc::make is constructing on this thread, [fresh_lo, fresh_lo + fresh_size) (size 0
@@ -165,6 +168,19 @@ inline MutatorState& mutator_for_frame(const void* frame) {
 
 // Out of line: parks the thread if the collector asked (src/runtime/safepoint.cpp).
 void safepoint_slow();
+
+// Whether the calling thread has something to do at its safepoint: a stop, or the scan of its own
+// stack. The "scan stacks" bit stays up until the last stack is scanned; alone, it asks nothing of
+// a thread whose own stack is scanned (two threads on two CPUs beside a mark worker: the other may
+// wait milliseconds for a CPU, and meanwhile this one's allocations, on the slow path, each went
+// through the whole safepoint). `stack_unscanned` is never seen false early: mark start raises it
+// with the thread stopped, and only a scan of the stack lowers it. Asked by safepoint_slow, out of
+// line: inline in a coroutine that moves between threads, the thread-local read could use the
+// address of the thread it ran on before (mutator_for_frame).
+[[gnu::always_inline]] inline bool safepoint_due(std::uint32_t pending) {
+  return pending != 0 && (pending != kSafepointScanStacks ||
+                          t_mutator.stack_unscanned.load(std::memory_order_relaxed));
+}
 
 inline void poll_safepoint() {
   if (g_safepoint_pending.load(std::memory_order_relaxed) != 0) [[unlikely]]

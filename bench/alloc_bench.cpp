@@ -30,6 +30,8 @@
 //                                members and the same object with two plain words instead.
 //   new_ring/<N>                new/delete with the 64 Ki ring: the object value-initialised
 //                                (zeroed), as gc::make does, which malloc_ring skips.
+//   gc_make_for_overwrite_ring/noscan/<N>   gc_make_ring with gc::make_for_overwrite: the object
+//                                default-initialised (not zeroed), as malloc_ring leaves it.
 //   boehm_ring/<N>              Boehm's collector with the 64 Ki ring (only when libgc-dev was
 //                                found, TRICOLOR_HAVE_BOEHM): the ring from GC_MALLOC, each object
 //                                GC_MALLOC_ATOMIC and value-initialised, the one it replaces left
@@ -143,13 +145,23 @@ void gc_make_fast(benchmark::State& state) {
   finish<T>(state);
 }
 
-template <class T, std::size_t Slots = kWindow>
+enum class Init { kValue, kForOverwrite };
+
+template <class T, Init kInit>
+gc::ptr<T> make_one() {
+  if constexpr (kInit == Init::kForOverwrite)
+    return gc::make_for_overwrite<T>();
+  else
+    return gc::make<T>();
+}
+
+template <class T, std::size_t Slots = kWindow, Init kInit = Init::kValue>
 void gc_make_window(benchmark::State& state) {
   gc::ptr<gc::ptr<T>[]> window = gc::make<gc::ptr<T>[]>(Slots);
-  for (std::size_t i = 0; i < Slots; ++i) window[i] = gc::make<T>();
+  for (std::size_t i = 0; i < Slots; ++i) window[i] = make_one<T, kInit>();
   std::size_t next = 0;
   for (auto _ : state) {
-    window[next] = gc::make<T>();
+    window[next] = make_one<T, kInit>();
     T* raw = window[next].get();
     benchmark::DoNotOptimize(raw);
     next = (next + 1) & (Slots - 1);
@@ -296,6 +308,8 @@ void make_shared_window(benchmark::State& state) {
   ALLOC_BENCH((malloc_window<N, kRing>), "malloc_ring/" #N);                \
   ALLOC_BENCH((new_window<N, kRing>), "new_ring/" #N);                      \
   ALLOC_BENCH((gc_make_window<Blob<N>, kRing>), "gc_make_ring/noscan/" #N); \
+  ALLOC_BENCH((gc_make_window<Blob<N>, kRing, Init::kForOverwrite>),        \
+              "gc_make_for_overwrite_ring/noscan/" #N);                     \
   BOEHM_RING_BENCH(N)
 
 ALLOC_BENCH_SIZE(16);

@@ -1,4 +1,7 @@
 // gc::make<T>(args...) and gc::make<T[]>(n): construct objects in the managed heap.
+// gc::make_for_overwrite<T>() and gc::make_for_overwrite<T[]>(n): the same, default-initialised
+// (std::make_unique_for_overwrite's rule): a T with a trivial default constructor keeps whatever
+// bytes its slot held, so a buffer the program fills at once is not zeroed first.
 //
 // The size class, the span kind (scan or noscan) and the tiny-allocator decision are made at
 // compile time from sizeof, alignof and the type's traits. A type that is trivially copyable cannot
@@ -117,10 +120,20 @@ class ConstructionGuard {
 void* allocate_array(std::size_t bytes, std::size_t align, bool noscan,
                      const Destructor* destructor);
 
-// Constructs a T at `memory`: with (), or with {} for aggregates, where () does not work.
-template <class T, class... Args>
+// How an object is initialised: gc::make's T(args...), or gc::make_for_overwrite's plain T.
+// Default initialisation is safe for the collector whatever the slot held before: it reads only the
+// slots whose pointer bits are set, a gc::ptr sets its bit when it is constructed, and the sweep
+// cleared the bits of the object that held the slot before.
+enum class Init { kValue, kDefault };
+
+// Constructs a T at `memory`: with (), or with {} for aggregates, where () does not work; or, for
+// Init::kDefault, default-initialised.
+template <class T, Init kInit = Init::kValue, class... Args>
 T* construct_object(void* memory, Args&&... args) {
-  if constexpr (std::is_constructible_v<T, Args&&...>) {
+  if constexpr (kInit == Init::kDefault) {
+    static_assert(sizeof...(Args) == 0);
+    return ::new (memory) T;
+  } else if constexpr (std::is_constructible_v<T, Args&&...>) {
     return ::new (memory) T(std::forward<Args>(args)...);
   } else {
     return ::new (memory) T{std::forward<Args>(args)...};
@@ -148,58 +161,84 @@ std::size_t managed_array_bytes(std::size_t n) {
   return bytes + 1;
 }
 
-// Writes the count header at `memory` and value-initialises n elements after it; returns the first.
-template <class E>
+// Writes the count header at `memory` and value-initialises (or, for Init::kDefault,
+// default-initialises) n elements after it; returns the first.
+template <class E, Init kInit = Init::kValue>
 E* construct_array(void* memory, std::size_t n) {
   E* first = reinterpret_cast<E*>(static_cast<char*>(memory) + array_header_size<E>);
   reinterpret_cast<std::size_t*>(first)[-1] = n;
-  std::uninitialized_value_construct_n(first, n);
+  if constexpr (kInit == Init::kDefault)
+    std::uninitialized_default_construct_n(first, n);
+  else
+    std::uninitialized_value_construct_n(first, n);
   return first;
+}
+
+// gc::make and gc::make_for_overwrite of one object; inline whole, as gc::make was written.
+template <class T, Init kInit, class... Args>
+[[gnu::always_inline]] inline ptr<T> make_object(Args&&... args) {
+  const NewObject allocation = allocate_for<T>();
+  void* memory = allocation.memory;
+  ConstructionGuard guard(memory);
+  T* object;
+  constexpr std::uint8_t size_class =
+      size_to_class_aligned(sizeof(T) == 0 ? 1 : sizeof(T), alignof(T));
+  if constexpr (!is_noscan_v<T> && size_class != 0) {
+    // Its slots' bits without a locked instruction (fresh_object.hpp).
+    const FreshObject fresh(memory, sizeof(T), make_span_class(size_class, false),
+                            allocation.cache_owns_span);
+    object = construct_object<T, kInit>(memory, std::forward<Args>(args)...);
+  } else {
+    object = construct_object<T, kInit>(memory, std::forward<Args>(args)...);
+  }
+  guard.release();
+  return ptr<T>(adopt_new, object);
+}
+
+// gc::make and gc::make_for_overwrite of an array.
+template <class T, Init kInit>
+ptr<T> make_array(std::size_t n) {
+  using E = std::remove_extent_t<T>;
+  const Destructor* destructor = nullptr;
+  if constexpr (needs_destructor_v<E>) destructor = &kDestructor<&destroy_array<E>>;
+  const std::size_t bytes = managed_array_bytes<E>(n);
+  void* memory = allocate_array(bytes, alignof(E), is_noscan_v<E>, destructor);
+  ConstructionGuard guard(memory);
+  E* first;
+  const std::uint8_t size_class = size_to_class_aligned(bytes, alignof(E));
+  if (!is_noscan_v<E> && size_class != 0) {
+    // Its elements' bits without a locked instruction, as for a single object.
+    const FreshObject fresh(memory, bytes, make_span_class(size_class, false),
+                            /*cache_owns_span=*/false);
+    first = construct_array<E, kInit>(memory, n);
+  } else {
+    first = construct_array<E, kInit>(memory, n);
+  }
+  guard.release();
+  return ptr<T>(adopt_new, first);
 }
 
 }  // namespace detail
 
 template <class T, class... Args>
 requires(!std::is_array_v<T>) ptr<T> make(Args&&... args) {
-  const detail::NewObject allocation = detail::allocate_for<T>();
-  void* memory = allocation.memory;
-  detail::ConstructionGuard guard(memory);
-  T* object;
-  constexpr std::uint8_t size_class =
-      detail::size_to_class_aligned(sizeof(T) == 0 ? 1 : sizeof(T), alignof(T));
-  if constexpr (!detail::is_noscan_v<T> && size_class != 0) {
-    // Its slots' bits without a locked instruction (fresh_object.hpp).
-    const detail::FreshObject fresh(memory, sizeof(T), detail::make_span_class(size_class, false),
-                                    allocation.cache_owns_span);
-    object = detail::construct_object<T>(memory, std::forward<Args>(args)...);
-  } else {
-    object = detail::construct_object<T>(memory, std::forward<Args>(args)...);
-  }
-  guard.release();
-  return ptr<T>(detail::adopt_new, object);
+  return detail::make_object<T, detail::Init::kValue>(std::forward<Args>(args)...);
 }
 
 template <class T>
 requires(std::is_unbounded_array_v<T>) ptr<T> make(std::size_t n) {
-  using E = std::remove_extent_t<T>;
-  const detail::Destructor* destructor = nullptr;
-  if constexpr (detail::needs_destructor_v<E>)
-    destructor = &detail::kDestructor<&detail::destroy_array<E>>;
-  const std::size_t bytes = detail::managed_array_bytes<E>(n);
-  void* memory = detail::allocate_array(bytes, alignof(E), detail::is_noscan_v<E>, destructor);
-  detail::ConstructionGuard guard(memory);
-  E* first;
-  const std::uint8_t size_class = detail::size_to_class_aligned(bytes, alignof(E));
-  if (!detail::is_noscan_v<E> && size_class != 0) {
-    // Its elements' bits without a locked instruction, as for a single object.
-    const detail::FreshObject fresh(memory, bytes, detail::make_span_class(size_class, false),
-                                    /*cache_owns_span=*/false);
-    first = detail::construct_array<E>(memory, n);
-  } else {
-    first = detail::construct_array<E>(memory, n);
-  }
-  guard.release();
-  return ptr<T>(detail::adopt_new, first);
+  return detail::make_array<T, detail::Init::kValue>(n);
+}
+
+template <class T>
+requires(!std::is_array_v<T> && std::is_default_constructible_v<T>) ptr<T> make_for_overwrite() {
+  return detail::make_object<T, detail::Init::kDefault>();
+}
+
+template <class T>
+requires(std::is_unbounded_array_v<T>&& std::is_default_constructible_v<std::remove_extent_t<T>>)
+    ptr<T> make_for_overwrite(std::size_t n) {
+  return detail::make_array<T, detail::Init::kDefault>(n);
 }
 
 }  // namespace gc

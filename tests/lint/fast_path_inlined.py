@@ -20,7 +20,9 @@ from lint_report import report
 
 # a pattern of the demangled name: why that function may stay out of line
 ALLOWED = {
-    r"\bgc::make<": "gc::make itself may stay a call: what it calls is what must be inline",
+    r"\bgc::make(_for_overwrite)?<": "gc::make itself may stay a call: what it calls is what must "
+                                      "be inline",
+    r"\bgc::detail::make_array<": "the body of gc::make<T[]>, which may stay a call as gc::make does",
     r"\bgc::ptr<.*>::die\(\)$": "noinline on purpose: the slow path of a gc::ptr that dies off its "
                                 "thread's stack and outside a dying object",
     r"\bgc::detail::slot_dies<": "called only from gc::ptr::die",

@@ -1,0 +1,168 @@
+// ctest-env: GODEBUG=gccheckmark=1
+// gc::make_for_overwrite: default initialisation, as std::make_unique_for_overwrite. A trivial
+// object keeps the bytes its slot held, constructors still run, a gc::ptr member is still null, and
+// the slot's pointer bits are the new object's alone: a word that was a gc::ptr in the slot's last
+// object is not one now, so the marker does not read the stale address it still holds.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "../support/support.hpp"
+#include "tricolor/detail/heap_range.hpp"
+
+namespace {
+
+using test::Tracked;
+
+struct Blob256 {
+  unsigned char bytes[256];
+};
+
+bool all_zero(const void* p, std::size_t n) {
+  const auto* bytes = static_cast<const unsigned char*>(p);
+  return std::all_of(bytes, bytes + n, [](unsigned char b) { return b == 0; });
+}
+
+constexpr int kObjects = 4096;
+
+// Fills kObjects objects that die when the thread ends, and frees their slots.
+template <class T>
+void leave_freed_slots_filled_with(unsigned char pattern) {
+  test::in_thread([pattern] {
+    for (int i = 0; i < kObjects; ++i) std::memset(gc::make<T>().get(), pattern, sizeof(T));
+  });
+  test::collect_clean();
+  test::collect_clean();
+}
+
+TEST(MakeForOverwrite, ATrivialObjectKeepsTheBytesItsSlotHeld) {
+  leave_freed_slots_filled_with<Blob256>(0xA5);
+  std::vector<gc::ptr<Blob256>> kept;
+  int filled = 0;
+  for (int i = 0; i < kObjects; ++i) {
+    kept.push_back(gc::make_for_overwrite<Blob256>());
+    if (!all_zero(kept.back().get(), sizeof(Blob256))) ++filled;
+  }
+  EXPECT_GT(filled, 0) << "no slot came back filled: the objects were zeroed, or no slot was reused";
+
+  // gc::make on the same kind of reused slot still value-initialises.
+  kept.clear();
+  leave_freed_slots_filled_with<Blob256>(0x5A);
+  for (int i = 0; i < kObjects; ++i) {
+    const gc::ptr<Blob256> b = gc::make<Blob256>();
+    ASSERT_TRUE(all_zero(b.get(), sizeof(Blob256))) << "gc::make returned a dirty object";
+  }
+}
+
+TEST(MakeForOverwrite, AnArrayOfNumbersIsNotZeroedButKnowsItsSize) {
+  leave_freed_slots_filled_with<Blob256>(0xC3);
+  int filled = 0;
+  for (int i = 0; i < kObjects; ++i) {
+    const gc::ptr<std::uint64_t[]> a = gc::make_for_overwrite<std::uint64_t[]>(30);
+    ASSERT_EQ(a.size(), 30u);
+    if (!all_zero(&a[0], 30 * sizeof(std::uint64_t))) ++filled;
+  }
+  EXPECT_GT(filled, 0);
+}
+
+struct WithConstructor {
+  WithConstructor() : set(7) {}
+  int set;
+  int left_alone;
+  gc::ptr<Tracked> handle;
+  int initialised_member = 11;
+};
+
+TEST(MakeForOverwrite, ConstructorsAndMemberInitialisersStillRun) {
+  const gc::ptr<WithConstructor> w = gc::make_for_overwrite<WithConstructor>();
+  EXPECT_EQ(w->set, 7);
+  EXPECT_EQ(w->initialised_member, 11);
+  EXPECT_EQ(w->handle, nullptr);
+
+  const gc::ptr<gc::ptr<Tracked>[]> handles = gc::make_for_overwrite<gc::ptr<Tracked>[]>(9);
+  ASSERT_EQ(handles.size(), 9u);
+  for (std::size_t i = 0; i < handles.size(); ++i) EXPECT_EQ(handles[i], nullptr);
+}
+
+// Eight gc::ptr slots, 64 bytes; Mixed has the same size and kind (a scanned span), so it reuses
+// Old's slots, but only its first word is a gc::ptr.
+struct Old {
+  gc::ptr<Tracked> slots[8];
+};
+struct Mixed {
+  gc::ptr<Tracked> first;
+  std::uintptr_t words[7];
+};
+static_assert(sizeof(Old) == sizeof(Mixed));
+
+__attribute__((noinline)) void leave_freed_slots_full_of_pointers() {
+  test::in_thread([] {
+    const gc::ptr<Tracked> target = gc::make<Tracked>(1);
+    for (int i = 0; i < kObjects; ++i) {
+      const gc::ptr<Old> old = gc::make<Old>();
+      for (gc::ptr<Tracked>& slot : old->slots) slot = target;
+    }
+  });
+  test::collect_clean();
+  test::collect_clean();
+}
+
+// The only reference to a new Tracked, written as a plain word into every word of each Mixed.
+__attribute__((noinline)) void hide_in_words(const std::vector<gc::ptr<Mixed>>& objects) {
+  const std::uintptr_t hidden = reinterpret_cast<std::uintptr_t>(gc::make<Tracked>(2).get());
+  for (const gc::ptr<Mixed>& m : objects)
+    for (std::uintptr_t& word : m->words) word = hidden;
+}
+
+TEST(MakeForOverwrite, OnlyTheNewObjectsSlotsArePointers) {
+  leave_freed_slots_full_of_pointers();
+  ASSERT_TRUE(test::eventually([] { return Tracked::alive.load() == 0; }));
+  std::vector<gc::ptr<Mixed>> objects;
+  int reused = 0;
+  for (int i = 0; i < kObjects; ++i) {
+    objects.push_back(gc::make_for_overwrite<Mixed>());
+    const Mixed& m = *objects.back();
+    ASSERT_EQ(m.first, nullptr);
+    ASSERT_TRUE(gc::detail::is_pointer_slot(reinterpret_cast<std::uintptr_t>(&m.first)));
+    for (const std::uintptr_t& word : m.words)
+      ASSERT_FALSE(gc::detail::is_pointer_slot(reinterpret_cast<std::uintptr_t>(&word)))
+          << "a word that was a gc::ptr in the slot's last object kept its pointer bit";
+    if (!all_zero(m.words, sizeof m.words)) ++reused;
+  }
+  EXPECT_GT(reused, 0) << "no Old slot was reused: the test shows nothing";
+
+  // Plain words name the object; the marker must not read them, so it dies.
+  hide_in_words(objects);
+  test::collect_clean();
+  EXPECT_TRUE(test::eventually([] {
+    test::collect_clean();
+    return Tracked::alive.load() == 0;
+  }));
+  EXPECT_EQ(Tracked::double_destroyed.load(), 0);
+}
+
+template <class T>
+concept OverwritableWithoutArguments = requires { gc::make_for_overwrite<T>(); };
+template <class T>
+concept OverwritableWithCount = requires { gc::make_for_overwrite<T>(std::size_t{1}); };
+
+struct NoDefault {
+  explicit NoDefault(int) {}
+};
+
+TEST(MakeForOverwrite, TakesNoConstructorArguments) {
+  static_assert(OverwritableWithoutArguments<Blob256>);
+  static_assert(!OverwritableWithoutArguments<NoDefault>);
+  static_assert(!OverwritableWithoutArguments<int[4]>);
+  static_assert(!OverwritableWithoutArguments<int[]>);
+  static_assert(OverwritableWithCount<int[]>);
+  static_assert(!OverwritableWithCount<NoDefault[]>);
+  static_assert(!OverwritableWithCount<int>);
+}
+
+}  // namespace

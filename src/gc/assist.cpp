@@ -29,23 +29,27 @@ std::int64_t claim_background_credit(std::int64_t want) {
   return 0;
 }
 
-// Drains grey objects for up to `debt` bytes of scan work, inside a critical section; returns the
-// debt left (more than zero only when no grey work was left to take). Its time is read from the
-// monotonic clock, as Go times its assists: the thread's CPU clock is a system call, and an
-// allocating thread assists often.
+// Drains grey objects for up to `debt` bytes of scan work, in turns (marker.hpp), each inside a
+// critical section, polling the safepoint between them: a stop of the world waits for one turn,
+// not for the whole debt (a span's debt near the goal can be megabytes of scan work). Returns the
+// debt left (more than zero only when no grey work was left to take, or the mark ended). Its time
+// is read from the monotonic clock, as Go times its assists: the thread's CPU clock is a system
+// call, and an allocating thread assists often.
 std::int64_t drain_for(std::int64_t debt) {
-  const std::int64_t start = now_ns();
-  {
-    ThreadGcTimeScope timed(GcTimeKind::kAssist);
-    CriticalSection critical;
-    if (marking()) {
+  for (bool drained = false; debt > 0 && !drained;) {
+    const std::int64_t start = now_ns();
+    {
+      ThreadGcTimeScope timed(GcTimeKind::kAssist);
+      CriticalSection critical;
+      if (!marking()) break;
       Marker marker(Marker::Mode::kMark);
-      marker.drain(debt);
+      drained = marker.drain_turn(debt);
       debt -= marker.scanned_bytes();
       g_mark.assist_work.fetch_add(marker.scanned_bytes(), std::memory_order_relaxed);
     }
+    g_mark.assist_cpu_ns.fetch_add(now_ns() - start, std::memory_order_relaxed);
+    poll_safepoint();
   }
-  g_mark.assist_cpu_ns.fetch_add(now_ns() - start, std::memory_order_relaxed);
   return debt;
 }
 

@@ -369,14 +369,10 @@ void maybe_start_cycle() {
     start_cycle(CycleReason::kHeap);
 }
 
-// Scan work one turn of idle marking does inside its critical section: a stop of the world waits
-// for the turn to end, so it is short (about as long as an assist's chunk).
-constexpr std::int64_t kIdleMarkTurn = 64 * 1024;
-
 // The thread that waits for cycle `number` (a blocking gc::collect(), or an allocation the OS
 // refused) has nothing else to do: it marks too, and wakes the idle workers, as Go's idle mark
-// workers put idle CPUs to work, so that a blocking collection uses every core. In turns of bounded
-// scan work, each inside a critical section; between turns it polls its safepoint (its own stack
+// workers put idle CPUs to work, so that a blocking collection uses every core. In turns
+// (marker.hpp), each inside a critical section; between turns it polls its safepoint (its own stack
 // scan, a stop), and when no grey work is left it waits for some, or for the mark's end, as a
 // blocked thread.
 void mark_while_waiting(std::uint32_t number) {
@@ -390,7 +386,7 @@ void mark_while_waiting(std::uint32_t number) {
       CriticalSection critical;
       if (!marking() || g_mark.cycle.load(std::memory_order_acquire) != number) break;
       // Counted turn by turn: termination may come before this loop sees the mark end.
-      drained = idle_drain(kIdleMarkTurn);
+      drained = idle_drain(/*as_turn=*/true);
     }
     poll_safepoint();
     if (drained) {

@@ -136,10 +136,10 @@ void wake_mark_workers() {
     if (g_workers[i - 1].started()) g_workers[i - 1].notify();
 }
 
-bool idle_drain(std::int64_t budget) {
+bool idle_drain(bool as_turn) {
   const std::int64_t cpu_start = thread_cpu_ns();
   Marker marker(Marker::Mode::kMark);
-  const bool drained = marker.drain(budget);
+  const bool drained = as_turn ? marker.drain_turn(INT64_MAX) : marker.drain();
   g_mark.idle_work.fetch_add(marker.scanned_bytes(), std::memory_order_relaxed);
   if (marker.scanned_bytes() > 0) count_marking_thread();
   g_mark.idle_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);

@@ -36,8 +36,9 @@ void wake_mark_workers();
 // sections (it may create threads).
 void wake_idle_mark_workers(std::uint32_t cycle);
 // One drain of idle marking, by an idle worker or the waiting thread, until no work is left (true)
-// or `budget` bytes were scanned: counted as idle work and idle CPU, not as credit for assists.
-bool idle_drain(std::int64_t budget = INT64_MAX);
+// or, `as_turn`, one turn of a registered thread is over (marker.hpp): counted as idle work and
+// idle CPU, not as credit for assists.
+bool idle_drain(bool as_turn = false);
 // In the child after fork(): the threads are gone; the next cycle starts new ones.
 void forget_mark_workers_after_fork();
 // Number of background mark threads, the controller included.

@@ -3,6 +3,7 @@
 #include <bit>
 
 #include "base/check.hpp"
+#include "base/clock.hpp"
 #include "base/os_memory.hpp"
 #include "gc/hooks.hpp"
 #include "gc/mark_queue.hpp"
@@ -12,6 +13,7 @@
 #include "heap/object_lookup.hpp"
 #include "heap/pointer_bitmap.hpp"
 #include "tricolor/detail/heap_range.hpp"
+#include "tricolor/detail/mutator.hpp"
 
 namespace gc::detail {
 
@@ -31,6 +33,12 @@ bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
 
 // A word that names no object: only a hook may want it (a gc::arena's memory, toolbox/arenas.cpp).
 [[gnu::noinline]] void not_an_object(std::uintptr_t word) { g_hooks.foreign_word.call(word); }
+
+// Whether a turn (Marker::drain_turn) must end early: its time is up, or a stop of the world waits
+// for the critical section it runs in (the stop's signal landed there and was deferred).
+[[gnu::noinline]] bool turn_over(std::int64_t deadline) {
+  return t_mutator.stop_deferred.load(std::memory_order_relaxed) != 0 || now_ns() >= deadline;
+}
 
 }  // namespace
 
@@ -183,12 +191,12 @@ void Marker::shade(std::uintptr_t word) {
   queue_grey(s, object.base);
 }
 
-bool Marker::drain(std::int64_t budget) {
+bool Marker::drain(std::int64_t budget, std::int64_t deadline) {
   if (mode_ == Mode::kPath) {
     drain_by_layers();
     return true;
   }
-  if (mode_ == Mode::kMark) return drain_marking(budget);
+  if (mode_ == Mode::kMark) return drain_marking(budget, deadline);
   // kCheckmark: with the world stopped, alone.
   const HeapView heap = HeapView::now();
   for (std::uintptr_t object; work_.pop(object);) {
@@ -201,7 +209,11 @@ bool Marker::drain(std::int64_t budget) {
 // kMark's drain: the loop where a mark spends its time, with the object ring, the scan and the
 // shade ring inline in it, since calls between them cost a quarter of the instructions per object
 // (docs/design.md, "The mark loop inline").
-bool Marker::drain_marking(std::int64_t budget) {
+bool Marker::drain_turn(std::int64_t budget) {
+  return drain(budget < kMarkTurnBytes ? budget : kMarkTurnBytes, now_ns() + kMarkTurnNs);
+}
+
+bool Marker::drain_marking(std::int64_t budget, std::int64_t deadline) {
   if (inert_) return true;  // the mark is over; the queue may hold the next one's work
   const HeapView heap = HeapView::now();
   const std::int64_t start = scanned_bytes_;
@@ -217,8 +229,11 @@ bool Marker::drain_marking(std::int64_t budget) {
     scan_object<SlotUse::kQueueShade>(heap, heap.span_of(object), object);
     // After every object: an oblet is up to 32 KiB of pointers, and an assist's budget is small.
     if (scanned_bytes_ - start >= budget) return false;
-    if ((++scanned % 32) == 0 && grey_queue_hungry()) {
-      if (MarkChunk* half = work_.split_half()) grey_queue_put(half);
+    if ((++scanned % 32) == 0) {
+      if (grey_queue_hungry()) {
+        if (MarkChunk* half = work_.split_half()) grey_queue_put(half);
+      }
+      if (deadline != kNoDeadline && turn_over(deadline)) return false;
     }
   }
 }

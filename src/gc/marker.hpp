@@ -54,6 +54,15 @@ namespace gc::detail {
 class PathRecorder;
 struct HeapView;  // heap/object_lookup.hpp
 
+// A registered thread marks in turns: an assist paying for its allocation, a thread waiting in a
+// blocking gc::collect(). Each turn runs inside one critical section, and a stop of the world that
+// lands in it waits for the turn to end (safepoint.hpp), so a turn is short: it ends after this
+// much scan work or this long, whichever comes first, or as soon as a stop waits for it. Go's
+// assists likewise give way to a preemption request between objects (gcDrainN).
+inline constexpr std::int64_t kMarkTurnBytes = 64 * 1024;
+inline constexpr std::int64_t kMarkTurnNs = 10'000;
+inline constexpr std::int64_t kNoDeadline = INT64_MAX;
+
 class Marker {
  public:
   enum class Mode { kMark, kCheckmark, kPath };
@@ -84,8 +93,13 @@ class Marker {
   }
   Mode mode() const { return mode_; }
   // Blackens grey objects, taking chunks from the grey queue when its own work runs out, until no
-  // work is left (true) or `budget` bytes of objects have been scanned (false).
-  bool drain(std::int64_t budget = INT64_MAX);
+  // work is left (true) or `budget` bytes of objects have been scanned (false). kMark, with a
+  // `deadline` on the monotonic clock (now_ns): also false once it has passed, or once a stop of
+  // the world waits for the calling thread's critical section, both tested every 32 objects.
+  bool drain(std::int64_t budget = INT64_MAX, std::int64_t deadline = kNoDeadline);
+  // One turn of a registered thread's marking (kMarkTurnBytes and kMarkTurnNs above); false if it
+  // ended with grey work left.
+  bool drain_turn(std::int64_t budget);
   // Hands all private work to the grey queue.
   void publish();
 
@@ -100,7 +114,7 @@ class Marker {
   template <SlotUse kUse>
   inline void scan_object(const HeapView& heap, Span* s, std::uintptr_t object);
   // kMark's drain.
-  bool drain_marking(std::int64_t budget);
+  bool drain_marking(std::int64_t budget, std::int64_t deadline);
   // kPath's drain: breadth first, one layer at a time.
   void drain_by_layers();
   // kMark's shade of `word`, a heap address whose page has span `s` (null: a free page).

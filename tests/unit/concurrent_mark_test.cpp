@@ -26,7 +26,10 @@
 #include "gc/stack_scan.hpp"
 #include "gc/test_hooks.hpp"
 #include "heap/heap_counters.hpp"
+#include "heap/collector.hpp"
 #include "heap/object_lookup.hpp"
+#include "runtime/stop_the_world.hpp"
+#include "runtime/thread_registry.hpp"
 
 namespace {
 
@@ -163,6 +166,61 @@ TEST(ConcurrentMark, AnAssistWaitingAtTheGoalIsHungryAndMarksWhatIsShared) {
 
   gc::detail::set_mark_hold(MarkHold::kNone);
   allocator.finish();
+  gc::collect();
+  EXPECT_TRUE(test::chain_intact(live.get(), kNodes));
+}
+
+// A marker given a deadline (a registered thread's turn, marker.hpp) ends once it has passed, at the
+// next 32-object check, and hands what it has not scanned to the grey queue.
+TEST(ConcurrentMark, AMarkerWithADeadlineStopsAtTheNextCheck) {
+  constexpr int kNodes = 1 << 12;
+  gc::ptr<Tracked> live = test::make_chain(kNodes);
+  gc::detail::set_mark_hold(MarkHold::kAfterStart);  // no background marking at all
+  gc::detail::start_cycle_for_test();
+  gc::detail::wait_for_mark_hold(MarkHold::kAfterStart);
+  {
+    gc::detail::Marker marker(gc::detail::Marker::Mode::kMark);
+    marker.shade(reinterpret_cast<std::uintptr_t>(live.get()));
+    EXPECT_FALSE(marker.drain(INT64_MAX, /*deadline=*/0));
+    EXPECT_EQ(marker.scanned_bytes(), static_cast<std::int64_t>(32 * sizeof(Tracked)));
+  }
+  EXPECT_FALSE(gc::detail::grey_queue_empty()) << "the rest of the chain was not handed on";
+  gc::detail::set_mark_hold(MarkHold::kNone);
+  gc::detail::wait_for_cycle_end();
+  gc::collect();
+  EXPECT_TRUE(test::chain_intact(live.get(), kNodes));
+}
+
+// An assist marks in turns: a stop of the world that comes while a thread pays a large debt waits
+// for one turn, not for the whole debt. With the workers held, the assisting thread marks the
+// whole chain; the test stops the world as soon as its first turn is counted, and the assist must
+// still have work left when the world starts again. (Paid in one critical section, the debt held
+// the stop until the chain was marked.)
+TEST(ConcurrentMark, AStopWaitsForOneTurnOfAnAssistNotForItsWholeDebt) {
+  constexpr int kNodes = 1 << 18;
+  gc::ptr<Tracked> live = test::make_chain(kNodes);
+  gc::collect();
+  gc::detail::set_mark_hold(MarkHold::kAfterStart);  // no background marking at all
+  gc::detail::start_cycle_for_test();
+  gc::detail::wait_for_mark_hold(MarkHold::kAfterStart);
+  gc::safepoint();  // scans this stack: the chain is grey work now
+  ASSERT_EQ(gc::detail::g_mark.assist_work.load(), 0);
+
+  std::thread assisting([] {
+    gc::detail::ensure_registered();
+    gc::detail::assist_allocation(std::int64_t{1} << 40);  // a debt far beyond the chain
+  });
+  ASSERT_TRUE(test::eventually([] { return gc::detail::g_mark.assist_work.load() > 0; }));
+  gc::detail::WorldStopped world = gc::detail::stop_the_world();
+  const std::int64_t at_stop = gc::detail::g_mark.assist_work.load();
+  gc::detail::start_the_world(std::move(world));
+  assisting.join();
+  const std::int64_t total = gc::detail::g_mark.assist_work.load();
+  EXPECT_GE(total, static_cast<std::int64_t>(kNodes * sizeof(Tracked)) / 10 * 9);
+  EXPECT_LT(at_stop, total) << "the stop waited for the assist's whole debt";
+
+  gc::detail::set_mark_hold(MarkHold::kNone);
+  gc::detail::wait_for_cycle_end();
   gc::collect();
   EXPECT_TRUE(test::chain_intact(live.get(), kNodes));
 }

@@ -1,7 +1,9 @@
 // gc::make<T>(args...) and gc::make<T[]>(n): construct objects in the managed heap.
 // gc::make_for_overwrite<T>() and gc::make_for_overwrite<T[]>(n): the same, default-initialised
-// (std::make_unique_for_overwrite's rule): a T with a trivial default constructor keeps whatever
-// bytes its slot held, so a buffer the program fills at once is not zeroed first.
+// (std::make_unique_for_overwrite's rule): whatever the constructor leaves uninitialised (all of a
+// type with a trivial default constructor) keeps the bytes its slot held, so a buffer the program
+// fills at once is not zeroed first. (gc::make leaves them too, for a member that a user-provided
+// constructor does not initialise.)
 //
 // The size class, the span kind (scan or noscan) and the tiny-allocator decision are made at
 // compile time from sizeof, alignof and the type's traits. A type that is trivially copyable cannot
@@ -14,6 +16,7 @@
 // and the exception propagates.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <exception>
 #include <memory>
@@ -122,8 +125,9 @@ void* allocate_array(std::size_t bytes, std::size_t align, bool noscan,
 
 // How an object is initialised: gc::make's T(args...), or gc::make_for_overwrite's plain T.
 // Default initialisation is safe for the collector whatever the slot held before: it reads only the
-// slots whose pointer bits are set, a gc::ptr sets its bit when it is constructed, and the sweep
-// cleared the bits of the object that held the slot before.
+// words whose pointer bits are set, a gc::ptr sets its bit when it is constructed, and every path
+// that frees a slot clears its bits (the sweep, the free after a destructor, the hand-back when a
+// constructor throws).
 enum class Init { kValue, kDefault };
 
 // Constructs a T at `memory`: with (), or with {} for aggregates, where () does not work; or, for
@@ -231,12 +235,12 @@ requires(std::is_unbounded_array_v<T>) ptr<T> make(std::size_t n) {
 }
 
 template <class T>
-requires(!std::is_array_v<T> && std::is_default_constructible_v<T>) ptr<T> make_for_overwrite() {
+requires(!std::is_array_v<T> && std::default_initializable<T>) ptr<T> make_for_overwrite() {
   return detail::make_object<T, detail::Init::kDefault>();
 }
 
 template <class T>
-requires(std::is_unbounded_array_v<T>&& std::is_default_constructible_v<std::remove_extent_t<T>>)
+requires(std::is_unbounded_array_v<T>&& std::default_initializable<std::remove_extent_t<T>>)
     ptr<T> make_for_overwrite(std::size_t n) {
   return detail::make_array<T, detail::Init::kDefault>(n);
 }

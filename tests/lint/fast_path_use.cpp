@@ -64,6 +64,12 @@ gc::ptr<double[]> numbers(std::size_t n) {
   return gc::make<double[]>(n);
 }
 
+// Default-initialised: a node, a buffer.
+gc::ptr<Node> node_for_overwrite() { return gc::make_for_overwrite<Node>(); }
+gc::ptr<double[]> numbers_for_overwrite(std::size_t n) {
+  return gc::make_for_overwrite<double[]>(n);
+}
+
 // Many types made in one translation unit, as in a real program: GCC's limit on how much a unit
 // may grow is what outlined the helpers before they were marked.
 template <int N>

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "../support/support.hpp"
@@ -30,11 +32,18 @@ bool all_zero(const void* p, std::size_t n) {
 
 constexpr int kObjects = 4096;
 
-// Fills kObjects objects that die when the thread ends, and frees their slots.
+// Fills kObjects objects and frees every second one. The survivors keep each span in use, so the
+// freed slots stay with their size class, where the next allocations of the class take them (an
+// empty span may go back to the page heap, and a later one come from elsewhere).
 template <class T>
 void leave_freed_slots_filled_with(unsigned char pattern) {
+  static std::vector<gc::ptr<T>> survivors;
   test::in_thread([pattern] {
-    for (int i = 0; i < kObjects; ++i) std::memset(gc::make<T>().get(), pattern, sizeof(T));
+    for (int i = 0; i < kObjects; ++i) {
+      gc::ptr<T> object = gc::make<T>();
+      std::memset(object.get(), pattern, sizeof(T));
+      if (i % 2 == 0) survivors.push_back(std::move(object));
+    }
   });
   test::collect_clean();
   test::collect_clean();
@@ -48,7 +57,8 @@ TEST(MakeForOverwrite, ATrivialObjectKeepsTheBytesItsSlotHeld) {
     kept.push_back(gc::make_for_overwrite<Blob256>());
     if (!all_zero(kept.back().get(), sizeof(Blob256))) ++filled;
   }
-  EXPECT_GT(filled, 0) << "no slot came back filled: the objects were zeroed, or no slot was reused";
+  EXPECT_GT(filled, 0)
+      << "no slot came back filled: the objects were zeroed, or no slot was reused";
 
   // gc::make on the same kind of reused slot still value-initialises.
   kept.clear();
@@ -100,11 +110,18 @@ struct Mixed {
 };
 static_assert(sizeof(Old) == sizeof(Mixed));
 
+// Every second Old dies with its slots full of pointers; the others live on, empty, keeping the
+// spans in use (as leave_freed_slots_filled_with).
 __attribute__((noinline)) void leave_freed_slots_full_of_pointers() {
+  static std::vector<gc::ptr<Old>> survivors;
   test::in_thread([] {
     const gc::ptr<Tracked> target = gc::make<Tracked>(1);
     for (int i = 0; i < kObjects; ++i) {
-      const gc::ptr<Old> old = gc::make<Old>();
+      gc::ptr<Old> old = gc::make<Old>();
+      if (i % 2 == 0) {
+        survivors.push_back(std::move(old));
+        continue;
+      }
       for (gc::ptr<Tracked>& slot : old->slots) slot = target;
     }
   });
@@ -146,10 +163,41 @@ TEST(MakeForOverwrite, OnlyTheNewObjectsSlotsArePointers) {
   EXPECT_EQ(Tracked::double_destroyed.load(), 0);
 }
 
+// A constructor that throws once it has built its slots, which unwinding does not destroy (union
+// members), so their bits are still set: gc::make hands the slot back at once, and must clear them.
+struct Thrower {
+  explicit Thrower(const gc::ptr<Tracked>& target, std::uintptr_t& address) {
+    address = reinterpret_cast<std::uintptr_t>(this);
+    for (Slot& slot : slots) std::construct_at(&slot.handle, target);
+    throw 1;
+  }
+  union Slot {
+    Slot() {}
+    ~Slot() {}
+    gc::ptr<Tracked> handle;
+  } slots[8];
+};
+static_assert(sizeof(Thrower) == sizeof(Mixed));
+
+TEST(MakeForOverwrite, ASlotHandedBackByAThrowingConstructorKeepsNoPointerBits) {
+  const gc::ptr<Tracked> target = gc::make<Tracked>(3);
+  std::uintptr_t thrower = 0;
+  EXPECT_THROW(gc::make<Thrower>(target, thrower), int);
+  const gc::ptr<Mixed> m = gc::make_for_overwrite<Mixed>();
+  ASSERT_EQ(reinterpret_cast<std::uintptr_t>(m.get()), thrower)
+      << "the slot handed back was not the next one taken: the test shows nothing";
+  for (const std::uintptr_t& word : m->words)
+    EXPECT_FALSE(gc::detail::is_pointer_slot(reinterpret_cast<std::uintptr_t>(&word)));
+}
+
 template <class T>
-concept OverwritableWithoutArguments = requires { gc::make_for_overwrite<T>(); };
+concept OverwritableWithoutArguments = requires {
+  gc::make_for_overwrite<T>();
+};
 template <class T>
-concept OverwritableWithCount = requires { gc::make_for_overwrite<T>(std::size_t{1}); };
+concept OverwritableWithCount = requires {
+  gc::make_for_overwrite<T>(std::size_t{1});
+};
 
 struct NoDefault {
   explicit NoDefault(int) {}
@@ -158,6 +206,7 @@ struct NoDefault {
 TEST(MakeForOverwrite, TakesNoConstructorArguments) {
   static_assert(OverwritableWithoutArguments<Blob256>);
   static_assert(!OverwritableWithoutArguments<NoDefault>);
+  static_assert(!OverwritableWithoutArguments<const Blob256>);  // `new const T` needs a constructor
   static_assert(!OverwritableWithoutArguments<int[4]>);
   static_assert(!OverwritableWithoutArguments<int[]>);
   static_assert(OverwritableWithCount<int[]>);

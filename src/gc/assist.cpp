@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/check.hpp"
 #include "base/clock.hpp"
 #include "base/thread_gc_time.hpp"
 #include "gc/mark_queue.hpp"
@@ -36,12 +37,18 @@ std::int64_t claim_background_credit(std::int64_t want) {
 // is read from the monotonic clock, as Go times its assists: the thread's CPU clock is a system
 // call, and an allocating thread assists often.
 std::int64_t drain_for(std::int64_t debt) {
+  // Outermost: inside another section a deferred stop would end every turn at once, and the
+  // safepoint between turns could not park.
+  TRICOLOR_DCHECK(t_mutator.critical_depth.load(std::memory_order_relaxed) == 0,
+                  "an assist inside a critical section");
+  // A thread parked between turns may wake in the next cycle: this one's debt is not its.
+  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
   for (bool drained = false; debt > 0 && !drained;) {
     const std::int64_t start = now_ns();
     {
       ThreadGcTimeScope timed(GcTimeKind::kAssist);
       CriticalSection critical;
-      if (!marking()) break;
+      if (!marking() || g_mark.cycle.load(std::memory_order_acquire) != cycle) break;
       Marker marker(Marker::Mode::kMark);
       drained = marker.drain_turn(debt);
       debt -= marker.scanned_bytes();

@@ -35,9 +35,13 @@ bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
 [[gnu::noinline]] void not_an_object(std::uintptr_t word) { g_hooks.foreign_word.call(word); }
 
 // Whether a turn (Marker::drain_turn) must end early: its time is up, or a stop of the world waits
-// for the critical section it runs in (the stop's signal landed there and was deferred).
+// for the critical section it runs in. The stop's bit is up from the stop's first moment, before it
+// signals anyone (it first spins a few microseconds, and a signal takes tens on a virtual machine):
+// the turn ends and the thread parks at its safepoint, usually before the signal is sent. A signal
+// that landed in the section (a stop, or a request to scan this thread's stack) ends it too.
 [[gnu::noinline]] bool turn_over(std::int64_t deadline) {
-  return t_mutator.stop_deferred.load(std::memory_order_relaxed) != 0 || now_ns() >= deadline;
+  return world_stop_waiting() || t_mutator.stop_deferred.load(std::memory_order_relaxed) != 0 ||
+         now_ns() >= deadline;
 }
 
 }  // namespace
@@ -206,13 +210,13 @@ bool Marker::drain(std::int64_t budget, std::int64_t deadline) {
   return true;
 }
 
-// kMark's drain: the loop where a mark spends its time, with the object ring, the scan and the
-// shade ring inline in it, since calls between them cost a quarter of the instructions per object
-// (docs/design.md, "The mark loop inline").
 bool Marker::drain_turn(std::int64_t budget) {
   return drain(budget < kMarkTurnBytes ? budget : kMarkTurnBytes, now_ns() + kMarkTurnNs);
 }
 
+// kMark's drain: the loop where a mark spends its time, with the object ring, the scan and the
+// shade ring inline in it, since calls between them cost a quarter of the instructions per object
+// (docs/design.md, "The mark loop inline").
 bool Marker::drain_marking(std::int64_t budget, std::int64_t deadline) {
   if (inert_) return true;  // the mark is over; the queue may hold the next one's work
   const HeapView heap = HeapView::now();

@@ -37,7 +37,8 @@ struct cycle_stats {
   std::int64_t mark_start_cpu_ns = 0;   // cpu: the stop at mark start, times every core
   std::int64_t assist_cpu_ns = 0;       // cpu: mark assists (their monotonic-clock time, as Go)
   std::int64_t background_cpu_ns = 0;   // cpu: the background mark workers
-  std::int64_t idle_cpu_ns = 0;         // cpu: threads that marked while they waited (collect())
+  std::int64_t idle_cpu_ns = 0;         // cpu: marking by a thread waiting in collect() (monotonic
+                                        // clock, as assists) and by the idle workers it woke
   std::int64_t termination_cpu_ns = 0;  // cpu: every termination attempt, times every core
   std::int64_t heap_start = 0;          // "A->": heap at mark start
   std::int64_t heap_end = 0;            // "->B->": heap at mark termination

@@ -36,19 +36,23 @@ std::int64_t claim_background_credit(std::int64_t want) {
 // debt left (more than zero only when no grey work was left to take, or the mark ended). Its time
 // is read from the monotonic clock, as Go times its assists: the thread's CPU clock is a system
 // call, and an allocating thread assists often.
-std::int64_t drain_for(std::int64_t debt) {
+// Whether the mark of cycle `cycle` is still on. A thread that parks between turns, or waits at the
+// goal, may go on in the next cycle's mark: the debt it owes is the last one's, not that one's.
+bool still_marking(std::uint32_t cycle) {
+  return marking() && g_mark.cycle.load(std::memory_order_acquire) == cycle;
+}
+
+std::int64_t drain_for(std::int64_t debt, std::uint32_t cycle) {
   // Outermost: inside another section a deferred stop would end every turn at once, and the
   // safepoint between turns could not park.
   TRICOLOR_DCHECK(t_mutator.critical_depth.load(std::memory_order_relaxed) == 0,
                   "an assist inside a critical section");
-  // A thread parked between turns may wake in the next cycle: this one's debt is not its.
-  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
   for (bool drained = false; debt > 0 && !drained;) {
     const std::int64_t start = now_ns();
     {
       ThreadGcTimeScope timed(GcTimeKind::kAssist);
       CriticalSection critical;
-      if (!marking() || g_mark.cycle.load(std::memory_order_acquire) != cycle) break;
+      if (!still_marking(cycle)) break;
       Marker marker(Marker::Mode::kMark);
       drained = marker.drain_turn(debt);
       debt -= marker.scanned_bytes();
@@ -63,6 +67,9 @@ std::int64_t drain_for(std::int64_t debt) {
 }  // namespace
 
 void assist_allocation(std::int64_t bytes) {
+  // Read before the mark's test: a thread stopped between the two then pays nothing, rather than
+  // this cycle's debt in the next.
+  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
   if (!marking() || bytes <= 0) return;
   const std::int64_t heap_live = g_counters.heap_live.load(std::memory_order_relaxed);
   const double per_byte =
@@ -70,15 +77,15 @@ void assist_allocation(std::int64_t bytes) {
   std::int64_t debt = static_cast<std::int64_t>(static_cast<double>(bytes) * per_byte);
   debt -= claim_background_credit(debt);
   if (debt <= 0) return;
-  debt = drain_for(debt);
-  while (debt > 0 && marking() &&
+  debt = drain_for(debt, cycle);
+  while (debt > 0 && still_marking(cycle) &&
          g_counters.heap_live.load(std::memory_order_relaxed) >= pacer().goal()) {
     const std::uint32_t seen = mark_events();
     debt -= claim_background_credit(debt);
     if (debt <= 0) break;
     // A worker shared some of its grey objects since: mark them rather than wait.
     if (!grey_queue_empty()) {
-      debt = drain_for(debt);
+      debt = drain_for(debt, cycle);
       continue;
     }
     g_assist_waiters.fetch_add(1, std::memory_order_seq_cst);

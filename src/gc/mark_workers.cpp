@@ -137,15 +137,15 @@ void wake_mark_workers() {
 }
 
 bool idle_drain(bool as_turn) {
-  // A turn lasts microseconds: its time from the monotonic clock (the vDSO), as an assist's, not the
-  // thread's CPU clock (a system call); a worker's drain is long enough for either.
+  // A turn lasts microseconds: its time from the monotonic clock (the vDSO), as an assist's, not
+  // the thread's CPU clock (a system call); a worker's drain is long enough for either.
   const auto clock = as_turn ? now_ns : thread_cpu_ns;
-  const std::int64_t cpu_start = clock();
+  const std::int64_t start = clock();
   Marker marker(Marker::Mode::kMark);
   const bool drained = as_turn ? marker.drain_turn(INT64_MAX) : marker.drain();
   g_mark.idle_work.fetch_add(marker.scanned_bytes(), std::memory_order_relaxed);
   if (marker.scanned_bytes() > 0) count_marking_thread();
-  g_mark.idle_cpu_ns.fetch_add(clock() - cpu_start, std::memory_order_relaxed);
+  g_mark.idle_cpu_ns.fetch_add(clock() - start, std::memory_order_relaxed);
   return drained;
 }
 

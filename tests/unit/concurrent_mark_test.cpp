@@ -213,11 +213,9 @@ TEST(ConcurrentMark, AMarkerWithADeadlineStopsAtTheNextCheck) {
 TEST(ConcurrentMark, AMarkerTurnEndsWhenAStopWaitsForItsSection) {
   drain_a_held_chain_for_32_objects([](gc::detail::Marker& marker) {
     auto& deferred = gc::detail::t_mutator.stop_deferred;
-    deferred.store(1, std::memory_order_relaxed);  // as the signal's handler leaves it
-    const bool drained =
-        marker.drain(INT64_MAX, gc::detail::now_ns() + std::int64_t{60} * 1'000'000'000);
-    deferred.store(0, std::memory_order_relaxed);  // no stop is really waiting
-    return drained;
+    // As the signal's handler leaves it; the section's end then finds nothing to stop for.
+    deferred.store(1, std::memory_order_relaxed);
+    return marker.drain(INT64_MAX, gc::detail::now_ns() + std::int64_t{60} * 1'000'000'000);
   });
 }
 
@@ -236,11 +234,14 @@ TEST(ConcurrentMark, AStopWaitsForOneTurnOfAnAssistNotForItsWholeDebt) {
   gc::safepoint();  // scans this stack: the chain is grey work now
   ASSERT_EQ(gc::detail::g_mark.assist_work.load(), 0);
 
-  std::thread assisting([] {
+  std::atomic<bool> returned{false};
+  std::thread assisting([&] {
     gc::detail::ensure_registered();
     gc::detail::assist_allocation(std::int64_t{1} << 40);  // a debt far beyond the chain
+    returned = true;
   });
-  while (gc::detail::g_mark.assist_work.load() == 0) std::this_thread::yield();  // the first turn
+  // Until its first turn is counted (an assist that returns without one fails the checks below).
+  while (gc::detail::g_mark.assist_work.load() == 0 && !returned.load()) std::this_thread::yield();
   gc::detail::WorldStopped world = gc::detail::stop_the_world();
   const std::int64_t at_stop = gc::detail::g_mark.assist_work.load();
   gc::detail::start_the_world(std::move(world));

@@ -183,6 +183,10 @@ class Micro:
 
 
 ALLOC = "/64/real_time/threads:1"
+# Steady-state replacement (bench_alloc_bench's ring rows): 64 Ki live 256-byte objects, one
+# replaced per iteration; the collector's work for it included.
+RING = "replace a 256-byte object in a 64 Ki ring"
+RING_ROW = "/256/real_time/threads:1"
 MICROS = [
     Micro("allocate a 64-byte object", "gc::make, dropped (collector on)", "bench_alloc_bench",
           "gc_make/scanned" + ALLOC, "tricolor"),
@@ -204,6 +208,13 @@ MICROS = [
           "new_delete" + ALLOC, "mimalloc"),
     Micro("allocate a 64-byte object", "new/delete, 1024-slot ring, mimalloc",
           "bench_alloc_bench", "new_window" + ALLOC, "mimalloc"),
+    Micro(RING, "gc::make (value-initialised)", "bench_alloc_bench",
+          "gc_make_ring/noscan" + RING_ROW, "tricolor"),
+    Micro(RING, "gc::make_for_overwrite (default-initialised)", "bench_alloc_bench",
+          "gc_make_for_overwrite_ring/noscan" + RING_ROW, "tricolor"),
+    Micro(RING, "free + malloc", "bench_alloc_bench", "malloc_ring" + RING_ROW, "new_delete"),
+    Micro(RING, "delete + new (value-initialised)", "bench_alloc_bench", "new_ring" + RING_ROW,
+          "new_delete"),
     Micro("store a pointer into a heap object", "raw pointer", "bench_ptr_bench", "raw_store",
           "new_delete"),
     Micro("store a pointer into a heap object", "std::shared_ptr", "bench_ptr_bench",
@@ -223,8 +234,9 @@ MICROS = [
 ]
 
 # The micro-benchmark groups as the terminal table names them.
-MICRO_GROUP_SHORT = {"allocate a 64-byte object": "allocate", "store a pointer into a heap object":
-                     "store", "copy a pointer on the stack": "copy"}
+MICRO_GROUP_SHORT = {"allocate a 64-byte object": "allocate", RING: "ring 256 B",
+                     "store a pointer into a heap object": "store",
+                     "copy a pointer on the stack": "copy"}
 
 MODES = {
     # repeat: child processes per workload and peer; micro_*: Google Benchmark repetitions and
@@ -887,7 +899,11 @@ def markdown(results, env, cfg, mode, repeat, command, charts) -> str:
             "bench/alloc_bench.cpp (a 64-byte object; \"dropped\" frees it or leaves it to the "
             "collector at once, \"1024-slot ring\" keeps each object for 1024 allocations; the "
             "collector's share of the work, partly on its own threads, is included, which is "
-            "why wall time is measured). Pointer rows: bench/ptr_bench.cpp; \"barrier on\" holds "
+            "why wall time is measured). The 64 Ki ring's rows keep 65,536 pointer-free 256-byte "
+            "objects live and replace one per iteration, as a program in steady state does: "
+            "`malloc` hands back the block just freed and zeroes nothing, as "
+            "`gc::make_for_overwrite` zeroes nothing; `gc::make` and `new T()` zero the object. "
+            "Pointer rows: bench/ptr_bench.cpp; \"barrier on\" holds "
             "a mark open with a test hook so that every store and copy pays the write barrier.\n")
         add("| operation | variant | ns median | min–max |")
         add("| --- | --- | ---: | ---: |")
@@ -991,6 +1007,11 @@ def glance(results) -> list[str]:
               "gc::ptr, barrier on (mark running)") if ns(lbl, copy) is not None]
     if parts:
         bullets.append("**Pointer copy** on the stack: " + ", ".join(parts) + ".")
+    parts = [f"{lbl} {ns(lbl, RING):.2f} ns" for lbl in
+             ("gc::make (value-initialised)", "gc::make_for_overwrite (default-initialised)",
+              "free + malloc", "delete + new (value-initialised)") if ns(lbl, RING) is not None]
+    if parts:
+        bullets.append(f"**Steady-state replacement**, {RING}: " + ", ".join(parts) + ".")
     return bullets
 
 

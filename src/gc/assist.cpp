@@ -30,18 +30,13 @@ std::int64_t claim_background_credit(std::int64_t want) {
   return 0;
 }
 
-// Drains grey objects for up to `debt` bytes of scan work, in turns (marker.hpp), each inside a
-// critical section, polling the safepoint between them: a stop of the world waits for one turn,
-// not for the whole debt (a span's debt near the goal can be megabytes of scan work). Returns the
-// debt left (more than zero only when no grey work was left to take, or the mark ended). Its time
-// is read from the monotonic clock, as Go times its assists: the thread's CPU clock is a system
-// call, and an allocating thread assists often.
-// Whether the mark of cycle `cycle` is still on. A thread that parks between turns, or waits at the
-// goal, may go on in the next cycle's mark: the debt it owes is the last one's, not that one's.
-bool still_marking(std::uint32_t cycle) {
-  return marking() && g_mark.cycle.load(std::memory_order_acquire) == cycle;
-}
-
+// Drains grey objects for up to `debt` bytes of scan work of cycle `cycle`'s mark, in turns
+// (marker.hpp), each inside a critical section, polling the safepoint between them: a stop of the
+// world waits for one turn, not for the whole debt (a span's debt near the goal can be megabytes of
+// scan work). Returns the debt left (more than zero only when no grey work was left to take, or
+// that mark ended: a thread that parks between turns may go on in the next one, whose debt is not
+// its). Its time is read from the monotonic clock, as Go times its assists: the thread's CPU clock
+// is a system call, and an allocating thread assists often.
 std::int64_t drain_for(std::int64_t debt, std::uint32_t cycle) {
   // Outermost: inside another section a deferred stop would end every turn at once, and the
   // safepoint between turns could not park.

@@ -377,14 +377,14 @@ void maybe_start_cycle() {
 // blocked thread.
 void mark_while_waiting(std::uint32_t number) {
   // A mark made in the pause (gcstoptheworld, or no controller) is over already.
-  if (!marking() || g_mark.cycle.load(std::memory_order_acquire) != number) return;
+  if (!still_marking(number)) return;
   wake_idle_mark_workers(number);  // the other idle CPUs (mark_workers.hpp)
-  while (marking() && g_mark.cycle.load(std::memory_order_acquire) == number) {
+  while (still_marking(number)) {
     const std::uint32_t seen = mark_events();
     bool drained = true;
     {
       CriticalSection critical;
-      if (!marking() || g_mark.cycle.load(std::memory_order_acquire) != number) break;
+      if (!still_marking(number)) break;
       // Counted turn by turn: termination may come before this loop sees the mark end.
       drained = idle_drain(/*as_turn=*/true);
     }

@@ -42,6 +42,13 @@ struct MarkProgress {
 
 inline constinit MarkProgress g_mark;
 
+// Whether the mark of cycle `cycle` is still on: a thread that waited or parked may find the next
+// cycle's mark running, which is not the one it works for (a worker woken for it, an assist paying
+// its debt, a thread waiting for its collection).
+inline bool still_marking(std::uint32_t cycle) {
+  return marking() && g_mark.cycle.load(std::memory_order_acquire) == cycle;
+}
+
 // Counts the calling thread in g_mark.marking_threads, once per mark.
 inline void count_marking_thread() {
   static thread_local std::uint32_t counted_in = 0;

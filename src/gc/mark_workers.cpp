@@ -81,7 +81,7 @@ void control_mark() {
 template <void (*kDrain)()>
 void help_mark() {
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
-  while (marking() && g_mark.cycle.load(std::memory_order_acquire) == cycle) {
+  while (still_marking(cycle)) {
     if (hold_workers()) continue;
     kDrain();
     wait_for_grey_work(mark_events(), 1'000'000);

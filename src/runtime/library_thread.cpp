@@ -133,29 +133,28 @@ void LibraryThread::run(Signal* s) {
   asm volatile("" ::: "memory");  // not a tail call: loop's frames must lie where clear_stack was
 }
 
-bool LibraryThread::wait_for_work(Signal* s, std::uint64_t& seen) {
+bool LibraryThread::wait_for_work(Signal* s) {
   std::unique_lock lock(s->mutex);
-  s->wake.wait(lock, [&] { return s->requests != seen || s->stop; });
+  s->wake.wait(lock, [&] { return s->requests != s->served || s->stop; });
   if (s->stop) {
     s->running = false;
     s->exited.notify_all();
     return false;
   }
-  seen = s->requests;
+  s->served = s->requests;
   return true;  // the lock is released here, before a blocking scope around the call ends
 }
 
 __attribute__((noinline)) void LibraryThread::loop(Signal* s) {
   t_gc_time.off = true;  // nobody reads this thread's account (base/thread_gc_time.hpp)
   if (kind_ == Kind::kMutator) register_current_thread(name_);
-  std::uint64_t seen = 0;
   for (;;) {
     bool more;
     if (kind_ == Kind::kMutator) {
       BlockingScope blocked;
-      more = wait_for_work(s, seen);
+      more = wait_for_work(s);
     } else {
-      more = wait_for_work(s, seen);
+      more = wait_for_work(s);
     }
     if (!more) return;  // a registered thread leaves the registry when it exits
     work_();

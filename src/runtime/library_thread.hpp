@@ -74,6 +74,9 @@ class LibraryThread {
     std::condition_variable wake;
     std::condition_variable exited;
     std::uint64_t requests = 0;
+    // The requests a round has started for. The signal's, not a thread's: a thread started after a
+    // stop owes no round for what its predecessor served, and does one for what it did not.
+    std::uint64_t served = 0;
     bool stop = false;
     bool running = false;
   };
@@ -81,7 +84,7 @@ class LibraryThread {
   void run(Signal* s);
   void loop(Signal* s);
   // Waits for a wake; false when asked to stop (the thread then leaves).
-  static bool wait_for_work(Signal* s, std::uint64_t& seen);
+  static bool wait_for_work(Signal* s);
 
   const char* name_;
   void (*work_)();

@@ -1,6 +1,7 @@
 // LibraryThread (src/runtime/library_thread.hpp): the one way the library owns a thread of its own.
 // A round of work runs per wake (wakes during a round cause one more, not one each), stop() waits
-// for the thread to leave and start() makes a new one, only kMutator threads join the registry
+// for the thread to leave and start() makes a new one, which owes a round for the wakes its
+// predecessor left unserved and none for those it served, only kMutator threads join the registry
 // that stops of the world wait for, and what a round leaves on the thread's dead stack keeps
 // nothing alive while the thread waits for the next.
 #include "runtime/library_thread.hpp"
@@ -97,6 +98,43 @@ TEST(LibraryThread, StopWaitsForTheThreadToLeaveAndStartMakesANewOne) {
   g_mutator_thread.wake();  // a new thread
   ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 2; }));
   EXPECT_TRUE(test::eventually([] { return test::threads_named("test mutator thread") == 1; }));
+  g_mutator_thread.stop();
+}
+
+// The wakes a thread served are the signal's, not the thread's: a new thread made after a stop
+// owes nothing for the wakes its predecessor served. (Counted per thread, a new one started from
+// zero and ran one round for all of them, before or after the wake that made it, which then ran
+// another.)
+TEST(LibraryThread, ANewThreadAfterAStopDoesNoRoundForWakesTheOldOneServed) {
+  gc::detail::ensure_registered();
+  g_mutator_thread.wake();
+  ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 1; }));
+  g_mutator_thread.stop();
+  g_mutator_thread.start();  // not woken: no round
+  ASSERT_TRUE(test::eventually([] { return test::threads_named("test mutator thread") == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(g_rounds.load(), 1);
+  g_mutator_thread.wake();
+  ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 2; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(g_rounds.load(), 2);
+  g_mutator_thread.stop();
+}
+
+// A wake that comes while no thread runs is served by the next one (notify()'s promise), stop or
+// no stop in between.
+TEST(LibraryThread, AWakeWhileNoThreadRunsIsServedByTheNextOne) {
+  gc::detail::ensure_registered();
+  g_mutator_thread.wake();
+  ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 1; }));
+  g_mutator_thread.stop();
+  g_mutator_thread.notify();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(g_rounds.load(), 1);  // no thread to run it yet
+  g_mutator_thread.start();
+  ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 2; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(g_rounds.load(), 2);
   g_mutator_thread.stop();
 }
 

@@ -30,7 +30,8 @@ namespace gc::detail {
 // False if the OS refused the controller: the cycle then marks with the world stopped. A refused
 // worker leaves the mark to the others.
 bool ensure_mark_workers() noexcept;
-// Wakes those running for the mark that just started.
+// Wakes those running for the mark that just started. A registered caller makes each wake in a
+// blocking scope (LibraryThread::notify), and on the way out scans its own stack if the mark asks.
 void wake_mark_workers();
 // Wakes the idle workers for mark `cycle`, which the calling thread waits for. Outside critical
 // sections (it may create threads).

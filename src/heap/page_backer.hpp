@@ -25,7 +25,8 @@
 namespace gc::detail {
 
 // Hands `pages` (a span in use by the caller's cache) to the backer, waking it; backs them in place
-// if its queue is full. Outside critical sections.
+// if its queue is full. Outside critical sections: the wake, or the backing in place, is made in a
+// blocking scope, and the caller may park at a stop on the way out.
 void back_pages_soon(const PagesToBack& pages);
 
 // Ranges handed to the backer so far, and ranges it has finished (backed or skipped).

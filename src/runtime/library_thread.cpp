@@ -10,6 +10,7 @@
 #include "base/thread_gc_time.hpp"
 #include "runtime/clear_stack.hpp"
 #include "runtime/safepoint.hpp"
+#include "runtime/stop_the_world.hpp"
 #include "runtime/thread_registry.hpp"
 
 namespace gc::detail {
@@ -96,6 +97,24 @@ void LibraryThread::notify() {
     std::lock_guard lock(s.mutex);
     ++s.requests;
   }
+  // The wake is a system call (a futex wake), and on a virtual machine the interrupt it sends to
+  // the woken thread's CPU took up to 35 us: a thread that may count as stopped meanwhile does, so
+  // that a stop of the world does not wait for it (docs/design.md, section 5, "A stop waited for a
+  // wake of a library thread"). Not while a stop is under way: the caller may be the thread that
+  // stopped the world, and leaving the scope would park it in its own stop; any other thread is
+  // at most one wake late to it.
+  ThreadRecord* r = t_mutator.record;
+  if (r != nullptr && t_mutator.critical_depth.load(std::memory_order_relaxed) == 0 &&
+      !r->in_blocking_region.load(std::memory_order_relaxed) && !world_stopping()) {
+    BlockingScope waking;
+    wake_one(s);
+  } else {
+    wake_one(s);
+  }
+}
+
+void LibraryThread::wake_one(Signal& s) {
+  if (void (*hook)() = wake_hook_.load(std::memory_order_relaxed)) hook();
   s.wake.notify_one();
 }
 

@@ -51,7 +51,9 @@ class LibraryThread {
   bool try_start() noexcept;
   bool try_wake() noexcept;
   // Asks for a round of work without starting the thread: anywhere, critical sections included.
-  // A thread that is not running yet does the round when it starts.
+  // A thread that is not running yet does the round when it starts. Outside critical sections and
+  // blocking scopes, a registered caller counts as stopped while it makes the wake's system call,
+  // and may park at a stop on its way out.
   void notify();
   // Asks the thread to leave once its round is done, and waits until it has; start() or wake()
   // starts a new one. Not from the thread itself.
@@ -66,6 +68,11 @@ class LibraryThread {
   // its thread limit (std::system_error, EAGAIN). A test sets it in a process of its own.
   static void refuse_starts_for_test(bool refuse) {
     refuse_starts_.store(refuse, std::memory_order_relaxed);
+  }
+  // Tests: `hook` runs on the waking thread just before each wake's system call, where the wake
+  // makes it (nullptr: none).
+  static void set_wake_hook_for_test(void (*hook)()) {
+    wake_hook_.store(hook, std::memory_order_relaxed);
   }
 
  private:
@@ -85,6 +92,7 @@ class LibraryThread {
   void loop(Signal* s);
   // Waits for a wake; false when asked to stop (the thread then leaves).
   static bool wait_for_work(Signal* s);
+  static void wake_one(Signal& s);
 
   const char* name_;
   void (*work_)();
@@ -95,6 +103,7 @@ class LibraryThread {
   std::atomic<bool> started_{false};
   std::atomic<bool> refusal_reported_{false};
   static constinit inline std::atomic<bool> refuse_starts_{false};
+  static constinit inline std::atomic<void (*)()> wake_hook_{nullptr};
 };
 
 }  // namespace gc::detail

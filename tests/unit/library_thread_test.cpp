@@ -2,18 +2,26 @@
 // A round of work runs per wake (wakes during a round cause one more, not one each), stop() waits
 // for the thread to leave and start() makes a new one, which owes a round for the wakes its
 // predecessor left unserved and none for those it served, only kMutator threads join the registry
-// that stops of the world wait for, and what a round leaves on the thread's dead stack keeps
-// nothing alive while the thread waits for the next.
+// that stops of the world wait for, a thread waking one counts as stopped during the wake, and what
+// a round leaves on the thread's dead stack keeps nothing alive while the thread waits for the
+// next.
 #include "runtime/library_thread.hpp"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
 #include <thread>
 
 #include "../support/support.hpp"
+#include "gc/cycle.hpp"
+#include "runtime/stop_the_world.hpp"
 #include "runtime/thread_registry.hpp"
 #include "tricolor/gc.hpp"
 
@@ -135,6 +143,74 @@ TEST(LibraryThread, AWakeWhileNoThreadRunsIsServedByTheNextOne) {
   ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 2; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(g_rounds.load(), 2);
+  g_mutator_thread.stop();
+}
+
+// Waking a library thread is a system call, and on a virtual machine the interrupt behind it took
+// up to 35 us: the waker counts as stopped while it makes the call, so a stop of the world goes
+// ahead meanwhile. The wake's hook, which runs where the system call is made, has another thread
+// stop the world and waits for that stop to complete, with signals blocked, as a thread inside a
+// system call cannot take the stop signal. Were the waker not counted as stopped, the stop would
+// wait for it, and the hook would give up after 10 seconds.
+std::atomic<std::thread::id> g_waker;
+std::atomic<bool> g_stop_asked{false};
+std::atomic<bool> g_world_was_stopped{false};
+std::atomic<bool> g_stopped_during_wake{false};
+
+void have_the_world_stopped_and_wait() {
+  if (std::this_thread::get_id() != g_waker.load()) return;  // a wake of the library's own
+  sigset_t all, before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &before);
+  g_stop_asked = true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!g_world_was_stopped.load() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  g_stopped_during_wake = g_world_was_stopped.load();
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+}
+
+TEST(LibraryThread, AStopDoesNotWaitForAThreadWakingOne) {
+  gc::detail::ensure_registered();
+  g_mutator_thread.start();
+  std::thread stopper([] {
+    while (!g_stop_asked.load()) std::this_thread::yield();
+    std::lock_guard cycle(gc::detail::cycle_mutex());
+    gc::detail::WorldStopped world = gc::detail::stop_the_world();
+    g_world_was_stopped = true;
+    gc::detail::start_the_world(std::move(world));
+  });
+  g_waker = std::this_thread::get_id();
+  LibraryThread::set_wake_hook_for_test(have_the_world_stopped_and_wait);
+  g_mutator_thread.notify();
+  LibraryThread::set_wake_hook_for_test(nullptr);
+  stopper.join();
+  EXPECT_TRUE(g_stopped_during_wake.load()) << "the stop waited for the thread making the wake";
+  ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 1; }));
+  g_mutator_thread.stop();
+}
+
+// The thread that stopped the world wakes one as any thread inside a critical section does: were
+// it counted as stopped for the wake, it would park in its own stop on the way out, for good. A
+// watchdog that never calls the library (so no stop waits for it or stops it) says so.
+TEST(LibraryThread, TheThreadThatStoppedTheWorldCanWakeOne) {
+  gc::detail::ensure_registered();
+  g_mutator_thread.start();
+  std::atomic<bool> woke{false};
+  std::thread watchdog([&] {
+    if (test::eventually([&] { return woke.load(); })) return;
+    std::fprintf(stderr, "the thread that stopped the world parked in its own stop\n");
+    std::abort();
+  });
+  {
+    std::lock_guard cycle(gc::detail::cycle_mutex());
+    gc::detail::WorldStopped world = gc::detail::stop_the_world();
+    g_mutator_thread.notify();
+    gc::detail::start_the_world(std::move(world));
+  }
+  woke = true;
+  watchdog.join();
+  ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 1; }));
   g_mutator_thread.stop();
 }
 

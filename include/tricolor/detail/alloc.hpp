@@ -86,8 +86,9 @@ void* sample_allocation(void* object, std::size_t size);
 
 // Every path that hands out an object must hold its address, whole, before it reaches anything
 // that may park the thread: a safepoint, the end of a critical section where a stop that landed
-// inside was deferred, or a blocking scope (the refill path may back a new span's pages in one,
-// where the address may be only in the copy of the registers it spilled). A mark that runs while
+// inside was deferred, or a blocking scope (the refill path may back a new span's pages in one, or
+// wake the page backer in one, where the address may be only in the copy of the registers it
+// spilled). A mark that runs while
 // the thread is parked there (all of it, under gcstoptheworld) finds the object, allocated before
 // the mark began and so not black, only through that address on the thread's stack. The empty asm
 // makes the address opaque to the compiler, which then keeps the value itself across the calls

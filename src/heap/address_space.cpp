@@ -1,5 +1,6 @@
 #include "heap/address_space.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 
@@ -11,8 +12,8 @@ namespace gc::detail {
 
 namespace {
 Mutex g_grow_mutex{LockRank::kAddressSpace};
-std::atomic<std::uintptr_t> g_frontier{0};  // end of the committed part
-std::atomic<std::uintptr_t> g_committed_end{0};
+std::atomic<std::uintptr_t> g_frontier{0};       // end of the part the page heap uses
+std::atomic<std::uintptr_t> g_committed_end{0};  // end of the committed part, at or above it
 
 // The bytes of the tables that cover the first `heap_bytes` of the reservation, each a mapping of
 // its own: what the OS may have to back once that much heap is in use. The span table has an entry
@@ -63,15 +64,23 @@ std::uintptr_t grow_heap(std::size_t bytes) {
   const std::uintptr_t end = start + bytes;
   std::uintptr_t committed = g_committed_end.load(std::memory_order_relaxed);
   if (end > committed) {
-    // Commit whole granules so that mprotect calls stay rare, but never past the reservation.
-    std::uintptr_t new_end = (end + kCommitGranule - 1) & ~(kCommitGranule - 1);
+    // Each commit is an mprotect, which takes the process's memory-map lock for writing, and so
+    // waits for every thread that holds it for reading (a page fault, the page backer's populate);
+    // the caller is inside an allocation's critical section, where a stop waits for it. In 1 MiB
+    // steps a heap of 400 MiB made 400 of them, and some took over a millisecond. Steps that grow
+    // with the heap make a few dozen (docs/design.md, section 5, "A stop waited for a wake of a
+    // library thread"). Whole granules, never past the reservation.
+    const std::size_t step =
+        std::clamp((committed - lo) / 4, kCommitGranule, kMaxCommitStep) & ~(kCommitGranule - 1);
+    std::uintptr_t new_end = (std::max(end, committed + step) + kCommitGranule - 1) &
+                             ~(kCommitGranule - 1);
     if (new_end > hi) new_end = hi;
     if (!os::commit(reinterpret_cast<void*>(committed), new_end - committed)) {
       // The OS refused a granule; try exactly what is needed.
       new_end = end;
       if (!os::commit(reinterpret_cast<void*>(committed), new_end - committed)) return 0;
     }
-    g_committed_end.store(new_end, std::memory_order_relaxed);
+    g_committed_end.store(new_end, std::memory_order_release);
   }
   // The heap's pages count where they are used (the page heap's retained pages, arena chunks); the
   // tables' share is counted here, the moment the pages it covers can be used.
@@ -82,5 +91,7 @@ std::uintptr_t grow_heap(std::size_t bytes) {
 }
 
 std::uintptr_t heap_frontier() { return g_frontier.load(std::memory_order_acquire); }
+
+std::uintptr_t heap_committed_end() { return g_committed_end.load(std::memory_order_acquire); }
 
 }  // namespace gc::detail

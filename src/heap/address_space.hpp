@@ -18,7 +18,10 @@ namespace gc::detail {
 
 inline constexpr std::size_t kMaxReservation = std::size_t{64} << 30;  // 64 GiB
 inline constexpr std::size_t kMinReservation = std::size_t{64} << 20;  // 64 MiB
-inline constexpr std::size_t kCommitGranule = std::size_t{1} << 20;    // commit in 1 MiB steps
+// The heap is committed ahead of the frontier in steps of a quarter of what is committed, between
+// these two (address_space.cpp says why).
+inline constexpr std::size_t kCommitGranule = std::size_t{1} << 20;   // 1 MiB, the smallest step
+inline constexpr std::size_t kMaxCommitStep = std::size_t{64} << 20;  // 64 MiB, Go's arena
 
 // Creates the reservation and side tables (idempotent; called under the runtime's init once).
 void init_address_space();
@@ -27,7 +30,9 @@ void init_address_space();
 // or 0 when the reservation is exhausted or the OS refuses.
 std::uintptr_t grow_heap(std::size_t bytes);
 
-// The committed range [lo, frontier).
+// The range in use by the page heap [lo, frontier).
 std::uintptr_t heap_frontier();
+// The end of the committed range, at or above the frontier.
+std::uintptr_t heap_committed_end();
 
 }  // namespace gc::detail

@@ -76,7 +76,7 @@ std::uintptr_t grow_heap(std::size_t bytes) {
                              ~(kCommitGranule - 1);
     if (new_end > hi) new_end = hi;
     if (!os::commit(reinterpret_cast<void*>(committed), new_end - committed)) {
-      // The OS refused a granule; try exactly what is needed.
+      // The OS refused the step (strict overcommit, RLIMIT_DATA); try exactly what is needed.
       new_end = end;
       if (!os::commit(reinterpret_cast<void*>(committed), new_end - committed)) return 0;
     }

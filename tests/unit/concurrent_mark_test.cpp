@@ -416,12 +416,13 @@ TEST(ConcurrentMark, AThreadWhoseStackIsScannedIsNotHeldByAnotherThreadsScan) {
   gc::set_percent(percent);
 }
 
-// The most threads that marked in one of a few blocking collections of a 512K-node tree (a thread
-// woken late may find the mark over: the best of five).
-unsigned most_marking_threads() {
+// The most threads that marked in one of up to fifty blocking collections of a 512K-node tree,
+// stopping at `expected`. A thread woken late may find the mark over: with a busy loop beside the
+// test on two CPUs, the best of five collections missed one of six threads in 7 runs of 20.
+unsigned most_marking_threads(unsigned expected) {
   const gc::ptr<TreeNode> root = tree(18);
   unsigned most = 0;
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  for (int attempt = 0; attempt < 50 && most < expected; ++attempt) {
     gc::collect();
     most = std::max(most, gc::read_stats().last_cycle.marking_threads);
   }
@@ -432,16 +433,17 @@ unsigned most_marking_threads() {
 // collecting thread mark, one thread per CPU (up to 64).
 TEST(ConcurrentMark, ABlockingCollectMarksOnEveryCpu) {
   const auto cpus = static_cast<unsigned>(std::min(gc::detail::cpu_count(), 64));
-  EXPECT_EQ(most_marking_threads(), cpus);
+  EXPECT_EQ(most_marking_threads(cpus), cpus);
 }
 
 // With more idle workers than this machine's CPUs give, each of them marks too: four idle
 // workers, the controller and workers, and the collecting thread.
 TEST(ConcurrentMark, IdleWorkersMarkDuringABlockingCollect) {
   gc::detail::g_idle_mark_workers_for_test.store(4);
-  const unsigned most = most_marking_threads();
+  const auto expected = static_cast<unsigned>(gc::detail::mark_worker_count()) + 4 + 1;
+  const unsigned most = most_marking_threads(expected);
   gc::detail::g_idle_mark_workers_for_test.store(-1);
-  EXPECT_EQ(most, static_cast<unsigned>(gc::detail::mark_worker_count()) + 4 + 1);
+  EXPECT_EQ(most, expected);
 }
 
 // A word that names a free slot is not an object, whether the marker shades it at once (a stack

@@ -72,8 +72,8 @@ std::uintptr_t grow_heap(std::size_t bytes) {
     // library thread"). Whole granules, never past the reservation.
     const std::size_t step =
         std::clamp((committed - lo) / 4, kCommitGranule, kMaxCommitStep) & ~(kCommitGranule - 1);
-    std::uintptr_t new_end = (std::max(end, committed + step) + kCommitGranule - 1) &
-                             ~(kCommitGranule - 1);
+    std::uintptr_t new_end =
+        (std::max(end, committed + step) + kCommitGranule - 1) & ~(kCommitGranule - 1);
     if (new_end > hi) new_end = hi;
     if (!os::commit(reinterpret_cast<void*>(committed), new_end - committed)) {
       // The OS refused the step (strict overcommit, RLIMIT_DATA); try exactly what is needed.

@@ -88,12 +88,11 @@ void* sample_allocation(void* object, std::size_t size);
 // that may park the thread: a safepoint, the end of a critical section where a stop that landed
 // inside was deferred, or a blocking scope (the refill path may back a new span's pages in one, or
 // wake the page backer in one, where the address may be only in the copy of the registers it
-// spilled). A mark that runs while
-// the thread is parked there (all of it, under gcstoptheworld) finds the object, allocated before
-// the mark began and so not black, only through that address on the thread's stack. The empty asm
-// makes the address opaque to the compiler, which then keeps the value itself across the calls
-// that follow (in a callee-saved register or a stack slot, both scanned) instead of rebuilding it
-// from the span's base and the slot's index afterwards.
+// spilled). A mark that runs while the thread is parked there (all of it, under gcstoptheworld)
+// finds the object, allocated before the mark began and so not black, only through that address
+// on the thread's stack. The empty asm makes the address opaque to the compiler, which then keeps
+// the value itself across the calls that follow (in a callee-saved register or a stack slot, both
+// scanned) instead of rebuilding it from the span's base and the slot's index afterwards.
 template <class T>
 inline void hold_new_object(T& address) {
   asm("" : "+r"(address));

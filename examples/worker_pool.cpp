@@ -73,11 +73,14 @@ std::uint64_t run_job(int job, std::span<std::byte> scratch) {
 
 // Jobs are plain ints, so nothing here touches managed memory, and the waits can be blocking
 // regions: a worker that waits for work, or main waiting for the workers, counts as stopped for the
-// collector, which then never has to interrupt it.
+// collector, which then never has to interrupt it. The short critical sections take the mutex in
+// one too: a thread that waits for it while its holder is stopped must not hold the stop up (under
+// ThreadSanitizer, a thread blocked on a mutex takes no signal until it has the mutex).
 class JobQueue {
  public:
   void push(int job) {
     {
+      gc::blocking_region waiting;
       std::lock_guard lock(mutex_);
       jobs_.push_back(job);
       ++unfinished_;
@@ -96,6 +99,7 @@ class JobQueue {
   }
   void finished() {
     {
+      gc::blocking_region waiting;
       std::lock_guard lock(mutex_);
       --unfinished_;
     }
@@ -108,6 +112,7 @@ class JobQueue {
   }
   void close() {
     {
+      gc::blocking_region waiting;
       std::lock_guard lock(mutex_);
       closed_ = true;
     }

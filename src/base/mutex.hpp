@@ -104,6 +104,12 @@ class TRICOLOR_CAPABILITY("mutex") Mutex {
     before_lock();
     lock_spinning(mutex_);
   }
+  bool try_lock() TRICOLOR_TSA(try_acquire_capability(true)) {
+    before_lock();
+    if (mutex_.try_lock()) return true;
+    after_unlock();
+    return false;
+  }
   void unlock() TRICOLOR_RELEASE() {
     mutex_.unlock();
     after_unlock();

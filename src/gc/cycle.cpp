@@ -297,6 +297,11 @@ __attribute__((noinline)) std::uint32_t start_cycle_above(CycleReason reason, Th
   t_in_cycle = false;
   lock.unlock();
   if (settings().gcpacertrace) pacer().print_start_trace(mark_worker_count());
+  // Until the last stack is scanned, every allocation of every thread takes the slow path and
+  // every store shades what it stores. The controller would scan the stopped threads' stacks, but
+  // woken on a machine whose CPUs all run mutators it may not get one for milliseconds; this
+  // thread has one now. Before the wake, which often gives this thread's CPU to the woken one.
+  scan_stacks_after_mark_start(self_extent);
   wake_mark_workers();
   return number;
 }

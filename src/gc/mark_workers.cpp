@@ -50,6 +50,13 @@ void control_mark() {
   if (!marking()) return;  // a late wake: that mark is over
   const int stop_signal = settings().stop_signal;
   hold_point(MarkHold::kAfterStart);
+  // First the stacks of the threads that mark start's stop parked and that have not had a CPU
+  // since (three runnable threads on two CPUs: this one, woken, may have taken one's), and of
+  // those waiting in blocking regions (the library's own threads, most of the time). Until the
+  // last stack is scanned, every allocation of every thread takes the slow path to its safepoint,
+  // and every store shades the value it stores; a thread left parked may not run for milliseconds.
+  // Running threads scan their own.
+  scan_stopped_stacks();
   {
     const std::int64_t cpu_start = thread_cpu_ns();
     Marker marker(Marker::Mode::kMark);
@@ -58,11 +65,10 @@ void control_mark() {
     g_hooks.roots.call(marker);
     g_mark.background_cpu_ns.fetch_add(thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
   }
-  // The stacks of threads waiting in blocking regions (the library's own threads, most of the
-  // time) before the first drain, which may take the whole mark: until the last stack is scanned,
-  // every allocation of every thread takes the slow path to its safepoint. Running threads get
-  // their millisecond to scan their own, and are prodded only after the drain.
-  scan_blocked_stacks();
+  // Again before the first drain, which may take the whole mark: a library thread may have gone
+  // back into its blocking region meanwhile. Running threads get their millisecond to scan their
+  // own, and are prodded only after the drain.
+  scan_stopped_stacks();
   background_drain();
   hold_point(MarkHold::kAfterRoots);
   for (int attempt = 0;;) {

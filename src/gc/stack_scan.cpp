@@ -12,6 +12,7 @@
 #include "gc/mark_state.hpp"
 #include "gc/marker.hpp"
 #include "gc/root_set.hpp"
+#include "gc/test_hooks.hpp"
 #include "runtime/safepoint.hpp"
 
 namespace gc::detail {
@@ -96,11 +97,20 @@ bool scan_stack_if_due(Marker& marker, StackRecord* s, std::uint32_t cycle) {
 }
 
 void begin_stack_scans() {
+  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_relaxed);
   int due_threads = 0;
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
     r->scan_signalled_ns = 0;
-    set_stack_unscanned(*r->mutator, true);
     r->mutator->always_shade_stored.store(false, std::memory_order_relaxed);
+    if (r->idle.load(std::memory_order_relaxed) && !test_flag(kTestNoEarlyScan)) {
+      // Scanned with nothing to read (IdleScope, runtime/safepoint.hpp); nothing else scans while
+      // the world is stopped, so without the scan lock.
+      r->scanned_cycle.store(cycle, std::memory_order_relaxed);
+      r->current_stack->scanned_cycle.store(cycle, std::memory_order_relaxed);
+      set_stack_unscanned(*r->mutator, false);
+      continue;
+    }
+    set_stack_unscanned(*r->mutator, true);
     ++due_threads;
   }
   g_scans_began_ns = now_ns();
@@ -135,16 +145,32 @@ void scan_own_stack(const StackExtent& extent) {
 
 namespace {
 
-// Scans the stack of `r` if it is due and inside a blocking region; false if it was running.
+// The bytes of stack a scan of stopped thread `r` reads.
+std::uintptr_t stopped_stack_bytes(const ThreadRecord* r) {
+  const StackExtent extent = stopped_extent(r);
+  return r->stack_hi - extent.sp + (extent.signal_hi - extent.signal_lo);
+}
+
+// Scans the stack of `r` if it is due and stopped: inside a blocking region, or still parked by a
+// stop (mark start's, most of the time: a thread the stop woke but that has not had a CPU since
+// runs none of its code until it leaves the park, and leaving waits for this scan to end), and if
+// it has at most `budget` bytes, which it then takes from `budget`. False if it was running.
 // Registry locked.
-bool scan_if_blocked(ThreadRecord* r, std::uint32_t cycle) {
-  if (!r->in_blocking_region.load(std::memory_order_seq_cst)) return false;
+bool scan_if_stopped(ThreadRecord* r, std::uint32_t cycle, std::uintptr_t& budget) {
+  if (!is_stopped(r->status.load(std::memory_order_seq_cst))) return false;
   if (!try_lock_scan(r)) return true;
-  if (due(r, cycle) && is_stopped(r->status.load(std::memory_order_seq_cst)) &&
-      r->in_blocking_region.load(std::memory_order_seq_cst)) {
-    Marker marker(Marker::Mode::kMark);
-    scan_thread_stacks(marker, r, stopped_extent(r), /*blocked=*/true);
-    mark_scanned(r, cycle);
+  if (due(r, cycle) && is_stopped(r->status.load(std::memory_order_seq_cst))) {
+    // Read after the stopped status, and stable from then on: a thread enters its region before it
+    // publishes that status, and leaves it only after it has waited for this lock. (Read before, it
+    // could belong to a park the thread has left since, then to enter the region it is stopped in
+    // now, and the copy of its registers there would go unread.)
+    const bool blocked = r->in_blocking_region.load(std::memory_order_seq_cst);
+    if ((blocked || !test_flag(kTestNoEarlyScan)) && stopped_stack_bytes(r) <= budget) {
+      budget -= stopped_stack_bytes(r);
+      Marker marker(Marker::Mode::kMark);
+      scan_thread_stacks(marker, r, stopped_extent(r), blocked);
+      mark_scanned(r, cycle);
+    }
   }
   unlock_scan(r);
   return true;
@@ -152,11 +178,27 @@ bool scan_if_blocked(ThreadRecord* r, std::uint32_t cycle) {
 
 }  // namespace
 
-void scan_blocked_stacks() {
+void scan_stopped_stacks() {
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
   std::lock_guard lock(registry_mutex());
+  std::uintptr_t budget = UINTPTR_MAX;
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next)
-    if (due(r, cycle)) scan_if_blocked(r, cycle);
+    if (due(r, cycle)) scan_if_stopped(r, cycle, budget);
+}
+
+void scan_stacks_after_mark_start(const StackExtent& self_extent) {
+  if (test_flag(kTestNoEarlyScan | kTestNoStarterScan)) return;
+  scan_own_stack(self_extent);
+  // Inside a critical section: this thread holds the registry's lock, which a stop of the world
+  // takes first, so none can be under way while it scans. Not waited for: whoever holds it now
+  // (another thread's stop, the controller's scan) leaves the stacks to the controller.
+  CriticalSection critical;
+  std::unique_lock lock(registry_mutex(), std::try_to_lock);
+  if (!lock.owns_lock()) return;
+  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
+  std::uintptr_t budget = kAfterMarkStartScanBytes;
+  for (ThreadRecord* r = registry_head(); r != nullptr && budget > 0; r = r->next)
+    if (due(r, cycle)) scan_if_stopped(r, cycle, budget);
 }
 
 void scan_or_prod_stacks(int stop_signal) {
@@ -164,12 +206,18 @@ void scan_or_prod_stacks(int stop_signal) {
   std::lock_guard lock(registry_mutex());
   const std::int64_t now = now_ns();
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
-    if (!due(r, cycle) || scan_if_blocked(r, cycle)) continue;
+    std::uintptr_t budget = UINTPTR_MAX;
+    if (!due(r, cycle) || scan_if_stopped(r, cycle, budget)) continue;
     if (now - g_scans_began_ns < kProdAfterNs) continue;
     if (r->scan_signalled_ns != 0 && now - r->scan_signalled_ns < kReprodNs) continue;
     r->scan_signalled_ns = now;
     ::pthread_kill(r->handle, stop_signal);
   }
+}
+
+void scan_own_stack_early(const StackExtent& extent) {
+  if (test_flag(kTestNoEarlyScan)) return;
+  scan_own_stack(extent);
 }
 
 void wait_for_stack_scan(ThreadRecord* r) {

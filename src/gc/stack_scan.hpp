@@ -2,17 +2,29 @@
 // mark start, and never rescanned (the hybrid barrier makes one scan enough, detail/barrier.hpp).
 //
 // Who scans a stack:
+//   - nobody, for a thread inside an IdleScope at mark start (a library thread between two rounds,
+//     the scavenger asleep): its stack holds no object, and mark start counts it as scanned;
+//   - the thread that started the mark, right after the stop and before it wakes the mark
+//     controller: its own stack, then the stopped threads' (in blocking regions, or not yet back
+//     from the stop's park), each that fits in what is left of kAfterMarkStartScanBytes. Until the
+//     last stack is scanned the whole program pays: every allocation of every thread takes the
+//     slow path to its safepoint, and every store shades the value it stores. Left to the
+//     controller, which may wait milliseconds for a CPU once woken when every CPU runs a mutator,
+//     that lasted 1.2 ms a cycle on average in binary-trees with two threads on two CPUs;
 //   - the thread itself, at its next safepoint after mark start: mark start raises the "scan
 //     stacks" bit of g_safepoint_pending, so an allocating thread gets there within one object;
-//   - the collector, while the thread is inside a blocking region: the thread cannot touch its
-//     stack above the region's frame until it leaves, and leaving waits for the scan to end;
+//     or on its way out of mark start's park, while its registers are still spilled where the
+//     park found them;
+//   - the collector, while the thread is stopped: inside a blocking region, or still parked by a
+//     stop (woken, but not yet back on a CPU). The thread cannot touch its stack above the
+//     region's frame or its park's until it leaves, and leaving waits for the scan to end;
 //   - the thread, in the stop signal's handler, when it has not reached a safepoint within a
 //     millisecond (a loop that neither allocates nor polls); a signal that lands inside a critical
 //     section is deferred to the section's end, as for a stop.
 // The thread's scan lock decides between the thread and the collector: the collector takes it and
-// then checks that the thread is still in its region; a thread leaving its region publishes that
-// first and then waits for the lock to be free. Both sides use sequentially consistent operations,
-// so at least one of them sees the other.
+// then checks that the thread is still stopped; a thread leaving its region or its park publishes
+// that it runs first and then waits for the lock to be free. Both sides use sequentially
+// consistent operations, so at least one of them sees the other.
 //
 // Suspended stacks (a fiber no thread runs on, or a thread's own stack while it runs a fiber) are
 // scanned once a cycle as well, each under its StackRecord's scan lock: by the mark controller
@@ -63,8 +75,15 @@ void begin_stack_scans();
 // Stacks not yet scanned this cycle.
 int stacks_pending();
 
-// The collector scans the stacks of due threads inside blocking regions.
-void scan_blocked_stacks();
+// The collector scans the stacks of due threads that are stopped: inside blocking regions, or
+// still parked by a stop.
+void scan_stopped_stacks();
+// Right after mark start's stop, by the thread that stopped the world, before it wakes the mark
+// controller: its own stack (within `self_extent`, where its registers were spilled before the
+// stop), then those of the stopped threads, up to kAfterMarkStartScanBytes of them (see the
+// header). Skips the others if the registry's lock is taken.
+inline constexpr std::uintptr_t kAfterMarkStartScanBytes = 64 * 1024;
+void scan_stacks_after_mark_start(const StackExtent& self_extent);
 // The same, and it sends the stop signal to due threads that have been running for more than a
 // millisecond without scanning.
 void scan_or_prod_stacks(int stop_signal);

@@ -37,6 +37,11 @@ enum BarrierTestFlags : unsigned {
   kTestNoBlackAlloc = 4,        // objects allocated while marking are white
   kTestNoShadeOwnStack = 8,     // a slot on its thread's unscanned stack: the value it lets go of
   kTestNoFiberDeleteScan = 16,  // a fiber deleted before the mark scanned it is not scanned
+  // Mark start counts no thread in an IdleScope as scanned, and a thread's stack is scanned only at
+  // a safepoint, by signal, or in a blocking region: not in a park, not on leaving one, and not by
+  // the thread that started the mark.
+  kTestNoEarlyScan = 32,
+  kTestNoStarterScan = 64,  // the thread that starts a mark scans no stack right after it
 };
 
 enum class MarkHold : std::uint32_t { kNone, kAfterStart, kAfterRoots };

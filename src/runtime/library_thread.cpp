@@ -170,7 +170,7 @@ __attribute__((noinline)) void LibraryThread::loop(Signal* s) {
   for (;;) {
     bool more;
     if (kind_ == Kind::kMutator) {
-      BlockingScope blocked;
+      IdleScope idle;  // its stack is cleared (below), and the next round's work is in a queue
       more = wait_for_work(s);
     } else {
       more = wait_for_work(s);

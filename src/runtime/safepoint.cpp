@@ -114,6 +114,10 @@ __attribute__((noinline)) void enter_blocking(bool user_region) {
   r->status.store(stopped_status(0), std::memory_order_release);
 }
 
+void set_thread_idle(bool idle) {
+  ensure_registered()->idle.store(idle, std::memory_order_relaxed);
+}
+
 void leave_blocking() {
   ThreadRecord* r = t_mutator.record;
   TRICOLOR_DCHECK(r != nullptr && r->in_blocking_region.load(std::memory_order_relaxed),

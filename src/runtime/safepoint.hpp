@@ -77,6 +77,28 @@ class BlockingScope {
   BlockingScope& operator=(const BlockingScope&) = delete;
 };
 
+// A blocking scope of a library thread whose stack holds no object meanwhile: one waiting between
+// two rounds of its work with its stack cleared, or one that never holds any (the scavenger). A
+// mark that starts meanwhile counts the stack as scanned without reading it (gc/stack_scan.hpp), as
+// if it had read it then: the thread takes what it works on next from the library's queues.
+// The flag goes up before the region begins and down after it ends, so that it is up whenever the
+// thread is stopped inside the region (a stop between the two parks the thread in frames that hold
+// no object either). Inline, as BlockingScope: enter_blocking saves its caller's frame.
+void set_thread_idle(bool idle);
+class IdleScope {
+ public:
+  IdleScope() {
+    set_thread_idle(true);
+    enter_blocking();
+  }
+  ~IdleScope() {
+    leave_blocking();
+    set_thread_idle(false);
+  }
+  IdleScope(const IdleScope&) = delete;
+  IdleScope& operator=(const IdleScope&) = delete;
+};
+
 // Address just below the caller's frame: the low end of a stack range to scan.
 std::uintptr_t current_stack_pointer();
 

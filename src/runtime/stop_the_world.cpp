@@ -148,10 +148,39 @@ void wait_until_released(ThreadRecord* r) {
       futex_wait(&g_world_epoch, epoch);
       continue;
     }
-    // Sequentially consistent: the collector's stack scan of a blocked thread relies on it.
+    // Sequentially consistent: the collector's stack scan of a stopped thread relies on it.
     if (r->status.compare_exchange_weak(status, kRunning, std::memory_order_seq_cst)) return;
   }
 }
+
+namespace {
+
+// park's wait: publishes where the thread's stack is, counts it stopped for the stop of `epoch`,
+// and waits until that stop is over and no scan of the stack is in progress. False if a stop
+// signal that interrupted this very call has parked the thread already.
+bool park_until_released(ThreadRecord* r, const StackExtent& extent, bool cooperative,
+                         std::uint32_t epoch) {
+  ThreadGcTimeScope timed(GcTimeKind::kStopped);
+  r->scan_sp.store(extent.sp, std::memory_order_relaxed);
+  r->signal_stack_lo = extent.signal_lo;
+  r->signal_stack_hi = extent.signal_hi;
+  r->cooperative.store(cooperative, std::memory_order_relaxed);
+  std::uint64_t expected = kRunning;
+  if (!r->status.compare_exchange_strong(expected, stopped_status(epoch),
+                                         std::memory_order_acq_rel))
+    return false;  // stopped meanwhile, by a signal that interrupted this very call
+  g_stop_acks.fetch_add(1, std::memory_order_release);
+  futex_wake_all(&g_stop_acks);
+  // The signal-stack fields are left as they are: every publisher (this, enter_blocking) sets all
+  // three, and they are read only while the thread is stopped. Clearing them here could wipe what
+  // an enter_blocking this signal interrupted has just published.
+  wait_until_released(r);
+  // The collector may be scanning this stack, found parked (gc/stack_scan.cpp).
+  wait_for_stack_scan(r);
+  return true;
+}
+
+}  // namespace
 
 // Parks the calling thread for the stop in progress, if any. Its registers must already be on its
 // stack above `scan_sp`.
@@ -170,21 +199,14 @@ void park(ThreadRecord* r, const StackExtent& extent, bool cooperative) {
   const std::uint32_t epoch = g_world_epoch.load(std::memory_order_acquire);
   if (epoch % 2 == 0) return;
   if (r->status.load(std::memory_order_relaxed) != kRunning) return;
-  ThreadGcTimeScope timed(GcTimeKind::kStopped);
-  r->scan_sp.store(extent.sp, std::memory_order_relaxed);
-  r->signal_stack_lo = extent.signal_lo;
-  r->signal_stack_hi = extent.signal_hi;
-  r->cooperative.store(cooperative, std::memory_order_relaxed);
-  std::uint64_t expected = kRunning;
-  if (!r->status.compare_exchange_strong(expected, stopped_status(epoch),
-                                         std::memory_order_acq_rel))
-    return;  // stopped meanwhile, by a signal that interrupted this very call
-  g_stop_acks.fetch_add(1, std::memory_order_release);
-  futex_wake_all(&g_stop_acks);
-  // The signal-stack fields are left as they are: every publisher (this, enter_blocking) sets all
-  // three, and they are read only while the thread is stopped. Clearing them here could wipe what
-  // an enter_blocking this signal interrupted has just published.
-  wait_until_released(r);
+  if (!park_until_released(r, extent, cooperative, epoch)) return;
+  // A mark may want this stack: mark start's stop makes every stack due (any other stop during a
+  // mark finds this one scanned already, and this costs it a test). The registers are still
+  // spilled above extent.sp, so it is scanned here, before the thread runs on, unless another
+  // thread scanned it while this one waited for a CPU: a thread that goes back to code that neither
+  // allocates nor polls would otherwise stay due until the mark prods it with a signal, a
+  // millisecond later, and meanwhile every thread's stores shade what they store.
+  scan_own_stack_early(extent);
 }
 
 bool world_stopping() { return g_world_epoch.load(std::memory_order_acquire) % 2 == 1; }

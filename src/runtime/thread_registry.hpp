@@ -82,9 +82,13 @@ struct ThreadRecord {
   std::size_t saved_frame_words = 0;
   // Inside a blocking region (set by the thread itself around it).
   std::atomic<bool> in_blocking_region{false};
+  // Inside an IdleScope (safepoint.hpp): the thread's stack holds no object, so mark start counts
+  // it as scanned without reading it. Written by the thread itself only, outside the blocking
+  // region of the scope; read with the world stopped.
+  std::atomic<bool> idle{false};
   // The stack scan of a concurrent mark (gc/stack_scan.hpp): the mark cycle whose scan of this
-  // stack is done, and the lock that whoever scans it holds (the thread itself, or the collector
-  // while the thread is in a blocking region).
+  // stack is done, and the lock that whoever scans it holds (the thread itself, or another thread
+  // while this one is stopped: in a blocking region, or parked).
   std::atomic<std::uint32_t> scanned_cycle{0};
   std::atomic<std::uint32_t> scan_lock{0};
   // When the collector last sent the stop signal to ask for the stack scan (steady ns; 0: never).

@@ -38,7 +38,9 @@ void stack_scan_on_exit(ThreadRecord* r);
 // is timed as GcTimeKind::kStackScan; one that is not reads no clock.
 struct StackExtent;
 void scan_own_stack(const StackExtent& extent);
-// A thread leaving a blocking region waits here while the collector scans its stack.
+// A thread leaving a blocking region or a park waits here while the collector scans its stack.
 void wait_for_stack_scan(ThreadRecord* r);
+// scan_own_stack, for a thread on its way out of a park, with the extent it parked with.
+void scan_own_stack_early(const StackExtent& extent);
 
 }  // namespace gc::detail

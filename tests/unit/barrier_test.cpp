@@ -57,6 +57,17 @@ void switch_off(unsigned flags) {
 using test::finish_held_cycle;
 using test::start_held_cycle;
 
+// Mark start parks every thread, and a thread is scanned where it parked, by itself as it leaves
+// the park or by the collector while it waits for a CPU. These scenarios need a thread that runs
+// on unscanned, as one does when it misses both (it parked before its registers reached its
+// stack, say): the flag stops both scans, and the scenario keeps it in what it switches off.
+constexpr unsigned kUnscanned = gc::detail::kTestNoEarlyScan;
+
+void start_held_cycle_leaving_parked_threads_unscanned(MarkHold stage) {
+  switch_off(kUnscanned);
+  start_held_cycle(stage);
+}
+
 // Built on a thread of its own, so that no stale word on this thread's stack can keep it alive.
 void set_root_on_another_thread(int id, bool with_child) {
   test::in_thread([&] {
@@ -79,10 +90,10 @@ void pointer_moved_from_an_unscanned_stack_into_a_black_object(unsigned switched
     g_root->next = x;     // the root object is black by now
   });                     // and the thread leaves: its stack is never scanned
   spin_until(step, 1);
-  start_held_cycle(MarkHold::kAfterRoots);
+  start_held_cycle_leaving_parked_threads_unscanned(MarkHold::kAfterRoots);
   // x dies on the mover's unscanned stack, which would shade it: that is the copy scenario's case
   // below, switched off here in both runs so that only the insertion half can keep x.
-  switch_off(switched_off | gc::detail::kTestNoShadeOwnStack);
+  switch_off(switched_off | gc::detail::kTestNoShadeOwnStack | kUnscanned);
   step.store(2, std::memory_order_release);
   mover.join();
   finish_held_cycle();
@@ -156,8 +167,9 @@ void root_registered_during_marking(unsigned switched_off) {
     g_late_root = new gc::ptr<Tracked>(x);  // a root in malloc memory, born during the mark
   });                                       // the thread leaves unscanned
   spin_until(step, 1);
-  start_held_cycle(MarkHold::kAfterRoots);
-  switch_off(switched_off | gc::detail::kTestNoShadeOwnStack);  // see the insertion scenario
+  start_held_cycle_leaving_parked_threads_unscanned(MarkHold::kAfterRoots);
+  switch_off(switched_off | gc::detail::kTestNoShadeOwnStack |
+             kUnscanned);  // see the insertion scenario
   step.store(2, std::memory_order_release);
   registrar.join();
   finish_held_cycle();
@@ -203,7 +215,8 @@ void copy_from_an_unscanned_stack(LetGo how, unsigned switched_off) {
   std::atomic<int> step{0};
   std::thread holder([&] { hold_then_let_go(step, how); });  // it leaves with its stack unscanned
   spin_until(step, 1);
-  test::during_a_held_mark(MarkHold::kAfterRoots, switched_off, [&](auto wait) {
+  switch_off(kUnscanned);
+  test::during_a_held_mark(MarkHold::kAfterRoots, switched_off | kUnscanned, [&](auto wait) {
     gc::ptr<Tracked> mine = *g_holder_slot;  // this thread was born in the mark: scanned stack
     step.store(2, std::memory_order_release);
     spin_until(step, 3);
@@ -242,7 +255,7 @@ TEST(Barrier, AThreadInABlockingRegionLeavesItsBufferToTheCollector) {
   std::thread blocked([&] {
     gc::ptr<Tracked> x = gc::make<Tracked>(50);
     step.store(1, std::memory_order_release);
-    spin_until(step, 2);  // stopped by signal at mark start: unscanned
+    spin_until(step, 2);  // stopped by signal at mark start: unscanned (kUnscanned)
     {
       gc::blocking_region region;
       // Read while the collector is held: it flushes this buffer only at termination.
@@ -256,7 +269,7 @@ TEST(Barrier, AThreadInABlockingRegionLeavesItsBufferToTheCollector) {
     EXPECT_TRUE(x->intact());
   });
   spin_until(step, 1);
-  start_held_cycle(MarkHold::kAfterStart);
+  start_held_cycle_leaving_parked_threads_unscanned(MarkHold::kAfterStart);
   step.store(2, std::memory_order_release);
   spin_until(step, 3);
   finish_held_cycle();
@@ -275,7 +288,7 @@ long buffered_by_this_thread() { return gc::detail::t_mutator.record->barrier_co
 // after the controller's pass: the test does.
 bool every_running_stack_scanned() {
   return test::eventually([] {
-    gc::detail::scan_blocked_stacks();
+    gc::detail::scan_stopped_stacks();
     return gc::detail::running_stacks_scanned();
   });
 }
@@ -290,7 +303,7 @@ TEST(Barrier, OnceEveryRunningStackIsScannedAStoreShadesOnlyWhatItOverwrites) {
     spin_until(step, 2);  // stopped by signal at mark start, and never at a safepoint: unscanned
   });                     // a thread that leaves unscanned counts as scanned
   spin_until(step, 1);
-  start_held_cycle(MarkHold::kAfterRoots);
+  start_held_cycle_leaving_parked_threads_unscanned(MarkHold::kAfterRoots);
   gc::safepoint();  // this thread scans its own stack
   ASSERT_FALSE(gc::detail::t_mutator.stack_unscanned.load());
   ASSERT_GT(gc::detail::stacks_pending(), 0);

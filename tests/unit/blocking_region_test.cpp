@@ -77,13 +77,15 @@ TEST_F(BlockingRegionDeathTest, MakingOrDestroyingARootStops) {
 }
 
 // While a mark has stacks to scan, every store into the heap runs the barrier's slow path. Another
-// thread starts the cycle: this one reaches no safepoint before its store, so its stack stays due
-// (the starter scans its own on the way out of its wake of the mark workers).
+// thread starts the cycle: this one reaches no safepoint before its store, and the flag keeps it
+// from scanning its stack as it leaves mark start's park, so its stack stays due (the starter
+// scans its own on the way out of its wake of the mark workers).
 TEST_F(BlockingRegionDeathTest, AStoreDuringAMarkStops) {
   EXPECT_DEATH(
       {
         gc::ptr<Tracked> a = gc::make<Tracked>(1);
         gc::ptr<Tracked> b = gc::make<Tracked>(2);
+        gc::detail::g_barrier_test_flags.store(gc::detail::kTestNoEarlyScan);
         gc::detail::set_mark_hold(gc::detail::MarkHold::kAfterStart);
         std::thread([] { gc::detail::start_cycle_for_test(); }).join();
         gc::detail::wait_for_mark_hold(gc::detail::MarkHold::kAfterStart);

@@ -356,12 +356,16 @@ TEST(ConcurrentMark, ABlockingCollectMarksOnTheCallersThreadToo) {
 // scanned, every allocation of every thread takes the slow path to its safepoint.) Here the first
 // drain has ended, held at its end, and the stacks are all scanned; the test thread, whose stack
 // only the collector can scan here, would be due for the whole hold if the controller scanned
-// blocked stacks only after that drain.
+// blocked stacks only after that drain. Another thread starts the mark, and the flag keeps this
+// one from scanning its stack as it leaves mark start's park, and the library's idle threads due.
 TEST(ConcurrentMark, TheCollectorScansABlockedThreadsStackBeforeItDrains) {
   const int percent = gc::set_percent(-1);
+  gc::detail::ensure_registered();
+  gc::detail::g_barrier_test_flags.store(gc::detail::kTestNoEarlyScan);
   gc::detail::set_mark_hold(MarkHold::kAfterStart);
-  gc::detail::start_cycle_for_test();
+  std::thread([] { gc::detail::start_cycle_for_test(); }).join();
   gc::detail::wait_for_mark_hold(MarkHold::kAfterStart);
+  ASSERT_TRUE(gc::detail::t_mutator.stack_unscanned.load());
   {
     gc::blocking_region waiting;
     gc::detail::set_mark_hold(MarkHold::kAfterRoots);
@@ -373,6 +377,7 @@ TEST(ConcurrentMark, TheCollectorScansABlockedThreadsStackBeforeItDrains) {
     gc::detail::set_mark_hold(MarkHold::kNone);
   }
   gc::detail::wait_for_cycle_end();
+  gc::detail::g_barrier_test_flags.store(0);
   gc::set_percent(percent);
 }
 
@@ -398,6 +403,9 @@ TEST(ConcurrentMark, AThreadWhoseStackIsScannedIsNotHeldByAnotherThreadsScan) {
     step.store(3);
   });
   while (step.load() != 1) std::this_thread::yield();
+  // Mark start parks the other thread; neither it, leaving the park, nor the collector, finding it
+  // still parked, may scan it there, or it would have nothing left to scan.
+  gc::detail::g_barrier_test_flags.store(gc::detail::kTestNoEarlyScan);
   test::start_held_cycle(MarkHold::kAfterStart);
   // This thread's safepoint: it scans its own stack (or did, leaving the blocking scope of its
   // wake of the mark workers).
@@ -413,6 +421,7 @@ TEST(ConcurrentMark, AThreadWhoseStackIsScannedIsNotHeldByAnotherThreadsScan) {
   EXPECT_FALSE(due_after.load());
   test::finish_held_cycle();
   other.join();
+  gc::detail::g_barrier_test_flags.store(0);
   gc::set_percent(percent);
 }
 

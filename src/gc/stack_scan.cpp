@@ -145,12 +145,6 @@ void scan_own_stack(const StackExtent& extent) {
 
 namespace {
 
-// The bytes of stack a scan of stopped thread `r` reads.
-std::uintptr_t stopped_stack_bytes(const ThreadRecord* r) {
-  const StackExtent extent = stopped_extent(r);
-  return r->stack_hi - extent.sp + (extent.signal_hi - extent.signal_lo);
-}
-
 // Scans the stack of `r` if it is due and stopped: inside a blocking region, or still parked by a
 // stop (mark start's, most of the time: a thread the stop woke but that has not had a CPU since
 // runs none of its code until it leaves the park, and leaving waits for this scan to end), and if
@@ -165,10 +159,12 @@ bool scan_if_stopped(ThreadRecord* r, std::uint32_t cycle, std::uintptr_t& budge
     // could belong to a park the thread has left since, then to enter the region it is stopped in
     // now, and the copy of its registers there would go unread.)
     const bool blocked = r->in_blocking_region.load(std::memory_order_seq_cst);
-    if ((blocked || !test_flag(kTestNoEarlyScan)) && stopped_stack_bytes(r) <= budget) {
-      budget -= stopped_stack_bytes(r);
+    const StackExtent extent = stopped_extent(r);
+    const std::uintptr_t bytes = r->stack_hi - extent.sp + (extent.signal_hi - extent.signal_lo);
+    if ((blocked || !test_flag(kTestNoEarlyScan)) && bytes <= budget) {
+      budget -= bytes;
       Marker marker(Marker::Mode::kMark);
-      scan_thread_stacks(marker, r, stopped_extent(r), blocked);
+      scan_thread_stacks(marker, r, extent, blocked);
       mark_scanned(r, cycle);
     }
   }
@@ -176,14 +172,18 @@ bool scan_if_stopped(ThreadRecord* r, std::uint32_t cycle, std::uintptr_t& budge
   return true;
 }
 
+// scan_if_stopped for every due thread, while `budget` lasts. Registry locked.
+void scan_stopped_stacks_locked(std::uintptr_t budget) {
+  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
+  for (ThreadRecord* r = registry_head(); r != nullptr && budget > 0; r = r->next)
+    if (due(r, cycle)) scan_if_stopped(r, cycle, budget);
+}
+
 }  // namespace
 
 void scan_stopped_stacks() {
-  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
   std::lock_guard lock(registry_mutex());
-  std::uintptr_t budget = UINTPTR_MAX;
-  for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next)
-    if (due(r, cycle)) scan_if_stopped(r, cycle, budget);
+  scan_stopped_stacks_locked(UINTPTR_MAX);
 }
 
 void scan_stacks_after_mark_start(const StackExtent& self_extent) {
@@ -194,19 +194,15 @@ void scan_stacks_after_mark_start(const StackExtent& self_extent) {
   // (another thread's stop, the controller's scan) leaves the stacks to the controller.
   CriticalSection critical;
   std::unique_lock lock(registry_mutex(), std::try_to_lock);
-  if (!lock.owns_lock()) return;
-  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
-  std::uintptr_t budget = kAfterMarkStartScanBytes;
-  for (ThreadRecord* r = registry_head(); r != nullptr && budget > 0; r = r->next)
-    if (due(r, cycle)) scan_if_stopped(r, cycle, budget);
+  if (lock.owns_lock()) scan_stopped_stacks_locked(kAfterMarkStartScanBytes);
 }
 
 void scan_or_prod_stacks(int stop_signal) {
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
   std::lock_guard lock(registry_mutex());
   const std::int64_t now = now_ns();
+  std::uintptr_t budget = UINTPTR_MAX;
   for (ThreadRecord* r = registry_head(); r != nullptr; r = r->next) {
-    std::uintptr_t budget = UINTPTR_MAX;
     if (!due(r, cycle) || scan_if_stopped(r, cycle, budget)) continue;
     if (now - g_scans_began_ns < kProdAfterNs) continue;
     if (r->scan_signalled_ns != 0 && now - r->scan_signalled_ns < kReprodNs) continue;

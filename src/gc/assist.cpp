@@ -18,6 +18,26 @@ namespace {
 
 std::atomic<int> g_assist_waiters{0};
 
+// Scan work this thread did beyond its debts in mark `cycle`, which pays its next debts in that
+// mark (Go's positive gcAssistBytes). An assist scans whole objects, a large one in oblets of
+// 32 KiB, while the debt of one span is often a few hundred bytes of scan work: without the
+// credit, every span the thread took paid for a whole oblet again, and in a ring of 64 Ki
+// pointer-free objects held by one array the allocating thread did three quarters of the mark.
+struct AssistCredit {
+  std::uint32_t cycle = 0;
+  std::int64_t bytes = 0;
+};
+thread_local constinit AssistCredit t_assist_credit;
+
+// Pays what it can of `debt` from this thread's credit for `cycle`; returns the debt left.
+std::int64_t spend_own_credit(std::int64_t debt, std::uint32_t cycle) {
+  AssistCredit& credit = t_assist_credit;
+  if (credit.cycle != cycle) credit = {cycle, 0};  // an earlier mark's credit pays nothing
+  const std::int64_t spent = std::min(credit.bytes, debt);
+  credit.bytes -= spent;
+  return debt - spent;
+}
+
 // Takes up to `want` bytes of unclaimed background scan work; returns what it took.
 std::int64_t claim_background_credit(std::int64_t want) {
   std::int64_t credit = g_mark.background_credit.load(std::memory_order_relaxed);
@@ -70,6 +90,8 @@ void assist_allocation(std::int64_t bytes) {
   const double per_byte =
       pacer().assist_work_per_byte(heap_live, g_mark.scan_work.load(std::memory_order_relaxed));
   std::int64_t debt = static_cast<std::int64_t>(static_cast<double>(bytes) * per_byte);
+  debt = spend_own_credit(debt, cycle);
+  if (debt <= 0) return;
   debt -= claim_background_credit(debt);
   if (debt <= 0) return;
   debt = drain_for(debt, cycle);
@@ -95,6 +117,8 @@ void assist_allocation(std::int64_t bytes) {
     }
     g_assist_waiters.fetch_sub(1, std::memory_order_seq_cst);
   }
+  // Scanned past the debt (the last object was larger than what was owed): credit for later.
+  if (debt < 0) t_assist_credit.bytes -= debt;
 }
 
 void notify_assists() {

@@ -4,7 +4,9 @@
 // The debt is charged when the thread's cache takes a new span (or a large object): its bytes
 // times the pacer's current scan work per byte (pacer.hpp). The thread first claims scan work the
 // background workers have done and nobody has claimed (Go's background credit), then drains grey
-// objects itself, inside a critical section, until the debt is paid or no grey work is left.
+// objects itself, inside a critical section, until the debt is paid or no grey work is left. It
+// scans whole objects (oblets), so it may scan more than it owes: the surplus is its own credit,
+// spent first on its next debts of the same mark.
 //
 // A thread still in debt once the heap has reached its goal waits, as a blocked thread, for the
 // workers' credit to cover the debt, or for the mark to end (Go's gcParkAssist). It waits as a

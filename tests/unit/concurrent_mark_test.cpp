@@ -256,6 +256,45 @@ TEST(ConcurrentMark, AStopWaitsForOneTurnOfAnAssistNotForItsWholeDebt) {
   EXPECT_TRUE(test::chain_intact(live.get(), kNodes));
 }
 
+// An assist scans whole objects, a large one an oblet of 32 KiB at a time, so it scans more than a
+// small debt. The surplus pays the thread's next debts in the same mark, and none in the next mark.
+// Each held mark below grays a 128 KiB array of gc::ptr (four oblets) through this stack's scan;
+// the thread then owes two small debts (a few bytes of scan work each) and the test reads how much
+// each made it scan.
+struct TwoDebts {
+  std::int64_t first = 0, second = 0;
+};
+TwoDebts scan_work_of_two_small_debts(const gc::ptr<gc::ptr<Tracked>[]>& array) {
+  gc::detail::set_mark_hold(MarkHold::kAfterStart);  // no background marking, no credit from it
+  gc::detail::start_cycle_for_test();
+  gc::detail::wait_for_mark_hold(MarkHold::kAfterStart);
+  gc::safepoint();  // scans this stack: the array is grey work now
+  const std::int64_t start = gc::detail::g_mark.assist_work.load();
+  gc::detail::assist_allocation(256);
+  const std::int64_t after_first = gc::detail::g_mark.assist_work.load();
+  gc::detail::assist_allocation(256);
+  const std::int64_t after_second = gc::detail::g_mark.assist_work.load();
+  gc::detail::set_mark_hold(MarkHold::kNone);
+  gc::detail::wait_for_cycle_end();
+  EXPECT_TRUE(array[0] != nullptr);
+  return {after_first - start, after_second - after_first};
+}
+
+TEST(ConcurrentMark, AnAssistsSurplusPaysTheThreadsNextDebtsOfThatMarkOnly) {
+  constexpr std::size_t kSlots = 128 * 1024 / sizeof(gc::ptr<Tracked>);
+  gc::ptr<gc::ptr<Tracked>[]> array = gc::make<gc::ptr<Tracked>[]>(kSlots);
+  for (std::size_t i = 0; i < kSlots; ++i) array[i] = gc::make<Tracked>(static_cast<int>(i));
+  gc::collect();
+  const TwoDebts in_one = scan_work_of_two_small_debts(array);
+  EXPECT_GE(in_one.first, 32 * 1024) << "the first debt scanned less than one oblet";
+  EXPECT_EQ(in_one.second, 0) << "the second debt was not paid from the first one's surplus";
+  // The next mark: the credit left from the last one pays nothing.
+  const TwoDebts in_next = scan_work_of_two_small_debts(array);
+  EXPECT_GE(in_next.first, 32 * 1024) << "an earlier mark's credit paid this mark's debt";
+  gc::collect();
+  for (std::size_t i = 0; i < kSlots; ++i) ASSERT_EQ(array[i]->id, static_cast<int>(i));
+}
+
 // A 400 KiB array is scanned in oblets, queued separately; every element's target must survive.
 TEST(ConcurrentMark, ALargeArrayIsMarkedInPieces) {
   constexpr int kElements = 50000;

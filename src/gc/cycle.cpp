@@ -86,7 +86,8 @@ std::int64_t unused_cached_bytes(const WorldStopped&) {
 
 // Mark start, world stopped. Every span outside the thread caches was swept by sweep termination
 // and has clear mark bits. A cached span still unswept (its owner was stopped by signal at the last
-// termination, or never gave it back) carries the last cycle's marks: they are cleared, and the
+// termination, or never gave it back) carries the last cycle's marks: they are cleared (and its
+// scanned bits, marker.hpp), and the
 // span counts as swept for this cycle; the sweep after this mark will sweep it with this mark's
 // bits (what was dead then is dead now, and nothing was freed in between).
 //
@@ -108,8 +109,10 @@ void prepare_spans_for_mark(const WorldStopped&, Marker& marker) {
                       "cached span %p is being swept at mark start",
                       reinterpret_cast<void*>(s->base));
       if (needs_sweep(s, sweepgen)) {
-        for (std::uint32_t w = 0; w < s->slot_words(); ++w)
+        for (std::uint32_t w = 0; w < s->slot_words(); ++w) {
           s->mark_bits[w].store(0, std::memory_order_relaxed);
+          s->scanned_bits[w].store(0, std::memory_order_relaxed);
+        }
         s->sweepgen.store(sweepgen, std::memory_order_release);
       }
       const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);

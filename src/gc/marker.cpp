@@ -19,11 +19,21 @@ namespace gc::detail {
 
 namespace {
 
-// Sets bit `index`; true if this call set it (markers race for the same bit).
+// Sets bit `index`; true if this call set it (markers race for the same bit). Sequentially
+// consistent: a mark bit is set before its span's `mark_queued` flag is read (marker.hpp).
 bool set_bit(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
   const std::uint64_t bit = std::uint64_t{1} << (index % 64);
-  return (bits[index / 64].fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
+  return (bits[index / 64].fetch_or(bit, std::memory_order_seq_cst) & bit) == 0;
 }
+
+// A span whose grey objects are queued as the span (marker.hpp): small objects with slots. A large
+// object is scanned in oblets, and a small one of more than 512 bytes has more pointer-bitmap words
+// than the small path reads (scan_object).
+bool marked_by_span(const Span* s) {
+  return !s->noscan() && s->nelems > 1 && s->elem_size <= 64 * 8;
+}
+
+constexpr std::uintptr_t kSpanEntry = 1;  // the low bit of a work-list entry that is a span
 
 // set_bit, with a plain load first: a bit already set costs no locked instruction.
 bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
@@ -64,6 +74,13 @@ bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
   }
   if (honour_black_ && allocated_black(s, index)) return;
   if (!set_bit(s->mark_bits, index)) return;  // its mark bit was read clear just above
+  if (marked_by_span(s)) {
+    marked_bytes_ += static_cast<std::int64_t>(s->elem_size);
+    if (s->mark_queued.load(std::memory_order_seq_cst) == 0 &&
+        s->mark_queued.exchange(1, std::memory_order_seq_cst) == 0)
+      work_.push(reinterpret_cast<std::uintptr_t>(s) | kSpanEntry);
+    return;
+  }
   queue_grey(s, s->slot_base(index));
 }
 
@@ -144,6 +161,10 @@ bool Marker::flush_shades() {
   for (;;) {
     std::uintptr_t popped;
     if (work_.pop(popped)) {
+      if (popped & kSpanEntry) {  // scanned in memory order: the hardware prefetches it
+        object = popped;
+        return true;
+      }
       // The object, and the pointer-bitmap words that say which of its words to read (the line
       // covering its start, which is all of them for most objects): on a large heap the scan
       // would wait for both.
@@ -230,8 +251,12 @@ bool Marker::drain_marking(std::int64_t budget, std::int64_t deadline) {
       work_.adopt(c);
       continue;
     }
-    scan_object<SlotUse::kQueueShade>(heap, heap.span_of(object), object);
-    // After every object: an oblet is up to 32 KiB of pointers, and an assist's budget is small.
+    if (object & kSpanEntry)
+      scan_span(heap, reinterpret_cast<Span*>(object & ~kSpanEntry));
+    else
+      scan_object<SlotUse::kQueueShade>(heap, heap.span_of(object), object);
+    // After every entry: an oblet is up to 32 KiB of pointers, a span up to 32 KiB of objects, and
+    // an assist's budget is small.
     if (scanned_bytes_ - start >= budget) return false;
     if ((++scanned % 32) == 0) {
       if (grey_queue_hungry()) {
@@ -239,6 +264,23 @@ bool Marker::drain_marking(std::int64_t budget, std::int64_t deadline) {
       }
       if (deadline != kNoDeadline && turn_over(deadline)) return false;
     }
+  }
+}
+
+void Marker::scan_span(const HeapView& heap, Span* s) {
+  // Down before the mark bits are read: a bit set after this read finds it down and queues the
+  // span again (marker.hpp).
+  s->mark_queued.exchange(0, std::memory_order_seq_cst);
+  const std::uint32_t words = s->slot_words();
+  for (std::uint32_t w = 0; w < words; ++w) {
+    std::uint64_t grey = s->mark_bits[w].load(std::memory_order_seq_cst) &
+                         ~s->scanned_bits[w].load(std::memory_order_relaxed);
+    if (grey == 0) continue;
+    // Another marker scanning this span now takes the bits it set first.
+    grey &= ~s->scanned_bits[w].fetch_or(grey, std::memory_order_relaxed);
+    for (; grey != 0; grey &= grey - 1)
+      scan_object<SlotUse::kQueueShade>(
+          heap, s, s->slot_base(w * 64 + static_cast<std::uint32_t>(std::countr_zero(grey))));
   }
 }
 

@@ -5,8 +5,8 @@
 // it points into (interior pointers included, in O(1) through the span table and the span's
 // division magic), ignores words that point nowhere, into free pages or at free slots, and sets
 // the object's mark bit. An object whose bit this call set is grey: pushed on the marker's work
-// list, unless its span is noscan. An object allocated since mark start is black already
-// (mark_state.hpp) and is left alone.
+// list, or its span pushed (small objects, below), unless its span is noscan. An object allocated
+// since mark start is black already (mark_state.hpp) and is left alone.
 //
 // Blackening an object scans exactly its gc::ptr slots, found through the pointer bitmap; words
 // without a bit are never read. Stacks, by contrast, are scanned conservatively: every aligned
@@ -23,6 +23,20 @@
 // stack that leads to a white object is not an error: a frame pushed after its thread's stack scan
 // may hold stale words from frames that died before it, which conservative scanning cannot tell
 // from pointers; the verifier does not trace through such an object.
+//
+// Small objects are marked by span (kMark only; Go 1.25's "Green Tea" marker): a span of objects
+// of at most 512 bytes with slots is queued, not the object, and a marker that takes it scans
+// every object of it whose mark bit is set and whose scanned bit is not, in address order
+// (scan_span). A span is on at most one work list at a time: its `mark_queued` flag goes up when it
+// is queued and down when a marker takes it, before that marker reads the mark bits. Shading sets
+// the mark bit (a locked instruction) and then reads the flag; both sides order their two accesses
+// with sequential consistency, so either the shading marker sees the flag down and queues the span
+// again, or the scan reads the new mark bit. Markers that scan the same span at once (queued again
+// while it was scanned) split its grey objects by the scanned bits, taken with one fetch_or a word.
+// Where objects have several parents, or were allocated together, a span comes off the list with
+// many grey objects, which are scanned in one pass over memory rather than one queue entry each
+// (docs/design.md, section 5, "Small objects marked by span"). A work-list entry with its low bit
+// set is a span; any other is an object or an oblet.
 //
 // Prefetching (kMark only). On a large heap nearly every shade misses the cache three times, on the
 // span descriptor's header, its allocation bits and its mark bits, and every scan twice more, on
@@ -113,6 +127,9 @@ class Marker {
   // Scans `object`, or the oblet of a large object that starts there.
   template <SlotUse kUse>
   inline void scan_object(const HeapView& heap, Span* s, std::uintptr_t object);
+  // Scans, in address order, every object of span `s` (one marked by span, see the header) whose
+  // mark bit is set and whose scanned bit is not, setting the scanned bits.
+  void scan_span(const HeapView& heap, Span* s);
   // kMark's drain.
   bool drain_marking(std::int64_t budget, std::int64_t deadline);
   // kPath's drain: breadth first, one layer at a time.

@@ -44,6 +44,10 @@ bool sweep_span(SweepClaim claim, bool for_allocation) {
                   "sweeping span %p that is not in use", reinterpret_cast<void*>(s->base));
   TRICOLOR_DCHECK(!s->cached || s->list_id < 0, "span %p swept while cached and listed",
                   reinterpret_cast<void*>(s->base));
+  // A mark ends with every queued span scanned (gc/marker.hpp): one still queued lost its grey
+  // objects' scan, and its scanned bits, cleared below, would be read by the next mark.
+  TRICOLOR_DCHECK(s->mark_queued.load(std::memory_order_relaxed) == 0,
+                  "span %p swept while queued for marking", reinterpret_cast<void*>(s->base));
   const std::uint32_t n = s->nelems;
   const std::uint32_t free_index = s->free_index.load(std::memory_order_relaxed);
   const std::uint32_t mark_free_index = s->mark_free_index.load(std::memory_order_relaxed);
@@ -110,6 +114,7 @@ bool sweep_span(SweepClaim claim, bool for_allocation) {
     // Release: a weak lock() that reads these sees the claim on sweepgen (weak_refs.cpp).
     s->alloc_bits[w].store(kept, std::memory_order_release);
     s->mark_bits[w].store(0, std::memory_order_release);
+    s->scanned_bits[w].store(0, std::memory_order_relaxed);  // no mark reads it before the next
     live += static_cast<std::uint32_t>(count_ones(kept));
   }
   clearer.flush();

@@ -110,9 +110,13 @@ struct Span {
   Span* destructor_next = nullptr;
   std::uint64_t destructor_seq = 0;
   bool destructor_queued = false;
+  // Up while the span waits on a marker's work list for its grey objects (mark bit set, scanned bit
+  // clear) to be scanned; small objects with slots are marked by span (gc/marker.hpp). Down
+  // whenever no mark runs.
+  std::atomic<std::uint8_t> mark_queued{0};
 
   // ---- per-slot bitmaps ----
-  // One bit a slot each. The eight bitmaps sit right after the descriptor, in the same block, each
+  // One bit a slot each. The nine bitmaps sit right after the descriptor, in the same block, each
   // `bitmap_words` words long: the fewest for the span's slots, rounded up to a power of two
   // (descriptor_bitmap_words). A descriptor for 8 slots is then its header and one 64-byte line of
   // bitmaps, where inline arrays sized for the densest span made every descriptor 1.3 KB: 15% of
@@ -142,14 +146,17 @@ struct Span {
   // Objects the sweep must keep whether marked or not: buffers of gc::allocator and their lists
   // (src/toolbox/container_buffers.hpp), which their containers free explicitly.
   std::atomic<std::uint64_t>* pinned_bits = nullptr;
-  static constexpr std::size_t kBitmaps = 8;
+  // Objects of a span marked by span (gc/marker.hpp) whose slots this mark has scanned: a mark bit
+  // without its scanned bit is a grey object. Cleared with the mark bits.
+  std::atomic<std::uint64_t>* scanned_bits = nullptr;
+  static constexpr std::size_t kBitmaps = 9;
 
-  // Points the eight bitmaps into `block`, `words` words each, in the order above.
+  // Points the nine bitmaps into `block`, `words` words each, in the order above.
   void point_bitmaps(std::atomic<std::uint64_t>* block, std::uint32_t words) {
     bitmap_words = words;
     std::atomic<std::uint64_t>** const bitmaps[kBitmaps] = {
-        &mark_bits,   &alloc_bits,     &checkmark_bits, &destructor_bits,
-        &zombie_bits, &destroyed_bits, &special_bits,   &pinned_bits};
+        &mark_bits,      &alloc_bits,   &checkmark_bits, &destructor_bits, &zombie_bits,
+        &destroyed_bits, &special_bits, &pinned_bits,    &scanned_bits};
     for (std::size_t i = 0; i < kBitmaps; ++i) *bitmaps[i] = block + i * words;
   }
   // The words of each bitmap that cover the span's slots.

@@ -1,0 +1,148 @@
+// ctest-env: GODEBUG=gccheckmark=1
+// Small objects with slots are marked by span (gc/marker.hpp): shading one queues its span, and a
+// marker that takes the span scans every object of it whose mark bit is set and whose scanned bit
+// is not. Each test holds a mark at its start (no roots marked, no background marking) and shades
+// parents that nothing else reaches: their addresses are kept complemented in malloc memory, so no
+// stack scan finds them. Each parent's only reference to its child is its slot, so a child is
+// marked exactly when its parent was scanned.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "../support/held_mark.hpp"
+#include "../support/support.hpp"
+#include "gc/marker.hpp"
+#include "heap/object_lookup.hpp"
+
+namespace {
+
+using gc::detail::MarkHold;
+
+struct Parent {
+  gc::ptr<Parent> child;
+  std::uint64_t padding[3] = {};
+};
+static_assert(sizeof(Parent) == 32);
+
+// `n` parents, each with a child, their addresses complemented.
+__attribute__((noinline)) std::vector<std::uintptr_t> make_hidden_parents(int n) {
+  std::vector<std::uintptr_t> hidden;
+  for (int i = 0; i < n; ++i) {
+    gc::ptr<Parent> parent = gc::make<Parent>();
+    parent->child = gc::make<Parent>();
+    hidden.push_back(~reinterpret_cast<std::uintptr_t>(parent.get()));
+  }
+  return hidden;
+}
+
+gc::detail::ObjectRef object_at(std::uintptr_t address) {
+  gc::detail::ObjectRef ref;
+  EXPECT_TRUE(gc::detail::find_object(address, ref));
+  return ref;
+}
+
+bool marked(std::uintptr_t address) {
+  const gc::detail::ObjectRef ref = object_at(address);
+  return ref.span->is_marked(ref.index);
+}
+
+bool scanned(std::uintptr_t address) {
+  const gc::detail::ObjectRef ref = object_at(address);
+  return (ref.span->scanned_bits[ref.index / 64].load() >> (ref.index % 64) & 1) != 0;
+}
+
+bool queued(std::uintptr_t address) { return object_at(address).span->mark_queued.load() != 0; }
+
+std::uintptr_t child_of(std::uintptr_t parent) {
+  return reinterpret_cast<std::uintptr_t>(reinterpret_cast<Parent*>(parent)->child.get());
+}
+
+// The parents of `hidden` that share the first one's span, uncovered.
+std::vector<std::uintptr_t> in_first_span(const std::vector<std::uintptr_t>& hidden) {
+  std::vector<std::uintptr_t> parents;
+  const gc::detail::Span* first = gc::detail::span_of(~hidden.front());
+  for (const std::uintptr_t h : hidden)
+    if (gc::detail::span_of(~h) == first) parents.push_back(~h);
+  return parents;
+}
+
+// With the stack cleared of the parents' addresses, holds a mark at its start.
+__attribute__((noinline)) void start_held_mark() {
+  test::scrub_stack();
+  test::start_held_cycle(MarkHold::kAfterStart);
+}
+
+// The grey objects of one span are scanned from one entry of the work list: a drain whose budget
+// ends it after its first entry has scanned every parent of the span. (Queued one by one, it would
+// have scanned one parent.)
+TEST(SpanMarking, TheGreyObjectsOfASpanAreScannedFromOneEntry) {
+  const std::vector<std::uintptr_t> hidden = make_hidden_parents(64);
+  start_held_mark();
+  {
+    const std::vector<std::uintptr_t> parents = in_first_span(hidden);
+    ASSERT_GE(parents.size(), 8u);
+    gc::detail::Marker marker(gc::detail::Marker::Mode::kMark);
+    for (const std::uintptr_t p : parents) marker.shade(p);
+    EXPECT_TRUE(queued(parents.front()));
+    EXPECT_FALSE(marker.drain(/*budget=*/1));
+    EXPECT_EQ(marker.scanned_bytes(), static_cast<std::int64_t>(parents.size() * sizeof(Parent)));
+    for (const std::uintptr_t p : parents) EXPECT_TRUE(scanned(p));
+    marker.drain();
+    for (const std::uintptr_t p : parents) EXPECT_TRUE(marked(child_of(p)));
+    EXPECT_FALSE(queued(parents.front()));
+  }
+  test::finish_held_cycle();
+}
+
+// A span leaves the work list before its mark bits are read: an object shaded after its span was
+// scanned queues the span again and is scanned too.
+TEST(SpanMarking, AnObjectShadedAfterItsSpanWasScannedIsScannedToo) {
+  const std::vector<std::uintptr_t> hidden = make_hidden_parents(8);
+  start_held_mark();
+  {
+    const std::vector<std::uintptr_t> parents = in_first_span(hidden);
+    ASSERT_GE(parents.size(), 2u);
+    gc::detail::Marker marker(gc::detail::Marker::Mode::kMark);
+    marker.shade(parents[0]);
+    marker.drain();
+    EXPECT_TRUE(marked(child_of(parents[0])));
+    EXPECT_FALSE(scanned(parents[1]));
+    EXPECT_FALSE(queued(parents[1]));
+    marker.shade(parents[1]);
+    EXPECT_TRUE(queued(parents[1]));
+    marker.drain();
+    EXPECT_TRUE(marked(child_of(parents[1]))) << "the span was not queued again";
+    EXPECT_TRUE(scanned(parents[1]));
+  }
+  test::finish_held_cycle();
+}
+
+// Two markers shade the same parents, in opposite orders, and scan the same spans at once; every
+// child is marked, and no span is left queued. (Under ThreadSanitizer, it checks the flag's and the
+// bits' accesses too.)
+TEST(SpanMarking, MarkersSharingSpansScanEveryGreyObject) {
+  constexpr int kParents = 4096;
+  const std::vector<std::uintptr_t> hidden = make_hidden_parents(kParents);
+  start_held_mark();
+  auto mark = [&hidden](bool reversed) {
+    gc::detail::Marker marker(gc::detail::Marker::Mode::kMark);
+    for (int i = 0; i < kParents; ++i)
+      marker.shade(~hidden[static_cast<std::size_t>(reversed ? kParents - 1 - i : i)]);
+    marker.drain();
+  };
+  std::thread other(mark, true);
+  mark(false);
+  other.join();
+  int unmarked = 0;
+  for (const std::uintptr_t h : hidden) {
+    unmarked += marked(child_of(~h)) ? 0 : 1;
+    EXPECT_FALSE(queued(~h));
+  }
+  EXPECT_EQ(unmarked, 0);
+  test::finish_held_cycle();
+}
+
+}  // namespace

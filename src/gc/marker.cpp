@@ -2,6 +2,7 @@
 
 #include <bit>
 
+#include "base/bit_count.hpp"
 #include "base/check.hpp"
 #include "base/clock.hpp"
 #include "base/os_memory.hpp"
@@ -251,14 +252,18 @@ bool Marker::drain_marking(std::int64_t budget, std::int64_t deadline) {
       work_.adopt(c);
       continue;
     }
+    unsigned objects = 1;
     if (object & kSpanEntry)
-      scan_span(heap, reinterpret_cast<Span*>(object & ~kSpanEntry));
+      objects = scan_span(heap, reinterpret_cast<Span*>(object & ~kSpanEntry));
     else
       scan_object<SlotUse::kQueueShade>(heap, heap.span_of(object), object);
     // After every entry: an oblet is up to 32 KiB of pointers, a span up to 32 KiB of objects, and
     // an assist's budget is small.
     if (scanned_bytes_ - start >= budget) return false;
-    if ((++scanned % 32) == 0) {
+    // Every 32 objects, not entries: one span's entry may scan two thousand, and a stop that waits
+    // for this turn's critical section waited for 32 of them (gctrace: stops of 1.6-3.7 ms).
+    if ((scanned += objects) >= 32) {
+      scanned = 0;
       if (grey_queue_hungry()) {
         if (MarkChunk* half = work_.split_half()) grey_queue_put(half);
       }
@@ -267,21 +272,24 @@ bool Marker::drain_marking(std::int64_t budget, std::int64_t deadline) {
   }
 }
 
-void Marker::scan_span(const HeapView& heap, Span* s) {
+unsigned Marker::scan_span(const HeapView& heap, Span* s) {
   // Down before the mark bits are read: a bit set after this read finds it down and queues the
   // span again (marker.hpp).
   s->mark_queued.exchange(0, std::memory_order_seq_cst);
   const std::uint32_t words = s->slot_words();
+  unsigned objects = 0;
   for (std::uint32_t w = 0; w < words; ++w) {
     std::uint64_t grey = s->mark_bits[w].load(std::memory_order_seq_cst) &
                          ~s->scanned_bits[w].load(std::memory_order_relaxed);
     if (grey == 0) continue;
     // Another marker scanning this span now takes the bits it set first.
     grey &= ~s->scanned_bits[w].fetch_or(grey, std::memory_order_relaxed);
+    objects += count_ones(grey);
     for (; grey != 0; grey &= grey - 1)
       scan_object<SlotUse::kQueueShade>(
           heap, s, s->slot_base(w * 64 + static_cast<std::uint32_t>(std::countr_zero(grey))));
   }
+  return objects;
 }
 
 // A large object is scanned in oblets of this many bytes (Go's maxObletBytes is 128 KiB): the

@@ -128,8 +128,8 @@ class Marker {
   template <SlotUse kUse>
   inline void scan_object(const HeapView& heap, Span* s, std::uintptr_t object);
   // Scans, in address order, every object of span `s` (one marked by span, see the header) whose
-  // mark bit is set and whose scanned bit is not, setting the scanned bits.
-  void scan_span(const HeapView& heap, Span* s);
+  // mark bit is set and whose scanned bit is not, setting the scanned bits. Returns how many.
+  unsigned scan_span(const HeapView& heap, Span* s);
   // kMark's drain.
   bool drain_marking(std::int64_t budget, std::int64_t deadline);
   // kPath's drain: breadth first, one layer at a time.

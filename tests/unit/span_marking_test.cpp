@@ -4,10 +4,12 @@
 // is not. Each test holds a mark at its start (no roots marked, no background marking) and shades
 // parents that nothing else reaches: their addresses are kept complemented in malloc memory, so no
 // stack scan finds them. Each parent's only reference to its child is its slot, so a child is
-// marked exactly when its parent was scanned.
+// marked exactly when its parent was scanned. Children are pointer-free and of another size, so a
+// parent's span holds parents only and a marker scans nothing but parents.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <thread>
 #include <vector>
@@ -21,18 +23,21 @@ namespace {
 
 using gc::detail::MarkHold;
 
+struct Child {
+  std::uint64_t words[6] = {};
+};
 struct Parent {
-  gc::ptr<Parent> child;
+  gc::ptr<Child> child;
   std::uint64_t padding[3] = {};
 };
-static_assert(sizeof(Parent) == 32);
+static_assert(sizeof(Parent) == 32 && sizeof(Child) == 48);
 
 // `n` parents, each with a child, their addresses complemented.
 __attribute__((noinline)) std::vector<std::uintptr_t> make_hidden_parents(int n) {
   std::vector<std::uintptr_t> hidden;
   for (int i = 0; i < n; ++i) {
     gc::ptr<Parent> parent = gc::make<Parent>();
-    parent->child = gc::make<Parent>();
+    parent->child = gc::make<Child>();
     hidden.push_back(~reinterpret_cast<std::uintptr_t>(parent.get()));
   }
   return hidden;
@@ -120,21 +125,36 @@ TEST(SpanMarking, AnObjectShadedAfterItsSpanWasScannedIsScannedToo) {
   test::finish_held_cycle();
 }
 
-// Two markers shade the same parents, in opposite orders, and scan the same spans at once; every
-// child is marked, and no span is left queued. (Under ThreadSanitizer, it checks the flag's and the
-// bits' accesses too.)
-TEST(SpanMarking, MarkersSharingSpansScanEveryGreyObject) {
-  constexpr int kParents = 4096;
+// Two markers shade the same parents in the same order, a few at a time, and drain after each few,
+// so that they take and scan the same spans at once: every child is marked, every parent is
+// scanned exactly once between them (the scanned bits split each span's grey objects), and no
+// span is left queued. (Under ThreadSanitizer, it checks the flag's and the bits' accesses too.)
+TEST(SpanMarking, MarkersSharingSpansScanEveryGreyObjectOnce) {
+  constexpr int kParents = 16384;
+  constexpr int kBatch = 4;
   const std::vector<std::uintptr_t> hidden = make_hidden_parents(kParents);
   start_held_mark();
-  auto mark = [&hidden](bool reversed) {
+  {
+    // What mark start shaded (each thread's latest slot and tiny block), so that the two markers
+    // below find only the parents' work.
+    gc::detail::Marker before(gc::detail::Marker::Mode::kMark);
+    before.drain();
+  }
+  std::atomic<int> ready{0};
+  std::atomic<std::int64_t> scanned_bytes{0};
+  auto mark = [&] {
     gc::detail::Marker marker(gc::detail::Marker::Mode::kMark);
-    for (int i = 0; i < kParents; ++i)
-      marker.shade(~hidden[static_cast<std::size_t>(reversed ? kParents - 1 - i : i)]);
-    marker.drain();
+    ready.fetch_add(1);
+    while (ready.load() < 2) {
+    }
+    for (int i = 0; i < kParents; i += kBatch) {
+      for (int j = i; j < i + kBatch; ++j) marker.shade(~hidden[static_cast<std::size_t>(j)]);
+      marker.drain();
+    }
+    scanned_bytes.fetch_add(marker.scanned_bytes());
   };
-  std::thread other(mark, true);
-  mark(false);
+  std::thread other(mark);
+  mark();
   other.join();
   int unmarked = 0;
   for (const std::uintptr_t h : hidden) {
@@ -142,6 +162,9 @@ TEST(SpanMarking, MarkersSharingSpansScanEveryGreyObject) {
     EXPECT_FALSE(queued(~h));
   }
   EXPECT_EQ(unmarked, 0);
+  EXPECT_EQ(scanned_bytes.load(),
+            std::int64_t{kParents} * static_cast<std::int64_t>(sizeof(Parent)))
+      << "a parent was scanned twice, or not at all";
   test::finish_held_cycle();
 }
 

@@ -118,7 +118,7 @@ struct Span {
   // ---- per-slot bitmaps ----
   // One bit a slot each. The nine bitmaps sit right after the descriptor, in the same block, each
   // `bitmap_words` words long: the fewest for the span's slots, rounded up to a power of two
-  // (descriptor_bitmap_words). A descriptor for 8 slots is then its header and one 64-byte line of
+  // (descriptor_bitmap_words). A descriptor for 8 slots is then its header and 72 bytes of
   // bitmaps, where inline arrays sized for the densest span made every descriptor 1.3 KB: 15% of
   // a span of 1 KiB objects, each new one a page fault under the page heap's lock
   // (docs/design.md, "Span bitmaps sized by the span"). The page heap makes and recycles

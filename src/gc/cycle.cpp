@@ -86,10 +86,10 @@ std::int64_t unused_cached_bytes(const WorldStopped&) {
 
 // Mark start, world stopped. Every span outside the thread caches was swept by sweep termination
 // and has clear mark bits. A cached span still unswept (its owner was stopped by signal at the last
-// termination, or never gave it back) carries the last cycle's marks: they are cleared (and its
-// scanned bits, marker.hpp), and the
-// span counts as swept for this cycle; the sweep after this mark will sweep it with this mark's
-// bits (what was dead then is dead now, and nothing was freed in between).
+// termination, or never gave it back) carries the last cycle's marks: they are cleared, with its
+// scanned bits (marker.hpp), and the span counts as swept for this cycle; the sweep after this
+// mark will sweep it with this mark's bits (what was dead then is dead now, and nothing was freed
+// in between).
 //
 // Each cached span records where its allocation stands: what comes after is allocated black. A
 // thread stopped by signal may be inside the allocation fast path, past the bump of `free_index`

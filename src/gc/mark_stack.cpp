@@ -63,6 +63,9 @@ void MarkStack::shrink() {
 }
 
 void MarkStack::adopt(MarkChunk* c) {
+  // Every chunk below the top holds work (empty() reads only the bottom one): a top emptied by
+  // pop() goes before another is laid on it.
+  if (top_ != nullptr && top_->count == 0) shrink();
   c->prev = top_;
   top_ = c;
 }

@@ -2,8 +2,8 @@
 //
 // A MarkStack is one marker's private stack of fixed-size chunks. Chunks come straight from mmap,
 // never from malloc, because markers run while the world is stopped and inside critical sections,
-// where a stopped thread may hold malloc's locks. Emptied chunks go to a spare list that later
-// markers reuse; spares beyond 4 MiB are unmapped.
+// where a stopped thread may hold malloc's locks. Emptied chunks, but the last one a stack keeps,
+// go to a spare list that later markers reuse; spares beyond 4 MiB are unmapped.
 //
 // Chunks are also the unit of sharing between markers: the global grey queue (mark_queue.hpp)
 // holds whole chunks. A marker publishes its work by handing chunks to the queue, and takes work by
@@ -37,9 +37,11 @@ class MarkStack {
     if (top_ == nullptr || top_->count == MarkChunk::kItems) grow();
     top_->items[top_->count++] = object;
   }
+  // An emptied chunk is freed only when another is below it: the bottom one stays, so a work list
+  // that goes empty and gets one entry again (marking a linked list) takes no lock for its chunk.
   bool pop(std::uintptr_t& object) {
-    while (top_ != nullptr && top_->count == 0) shrink();
-    if (top_ == nullptr) return false;
+    while (top_ != nullptr && top_->count == 0 && top_->prev != nullptr) shrink();
+    if (top_ == nullptr || top_->count == 0) return false;
     object = top_->items[--top_->count];
     return true;
   }

@@ -32,6 +32,45 @@ TEST(MarkStack, PopsInReverseOrderAcrossChunks) {
   EXPECT_TRUE(stack.empty());
 }
 
+// A stack that runs empty keeps its last chunk: a marker whose work list goes empty and gets one
+// entry again, as marking a linked list does for every node, takes no spare chunk and no lock.
+TEST(MarkStack, AStackEmptiedKeepsItsLastChunk) {
+  MarkStack stack;
+  stack.push(address(0));
+  MarkChunk* own = nullptr;
+  stack.give_all([&](MarkChunk* c) { own = c; });
+  stack.adopt(own);
+  std::uintptr_t a = 0;
+  ASSERT_TRUE(stack.pop(a));
+  EXPECT_FALSE(stack.pop(a));
+  EXPECT_TRUE(stack.empty());
+  // Spares are reused last in, first out: had the stack given its chunk back, this is it.
+  MarkChunk* spare = gc::detail::new_mark_chunk();
+  EXPECT_NE(spare, own) << "the emptied chunk went back to the spares";
+  gc::detail::free_mark_chunk(spare);
+  stack.push(address(1));
+  MarkChunk* after = nullptr;
+  stack.give_all([&](MarkChunk* c) { after = c; });
+  EXPECT_EQ(after, own);
+  gc::detail::free_mark_chunk(after);
+}
+
+// A chunk adopted by a stack that ran empty is its only work: once that is popped, it is empty.
+TEST(MarkStack, AChunkAdoptedByAnEmptiedStackIsAllItHolds) {
+  MarkStack stack;
+  stack.push(address(0));
+  std::uintptr_t a = 0;
+  ASSERT_TRUE(stack.pop(a));
+  MarkChunk* c = gc::detail::new_mark_chunk();
+  c->items[c->count++] = address(1);
+  stack.adopt(c);
+  EXPECT_FALSE(stack.empty());
+  ASSERT_TRUE(stack.pop(a));
+  EXPECT_EQ(a, address(1));
+  EXPECT_TRUE(stack.empty()) << "an emptied chunk was left below the adopted one";
+  EXPECT_FALSE(stack.pop(a));
+}
+
 TEST(MarkStack, SplitHalfHandsOverTheOldestHalfOfTheTopChunk) {
   MarkStack stack;
   for (std::size_t i = 0; i < 201; ++i) stack.push(address(i));

@@ -34,7 +34,27 @@ bool marked_by_span(const Span* s) {
   return !s->noscan() && s->nelems > 1 && s->elem_size <= 64 * 8;
 }
 
-constexpr std::uintptr_t kSpanEntry = 1;  // the low bit of a work-list entry that is a span
+// The low bit of a work-list entry that stands for its object's span: the object that queued it.
+constexpr std::uintptr_t kSpanEntry = 1;
+
+// A span's `mark_queued` states (marker.hpp). kSpanManyGrey is a bit: a span queued as one grey
+// may be 1|2, which reads as many too.
+constexpr std::uint8_t kSpanIdle = 0;      // on no work list
+constexpr std::uint8_t kSpanOneGrey = 1;   // queued by an object, and no shade found it so since
+constexpr std::uint8_t kSpanManyGrey = 2;  // queued, and other mark bits may have been set since
+
+// Called after this marker set a mark bit in span `s`, one marked by span: whether it must queue
+// the span. A span already queued for one grey object becomes many; if its scan took it meanwhile
+// (the flag found idle), the new bit is this marker's to queue, as many, since the bitmaps are
+// scanned in full for an entry whose flag was many.
+bool claim_span(Span* s) {
+  std::uint8_t seen = s->mark_queued.load(std::memory_order_seq_cst);
+  if (seen == kSpanIdle &&
+      s->mark_queued.compare_exchange_strong(seen, kSpanOneGrey, std::memory_order_seq_cst))
+    return true;
+  if (seen != kSpanOneGrey) return false;  // many: its scan reads every mark bit
+  return s->mark_queued.fetch_or(kSpanManyGrey, std::memory_order_seq_cst) == kSpanIdle;
+}
 
 // set_bit, with a plain load first: a bit already set costs no locked instruction.
 bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
@@ -77,9 +97,7 @@ bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
   if (!set_bit(s->mark_bits, index)) return;  // its mark bit was read clear just above
   if (marked_by_span(s)) {
     marked_bytes_ += static_cast<std::int64_t>(s->elem_size);
-    if (s->mark_queued.load(std::memory_order_seq_cst) == 0 &&
-        s->mark_queued.exchange(1, std::memory_order_seq_cst) == 0)
-      work_.push(reinterpret_cast<std::uintptr_t>(s) | kSpanEntry);
+    if (claim_span(s)) work_.push(s->slot_base(index) | kSpanEntry);
     return;
   }
   queue_grey(s, s->slot_base(index));
@@ -162,15 +180,19 @@ bool Marker::flush_shades() {
   for (;;) {
     std::uintptr_t popped;
     if (work_.pop(popped)) {
-      if (popped & kSpanEntry) {  // scanned in memory order: the hardware prefetches it
-        object = popped;
-        return true;
-      }
       // The object, and the pointer-bitmap words that say which of its words to read (the line
       // covering its start, which is all of them for most objects): on a large heap the scan
-      // would wait for both.
-      __builtin_prefetch(reinterpret_cast<const void*>(popped));
-      __builtin_prefetch(pointer_word_pair((popped - heap.lo) / (64 * 8)));
+      // would wait for both. A span's entry names the object that queued it, the one a scan of
+      // a span owing one grey object reads; its scan reads the descriptor's header and the
+      // start of its bitmaps first (as queue_shade prefetches them).
+      const std::uintptr_t at = popped & ~kSpanEntry;
+      __builtin_prefetch(reinterpret_cast<const void*>(at));
+      __builtin_prefetch(pointer_word_pair((at - heap.lo) / (64 * 8)));
+      if (popped & kSpanEntry) {
+        Span* const s = heap.span_of(at);
+        __builtin_prefetch(s);
+        __builtin_prefetch(s + 1);
+      }
       std::uintptr_t& slot = scan_ring_[scan_next_++ % kScanAhead];
       if (scan_held_ == kScanAhead) {
         object = slot;
@@ -254,7 +276,7 @@ bool Marker::drain_marking(std::int64_t budget, std::int64_t deadline) {
     }
     unsigned objects = 1;
     if (object & kSpanEntry)
-      objects = scan_span(heap, reinterpret_cast<Span*>(object & ~kSpanEntry));
+      objects = scan_span(heap, object & ~kSpanEntry);
     else
       scan_object<SlotUse::kQueueShade>(heap, heap.span_of(object), object);
     // After every entry: an oblet is up to 32 KiB of pointers, a span up to 32 KiB of objects, and
@@ -272,10 +294,22 @@ bool Marker::drain_marking(std::int64_t budget, std::int64_t deadline) {
   }
 }
 
-unsigned Marker::scan_span(const HeapView& heap, Span* s) {
-  // Down before the mark bits are read: a bit set after this read finds it down and queues the
+unsigned Marker::scan_span(const HeapView& heap, std::uintptr_t object) {
+  Span* const s = heap.span_of(object);
+  // Idle before the mark bits are read: a bit set after this read finds it idle and queues the
   // span again (marker.hpp).
-  s->mark_queued.exchange(0, std::memory_order_seq_cst);
+  if (s->mark_queued.exchange(kSpanIdle, std::memory_order_seq_cst) == kSpanOneGrey) {
+    // No shade found the flag one grey after `object` queued the span, so `object` is the only
+    // grey object this entry owes: a bit set since was set by a shade that will find the flag
+    // idle and queue the span again. It is scanned alone, with no pass over the bitmaps (each
+    // node of a linked list queues its span alone). Another marker's pass over the span may have
+    // taken it already.
+    const std::uint32_t index = s->slot_index(object);
+    const std::uint64_t bit = std::uint64_t{1} << (index % 64);
+    if (s->scanned_bits[index / 64].fetch_or(bit, std::memory_order_relaxed) & bit) return 0;
+    scan_object<SlotUse::kQueueShade>(heap, s, object);
+    return 1;
+  }
   const std::uint32_t words = s->slot_words();
   unsigned objects = 0;
   for (std::uint32_t w = 0; w < words; ++w) {

@@ -27,16 +27,23 @@
 // Small objects are marked by span (kMark only; Go 1.25's "Green Tea" marker): a span of objects
 // of at most 512 bytes with slots is queued, not the object, and a marker that takes it scans
 // every object of it whose mark bit is set and whose scanned bit is not, in address order
-// (scan_span). A span is on at most one work list at a time: its `mark_queued` flag goes up when it
-// is queued and down when a marker takes it, before that marker reads the mark bits. Shading sets
-// the mark bit (a locked instruction) and then reads the flag; both sides order their two accesses
-// with sequential consistency, so either the shading marker sees the flag down and queues the span
-// again, or the scan reads the new mark bit. Markers that scan the same span at once (queued again
-// while it was scanned) split its grey objects by the scanned bits, taken with one fetch_or a word.
-// Where objects have several parents, or were allocated together, a span comes off the list with
-// many grey objects, which are scanned in one pass over memory rather than one queue entry each
-// (docs/design.md, section 5, "Small objects marked by span"). A work-list entry with its low bit
-// set is a span; any other is an object or an oblet.
+// (scan_span). A span is on at most one work list at a time: its `mark_queued` flag leaves idle
+// when it is queued and returns to idle when a marker takes it, before that marker reads the mark
+// bits. Shading sets the mark bit (a locked instruction) and then reads the flag; both sides order
+// their two accesses with sequential consistency, so either the shading marker sees the flag idle
+// and queues the span again, or the scan reads the new mark bit. Markers that scan the same span at
+// once (queued again while it was scanned) split its grey objects by the scanned bits, taken with
+// one fetch_or a word. Where objects have several parents, or were allocated together, a span comes
+// off the list with many grey objects, which are scanned in one pass over memory rather than one
+// queue entry each (docs/design.md, section 5, "Small objects marked by span").
+//
+// The flag has two queued states, as Go's span ownership does: one grey, set by the shade that
+// queued the span, and many, set by any later shade that finds it one grey. The work-list entry is
+// the address of the object that queued the span, with its low bit set (any other entry is an
+// object or an oblet). A marker that takes the span in the one-grey state scans that object alone:
+// every bit set since was set by a shade that then found the flag one grey, and so made it many, or
+// found it idle, after the take, and queued the span again. A linked list, whose every node queues
+// its span alone, then costs no pass over the span's bitmaps per node.
 //
 // Prefetching (kMark only). On a large heap nearly every shade misses the cache three times, on the
 // span descriptor's header, its allocation bits and its mark bits, and every scan twice more, on
@@ -127,9 +134,11 @@ class Marker {
   // Scans `object`, or the oblet of a large object that starts there.
   template <SlotUse kUse>
   inline void scan_object(const HeapView& heap, Span* s, std::uintptr_t object);
-  // Scans, in address order, every object of span `s` (one marked by span, see the header) whose
-  // mark bit is set and whose scanned bit is not, setting the scanned bits. Returns how many.
-  unsigned scan_span(const HeapView& heap, Span* s);
+  // Takes the span of `object` (one marked by span, see the header) off the work list and scans,
+  // in address order, every object of it whose mark bit is set and whose scanned bit is not,
+  // setting the scanned bits; or `object` alone, if no other mark bit was set in the span since
+  // `object` queued it. Returns how many objects it scanned.
+  unsigned scan_span(const HeapView& heap, std::uintptr_t object);
   // kMark's drain.
   bool drain_marking(std::int64_t budget, std::int64_t deadline);
   // kPath's drain: breadth first, one layer at a time.

@@ -1,11 +1,12 @@
 // ctest-env: GODEBUG=gccheckmark=1
 // Small objects with slots are marked by span (gc/marker.hpp): shading one queues its span, and a
 // marker that takes the span scans every object of it whose mark bit is set and whose scanned bit
-// is not. Each test holds a mark at its start (no roots marked, no background marking) and shades
-// parents that nothing else reaches: their addresses are kept complemented in malloc memory, so no
-// stack scan finds them. Each parent's only reference to its child is its slot, so a child is
-// marked exactly when its parent was scanned. Children are pointer-free and of another size, so a
-// parent's span holds parents only and a marker scans nothing but parents.
+// is not, or only the object that queued it if no other shade found the span queued. Each test
+// holds a mark at its start (no roots marked, no background marking) and shades parents that
+// nothing else reaches: their addresses are kept complemented in malloc memory, so no stack scan
+// finds them. Each parent's only reference to its child is its slot, so a child is marked exactly
+// when its parent was scanned. Children are pointer-free and of another size, so a parent's span
+// holds parents only and a marker scans nothing but parents.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -61,6 +62,20 @@ bool scanned(std::uintptr_t address) {
 
 bool queued(std::uintptr_t address) { return object_at(address).span->mark_queued.load() != 0; }
 
+std::uint8_t queue_state(std::uintptr_t address) {
+  return object_at(address).span->mark_queued.load();
+}
+
+// Sets or clears an object's mark bit directly, as no shade would: to see which bits a scan reads.
+void set_mark_bit(std::uintptr_t address, bool on) {
+  const gc::detail::ObjectRef ref = object_at(address);
+  const std::uint64_t bit = std::uint64_t{1} << (ref.index % 64);
+  if (on)
+    ref.span->mark_bits[ref.index / 64].fetch_or(bit);
+  else
+    ref.span->mark_bits[ref.index / 64].fetch_and(~bit);
+}
+
 std::uintptr_t child_of(std::uintptr_t parent) {
   return reinterpret_cast<std::uintptr_t>(reinterpret_cast<Parent*>(parent)->child.get());
 }
@@ -102,6 +117,38 @@ TEST(SpanMarking, TheGreyObjectsOfASpanAreScannedFromOneEntry) {
   test::finish_held_cycle();
 }
 
+// A span queued by one shade, and shaded nowhere since, owes that one object: its scan reads no
+// other mark bit. A bit set behind the marker's back (no shade, so the flag stays one grey) is
+// left unscanned; a second shade makes the span owe many, and its scan reads every bit.
+TEST(SpanMarking, ASpanQueuedForOneObjectIsScannedForThatObjectAlone) {
+  const std::vector<std::uintptr_t> hidden = make_hidden_parents(8);
+  start_held_mark();
+  {
+    const std::vector<std::uintptr_t> parents = in_first_span(hidden);
+    ASSERT_GE(parents.size(), 3u);
+    gc::detail::Marker marker(gc::detail::Marker::Mode::kMark);
+    marker.shade(parents[0]);
+    EXPECT_EQ(queue_state(parents[0]), 1) << "one grey";
+    set_mark_bit(parents[1], true);
+    EXPECT_FALSE(marker.drain(/*budget=*/1));
+    EXPECT_EQ(marker.scanned_bytes(), static_cast<std::int64_t>(sizeof(Parent)));
+    EXPECT_TRUE(scanned(parents[0]));
+    EXPECT_FALSE(scanned(parents[1])) << "the one-grey scan read the span's other mark bits";
+    set_mark_bit(parents[1], false);  // white again, for the shade below
+
+    marker.drain();
+    marker.shade(parents[1]);
+    marker.shade(parents[2]);
+    EXPECT_GE(queue_state(parents[0]), 2) << "many";
+    EXPECT_FALSE(marker.drain(/*budget=*/1));
+    EXPECT_EQ(marker.scanned_bytes(), static_cast<std::int64_t>(3 * sizeof(Parent)));
+    marker.drain();
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(marked(child_of(parents[static_cast<std::size_t>(i)])));
+    EXPECT_EQ(queue_state(parents[0]), 0);
+  }
+  test::finish_held_cycle();
+}
+
 // A span leaves the work list before its mark bits are read: an object shaded after its span was
 // scanned queues the span again and is scanned too.
 TEST(SpanMarking, AnObjectShadedAfterItsSpanWasScannedIsScannedToo) {
@@ -125,13 +172,12 @@ TEST(SpanMarking, AnObjectShadedAfterItsSpanWasScannedIsScannedToo) {
   test::finish_held_cycle();
 }
 
-// Two markers shade the same parents in the same order, a few at a time, and drain after each few,
-// so that they take and scan the same spans at once: every child is marked, every parent is
+// Two markers shade the same parents in the same order, `batch` at a time, and drain after each
+// batch, so that they take and scan the same spans at once: every child is marked, every parent is
 // scanned exactly once between them (the scanned bits split each span's grey objects), and no
 // span is left queued. (Under ThreadSanitizer, it checks the flag's and the bits' accesses too.)
-TEST(SpanMarking, MarkersSharingSpansScanEveryGreyObjectOnce) {
+void mark_shared_spans_from_two_threads(int batch) {
   constexpr int kParents = 16384;
-  constexpr int kBatch = 4;
   const std::vector<std::uintptr_t> hidden = make_hidden_parents(kParents);
   start_held_mark();
   {
@@ -147,8 +193,8 @@ TEST(SpanMarking, MarkersSharingSpansScanEveryGreyObjectOnce) {
     ready.fetch_add(1);
     while (ready.load() < 2) {
     }
-    for (int i = 0; i < kParents; i += kBatch) {
-      for (int j = i; j < i + kBatch; ++j) marker.shade(~hidden[static_cast<std::size_t>(j)]);
+    for (int i = 0; i < kParents; i += batch) {
+      for (int j = i; j < i + batch; ++j) marker.shade(~hidden[static_cast<std::size_t>(j)]);
       marker.drain();
     }
     scanned_bytes.fetch_add(marker.scanned_bytes());
@@ -166,6 +212,17 @@ TEST(SpanMarking, MarkersSharingSpansScanEveryGreyObjectOnce) {
             std::int64_t{kParents} * static_cast<std::int64_t>(sizeof(Parent)))
       << "a parent was scanned twice, or not at all";
   test::finish_held_cycle();
+}
+
+// Four at a time: spans mostly owe many objects.
+TEST(SpanMarking, MarkersSharingSpansScanEveryGreyObjectOnce) {
+  mark_shared_spans_from_two_threads(4);
+}
+
+// One at a time: a span queued for one object is made to owe many by the other marker's shade
+// while it is queued, or taken by the other marker's scan between that shade's two steps.
+TEST(SpanMarking, MarkersSharingOneGreySpansScanEveryGreyObjectOnce) {
+  mark_shared_spans_from_two_threads(1);
 }
 
 }  // namespace

@@ -110,9 +110,9 @@ struct Span {
   Span* destructor_next = nullptr;
   std::uint64_t destructor_seq = 0;
   bool destructor_queued = false;
-  // Up while the span waits on a marker's work list for its grey objects (mark bit set, scanned bit
-  // clear) to be scanned; small objects with slots are marked by span (gc/marker.hpp). Down
-  // whenever no mark runs.
+  // Not zero while the span waits on a marker's work list for its grey objects (mark bit set,
+  // scanned bit clear) to be scanned: 1 while one grey object is owed, 2 or 3 for many. Small
+  // objects with slots are marked by span (gc/marker.hpp). Zero whenever no mark runs.
   std::atomic<std::uint8_t> mark_queued{0};
 
   // ---- per-slot bitmaps ----

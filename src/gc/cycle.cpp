@@ -13,6 +13,7 @@
 #include "gc/heap_profile.hpp"
 #include "gc/hooks.hpp"
 #include "gc/mark_queue.hpp"
+#include "gc/mark_stack.hpp"
 #include "gc/mark_state.hpp"
 #include "gc/mark_workers.hpp"
 #include "gc/marker.hpp"
@@ -222,6 +223,7 @@ void end_mark(const WorldStopped& world, ThreadRecord* self, std::int64_t pause_
 // After the world restarts at the end of a cycle; `trace` was taken before it restarted.
 void after_cycle(CycleTrace trace) {
   if (settings().gcstoptheworld < 2) wake_background_sweeper();
+  trim_mark_chunk_spares();
   heap_profile_flush();
   update_scavenger_goal();
   if (settings().gctrace) {

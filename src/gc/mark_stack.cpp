@@ -8,7 +8,7 @@
 namespace gc::detail {
 
 namespace {
-constexpr std::size_t kMaxSpares = 256;  // 4 MiB
+constexpr std::size_t kMaxSpares = 256;  // 4 MiB kept from one cycle to the next
 Mutex g_spare_mutex{LockRank::kLeaf};    // taken inside critical sections or by library threads
 MarkChunk* g_spares = nullptr;           // linked through `prev`
 std::size_t g_spare_count = 0;
@@ -34,16 +34,34 @@ MarkChunk* new_mark_chunk() {
 }
 
 void free_mark_chunk(MarkChunk* c) {
+  std::lock_guard lock(g_spare_mutex);
+  c->prev = g_spares;
+  g_spares = c;
+  ++g_spare_count;
+}
+
+void trim_mark_chunk_spares() {
+  MarkChunk* excess = nullptr;
   {
     std::lock_guard lock(g_spare_mutex);
-    if (g_spare_count < kMaxSpares) {
-      c->prev = g_spares;
-      g_spares = c;
-      ++g_spare_count;
-      return;
+    while (g_spare_count > kMaxSpares) {
+      MarkChunk* c = g_spares;
+      g_spares = c->prev;
+      --g_spare_count;
+      c->prev = excess;
+      excess = c;
     }
   }
-  os::unmap_metadata(c, sizeof(MarkChunk));
+  while (excess != nullptr) {  // outside the lock: each call is a system call
+    MarkChunk* c = excess;
+    excess = c->prev;
+    os::unmap_metadata(c, sizeof(MarkChunk));
+  }
+}
+
+std::size_t mark_chunk_spares() {
+  std::lock_guard lock(g_spare_mutex);
+  return g_spare_count;
 }
 
 MarkStack::~MarkStack() {

@@ -3,7 +3,10 @@
 // A MarkStack is one marker's private stack of fixed-size chunks. Chunks come straight from mmap,
 // never from malloc, because markers run while the world is stopped and inside critical sections,
 // where a stopped thread may hold malloc's locks. Emptied chunks, but the last one a stack keeps,
-// go to a spare list that later markers reuse; spares beyond 4 MiB are unmapped.
+// go to a spare list that later markers reuse. The spares beyond 4 MiB are unmapped when a cycle
+// ends, not when they are freed: each munmap is a system call and a TLB shootdown that interrupts
+// every CPU the program runs on, and a mark of a wide frontier of objects frees thousands of
+// chunks and takes them again (docs/design.md, section 5, "Mark-stack chunks kept for the mark").
 //
 // Chunks are also the unit of sharing between markers: the global grey queue (mark_queue.hpp)
 // holds whole chunks. A marker publishes its work by handing chunks to the queue, and takes work by
@@ -25,6 +28,11 @@ struct MarkChunk {
 
 MarkChunk* new_mark_chunk();
 void free_mark_chunk(MarkChunk* c);
+// Unmaps the spares beyond 4 MiB. Outside critical sections and stops (system calls): at the end
+// of a cycle, after the world restarts.
+void trim_mark_chunk_spares();
+// Chunks on the spare list (for tests).
+std::size_t mark_chunk_spares();
 
 class MarkStack {
  public:

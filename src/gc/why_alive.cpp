@@ -14,6 +14,7 @@
 #include "gc/cycle.hpp"
 #include "gc/destructors.hpp"
 #include "gc/hooks.hpp"
+#include "gc/mark_stack.hpp"
 #include "gc/marker.hpp"
 #include "gc/stopped_mark.hpp"
 #include "heap/object_lookup.hpp"
@@ -115,6 +116,7 @@ std::uintptr_t trace_stopped(std::uintptr_t asked, ThreadRecord* self, const Sta
   ObjectRef object;
   const bool reached = find_object(asked, object) && recorder.find(object.base) != nullptr;
   start_the_world(std::move(world));
+  trim_mark_chunk_spares();  // as a cycle's end does: this mark may be the last for a long time
   return reached ? object.base : 0;
 }
 

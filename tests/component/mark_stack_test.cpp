@@ -71,6 +71,22 @@ TEST(MarkStack, AChunkAdoptedByAnEmptiedStackIsAllItHolds) {
   EXPECT_FALSE(stack.pop(a));
 }
 
+// Chunks freed during a mark stay spares, however many: unmapping one is a TLB shootdown. The
+// spares beyond 4 MiB (256 chunks) go when the cycle ends.
+TEST(MarkStack, SparesAreKeptUntilTrimmed) {
+  gc::detail::trim_mark_chunk_spares();
+  std::vector<MarkChunk*> taken;
+  for (int i = 0; i < 300; ++i) taken.push_back(gc::detail::new_mark_chunk());
+  const std::size_t before = gc::detail::mark_chunk_spares();
+  for (MarkChunk* c : taken) gc::detail::free_mark_chunk(c);
+  EXPECT_EQ(gc::detail::mark_chunk_spares(), before + 300) << "a freed chunk was unmapped";
+  gc::detail::trim_mark_chunk_spares();
+  EXPECT_EQ(gc::detail::mark_chunk_spares(), 256u);
+  MarkChunk* spare = gc::detail::new_mark_chunk();
+  spare->items[MarkChunk::kItems - 1] = address(0);  // still mapped
+  gc::detail::free_mark_chunk(spare);
+}
+
 TEST(MarkStack, SplitHalfHandsOverTheOldestHalfOfTheTopChunk) {
   MarkStack stack;
   for (std::size_t i = 0; i < 201; ++i) stack.push(address(i));

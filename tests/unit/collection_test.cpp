@@ -11,6 +11,7 @@
 
 #include "../support/support.hpp"
 #include "gc/cycle.hpp"
+#include "gc/mark_stack.hpp"
 #include "gc/sweeper.hpp"
 
 namespace {
@@ -33,6 +34,17 @@ __attribute__((noinline)) void make_cycles(int pairs, int ring) {
   }
   last->next = first;
   first->next->next->next = first;  // a second, shorter cycle inside the ring
+}
+
+// A cycle's end unmaps the mark-stack chunks spared beyond 4 MiB (256 chunks), which a mark keeps
+// while it runs (gc/mark_stack.hpp).
+TEST(Collection, ACycleEndsByTrimmingTheMarkStackSpares) {
+  std::vector<gc::detail::MarkChunk*> taken;
+  for (int i = 0; i < 300; ++i) taken.push_back(gc::detail::new_mark_chunk());
+  for (gc::detail::MarkChunk* c : taken) gc::detail::free_mark_chunk(c);
+  ASSERT_GE(gc::detail::mark_chunk_spares(), 300u);
+  gc::collect();
+  EXPECT_LE(gc::detail::mark_chunk_spares(), 256u);
 }
 
 TEST(Collection, CyclesAreCollected) {

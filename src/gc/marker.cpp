@@ -304,9 +304,7 @@ unsigned Marker::scan_span(const HeapView& heap, std::uintptr_t object) {
     // idle and queue the span again. It is scanned alone, with no pass over the bitmaps (each
     // node of a linked list queues its span alone). Another marker's pass over the span may have
     // taken it already.
-    const std::uint32_t index = s->slot_index(object);
-    const std::uint64_t bit = std::uint64_t{1} << (index % 64);
-    if (s->scanned_bits[index / 64].fetch_or(bit, std::memory_order_relaxed) & bit) return 0;
+    if (!set_bit(s->scanned_bits, s->slot_index(object))) return 0;
     scan_object<SlotUse::kQueueShade>(heap, s, object);
     return 1;
   }

@@ -136,8 +136,8 @@ class Marker {
   inline void scan_object(const HeapView& heap, Span* s, std::uintptr_t object);
   // Takes the span of `object` (one marked by span, see the header) off the work list and scans,
   // in address order, every object of it whose mark bit is set and whose scanned bit is not,
-  // setting the scanned bits; or `object` alone, if no other mark bit was set in the span since
-  // `object` queued it. Returns how many objects it scanned.
+  // setting the scanned bits; or `object` alone, if no shade found the span queued for one object
+  // after `object` queued it. Returns how many objects it scanned.
   unsigned scan_span(const HeapView& heap, std::uintptr_t object);
   // kMark's drain.
   bool drain_marking(std::int64_t budget, std::int64_t deadline);

@@ -60,11 +60,11 @@ bool scanned(std::uintptr_t address) {
   return (ref.span->scanned_bits[ref.index / 64].load() >> (ref.index % 64) & 1) != 0;
 }
 
-bool queued(std::uintptr_t address) { return object_at(address).span->mark_queued.load() != 0; }
-
 std::uint8_t queue_state(std::uintptr_t address) {
   return object_at(address).span->mark_queued.load();
 }
+
+bool queued(std::uintptr_t address) { return queue_state(address) != 0; }
 
 // Sets or clears an object's mark bit directly, as no shade would: to see which bits a scan reads.
 void set_mark_bit(std::uintptr_t address, bool on) {

@@ -81,12 +81,13 @@ template <std::uint32_t Words>
 using DescriptorPool =
     FixedPool<sizeof(Span) + Span::kBitmaps * Words * sizeof(std::uint64_t), DescriptorPoolTag>;
 
-// Which pool a descriptor with bitmaps of `words` words comes from.
+// Which pool a descriptor with bitmaps of `words` words comes from: its length's place in
+// kDescriptorWords.
 std::size_t descriptor_size(std::uint32_t words) {
-  const auto size = static_cast<std::size_t>(std::countr_zero(words));
-  TRICOLOR_CHECK(size < kDescriptorSizes && words == std::uint32_t{1} << size,
-                 "a span descriptor with bitmaps of %u words", words);
-  return size;
+  const auto* const found = std::find(kDescriptorWords.begin(), kDescriptorWords.end(), words);
+  TRICOLOR_CHECK(found != kDescriptorWords.end(), "a span descriptor with bitmaps of %u words",
+                 words);
+  return static_cast<std::size_t>(found - kDescriptorWords.begin());
 }
 
 template <std::size_t Size = 0, class Visit>
@@ -94,7 +95,7 @@ decltype(auto) with_descriptor_pool(std::size_t size, Visit&& visit) {
   if constexpr (Size + 1 < kDescriptorSizes) {
     if (size != Size) return with_descriptor_pool<Size + 1>(size, std::forward<Visit>(visit));
   }
-  return visit(DescriptorPool<std::uint32_t{1} << Size>::instance());
+  return visit(DescriptorPool<kDescriptorWords[Size]>::instance());
 }
 
 // A descriptor, as new, with zeroed bitmaps for `slots` slots. Outside the page heap's lock: the

@@ -205,16 +205,29 @@ TEST_F(PageHeapComponent, AFreedSpanLeavesTheSpanTableAndItsDescriptorIsReused) 
   EXPECT_EQ(span_of(base), b);
 }
 
-// A descriptor's eight bitmaps follow its header, sized for its span's slots (span.hpp): the
-// fewest words, rounded up to a power of two, so that recycling by size hands each one back.
+// Every size class's span gets bitmaps of exactly the words its slots need (span.hpp): none is
+// rounded up, and a count no class has takes the next length descriptors come in.
+TEST(DescriptorLengths, EachSizeClassGetsTheWordsItsSlotsNeed) {
+  static_assert(gc::detail::kMaxSpanObjects == 4096 && gc::detail::kBitmapWords == 64);
+  for (std::size_t c = 1; c < gc::detail::kNumSizeClasses; ++c) {
+    const std::uint32_t slots = gc::detail::kClassToObjects[c];
+    EXPECT_EQ(gc::detail::descriptor_bitmap_words(slots), (slots + 63) / 64) << "class " << c;
+  }
+  EXPECT_EQ(gc::detail::descriptor_bitmap_words(1), 1u);     // a large object's span
+  EXPECT_EQ(gc::detail::descriptor_bitmap_words(600), 11u);  // 10 words: no class has them
+  EXPECT_EQ(gc::detail::descriptor_bitmap_words(4097), 0u);  // more than any span
+  for (std::size_t i = 1; i < gc::detail::kDescriptorSizes; ++i)
+    EXPECT_LT(gc::detail::kDescriptorWords[i - 1], gc::detail::kDescriptorWords[i]);
+}
+
+// A descriptor's nine bitmaps follow its header, sized for its span's slots, so that recycling by
+// length hands each one back.
 TEST_F(PageHeapComponent, ADescriptorsBitmapsAreSizedByItsSlotsAndFollowItsHeader) {
-  static_assert(gc::detail::kMaxSpanObjects == 4096 &&
-                gc::detail::kDescriptorSizes == 7);  // the largest
   first();
   const struct {
     std::uint32_t slots, words;
-  } sizes[] = {{1, 1},   {8, 1},   {64, 1},    {65, 2},    {128, 2},
-               {170, 4}, {512, 8}, {1024, 16}, {2048, 32}, {4096, 64}};
+  } sizes[] = {{1, 1},   {8, 1},    {64, 1},    {65, 2},    {128, 2},   {170, 3},
+               {512, 8}, {682, 11}, {1024, 16}, {1365, 22}, {2048, 32}, {4096, 64}};
   for (const auto& size : sizes) {
     Span* s = heap_.allocate(1, size.slots);
     ASSERT_NE(s, nullptr);

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <cstddef>
@@ -35,19 +36,54 @@ inline constexpr std::uint8_t make_span_class(std::size_t size_class, bool nosca
 inline constexpr std::size_t span_class_size_class(std::uint8_t sc) { return sc >> 1; }
 inline constexpr bool span_class_noscan(std::uint8_t sc) { return (sc & 1) != 0; }
 
-// The words each of a descriptor's bitmaps gets for a span of `slots` slots: enough, rounded up to
-// a power of two, so that descriptors come in kDescriptorSizes sizes (1, 2, 4, ... kBitmapWords).
-inline constexpr std::uint32_t descriptor_bitmap_words(std::uint32_t slots) {
-  std::uint32_t words = 1;
-  while (words * 64 < slots) words *= 2;
-  return words;
-}
-
 // The most slots a span holds, over all size classes.
 inline constexpr std::size_t kMaxSpanObjects =
     *std::max_element(kClassToObjects.begin(), kClassToObjects.end());
-inline constexpr std::size_t kBitmapWords = descriptor_bitmap_words(kMaxSpanObjects);
-inline constexpr std::size_t kDescriptorSizes = std::countr_zero(kBitmapWords) + 1;
+
+// The bitmap lengths descriptors come in, in words, shortest first: one for each length a size
+// class's span needs (its slots in whole words; a large object's span has one slot). A descriptor's
+// bitmaps are exactly as long as its span's slots need. Rounding them up to a power of two, as
+// they once were, gave a span of 1,365 objects of 24 bytes nine bitmaps of 32 words for its 22:
+// 2,512 bytes of descriptor for a 32 KiB span, where 1,792 do (docs/design.md, "Span bitmaps sized
+// by the span").
+namespace span_sizes {
+struct WordLengths {
+  std::array<std::uint32_t, kNumSizeClasses> words{};
+  std::size_t count = 0;
+};
+inline constexpr WordLengths distinct_word_lengths() {
+  WordLengths lengths;
+  for (std::size_t c = 0; c < kNumSizeClasses; ++c) {
+    const std::uint32_t slots = c == 0 ? 1 : kClassToObjects[c];
+    const std::uint32_t words = (slots + 63) / 64;
+    bool known = false;
+    for (std::size_t i = 0; i < lengths.count; ++i) known = known || lengths.words[i] == words;
+    if (!known) lengths.words[lengths.count++] = words;
+  }
+  std::sort(lengths.words.begin(),
+            lengths.words.begin() + static_cast<std::ptrdiff_t>(lengths.count));
+  return lengths;
+}
+inline constexpr WordLengths kLengths = distinct_word_lengths();
+}  // namespace span_sizes
+
+inline constexpr std::size_t kDescriptorSizes = span_sizes::kLengths.count;
+inline constexpr std::array<std::uint32_t, kDescriptorSizes> kDescriptorWords = [] {
+  std::array<std::uint32_t, kDescriptorSizes> words{};
+  for (std::size_t i = 0; i < kDescriptorSizes; ++i) words[i] = span_sizes::kLengths.words[i];
+  return words;
+}();
+inline constexpr std::size_t kBitmapWords = kDescriptorWords[kDescriptorSizes - 1];
+
+// The words each of a descriptor's bitmaps gets for a span of `slots` slots: the shortest length
+// descriptors come in that covers them; 0 for more slots than any span has.
+inline constexpr std::uint32_t descriptor_bitmap_words(std::uint32_t slots) {
+  const std::uint32_t needed = slots <= 64 ? 1 : (slots + 63) / 64;
+  for (const std::uint32_t words : kDescriptorWords)
+    if (words >= needed) return words;
+  return 0;
+}
+static_assert(kBitmapWords * 64 >= kMaxSpanObjects && descriptor_bitmap_words(1) == 1);
 
 enum class SpanState : std::uint8_t {
   kFree,   // in the page heap's free runs (or a recycled descriptor)
@@ -117,13 +153,13 @@ struct Span {
 
   // ---- per-slot bitmaps ----
   // One bit a slot each. The nine bitmaps sit right after the descriptor, in the same block, each
-  // `bitmap_words` words long: the fewest for the span's slots, rounded up to a power of two
-  // (descriptor_bitmap_words). A descriptor for 8 slots is then its header and 72 bytes of
-  // bitmaps, where inline arrays sized for the densest span made every descriptor 1.3 KB: 15% of
-  // a span of 1 KiB objects, each new one a page fault under the page heap's lock
-  // (docs/design.md, "Span bitmaps sized by the span"). The page heap makes and recycles
-  // descriptors by bitmap size, so the pointers below always point into the descriptor's own
-  // block; making a descriptor from a recycled one writes them again, to the same values.
+  // `bitmap_words` words long: the fewest for the span's slots (descriptor_bitmap_words). A
+  // descriptor for 8 slots is then its header and 72 bytes of bitmaps, where inline arrays sized
+  // for the densest span made every descriptor 1.3 KB: 15% of a span of 1 KiB objects, each new
+  // one a page fault under the page heap's lock (docs/design.md, "Span bitmaps sized by the
+  // span"). The page heap makes and recycles descriptors by bitmap length, so the pointers below
+  // always point into the descriptor's own block; making a descriptor from a recycled one writes
+  // them again, to the same values.
   // Mark bits come first: the marker prefetches the block's start (gc/marker.cpp, shade_soon).
   std::uint32_t bitmap_words = 0;
   std::atomic<std::uint64_t>* mark_bits = nullptr;

@@ -6,6 +6,7 @@
 #include "base/check.hpp"
 #include "base/clock.hpp"
 #include "base/os_memory.hpp"
+#include "gc/checkmark_bits.hpp"
 #include "gc/hooks.hpp"
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"
@@ -54,12 +55,6 @@ bool claim_span(Span* s) {
     return true;
   if (seen != kSpanOneGrey) return false;  // many: its scan reads every mark bit
   return s->mark_queued.fetch_or(kSpanManyGrey, std::memory_order_seq_cst) == kSpanIdle;
-}
-
-// set_bit, with a plain load first: a bit already set costs no locked instruction.
-bool try_set(std::atomic<std::uint64_t>* bits, std::uint32_t index) {
-  if (bits[index / 64].load(std::memory_order_relaxed) >> (index % 64) & 1) return false;
-  return set_bit(bits, index);
 }
 
 // A word that names no object: only a hook may want it (a gc::arena's memory, toolbox/arenas.cpp).
@@ -231,9 +226,9 @@ void Marker::shade(std::uintptr_t word) {
       if (from_stack_) return;  // perhaps a stale word: see the header
       report_missed(s, object.index);
     }
-    if (!try_set(s->checkmark_bits, object.index)) return;
+    if (!CheckmarkBits::try_set(object.base)) return;
   } else {
-    if (!try_set(s->checkmark_bits, object.index)) return;
+    if (!CheckmarkBits::try_set(object.base)) return;
     path_->reached(object.base, source_object_, source_address_, source_);
   }
   queue_grey(s, object.base);

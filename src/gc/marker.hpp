@@ -17,12 +17,12 @@
 // through the grey queue (mark_queue.hpp); its totals reach g_mark when it is destroyed. A marker
 // is busy for its whole life, so mark termination never overlooks its private work.
 //
-// The same marker runs the gccheckmark verification (stopped_mark.cpp) with the world stopped, with
-// the span's second bitmap: it aborts with a report at the first object it reaches through a root
-// slot or a heap slot that the real mark left white, naming where it read the pointer. A word on a
-// stack that leads to a white object is not an error: a frame pushed after its thread's stack scan
-// may hold stale words from frames that died before it, which conservative scanning cannot tell
-// from pointers; the verifier does not trace through such an object.
+// The same marker runs the gccheckmark verification (stopped_mark.cpp) with the world stopped, into
+// the checkmark bits (checkmark_bits.hpp): it aborts with a report at the first object it reaches
+// through a root slot or a heap slot that the real mark left white, naming where it read the
+// pointer. A word on a stack that leads to a white object is not an error: a frame pushed after its
+// thread's stack scan may hold stale words from frames that died before it, which conservative
+// scanning cannot tell from pointers; the verifier does not trace through such an object.
 //
 // Small objects are marked by span (kMark only; Go 1.25's "Green Tea" marker): a span of objects
 // of at most 512 bytes with slots is queued, not the object, and a marker that takes it scans

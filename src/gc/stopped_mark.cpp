@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "gc/checkmark_bits.hpp"
 #include "gc/fibers.hpp"
 #include "gc/hooks.hpp"
 #include "gc/mark_state.hpp"
@@ -27,21 +28,6 @@ void describe_thread(const ThreadRecord* r, bool self, char* stack, char* frame)
 }
 
 }  // namespace
-
-void clear_checkmarks(const WorldStopped&) {
-  const std::uintptr_t lo = g_heap.lo.load(std::memory_order_relaxed);
-  const std::uintptr_t end = heap_frontier();
-  for (std::uintptr_t page = lo; page < end;) {
-    Span* s = span_of(page);
-    if (s == nullptr || s->state.load(std::memory_order_acquire) != SpanState::kInUse) {
-      page += kPageSize;
-      continue;
-    }
-    for (std::uint32_t w = 0; w < s->slot_words(); ++w)
-      s->checkmark_bits[w].store(0, std::memory_order_relaxed);
-    page = s->base + s->npages * kPageSize;
-  }
-}
 
 void mark_from_roots_stopped(const WorldStopped&, Marker& marker, ThreadRecord* self,
                              const StackExtent& self_extent) {
@@ -76,7 +62,7 @@ void mark_from_roots_stopped(const WorldStopped&, Marker& marker, ThreadRecord* 
 }
 
 void verify_mark(const WorldStopped& world, ThreadRecord* self, const StackExtent& self_extent) {
-  clear_checkmarks(world);
+  const CheckmarkBits checkmarks(world);
   Marker verifier(Marker::Mode::kCheckmark);
   mark_from_roots_stopped(world, verifier, self, self_extent);
   verifier.drain();

@@ -1,9 +1,9 @@
 // Marking with the world stopped: the passes that do not run concurrently with the program.
 //
 //   - GODEBUG=gcstoptheworld: the whole mark in the pause of mark start (mark_from_roots_stopped).
-//   - GODEBUG=gccheckmark: at termination, a second mark from scratch into the checkmark bits,
-//     which aborts at the first object a root or heap slot reaches that the real mark left white
-//     (verify_mark; the report itself is the marker's, marker.hpp).
+//   - GODEBUG=gccheckmark: at termination, a second mark from scratch into the checkmark bits
+//     (gc/checkmark_bits.hpp), which aborts at the first object a root or heap slot reaches that
+//     the real mark left white (verify_mark; the report itself is the marker's, marker.hpp).
 //   - The last attempt of a termination that keeps finding work: the stacks not yet scanned are
 //     scanned in the pause (scan_due_stacks_stopped).
 //
@@ -29,9 +29,6 @@ class Marker;
 // or registers each word comes from; only a kMark marker counts suspended stacks as scanned.
 void mark_from_roots_stopped(const WorldStopped& world, Marker& marker, ThreadRecord* self,
                              const StackExtent& self_extent);
-
-// Clears the checkmark bits of every in-use span, before a kCheckmark or kPath pass.
-void clear_checkmarks(const WorldStopped& world);
 
 // gccheckmark: a second mark from scratch into the checkmark bits.
 void verify_mark(const WorldStopped& world, ThreadRecord* self, const StackExtent& self_extent);

@@ -11,6 +11,7 @@
 #include "base/check.hpp"
 #include "base/os_memory.hpp"
 #include "base/symbols.hpp"
+#include "gc/checkmark_bits.hpp"
 #include "gc/cycle.hpp"
 #include "gc/destructors.hpp"
 #include "gc/hooks.hpp"
@@ -106,8 +107,8 @@ namespace {
 std::uintptr_t trace_stopped(std::uintptr_t asked, ThreadRecord* self, const StackExtent& extent,
                              PathRecorder& recorder) {
   WorldStopped world = stop_the_world();
-  clear_checkmarks(world);
   {
+    const CheckmarkBits checkmarks(world);
     Marker marker(Marker::Mode::kPath, &recorder);
     marker.ignore_word_within(asked, extent.sp, self->stack_hi);
     mark_from_roots_stopped(world, marker, self, extent);

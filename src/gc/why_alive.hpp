@@ -23,8 +23,9 @@
 //     alive.
 //
 // Cost: a stop of the world as long as a full mark of the live heap (with gccheckmark, the
-// verification pass costs the same), plus 32 bytes of mapped memory per live object, given back
-// when the call returns.
+// verification pass costs the same), plus 32 bytes of mapped memory per live object and the
+// checkmark bits (a bit per word of the heap in use, checkmark_bits.hpp), given back when the call
+// returns.
 #pragma once
 
 #include <cstddef>

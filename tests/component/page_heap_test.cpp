@@ -220,7 +220,7 @@ TEST(DescriptorLengths, EachSizeClassGetsTheWordsItsSlotsNeed) {
     EXPECT_LT(gc::detail::kDescriptorWords[i - 1], gc::detail::kDescriptorWords[i]);
 }
 
-// A descriptor's nine bitmaps follow its header, sized for its span's slots, so that recycling by
+// A descriptor's eight bitmaps follow its header, sized for its span's slots, so that recycling by
 // length hands each one back.
 TEST_F(PageHeapComponent, ADescriptorsBitmapsAreSizedByItsSlotsAndFollowItsHeader) {
   first();
@@ -235,7 +235,8 @@ TEST_F(PageHeapComponent, ADescriptorsBitmapsAreSizedByItsSlotsAndFollowItsHeade
     auto* const block = reinterpret_cast<std::atomic<std::uint64_t>*>(s + 1);
     EXPECT_EQ(s->mark_bits, block);
     EXPECT_EQ(s->alloc_bits, block + size.words);
-    EXPECT_EQ(s->pinned_bits, block + 7 * size.words);
+    EXPECT_EQ(s->pinned_bits, block + 6 * size.words);
+    EXPECT_EQ(s->scanned_bits, block + 7 * size.words);
     for (std::size_t w = 0; w < Span::kBitmaps * size.words; ++w) EXPECT_EQ(block[w].load(), 0u);
     s->state.store(SpanState::kInUse, std::memory_order_release);
     heap_.free(s);

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "../support/support.hpp"
+#include "gc/checkmark_bits.hpp"
 #include "gc/marker.hpp"
+#include "runtime/stop_the_world.hpp"
 
 namespace {
 
@@ -17,6 +19,35 @@ TEST(Checkmark, AgreesWithTheMarkOnARealHeap) {
   }
   for (int i = 0; i < 5; ++i) gc::collect();  // each cycle is verified; a miss would abort
   for (auto& t : live) ASSERT_TRUE(t->intact());
+}
+
+// A pass's bits start clear, each object's bit is its own, and the next pass starts clear again
+// (its table is new).
+TEST(CheckmarkBits, EachPassStartsClearAndSetsAnObjectsBitOnce) {
+  auto a = gc::make<test::Tracked>(1);
+  auto b = gc::make<test::Tracked>(2);
+  const auto at = [](const auto& p) { return reinterpret_cast<std::uintptr_t>(p.get()); };
+  for (int pass = 0; pass < 2; ++pass) {
+    gc::detail::WorldStopped world = gc::detail::stop_the_world();
+    bool first = false, again = true, other = false;
+    {
+      const gc::detail::CheckmarkBits bits(world);
+      first = gc::detail::CheckmarkBits::try_set(at(a));
+      again = gc::detail::CheckmarkBits::try_set(at(a));
+      other = gc::detail::CheckmarkBits::try_set(at(b));
+    }
+    gc::detail::start_the_world(std::move(world));
+    EXPECT_TRUE(first) << "pass " << pass;
+    EXPECT_FALSE(again) << "pass " << pass;
+    EXPECT_TRUE(other) << "pass " << pass;
+  }
+}
+
+TEST(CheckmarkBitsDeathTest, ABitOutsideAPassStopsTheProgram) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto object = gc::make<test::Tracked>(1);
+  EXPECT_DEATH(gc::detail::CheckmarkBits::try_set(reinterpret_cast<std::uintptr_t>(object.get())),
+               "the checkmark bit of 0x[0-9a-f]+, outside a stopped pass");
 }
 
 TEST(CheckmarkDeathTest, AnObjectTheMarkMissedAbortsWithAReport) {

@@ -43,9 +43,9 @@ inline constexpr std::size_t kMaxSpanObjects =
 // The bitmap lengths descriptors come in, in words, shortest first: one for each length a size
 // class's span needs (its slots in whole words; a large object's span has one slot). A descriptor's
 // bitmaps are exactly as long as its span's slots need. Rounding them up to a power of two, as
-// they once were, gave a span of 1,365 objects of 24 bytes nine bitmaps of 32 words for its 22:
-// 2,512 bytes of descriptor for a 32 KiB span, where 1,792 do (docs/design.md, "Span bitmaps sized
-// by the span").
+// they once were, gave a span of 1,365 objects of 24 bytes bitmaps of 32 words for its 22 (with
+// the nine bitmaps of then, 2,512 bytes of descriptor for a 32 KiB span where 1,792 did;
+// docs/design.md, "Span bitmaps sized by the span").
 namespace span_sizes {
 struct WordLengths {
   std::array<std::uint32_t, kNumSizeClasses> words{};
@@ -152,9 +152,9 @@ struct Span {
   std::atomic<std::uint8_t> mark_queued{0};
 
   // ---- per-slot bitmaps ----
-  // One bit a slot each. The nine bitmaps sit right after the descriptor, in the same block, each
+  // One bit a slot each. The eight bitmaps sit right after the descriptor, in the same block, each
   // `bitmap_words` words long: the fewest for the span's slots (descriptor_bitmap_words). A
-  // descriptor for 8 slots is then its header and 72 bytes of bitmaps, where inline arrays sized
+  // descriptor for 8 slots is then its header and 64 bytes of bitmaps, where inline arrays sized
   // for the densest span made every descriptor 1.3 KB: 15% of a span of 1 KiB objects, each new
   // one a page fault under the page heap's lock (docs/design.md, "Span bitmaps sized by the
   // span"). The page heap makes and recycles descriptors by bitmap length, so the pointers below
@@ -164,7 +164,6 @@ struct Span {
   std::uint32_t bitmap_words = 0;
   std::atomic<std::uint64_t>* mark_bits = nullptr;
   std::atomic<std::uint64_t>* alloc_bits = nullptr;
-  std::atomic<std::uint64_t>* checkmark_bits = nullptr;
   // Objects with a destructor to run when they die (see `destructor`). Cleared when the slot is
   // freed.
   std::atomic<std::uint64_t>* destructor_bits = nullptr;
@@ -185,14 +184,14 @@ struct Span {
   // Objects of a span marked by span (gc/marker.hpp) whose slots this mark has scanned: a mark bit
   // without its scanned bit is a grey object. Cleared with the mark bits.
   std::atomic<std::uint64_t>* scanned_bits = nullptr;
-  static constexpr std::size_t kBitmaps = 9;
+  static constexpr std::size_t kBitmaps = 8;
 
-  // Points the nine bitmaps into `block`, `words` words each, in the order above.
+  // Points the eight bitmaps into `block`, `words` words each, in the order above.
   void point_bitmaps(std::atomic<std::uint64_t>* block, std::uint32_t words) {
     bitmap_words = words;
     std::atomic<std::uint64_t>** const bitmaps[kBitmaps] = {
-        &mark_bits,      &alloc_bits,   &checkmark_bits, &destructor_bits, &zombie_bits,
-        &destroyed_bits, &special_bits, &pinned_bits,    &scanned_bits};
+        &mark_bits,      &alloc_bits,   &destructor_bits, &zombie_bits,
+        &destroyed_bits, &special_bits, &pinned_bits,     &scanned_bits};
     for (std::size_t i = 0; i < kBitmaps; ++i) *bitmaps[i] = block + i * words;
   }
   // The words of each bitmap that cover the span's slots.

@@ -89,6 +89,10 @@ bool claim_span(Span* s) {
     return;
   }
   if (honour_black_ && allocated_black(s, index)) return;
+  if (s->noscan()) {
+    gather_mark(s, index);
+    return;
+  }
   if (!set_bit(s->mark_bits, index)) return;  // its mark bit was read clear just above
   if (marked_by_span(s)) {
     marked_bytes_ += static_cast<std::int64_t>(s->elem_size);
@@ -96,6 +100,27 @@ bool claim_span(Span* s) {
     return;
   }
   queue_grey(s, s->slot_base(index));
+}
+
+// A pointer-free object's mark bit, gathered with those of its word (marker.hpp): a shade that
+// moves to another word sets the gathered bits first.
+[[gnu::always_inline]] inline void Marker::gather_mark(Span* s, std::uint32_t index) {
+  std::atomic<std::uint64_t>* const word = &s->mark_bits[index / 64];
+  if (word != gathered_word_) {
+    set_gathered_marks();
+    gathered_word_ = word;
+    gathered_size_ = object_size(s);
+  }
+  gathered_bits_ |= std::uint64_t{1} << (index % 64);
+}
+
+void Marker::set_gathered_marks() {
+  if (gathered_bits_ == 0) return;
+  // Counted once: a bit that another marker set first is in `before`.
+  const std::uint64_t before = gathered_word_->fetch_or(gathered_bits_, std::memory_order_seq_cst);
+  marked_bytes_ += static_cast<std::int64_t>(count_ones(gathered_bits_ & ~before) * gathered_size_);
+  gathered_bits_ = 0;
+  gathered_word_ = nullptr;  // the next shade names its word and its objects' size afresh
 }
 
 // An object whose mark bit this marker set: counted, and queued to be scanned unless its span is
@@ -114,7 +139,7 @@ Marker::~Marker() {
   if (mode_ != Mode::kMark) return;
   if (inert_) {
     // Work shaded here would be lost: only a mark worker late for an ended mark is refused.
-    TRICOLOR_CHECK(work_.empty() && shade_held_ == 0 && scan_held_ == 0,
+    TRICOLOR_CHECK(work_.empty() && shade_held_ == 0 && scan_held_ == 0 && gathered_bits_ == 0,
                    "a marker made after mark termination was given grey work");
     return;
   }
@@ -162,12 +187,13 @@ void Marker::shade_soon(std::uintptr_t word) { queue_shade(HeapView::now(), word
 }
 
 bool Marker::flush_shades() {
-  if (shade_held_ == 0) return false;
+  const bool any = shade_held_ != 0;
   for (; shade_held_ > 0; --shade_held_) {
     const PendingShade& p = shade_ring_[(shade_next_ - shade_held_) % kShadeAhead];
     grey(p.span, p.word);
   }
-  return true;
+  set_gathered_marks();
+  return any;
 }
 
 [[gnu::always_inline]] inline bool Marker::next_to_scan(const HeapView& heap,

@@ -58,6 +58,14 @@
 // have several parents, many words name an object marked already, and those read neither the
 // allocation bits nor the black test.
 //
+// A pointer-free object has nothing to scan, so its mark bit need not be set at once: a marker
+// gathers the bits of one mark-bit word and sets them with one locked OR when a shade moves to
+// another word, or when its rings are emptied (flush_shades), so they too are set before it says it
+// is done. An array of pointers to buffers made in order marks 64 of them with one locked
+// instruction, where the locked OR of each was half of the mark's time (docs/design.md, "Mark bits
+// of pointer-free objects, gathered"). A bit that waits here reads as clear to other shades, which
+// gather or set it again; whoever sets it first counts the object.
+//
 // gc::why_alive runs it a third way (Mode::kPath, gc/why_alive.cpp), also with the world stopped
 // and into the checkmark bits: breadth first, one layer of objects at a time, so that the first
 // route that reaches an object is a shortest one, and it tells a PathRecorder, for each object it
@@ -147,9 +155,14 @@ class Marker {
   inline void grey(Span* s, std::uintptr_t word);
   // Counts an object this marker has just marked, and queues it for scanning if it has slots.
   inline void queue_grey(Span* s, std::uintptr_t base);
+  // kMark's mark of a pointer-free object (see the header): its bit joins the gathered ones.
+  inline void gather_mark(Span* s, std::uint32_t index);
+  // Sets the gathered mark bits, with one locked OR, and counts the objects they newly mark.
+  void set_gathered_marks();
   // shade_soon's body, inline in kMark's scan.
   inline void queue_shade(const HeapView& heap, std::uintptr_t word);
-  // Shades every queued word. Returns whether any were queued.
+  // Shades every queued word, and sets the gathered mark bits. Returns whether any words were
+  // queued.
   bool flush_shades();
   // kMark: the next object to scan, through the prefetch ring; false when no private work is left.
   inline bool next_to_scan(const HeapView& heap, std::uintptr_t& object);
@@ -184,6 +197,10 @@ class Marker {
   std::uintptr_t scan_ring_[kScanAhead] = {};
   unsigned scan_next_ = 0;
   unsigned scan_held_ = 0;
+  // Mark bits of pointer-free objects in one mark-bit word, not set yet (gather_mark).
+  std::atomic<std::uint64_t>* gathered_word_ = nullptr;
+  std::uint64_t gathered_bits_ = 0;
+  std::uintptr_t gathered_size_ = 0;  // the objects' size, for marked_bytes_
 };
 
 }  // namespace gc::detail

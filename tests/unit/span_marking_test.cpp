@@ -15,14 +15,14 @@
 #include <thread>
 #include <vector>
 
-#include "../support/held_mark.hpp"
-#include "../support/support.hpp"
+#include "../support/marked_objects.hpp"
 #include "gc/marker.hpp"
-#include "heap/object_lookup.hpp"
 
 namespace {
 
-using gc::detail::MarkHold;
+using test::marked;
+using test::object_at;
+using test::start_held_mark;
 
 struct Child {
   std::uint64_t words[6] = {};
@@ -42,17 +42,6 @@ __attribute__((noinline)) std::vector<std::uintptr_t> make_hidden_parents(int n)
     hidden.push_back(~reinterpret_cast<std::uintptr_t>(parent.get()));
   }
   return hidden;
-}
-
-gc::detail::ObjectRef object_at(std::uintptr_t address) {
-  gc::detail::ObjectRef ref;
-  EXPECT_TRUE(gc::detail::find_object(address, ref));
-  return ref;
-}
-
-bool marked(std::uintptr_t address) {
-  const gc::detail::ObjectRef ref = object_at(address);
-  return ref.span->is_marked(ref.index);
 }
 
 bool scanned(std::uintptr_t address) {
@@ -87,12 +76,6 @@ std::vector<std::uintptr_t> in_first_span(const std::vector<std::uintptr_t>& hid
   for (const std::uintptr_t h : hidden)
     if (gc::detail::span_of(~h) == first) parents.push_back(~h);
   return parents;
-}
-
-// With the stack cleared of the parents' addresses, holds a mark at its start.
-__attribute__((noinline)) void start_held_mark() {
-  test::scrub_stack();
-  test::start_held_cycle(MarkHold::kAfterStart);
 }
 
 // The grey objects of one span are scanned from one entry of the work list: a drain whose budget

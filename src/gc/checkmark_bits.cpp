@@ -1,6 +1,5 @@
 #include "gc/checkmark_bits.hpp"
 
-#include <algorithm>
 #include <atomic>
 
 #include "base/check.hpp"

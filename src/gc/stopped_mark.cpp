@@ -9,9 +9,6 @@
 #include "gc/marker.hpp"
 #include "gc/root_set.hpp"
 #include "gc/stack_scan.hpp"
-#include "heap/address_space.hpp"
-#include "heap/object_lookup.hpp"
-#include "tricolor/detail/heap_range.hpp"
 
 namespace gc::detail {
 

@@ -1,7 +1,6 @@
 #include "heap/page_heap.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <new>
 #include <utility>
 

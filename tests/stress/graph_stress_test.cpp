@@ -2,7 +2,10 @@
 // Threads mutate random object graphs while collections run: they link and unlink nodes, hand
 // subgraphs to each other through a shared mailbox, keep raw pointers on their stacks, and check
 // every node they reach. A node freed while reachable shows up as a broken canary, a wrong id or a
-// wrong edge; gccheckmark (on for stress tests) verifies each cycle's mark from scratch. Each
+// wrong edge; gccheckmark (on for stress tests) verifies each cycle's mark from scratch. Each node
+// also holds a pointer-free leaf, made next to the leaves of the nodes made before it and now and
+// then replaced: the marker gathers the mark bits of such objects a word at a time (gc/marker.hpp),
+// and a leaf whose bit was gathered but never set is freed while reachable. Each
 // gc::collect() of the main thread wakes two idle mark workers, whatever the machine's CPUs.
 #include <gtest/gtest.h>
 
@@ -23,15 +26,22 @@ namespace {
 
 constexpr int kEdges = 3;
 constexpr std::uint64_t kCanary = 0x5A5A5A5AC0DECAFEull;
+constexpr std::uint64_t kLeafCanary = 0x1EAF1EAF1EAF1EAFull;
 
 std::atomic<std::uint64_t> g_next_id{1};
 std::atomic<long> g_errors{0};
 std::atomic<long long> g_checked{0};  // nodes checked, for the summary line
 
+struct Leaf {  // pointer-free: a noscan span
+  explicit Leaf(std::uint64_t owner) : owner(owner) {}
+  std::uint64_t canary = kLeafCanary;
+  std::uint64_t owner;  // the id of the node that holds it
+};
+
 // Nodes are shared between threads, so their edges are guarded by a small spin lock: gc::ptr, like
 // a raw pointer, needs synchronisation when one thread writes it while another reads it.
 struct Node {
-  Node() : id(g_next_id.fetch_add(1)) {}
+  Node() : id(g_next_id.fetch_add(1)), leaf(gc::make<Leaf>(id)) {}
   ~Node() { canary = 0xDEAD; }
   void lock() {
     while (busy.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
@@ -41,10 +51,17 @@ struct Node {
   std::uint64_t canary = kCanary;
   std::uint64_t id;
   std::atomic_flag busy;
+  gc::ptr<Leaf> leaf;  // guarded by busy, as the edges are
   std::array<gc::ptr<Node>, kEdges> edges;
   std::array<std::uint64_t, kEdges> edge_ids{};  // what edges[k]->id must be
-  std::array<char, 40> payload{};
+  std::array<char, 32> payload{};
 };
+
+void replace_leaf(Node& n) {
+  gc::ptr<Leaf> fresh = gc::make<Leaf>(n.id);
+  std::lock_guard guard(n);
+  n.leaf = std::move(fresh);
+}
 
 void link(Node& from, int k, const gc::ptr<Node>& to) {
   const std::uint64_t to_id = to ? to->id : 0;
@@ -69,11 +86,14 @@ int check(const gc::ptr<Node>& root, int budget) {
     }
     std::array<gc::ptr<Node>, kEdges> edges;
     std::array<std::uint64_t, kEdges> ids;
+    gc::ptr<Leaf> leaf;
     {
       std::lock_guard guard(*n);
       edges = n->edges;
       ids = n->edge_ids;
+      leaf = n->leaf;
     }
+    if (leaf->canary != kLeafCanary || leaf->owner != n->id) g_errors.fetch_add(1);
     for (int k = 0; k < kEdges; ++k) {
       const auto& e = edges[static_cast<std::size_t>(k)];
       if (!e) continue;
@@ -126,6 +146,7 @@ void worker(int seed, std::chrono::steady_clock::time_point deadline) {
       case 3: {  // relink an edge inside a reachable node, maybe creating cycles
         auto a = pick();
         if (a) link(*a, static_cast<int>(rng() % kEdges), pick());
+        if (a && rng() % 4 == 0) replace_leaf(*a);
         break;
       }
       case 4:  // drop a root

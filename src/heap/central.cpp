@@ -15,10 +15,6 @@
 namespace gc::detail {
 
 namespace {
-// Empty spans of classes with at most this many slots are kept for their class
-// (free_or_keep_empty_span): a trip through the page heap costs the same for any span, so it
-// weighs on each object in proportion to how few a span holds.
-constexpr std::uint32_t kKeepEmptyMaxObjects = 128;
 // Spans a cache_span call sweeps looking for room before it grows the heap instead (Go uses 100).
 constexpr int kSweepBudget = 100;
 
@@ -203,7 +199,7 @@ void keep_no_empty_spans_after_a_refusal() {
 
 bool free_or_keep_empty_span(Span* s, bool for_allocation) {
   const bool keep = span_class_size_class(s->span_class) != 0 &&
-                    s->nelems <= kKeepEmptyMaxObjects && (for_allocation || !s->kept_empty) &&
+                    (for_allocation || !s->kept_empty) &&
                     !g_memory_limited.load(std::memory_order_relaxed) &&
                     !g_memory_refused.load(std::memory_order_relaxed);
   if (!keep) {

@@ -312,12 +312,19 @@ TEST_F(CentralComponent, CacheSpanSweepsUnsweptSpansOfItsClassBeforeGrowingTheHe
 
   const std::size_t inuse = page_heap().inuse_bytes();
   Span* t = central_.cache_span(kClass);
-  EXPECT_EQ(t, kept);
-  EXPECT_TRUE(kept->cached);
+  EXPECT_EQ(t, empty);  // swept empty, and kept for the allocation that swept it
+  EXPECT_TRUE(empty->cached);
+  EXPECT_EQ(empty->state.load(), SpanState::kInUse);
+  EXPECT_EQ(empty->sweepgen.load(), gen_ + 2);
+  EXPECT_EQ(empty->alloc_count.load(), 0u);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse);  // no page taken
+  Span* u = central_.cache_span(kClass);        // t is cached: the next unswept span
+  EXPECT_EQ(u, kept);
   EXPECT_EQ(kept->sweepgen.load(), gen_ + 2);
   EXPECT_EQ(kept->alloc_count.load(), 100u);
-  EXPECT_EQ(empty->state.load(), SpanState::kFree);  // swept empty, back in the page heap
-  EXPECT_EQ(page_heap().inuse_bytes(), inuse - test::kSpanBytes);  // and no page taken
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse);
+  central_.uncache_span(t);
+  central_.uncache_span(u);
 }
 
 TEST_F(CentralComponent, CacheSpanSweepsAtMostOneHundredSpansThenGrowsTheHeap) {
@@ -364,14 +371,14 @@ TEST_F(CentralComponent, UncacheSweepsASpanThatACycleEndedOnWhileItWasCached) {
   EXPECT_EQ(g_counters.frees.load() - frees, 15);
 }
 
-TEST_F(CentralComponent, UncacheGivesBackASpanThatACycleFoundEmpty) {
+TEST_F(CentralComponent, UncacheSweepsASpanThatACycleFoundEmpty) {
   Span* s = central_.cache_span(kClass);
   allocate_slots(s, 20);
   end_cycle({s});
-  const std::size_t inuse = page_heap().inuse_bytes();
   central_.uncache_span(s);
-  EXPECT_EQ(s->state.load(), SpanState::kFree);
-  EXPECT_EQ(page_heap().inuse_bytes(), inuse - test::kSpanBytes);
+  EXPECT_EQ(s->sweepgen.load(), gen_ + 2);
+  EXPECT_EQ(s->alloc_count.load(), 0u);
+  EXPECT_TRUE(s->kept_empty);  // kept for its class once (heap/central.hpp)
 }
 
 TEST_F(CentralComponent, ReleaseDestroyedFreesTheDestroyedSlotsOfAListedSpan) {

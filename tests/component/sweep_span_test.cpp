@@ -213,6 +213,7 @@ TEST_F(SweepSpanComponent, GivesASpanLeftEmptyBackToThePageHeap) {
   s_->alloc_count.store(30);
   s_->mark_free_index.store(30);
   s_->destructors.store(new_destructor_table(kSlots));  // a table goes with the span
+  s_->kept_empty = true;  // its last sweep kept it empty too (heap/central.hpp)
   const std::size_t inuse = page_heap().inuse_bytes();
   const std::int64_t frees = g_counters.frees.load();
   EXPECT_TRUE(sweep());
@@ -290,7 +291,8 @@ TEST_F(SweepSpanComponent, RunsEachZombiesDestructorOnce) {
   wait_for_destructors();
   EXPECT_EQ(destroyed_objects(), (Slots{4, 5}));
   EXPECT_EQ(bits_of(s_->destroyed_bits), (Slots{4, 5}));
-  EXPECT_TRUE(sweep());  // both freed: the span goes back
+  EXPECT_FALSE(sweep());  // both freed: the span is empty, and kept for its class once
+  EXPECT_EQ(s_->alloc_count.load(), 0u);
   EXPECT_EQ(destroyed_objects(), (Slots{4, 5}));
 }
 

@@ -57,6 +57,13 @@ bool claim_span(Span* s) {
   return s->mark_queued.fetch_or(kSpanManyGrey, std::memory_order_seq_cst) == kSpanIdle;
 }
 
+// The same, after this marker set several mark bits in `s` at once (gathered ones): the span is
+// queued as many, or made many if it is queued already.
+bool claim_span_for_many(Span* s) {
+  if ((s->mark_queued.load(std::memory_order_seq_cst) & kSpanManyGrey) != 0) return false;
+  return s->mark_queued.fetch_or(kSpanManyGrey, std::memory_order_seq_cst) == kSpanIdle;
+}
+
 // A word that names no object: only a hook may want it (a gc::arena's memory, toolbox/arenas.cpp).
 [[gnu::noinline]] void not_an_object(std::uintptr_t word) { g_hooks.foreign_word.call(word); }
 
@@ -93,13 +100,33 @@ bool claim_span(Span* s) {
     gather_mark(s, index);
     return;
   }
-  if (!set_bit(s->mark_bits, index)) return;  // its mark bit was read clear just above
   if (marked_by_span(s)) {
-    marked_bytes_ += static_cast<std::int64_t>(s->elem_size);
-    if (claim_span(s)) work_.push(s->slot_base(index) | kSpanEntry);
+    grey_in_span(s, index);
     return;
   }
+  if (!set_bit(s->mark_bits, index)) return;  // its mark bit was read clear just above
   queue_grey(s, s->slot_base(index));
+}
+
+// An object marked by span (marker.hpp): the first shade in a mark-bit word sets its bit and
+// queues the span at once, so a shade that follows pointers into random places pays one compare
+// more; the shades that follow it in the same word (a tree's or a list's nodes, made together)
+// gather theirs.
+[[gnu::always_inline]] inline void Marker::grey_in_span(Span* s, std::uint32_t index) {
+  std::atomic<std::uint64_t>* const word = &s->mark_bits[index / 64];
+  const std::uint64_t bit = std::uint64_t{1} << (index % 64);
+  if (word == gathered_word_) {
+    gathered_bits_ |= bit;
+    return;
+  }
+  if (gathered_bits_ != 0) set_gathered_marks();
+  gathered_word_ = word;
+  gathered_span_ = s;
+  gathered_size_ = s->elem_size;
+  // Its mark bit was read clear in grey(); another marker may have set it since.
+  if ((word->fetch_or(bit, std::memory_order_seq_cst) & bit) != 0) return;
+  marked_bytes_ += static_cast<std::int64_t>(s->elem_size);
+  if (claim_span(s)) work_.push(s->slot_base(index) | kSpanEntry);
 }
 
 // A pointer-free object's mark bit, gathered with those of its word (marker.hpp): a shade that
@@ -107,20 +134,31 @@ bool claim_span(Span* s) {
 [[gnu::always_inline]] inline void Marker::gather_mark(Span* s, std::uint32_t index) {
   std::atomic<std::uint64_t>* const word = &s->mark_bits[index / 64];
   if (word != gathered_word_) {
-    set_gathered_marks();
+    if (gathered_bits_ != 0) set_gathered_marks();
     gathered_word_ = word;
+    gathered_span_ = nullptr;
     gathered_size_ = object_size(s);
   }
   gathered_bits_ |= std::uint64_t{1} << (index % 64);
 }
 
-void Marker::set_gathered_marks() {
-  if (gathered_bits_ == 0) return;
-  // Counted once: a bit that another marker set first is in `before`.
+bool Marker::set_gathered_marks() {
+  if (gathered_bits_ == 0) return false;
+  // Counted once, and scanned once: a bit that another marker set first is in `before`, and that
+  // marker queued the object.
   const std::uint64_t before = gathered_word_->fetch_or(gathered_bits_, std::memory_order_seq_cst);
-  marked_bytes_ += static_cast<std::int64_t>(count_ones(gathered_bits_ & ~before) * gathered_size_);
+  const std::uint64_t newly = gathered_bits_ & ~before;
+  marked_bytes_ += static_cast<std::int64_t>(count_ones(newly) * gathered_size_);
+  bool queued = false;
+  if (gathered_span_ != nullptr && newly != 0 && claim_span_for_many(gathered_span_)) {
+    const auto first = static_cast<std::uint32_t>(
+        (gathered_word_ - gathered_span_->mark_bits) * 64 + std::countr_zero(newly));
+    work_.push(gathered_span_->slot_base(first) | kSpanEntry);
+    queued = true;
+  }
   gathered_bits_ = 0;
   gathered_word_ = nullptr;  // the next shade names its word and its objects' size afresh
+  return queued;
 }
 
 // An object whose mark bit this marker set: counted, and queued to be scanned unless its span is
@@ -192,8 +230,7 @@ bool Marker::flush_shades() {
     const PendingShade& p = shade_ring_[(shade_next_ - shade_held_) % kShadeAhead];
     grey(p.span, p.word);
   }
-  set_gathered_marks();
-  return any;
+  return set_gathered_marks() || any;
 }
 
 [[gnu::always_inline]] inline bool Marker::next_to_scan(const HeapView& heap,

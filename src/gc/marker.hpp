@@ -66,6 +66,15 @@
 // of pointer-free objects, gathered"). A bit that waits here reads as clear to other shades, which
 // gather or set it again; whoever sets it first counts the object.
 //
+// An object marked by span is gathered too, but not the first that a marker shades in a mark-bit
+// word: that one's bit is set and its span queued at once, so a shade that follows
+// pointers to random places pays one compare more. The shades that follow it in the same word
+// (a tree's nodes, made together; an array of objects made in order) gather their bits, and the
+// OR that sets them queues the span to owe many, or makes it owe many if it is queued still: once
+// per word, not once per object. Until then the span owes only the first object, and a scan that
+// takes it meanwhile scans that one alone; the gathered ones queue it again. A marker's drain that
+// runs out of work sets what it gathered, and goes on if that queued the span (flush_shades).
+//
 // gc::why_alive runs it a third way (Mode::kPath, gc/why_alive.cpp), also with the world stopped
 // and into the checkmark bits: breadth first, one layer of objects at a time, so that the first
 // route that reaches an object is a shortest one, and it tells a PathRecorder, for each object it
@@ -157,12 +166,16 @@ class Marker {
   inline void queue_grey(Span* s, std::uintptr_t base);
   // kMark's mark of a pointer-free object (see the header): its bit joins the gathered ones.
   inline void gather_mark(Span* s, std::uint32_t index);
-  // Sets the gathered mark bits, with one locked OR, and counts the objects they newly mark.
-  void set_gathered_marks();
+  // kMark's mark of an object marked by span (see the header): its bit is set, or joins the
+  // gathered ones if the last shade was in the same mark-bit word.
+  inline void grey_in_span(Span* s, std::uint32_t index);
+  // Sets the gathered mark bits, with one locked OR, counts the objects they newly mark, and
+  // queues their span if they have slots. Returns whether it queued it.
+  bool set_gathered_marks();
   // shade_soon's body, inline in kMark's scan.
   inline void queue_shade(const HeapView& heap, std::uintptr_t word);
   // Shades every queued word, and sets the gathered mark bits. Returns whether any words were
-  // queued.
+  // queued, or the gathered bits queued a span.
   bool flush_shades();
   // kMark: the next object to scan, through the prefetch ring; false when no private work is left.
   inline bool next_to_scan(const HeapView& heap, std::uintptr_t& object);
@@ -197,8 +210,10 @@ class Marker {
   std::uintptr_t scan_ring_[kScanAhead] = {};
   unsigned scan_next_ = 0;
   unsigned scan_held_ = 0;
-  // Mark bits of pointer-free objects in one mark-bit word, not set yet (gather_mark).
+  // Mark bits in one mark-bit word, not set yet: of pointer-free objects (gather_mark), or of
+  // objects marked by span after the first in the word (grey_in_span), in span gathered_span_.
   std::atomic<std::uint64_t>* gathered_word_ = nullptr;
+  Span* gathered_span_ = nullptr;  // null: pointer-free objects, nothing to queue
   std::uint64_t gathered_bits_ = 0;
   std::uintptr_t gathered_size_ = 0;  // the objects' size, for marked_bytes_
 };

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "heap/object_lookup.hpp"
 #include "held_mark.hpp"
@@ -18,6 +19,17 @@ inline gc::detail::ObjectRef object_at(std::uintptr_t address) {
   gc::detail::ObjectRef ref;
   EXPECT_TRUE(gc::detail::find_object(address, ref));
   return ref;
+}
+
+// The objects of `hidden` (complemented addresses) in the first one's mark-bit word, uncovered.
+inline std::vector<std::uintptr_t> in_first_word(const std::vector<std::uintptr_t>& hidden) {
+  const gc::detail::ObjectRef first = object_at(~hidden.front());
+  std::vector<std::uintptr_t> objects;
+  for (const std::uintptr_t h : hidden) {
+    const gc::detail::ObjectRef ref = object_at(~h);
+    if (ref.span == first.span && ref.index / 64 == first.index / 64) objects.push_back(~h);
+  }
+  return objects;
 }
 
 inline bool marked(std::uintptr_t address) {

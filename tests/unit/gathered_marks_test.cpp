@@ -14,8 +14,8 @@
 
 namespace {
 
+using test::in_first_word;
 using test::marked;
-using test::object_at;
 using test::start_held_mark;
 
 struct Buffer {  // pointer-free: a noscan span of its own size class
@@ -31,17 +31,6 @@ __attribute__((noinline)) std::vector<std::uintptr_t> make_hidden(int n) {
   for (int i = 0; i < n; ++i)
     hidden.push_back(~reinterpret_cast<std::uintptr_t>(gc::make<T>().get()));
   return hidden;
-}
-
-// The objects of `hidden` in the first one's mark-bit word, uncovered.
-std::vector<std::uintptr_t> in_first_word(const std::vector<std::uintptr_t>& hidden) {
-  const gc::detail::ObjectRef first = object_at(~hidden.front());
-  std::vector<std::uintptr_t> objects;
-  for (const std::uintptr_t h : hidden) {
-    const gc::detail::ObjectRef ref = object_at(~h);
-    if (ref.span == first.span && ref.index / 64 == first.index / 64) objects.push_back(~h);
-  }
-  return objects;
 }
 
 constexpr std::int64_t kBufferBytes = 240;  // Buffer's size class

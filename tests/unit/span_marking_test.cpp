@@ -20,6 +20,7 @@
 
 namespace {
 
+using test::in_first_word;
 using test::marked;
 using test::object_at;
 using test::start_held_mark;
@@ -33,12 +34,13 @@ struct Parent {
 };
 static_assert(sizeof(Parent) == 32 && sizeof(Child) == 48);
 
-// `n` parents, each with a child, their addresses complemented.
-__attribute__((noinline)) std::vector<std::uintptr_t> make_hidden_parents(int n) {
+// `n` parents, each with a child unless `children` is false, their addresses complemented.
+__attribute__((noinline)) std::vector<std::uintptr_t> make_hidden_parents(int n,
+                                                                          bool children = true) {
   std::vector<std::uintptr_t> hidden;
   for (int i = 0; i < n; ++i) {
     gc::ptr<Parent> parent = gc::make<Parent>();
-    parent->child = gc::make<Child>();
+    if (children) parent->child = gc::make<Child>();
     hidden.push_back(~reinterpret_cast<std::uintptr_t>(parent.get()));
   }
   return hidden;
@@ -120,14 +122,101 @@ TEST(SpanMarking, ASpanQueuedForOneObjectIsScannedForThatObjectAlone) {
     set_mark_bit(parents[1], false);  // white again, for the shade below
 
     marker.drain();
-    marker.shade(parents[1]);
-    marker.shade(parents[2]);
+    // Two shades by markers that have gathered nothing, so that each sets its bit at once (a
+    // marker gathers the shades that follow its first in a mark-bit word: see the tests below).
+    gc::detail::Marker other(gc::detail::Marker::Mode::kMark);
+    gc::detail::Marker third(gc::detail::Marker::Mode::kMark);
+    other.shade(parents[1]);
+    EXPECT_EQ(queue_state(parents[0]), 1) << "one grey";
+    third.shade(parents[2]);
     EXPECT_GE(queue_state(parents[0]), 2) << "many";
-    EXPECT_FALSE(marker.drain(/*budget=*/1));
-    EXPECT_EQ(marker.scanned_bytes(), static_cast<std::int64_t>(3 * sizeof(Parent)));
+    EXPECT_FALSE(other.drain(/*budget=*/1));
+    EXPECT_EQ(other.scanned_bytes(), static_cast<std::int64_t>(2 * sizeof(Parent)));
+    other.drain();
+    third.drain();
     marker.drain();
     for (int i = 0; i < 3; ++i) EXPECT_TRUE(marked(child_of(parents[static_cast<std::size_t>(i)])));
     EXPECT_EQ(queue_state(parents[0]), 0);
+  }
+  test::finish_held_cycle();
+}
+
+// A marker sets the mark bit of the first object it shades in a mark-bit word and queues its span
+// at once; the shades that follow in the same word are gathered, their bits set with one locked OR
+// when a shade leaves the word or the marker's work runs out, and their span queued to owe many
+// (or made to, if it is queued still). The span is queued for the first object alone until then;
+// once its scan took that one, the gathered objects queue it again, and each parent is scanned
+// once, its child marked.
+TEST(SpanMarking, ShadesThatFollowTheFirstInAMarkBitWordAreGatheredAndScanned) {
+  const std::vector<std::uintptr_t> hidden = make_hidden_parents(64);
+  start_held_mark();
+  {
+    const std::vector<std::uintptr_t> parents = in_first_word(hidden);
+    ASSERT_GE(parents.size(), 8u);
+    gc::detail::Marker marker(gc::detail::Marker::Mode::kMark);
+    for (const std::uintptr_t p : parents) marker.shade(p);
+    EXPECT_TRUE(marked(parents.front()));
+    EXPECT_EQ(queue_state(parents.front()), 1) << "one grey";
+    for (std::size_t i = 1; i < parents.size(); ++i)
+      EXPECT_FALSE(marked(parents[i])) << "set before the word was left";
+    EXPECT_TRUE(marker.drain());
+    for (const std::uintptr_t p : parents) {
+      EXPECT_TRUE(scanned(p));
+      EXPECT_TRUE(marked(child_of(p)));
+    }
+    const auto n = static_cast<std::int64_t>(parents.size());
+    EXPECT_EQ(marker.scanned_bytes(), n * static_cast<std::int64_t>(sizeof(Parent)));
+    EXPECT_EQ(marker.marked_bytes(), n * static_cast<std::int64_t>(sizeof(Parent) + sizeof(Child)));
+    EXPECT_FALSE(queued(parents.front()));
+  }
+  test::finish_held_cycle();
+}
+
+// The first parent is shaded and scanned alone; the others, shaded after, are gathered in its
+// word, with nothing queued. Parents with no child shade nothing when scanned, so when the
+// marker's work runs out only the gathered bits are left, and the span they queue is work the
+// drain must still do before it says it is done.
+TEST(SpanMarking, ADrainWhoseWorkRunsOutScansWhatTheGatheredBitsQueued) {
+  const std::vector<std::uintptr_t> hidden = make_hidden_parents(64, /*children=*/false);
+  start_held_mark();
+  {
+    const std::vector<std::uintptr_t> parents = in_first_word(hidden);
+    ASSERT_GE(parents.size(), 8u);
+    gc::detail::Marker marker(gc::detail::Marker::Mode::kMark);
+    marker.shade(parents.front());
+    EXPECT_TRUE(marker.drain());
+    EXPECT_TRUE(scanned(parents.front()));
+    for (const std::uintptr_t p : parents) marker.shade(p);
+    EXPECT_FALSE(queued(parents.front())) << "gathered, not queued yet";
+    EXPECT_TRUE(marker.drain());
+    for (const std::uintptr_t p : parents) EXPECT_TRUE(scanned(p)) << "left queued by the drain";
+    EXPECT_FALSE(queued(parents.front()));
+  }
+  test::finish_held_cycle();
+}
+
+// Two markers: the second sets the bit of an object that the first has gathered. Each object is
+// counted once, by whoever set its bit, and scanned once.
+TEST(SpanMarking, AGatheredObjectAnotherMarkerSetFirstIsCountedOnce) {
+  const std::vector<std::uintptr_t> hidden = make_hidden_parents(8, /*children=*/false);
+  start_held_mark();
+  {
+    const std::vector<std::uintptr_t> parents = in_first_word(hidden);
+    ASSERT_GE(parents.size(), 2u);
+    gc::detail::Marker first(gc::detail::Marker::Mode::kMark);
+    gc::detail::Marker second(gc::detail::Marker::Mode::kMark);
+    first.shade(parents[0]);
+    first.shade(parents[1]);  // gathered
+    second.shade(parents[1]);
+    EXPECT_TRUE(marked(parents[1]));
+    EXPECT_TRUE(first.drain());
+    EXPECT_TRUE(second.drain());
+    constexpr auto kParent = static_cast<std::int64_t>(sizeof(Parent));
+    EXPECT_EQ(first.marked_bytes(), kParent);
+    EXPECT_EQ(second.marked_bytes(), kParent);
+    EXPECT_EQ(first.scanned_bytes() + second.scanned_bytes(), 2 * kParent);
+    EXPECT_TRUE(scanned(parents[0]));
+    EXPECT_TRUE(scanned(parents[1]));
   }
   test::finish_held_cycle();
 }

@@ -54,9 +54,16 @@ int set_percent(int percent) {
 
 std::int64_t set_memory_limit(std::int64_t bytes) {
   detail::ensure_runtime();
-  detail::CriticalSection critical;
-  const std::int64_t previous = detail::pacer().set_memory_limit(bytes);
-  detail::apply_memory_limit();
+  std::int64_t previous;
+  {
+    detail::CriticalSection critical;
+    previous = detail::pacer().set_memory_limit(bytes);
+    detail::apply_memory_limit();
+  }
+  // Spans kept empty before the limit (heap/central.hpp) would count against it until their next
+  // sweep, where the scavenger cannot return them: they go back now. One that a mark in progress
+  // keeps from it goes back at its sweep, which keeps none from now on.
+  if (bytes >= 0 && bytes != INT64_MAX) detail::release_kept_empty_spans();
   return previous;
 }
 

@@ -157,7 +157,9 @@ bool Marker::set_gathered_marks() {
     queued = true;
   }
   gathered_bits_ = 0;
-  gathered_word_ = nullptr;  // the next shade names its word and its objects' size afresh
+  // The next shade names its word, span and objects' size afresh. (After a first shade in a word
+  // they stay named with no bits gathered: a Marker lives within one mark, where no span is freed.)
+  gathered_word_ = nullptr;
   return queued;
 }
 

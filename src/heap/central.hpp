@@ -122,7 +122,7 @@ void free_empty_span(Span* s);
 // spans, so that the next span the class needs comes without the page heap's lock, its free-run
 // trees or a fresh descriptor. A program that churns objects of one size empties and refills spans
 // of that class all the time, and each trip through the page heap cost all three, under a lock the
-// background sweeper and the allocating threads took in turn: a tenth of the time of a ring of
+// background sweeper and the allocating threads took in turn: a sixth of the time of a ring of
 // 64-byte objects, 512 to a span (docs/design.md, "Empty spans kept for their size class"). It goes
 // back to the page heap instead if its last sweep kept it empty too and no cache took it since (an
 // idle class keeps its empty spans until the next sweep, and the scavenger takes them back sooner

@@ -379,6 +379,8 @@ TEST_F(CentralComponent, UncacheSweepsASpanThatACycleFoundEmpty) {
   EXPECT_EQ(s->sweepgen.load(), gen_ + 2);
   EXPECT_EQ(s->alloc_count.load(), 0u);
   EXPECT_TRUE(s->kept_empty);  // kept for its class once (heap/central.hpp)
+  EXPECT_EQ(s->state.load(), SpanState::kInUse);
+  EXPECT_EQ(s->list_id, partial_list(gen_ + 2));  // filed with the class's swept partial spans
 }
 
 TEST_F(CentralComponent, ReleaseDestroyedFreesTheDestroyedSlotsOfAListedSpan) {

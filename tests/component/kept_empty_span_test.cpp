@@ -16,6 +16,7 @@
 #include "heap/collector.hpp"
 #include "heap/page_heap.hpp"
 #include "small_span.hpp"
+#include "tricolor/control.hpp"
 #include "tricolor/detail/size_classes.hpp"
 
 namespace {
@@ -26,7 +27,7 @@ using namespace gc::detail;
 constexpr std::uint8_t kFewClass = make_span_class(size_to_class(256), false);
 static_assert(kClassToObjects[size_to_class(256)] == 128);
 // test::kClass has 682 slots: a trip through the page heap costs the same for it, and is spread
-// over more objects, but a ring of them still paid a tenth of its time for it.
+// over more objects, but a ring of them still paid a sixth of its time for it.
 static_assert(kClassToObjects[test::kSizeClass] > 512);
 
 class KeptEmptySpan : public testing::Test {
@@ -113,6 +114,16 @@ TEST_F(KeptEmptySpan, UnderAMemoryLimitNoSpanIsKept) {
   keep_no_empty_spans_under_a_limit(true);  // as gc::set_memory_limit and GOMEMLIMIT say
   Span* s = nullptr;
   EXPECT_TRUE(fill_and_sweep_dead(kFewClass, s));
+}
+
+TEST_F(KeptEmptySpan, SettingAMemoryLimitGivesTheKeptSpansBack) {
+  Span* s = nullptr;
+  ASSERT_FALSE(fill_and_sweep_dead(kFewClass, s));
+  const std::size_t inuse = page_heap().inuse_bytes();
+  gc::set_memory_limit(std::int64_t{1} << 40);
+  EXPECT_EQ(s->state.load(), SpanState::kFree);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse - s->npages * kPageSize);
+  gc::set_memory_limit(INT64_MAX);
 }
 
 TEST_F(KeptEmptySpan, ReleaseGivesEveryKeptSpanBack) {

@@ -228,6 +228,7 @@ TEST_F(SweepSpanComponent, KeepsAnEmptySpanWhileTheDestructorQueueHoldsIt) {
   s_->alloc_count.store(30);
   s_->mark_free_index.store(30);
   s_->destructor_holds.store(1);  // the destructor thread still reads the span
+  s_->kept_empty = true;          // and its last sweep kept it empty: only the hold keeps it now
   const std::size_t inuse = page_heap().inuse_bytes();
   EXPECT_FALSE(sweep());
   EXPECT_EQ(s_->state.load(), SpanState::kInUse);

@@ -144,9 +144,9 @@ TEST(SpanMarking, ASpanQueuedForOneObjectIsScannedForThatObjectAlone) {
 // A marker sets the mark bit of the first object it shades in a mark-bit word and queues its span
 // at once; the shades that follow in the same word are gathered, their bits set with one locked OR
 // when a shade leaves the word or the marker's work runs out, and their span queued to owe many
-// (or made to, if it is queued still). The span is queued for the first object alone until then;
-// once its scan took that one, the gathered objects queue it again, and each parent is scanned
-// once, its child marked.
+// (or made to, if it is queued still). Here the drain's flush sets them before it scans the span's
+// entry, which then owes many: each parent is scanned once, its child marked. (The test after this
+// one has the span scanned for the first object before the others are gathered.)
 TEST(SpanMarking, ShadesThatFollowTheFirstInAMarkBitWordAreGatheredAndScanned) {
   const std::vector<std::uintptr_t> hidden = make_hidden_parents(64);
   start_held_mark();

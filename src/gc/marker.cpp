@@ -122,7 +122,6 @@ bool claim_span_for_many(Span* s) {
   if (gathered_bits_ != 0) set_gathered_marks();
   gathered_word_ = word;
   gathered_span_ = s;
-  gathered_size_ = s->elem_size;
   // Its mark bit was read clear in grey(); another marker may have set it since.
   if ((word->fetch_or(bit, std::memory_order_seq_cst) & bit) != 0) return;
   marked_bytes_ += static_cast<std::int64_t>(s->elem_size);
@@ -136,8 +135,7 @@ bool claim_span_for_many(Span* s) {
   if (word != gathered_word_) {
     if (gathered_bits_ != 0) set_gathered_marks();
     gathered_word_ = word;
-    gathered_span_ = nullptr;
-    gathered_size_ = object_size(s);
+    gathered_span_ = s;
   }
   gathered_bits_ |= std::uint64_t{1} << (index % 64);
 }
@@ -148,9 +146,9 @@ bool Marker::set_gathered_marks() {
   // marker queued the object.
   const std::uint64_t before = gathered_word_->fetch_or(gathered_bits_, std::memory_order_seq_cst);
   const std::uint64_t newly = gathered_bits_ & ~before;
-  marked_bytes_ += static_cast<std::int64_t>(count_ones(newly) * gathered_size_);
+  marked_bytes_ += static_cast<std::int64_t>(count_ones(newly) * object_size(gathered_span_));
   bool queued = false;
-  if (gathered_span_ != nullptr && newly != 0 && claim_span_for_many(gathered_span_)) {
+  if (!gathered_span_->noscan() && newly != 0 && claim_span_for_many(gathered_span_)) {
     const auto first = static_cast<std::uint32_t>(
         (gathered_word_ - gathered_span_->mark_bits) * 64 + std::countr_zero(newly));
     work_.push(gathered_span_->slot_base(first) | kSpanEntry);

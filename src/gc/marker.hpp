@@ -210,12 +210,11 @@ class Marker {
   std::uintptr_t scan_ring_[kScanAhead] = {};
   unsigned scan_next_ = 0;
   unsigned scan_held_ = 0;
-  // Mark bits in one mark-bit word, not set yet: of pointer-free objects (gather_mark), or of
-  // objects marked by span after the first in the word (grey_in_span), in span gathered_span_.
+  // Mark bits in one mark-bit word of span gathered_span_, not set yet: of pointer-free objects
+  // (gather_mark), or of objects marked by span after the first in the word (grey_in_span).
   std::atomic<std::uint64_t>* gathered_word_ = nullptr;
-  Span* gathered_span_ = nullptr;  // null: pointer-free objects, nothing to queue
+  Span* gathered_span_ = nullptr;
   std::uint64_t gathered_bits_ = 0;
-  std::uintptr_t gathered_size_ = 0;  // the objects' size, for marked_bytes_
 };
 
 }  // namespace gc::detail

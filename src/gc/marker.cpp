@@ -155,7 +155,7 @@ bool Marker::set_gathered_marks() {
     queued = true;
   }
   gathered_bits_ = 0;
-  // The next shade names its word, span and objects' size afresh. (After a first shade in a word
+  // The next shade names its word and span afresh. (After a first shade in a word
   // they stay named with no bits gathered: a Marker lives within one mark, where no span is freed.)
   gathered_word_ = nullptr;
   return queued;

@@ -143,7 +143,7 @@ std::atomic<int> g_active_sweeps{0};
 
 // A batch holds spans of one class until their slots reach kSweepBatchSlots: a class of few slots
 // a span (1,152-byte objects: 7; 256-byte objects: 128) takes its central lock twice for 8 spans
-// instead of twice a span, while a batch sweeps hardly more slots than one span of the smallest
+// instead of twice a span, while a batch never sweeps more slots than one span of the smallest
 // class (4,096) would, and a large object makes a batch of its own, which bounds how long a stop of
 // the world waits for it.
 constexpr int kSweepBatchSpans = 8;
@@ -186,7 +186,7 @@ void finish_sweeping() {
   while (sweep_batch()) {
   }
   // Another thread may still be in the middle of its last batch; its zombies are queued when it
-  // is done. A batch is short (8 spans and about 1,024 slots, or one large object) and never
+  // is done. A batch is short (at most 8 spans and 4,096 slots, or one large object) and never
   // blocks, so a yield loop is enough.
   while (g_active_sweeps.load(std::memory_order_acquire) != 0) std::this_thread::yield();
   heap_profile_post_sweep();  // every free of the last mark is counted: publish them

@@ -214,30 +214,37 @@ bool free_or_keep_empty_span(Span* s, bool for_allocation) {
   return false;
 }
 
-void Central::take_empty_swept(SpanList& out) {
+int Central::take_empty_swept(SpanList& out, int max_spans) {
   const std::uint32_t sweepgen = g_sweepgen.load(std::memory_order_acquire);
   MutexLock lock(mutex_);
   SpanList& swept = partial_[swept_index(sweepgen)];
-  for (Span* s = swept.front(); s != nullptr;) {
+  int taken = 0;
+  for (Span* s = swept.front(); s != nullptr && taken < max_spans;) {
     Span* const next = s->next;
     if (s->alloc_count.load(std::memory_order_relaxed) == 0 &&
         s->destructor_holds.load(std::memory_order_relaxed) == 0 &&
         s->sweepgen.load(std::memory_order_relaxed) == sweepgen) {
       swept.remove(s);
       out.push(s, -1);
+      ++taken;
     }
     s = next;
   }
+  return taken;
 }
 
 bool release_kept_empty_spans() {
+  // Each class may keep hundreds of spans (every small class keeps them): a stop of the world
+  // waits for one critical section, which frees at most this many.
+  constexpr int kSpansPerSection = 16;
   for (std::size_t sc = make_span_class(1, false); sc < kNumSpanClasses; ++sc) {
-    // One critical section a class: a stop of the world waits for one class's spans at most.
-    CriticalSection critical;
-    if (marking()) return false;
-    SpanList empty;
-    central(static_cast<std::uint8_t>(sc)).take_empty_swept(empty);
-    while (Span* s = empty.pop()) free_empty_span(s);
+    for (int taken = kSpansPerSection; taken == kSpansPerSection;) {
+      CriticalSection critical;
+      if (marking()) return false;
+      SpanList empty;
+      taken = central(static_cast<std::uint8_t>(sc)).take_empty_swept(empty, kSpansPerSection);
+      while (Span* s = empty.pop()) free_empty_span(s);
+    }
   }
   return true;
 }

@@ -302,12 +302,12 @@ TEST_F(CentralComponent, TakeUnsweptClaimsABatchUntilItsSlotsReachTheBound) {
 
 TEST_F(CentralComponent, CacheSpanSweepsUnsweptSpansOfItsClassBeforeGrowingTheHeap) {
   Span* empty = central_.cache_span(kClass);
-  Span* kept = central_.cache_span(kClass);
+  Span* partly_live = central_.cache_span(kClass);
   allocate_slots(empty, 10);  // none marked: the sweep empties it
-  allocate_slots(kept, kSlots);
-  mark_first(kept, 100);
+  allocate_slots(partly_live, kSlots);
+  mark_first(partly_live, 100);
   central_.uncache_span(empty);
-  central_.uncache_span(kept);
+  central_.uncache_span(partly_live);
   end_cycle();
 
   const std::size_t inuse = page_heap().inuse_bytes();
@@ -319,9 +319,9 @@ TEST_F(CentralComponent, CacheSpanSweepsUnsweptSpansOfItsClassBeforeGrowingTheHe
   EXPECT_EQ(empty->alloc_count.load(), 0u);
   EXPECT_EQ(page_heap().inuse_bytes(), inuse);  // no page taken
   Span* u = central_.cache_span(kClass);        // t is cached: the next unswept span
-  EXPECT_EQ(u, kept);
-  EXPECT_EQ(kept->sweepgen.load(), gen_ + 2);
-  EXPECT_EQ(kept->alloc_count.load(), 100u);
+  EXPECT_EQ(u, partly_live);
+  EXPECT_EQ(partly_live->sweepgen.load(), gen_ + 2);
+  EXPECT_EQ(partly_live->alloc_count.load(), 100u);
   EXPECT_EQ(page_heap().inuse_bytes(), inuse);
   central_.uncache_span(t);
   central_.uncache_span(u);

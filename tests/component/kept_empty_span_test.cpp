@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "base/settings.hpp"
 #include "gc/startup.hpp"
@@ -26,8 +27,7 @@ using namespace gc::detail;
 // 256-byte slots: 128 to a span.
 constexpr std::uint8_t kFewClass = make_span_class(size_to_class(256), false);
 static_assert(kClassToObjects[size_to_class(256)] == 128);
-// test::kClass has 682 slots: a trip through the page heap costs the same for it, and is spread
-// over more objects, but a ring of them still paid a sixth of its time for it.
+// test::kClass has 682 slots: kept like any other small class, however many slots its spans have.
 static_assert(kClassToObjects[test::kSizeClass] > 512);
 
 class KeptEmptySpan : public testing::Test {
@@ -124,6 +124,30 @@ TEST_F(KeptEmptySpan, SettingAMemoryLimitGivesTheKeptSpansBack) {
   EXPECT_EQ(s->state.load(), SpanState::kFree);
   EXPECT_EQ(page_heap().inuse_bytes(), inuse - s->npages * kPageSize);
   gc::set_memory_limit(INT64_MAX);
+}
+
+// More kept spans than one critical section frees: every one goes back all the same.
+TEST_F(KeptEmptySpan, ReleaseGivesBackMoreSpansThanOneSectionFrees) {
+  Central& c = central(kFewClass);
+  std::vector<Span*> spans;
+  for (int i = 0; i < 40; ++i) spans.push_back(c.cache_span(kFewClass));
+  for (Span* s : spans) {
+    s->free_index.store(s->nelems);
+    s->alloc_count.store(s->nelems);
+    c.uncache_span(s);
+  }
+  end_cycle();
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    SweepClaim claim = c.take_unswept();
+    ASSERT_TRUE(claim);
+    Span* s = claim.span();
+    ASSERT_FALSE(sweep_span(std::move(claim)));
+    c.insert_swept(s);
+  }
+  const std::size_t inuse = page_heap().inuse_bytes();
+  const std::size_t span_bytes = spans.front()->npages * kPageSize;
+  EXPECT_TRUE(release_kept_empty_spans());
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse - spans.size() * span_bytes);
 }
 
 TEST_F(KeptEmptySpan, ReleaseGivesEveryKeptSpanBack) {

@@ -208,7 +208,7 @@ TEST_F(SweepSpanComponent, KeepsObjectsAllocatedBlackSinceMarkStart) {
   EXPECT_EQ(s_->alloc_count.load(), 3u);
 }
 
-TEST_F(SweepSpanComponent, GivesASpanLeftEmptyBackToThePageHeap) {
+TEST_F(SweepSpanComponent, GivesASpanLeftEmptyAgainBackToThePageHeap) {
   allocated_below(30);
   s_->alloc_count.store(30);
   s_->mark_free_index.store(30);

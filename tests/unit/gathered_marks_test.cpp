@@ -52,6 +52,7 @@ TEST(GatheredMarks, AWordsBitsAreSetWhenTheMarkersWorkRunsOut) {
     EXPECT_TRUE(marker.drain());
     for (const std::uintptr_t o : objects) EXPECT_TRUE(marked(o));
     EXPECT_EQ(marker.marked_bytes(), static_cast<std::int64_t>(objects.size()) * kBufferBytes);
+    EXPECT_EQ(marker.scanned_bytes(), 0) << "a pointer-free span was queued to be scanned";
   }
   test::finish_held_cycle();
 }

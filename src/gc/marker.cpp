@@ -119,9 +119,7 @@ bool claim_span_for_many(Span* s) {
     gathered_bits_ |= bit;
     return;
   }
-  if (gathered_bits_ != 0) set_gathered_marks();
-  gathered_word_ = word;
-  gathered_span_ = s;
+  gather_into(s, word);
   // Its mark bit was read clear in grey(); another marker may have set it since.
   if ((word->fetch_or(bit, std::memory_order_seq_cst) & bit) != 0) return;
   marked_bytes_ += static_cast<std::int64_t>(s->elem_size);
@@ -132,12 +130,14 @@ bool claim_span_for_many(Span* s) {
 // moves to another word sets the gathered bits first.
 [[gnu::always_inline]] inline void Marker::gather_mark(Span* s, std::uint32_t index) {
   std::atomic<std::uint64_t>* const word = &s->mark_bits[index / 64];
-  if (word != gathered_word_) {
-    if (gathered_bits_ != 0) set_gathered_marks();
-    gathered_word_ = word;
-    gathered_span_ = s;
-  }
+  if (word != gathered_word_) gather_into(s, word);
   gathered_bits_ |= std::uint64_t{1} << (index % 64);
+}
+
+[[gnu::always_inline]] inline void Marker::gather_into(Span* s, std::atomic<std::uint64_t>* word) {
+  if (gathered_bits_ != 0) set_gathered_marks();
+  gathered_word_ = word;
+  gathered_span_ = s;
 }
 
 bool Marker::set_gathered_marks() {

@@ -169,6 +169,8 @@ class Marker {
   // kMark's mark of an object marked by span (see the header): its bit is set, or joins the
   // gathered ones if the last shade was in the same mark-bit word.
   inline void grey_in_span(Span* s, std::uint32_t index);
+  // Sets the bits gathered so far, and gathers the next ones in mark-bit word `word` of span `s`.
+  inline void gather_into(Span* s, std::atomic<std::uint64_t>* word);
   // Sets the gathered mark bits, with one locked OR, counts the objects they newly mark, and
   // queues their span if they have slots. Returns whether it queued it.
   bool set_gathered_marks();

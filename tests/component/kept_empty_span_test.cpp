@@ -55,6 +55,29 @@ class KeptEmptySpan : public testing::Test {
     return sweep_next(span_class, s);
   }
 
+  // `n` spans of `span_class` filled, given back full, found dead by the next cycle's sweep and
+  // kept empty for their class, in the order they were taken.
+  std::vector<Span*> keep_empty_spans(std::uint8_t span_class, int n) {
+    Central& c = central(span_class);
+    std::vector<Span*> spans;
+    for (int i = 0; i < n; ++i) spans.push_back(c.cache_span(span_class));  // each one cached
+    for (Span* s : spans) {
+      s->free_index.store(s->nelems);
+      s->alloc_count.store(s->nelems);
+      c.uncache_span(s);
+    }
+    end_cycle();
+    for (int i = 0; i < n; ++i) {
+      SweepClaim claim = c.take_unswept();
+      EXPECT_TRUE(claim);
+      if (!claim) break;
+      Span* s = claim.span();
+      EXPECT_FALSE(sweep_span(std::move(claim)));
+      c.insert_swept(s);
+    }
+    return spans;
+  }
+
   // Sweeps the next unswept span of the class, which must be `s`; files it again if it stays.
   bool sweep_next(std::uint8_t span_class, Span* s) {
     Central& c = central(span_class);
@@ -128,22 +151,7 @@ TEST_F(KeptEmptySpan, SettingAMemoryLimitGivesTheKeptSpansBack) {
 
 // More kept spans than one critical section frees: every one goes back all the same.
 TEST_F(KeptEmptySpan, ReleaseGivesBackMoreSpansThanOneSectionFrees) {
-  Central& c = central(kFewClass);
-  std::vector<Span*> spans;
-  for (int i = 0; i < 40; ++i) spans.push_back(c.cache_span(kFewClass));
-  for (Span* s : spans) {
-    s->free_index.store(s->nelems);
-    s->alloc_count.store(s->nelems);
-    c.uncache_span(s);
-  }
-  end_cycle();
-  for (std::size_t i = 0; i < spans.size(); ++i) {
-    SweepClaim claim = c.take_unswept();
-    ASSERT_TRUE(claim);
-    Span* s = claim.span();
-    ASSERT_FALSE(sweep_span(std::move(claim)));
-    c.insert_swept(s);
-  }
+  const std::vector<Span*> spans = keep_empty_spans(kFewClass, 40);
   const std::size_t inuse = page_heap().inuse_bytes();
   const std::size_t span_bytes = spans.front()->npages * kPageSize;
   EXPECT_TRUE(release_kept_empty_spans());
@@ -151,26 +159,12 @@ TEST_F(KeptEmptySpan, ReleaseGivesBackMoreSpansThanOneSectionFrees) {
 }
 
 TEST_F(KeptEmptySpan, ReleaseGivesEveryKeptSpanBack) {
-  Central& c = central(kFewClass);
-  Span* a = c.cache_span(kFewClass);
-  Span* b = c.cache_span(kFewClass);  // a is cached: another span
-  ASSERT_NE(a, b);
-  for (Span* s : {a, b}) {
-    s->free_index.store(s->nelems);
-    s->alloc_count.store(s->nelems);
-    c.uncache_span(s);
-  }
-  end_cycle();
-  for (int i = 0; i < 2; ++i) {
-    SweepClaim claim = c.take_unswept();
-    ASSERT_TRUE(claim);
-    Span* s = claim.span();
-    ASSERT_FALSE(sweep_span(std::move(claim)));
-    c.insert_swept(s);
-  }
+  const std::vector<Span*> spans = keep_empty_spans(kFewClass, 2);
+  ASSERT_NE(spans[0], spans[1]);
   const std::size_t inuse = page_heap().inuse_bytes();
+  const std::size_t bytes = (spans[0]->npages + spans[1]->npages) * kPageSize;
   EXPECT_TRUE(release_kept_empty_spans());
-  EXPECT_EQ(page_heap().inuse_bytes(), inuse - (a->npages + b->npages) * kPageSize);
+  EXPECT_EQ(page_heap().inuse_bytes(), inuse - bytes);
 }
 
 TEST_F(KeptEmptySpan, AfterTheOSRefusedMemoryNoSpanIsKept) {

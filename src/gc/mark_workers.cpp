@@ -107,9 +107,8 @@ constexpr std::array<LibraryThread, sizeof...(I)> make_workers(const char* name,
 constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_workers = make_workers(
     "mark worker", help_mark<background_drain>, std::make_index_sequence<kMaxMarkThreads - 1>{});
 void drain_while_idle() { idle_drain(); }
-constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_idle_workers =
-    make_workers("idle mark worker", help_mark<drain_while_idle>,
-                 std::make_index_sequence<kMaxMarkThreads - 1>{});
+constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_idle_workers = make_workers(
+    "idle marker", help_mark<drain_while_idle>, std::make_index_sequence<kMaxMarkThreads - 1>{});
 
 // The last mark the idle workers were woken for.
 constinit std::atomic<std::uint32_t> g_idle_woken_for{0};

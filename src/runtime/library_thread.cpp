@@ -1,5 +1,7 @@
 #include "runtime/library_thread.hpp"
 
+#include <pthread.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <exception>
@@ -142,7 +144,18 @@ void LibraryThread::forget_after_fork() {
   refusal_reported_.store(false, std::memory_order_relaxed);  // the child reports its own
 }
 
+namespace {
+// The OS's name for the thread, which top -H, perf, gdb and /proc/<pid>/task/*/comm show: "gc "
+// and the thread's name, cut to the 15 bytes Linux keeps.
+void name_os_thread(const char* name) {
+  char os_name[16];
+  std::snprintf(os_name, sizeof os_name, "gc %s", name);
+  ::pthread_setname_np(::pthread_self(), os_name);
+}
+}  // namespace
+
 void LibraryThread::run(Signal* s) {
+  name_os_thread(name_);
   // The C library hands a new thread the cached stack of one that exited, and the frames of this
   // thread, which the collector scans while it waits, would have slots still holding that thread's
   // pointers: an object it made and dropped would stay alive. So the loop runs in frames laid over

@@ -16,7 +16,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "../support/support.hpp"
@@ -223,6 +226,31 @@ TEST(LibraryThread, OnlyMutatorThreadsJoinTheRegistry) {
   EXPECT_EQ(test::threads_named("test collector thread"), 0u);
   g_collector_thread.stop();
   g_mutator_thread.stop();
+}
+
+// The OS knows each library thread as "gc " and its name, cut to 15 bytes: what top -H, perf and
+// gdb show for it.
+std::size_t os_threads_named(const std::string& name) {
+  std::size_t n = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name) ++n;
+  }
+  return n;
+}
+
+TEST(LibraryThread, TheOsKnowsEachThreadByItsName) {
+  g_collector_thread.wake();
+  g_mutator_thread.wake();
+  ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 2; }));
+  EXPECT_EQ(os_threads_named("gc test collect"), 1u);
+  EXPECT_EQ(os_threads_named("gc test mutator"), 1u);
+  g_collector_thread.stop();
+  g_mutator_thread.stop();
+  gc::collect();  // wakes the sweeper and the mark controller
+  EXPECT_TRUE(test::eventually([] { return os_threads_named("gc sweeper") == 1; }));
+  EXPECT_EQ(os_threads_named("gc mark control"), 1u);
 }
 
 }  // namespace

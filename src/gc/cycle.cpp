@@ -367,8 +367,11 @@ bool terminate_mark(int attempt) {
   if (settings().gccheckmark) verify_mark(world, nullptr, StackExtent{});
   end_mark(world, nullptr, pause_start);
   const CycleTrace trace = cycle_stats().trace();
-  start_the_world(std::move(world));
+  // The cycle's lock first: the restart's wake may leave this thread without a CPU for
+  // milliseconds (start_the_world). A thread that takes the lock meanwhile finds the mark over,
+  // and stops the world only once this one has restarted it.
   lock.unlock();
+  start_the_world(std::move(world));
   after_cycle(trace);
   return true;
 }

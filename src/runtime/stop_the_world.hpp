@@ -9,7 +9,8 @@
 // resume. Nothing waits forever for a thread: a blocked thread is stopped by the signal's delivery,
 // not by its cooperation.
 //
-// To restart, the collector makes the epoch even and wakes the futex that parked threads sleep on.
+// To restart, the collector makes the epoch even, gives the registry's lock back, and then wakes
+// the futex that parked threads sleep on.
 #pragma once
 
 #include <cstdint>
@@ -53,6 +54,9 @@ class [[nodiscard]] WorldStopped {
 // Stops every registered thread but the caller, holding the registry lock until the world restarts.
 WorldStopped stop_the_world();
 void start_the_world(WorldStopped&& world);
+// Tests: `hook` runs on the thread that restarts the world, after it has given the registry's lock
+// back and before it wakes the parked threads (nullptr: none).
+void set_restart_hook_for_test(void (*hook)());
 
 // The thread's side, for safepoint.cpp. A stop is in progress (the world epoch is odd).
 bool world_stopping();

@@ -276,4 +276,42 @@ TEST(Threads, AStopDoesNotWaitForAThreadBackingPages) {
   FAIL() << "every stop waited for the backing call to return";
 }
 
+// The restart's wake may give the restarting thread's CPU to a thread it wakes, for milliseconds:
+// by then the registry's lock is free (a new stop, a thread that registers or exits need not wait
+// for that CPU), and at mark termination the cycle's lock too.
+std::atomic<int> g_restarts_seen{0};
+std::atomic<int> g_registry_held_at_wake{0};
+std::atomic<int> g_cycle_held_at_termination_wake{0};
+std::thread::id g_collecting_thread;
+
+void see_restart() {
+  g_restarts_seen.fetch_add(1);
+  {
+    std::unique_lock registry(gc::detail::registry_mutex(), std::try_to_lock);
+    if (!registry.owns_lock()) g_registry_held_at_wake.fetch_add(1);
+  }
+  // Mark start's restart is the collecting thread's, which holds the cycle's lock on purpose;
+  // termination's is the mark controller's.
+  if (std::this_thread::get_id() == g_collecting_thread) return;
+  std::unique_lock cycle(gc::detail::cycle_mutex(), std::try_to_lock);
+  if (!cycle.owns_lock()) g_cycle_held_at_termination_wake.fetch_add(1);
+}
+
+TEST(Threads, TheWorldRestartsBeforeItsWakeWithTheLocksGivenBack) {
+  gc::detail::ensure_registered();
+  g_collecting_thread = std::this_thread::get_id();
+  gc::detail::set_restart_hook_for_test(see_restart);
+  {
+    std::lock_guard cycle(gc::detail::cycle_mutex());
+    gc::detail::WorldStopped world = gc::detail::stop_the_world();
+    gc::detail::start_the_world(std::move(world));
+  }
+  EXPECT_EQ(g_restarts_seen.load(), 1);
+  gc::collect();
+  gc::detail::set_restart_hook_for_test(nullptr);
+  EXPECT_GE(g_restarts_seen.load(), 3);  // the first, mark start, termination
+  EXPECT_EQ(g_registry_held_at_wake.load(), 0);
+  EXPECT_EQ(g_cycle_held_at_termination_wake.load(), 0);
+}
+
 }  // namespace

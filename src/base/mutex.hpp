@@ -5,7 +5,7 @@
 // of every library lock it holds. The ranks, outermost first (docs/design.md, "Lock order", says
 // why each comes where it does):
 //
-//   kCycle        the cycle lock: serialises stops of the world, mark start, termination, fork
+//   kCycle        the cycle lock: serialises the collector's stops: mark start, termination, fork
 //   kRegistry     the thread registry, held for a whole stop of the world
 //   kFibers       the list of fiber stacks (gc::fiber)
 //   kToolbox      a toolbox structure (pool registry, arena chunks, specials stripe)

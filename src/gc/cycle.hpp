@@ -51,8 +51,9 @@ bool terminate_mark(int attempt);
 // heap counters read in the same stop; `fill` receives it and runs before the world restarts.
 void snapshot_with_world_stopped(void (*fill)(const CycleTotals&, void*), void* context);
 
-// The lock that serialises stops of the world. A cycle holds it for each of its two pauses, not in
-// between; fork() holds it across the fork and waits for a mark in progress to end first.
+// The lock that serialises the collector's stops of the world. A cycle holds it for each of its two
+// pauses, not in between, and gives it back at termination just before the world restarts
+// (terminate_mark); fork() holds it across the fork and waits for a mark in progress to end first.
 Mutex& cycle_mutex();
 // Locks cycle_mutex() with no mark in progress (for fork).
 std::unique_lock<Mutex> lock_cycle_between_marks();

@@ -311,6 +311,14 @@ WorldStopped stop_the_world() {
   return world;
 }
 
+namespace {
+// The only wake of the futex that parked threads sleep on; the test hook sits where it is made.
+void wake_parked_threads() {
+  if (void (*hook)() = g_restart_hook.load(std::memory_order_relaxed)) hook();
+  futex_wake_all(&g_world_epoch);
+}
+}  // namespace
+
 // The world runs from the epoch's change: a parked thread that wakes for any reason leaves its
 // park, and one inside a blocking region leaves it unhindered. The wake comes after the registry's
 // lock is given back, because it often gives this thread's CPU to a thread it wakes: on two CPUs
@@ -324,8 +332,7 @@ void start_the_world(WorldStopped&& world) {
   g_safepoint_pending.fetch_and(~kSafepointStop, std::memory_order_release);
   g_world_epoch.fetch_add(1, std::memory_order_acq_rel);
   world.registry_.unlock();
-  if (void (*hook)() = g_restart_hook.load(std::memory_order_relaxed)) hook();
-  futex_wake_all(&g_world_epoch);
+  wake_parked_threads();
 }
 
 void set_restart_hook_for_test(void (*hook)()) {

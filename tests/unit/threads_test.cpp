@@ -20,6 +20,7 @@
 #include "../support/support.hpp"
 #include "base/settings.hpp"
 #include "gc/cycle.hpp"
+#include "gc/mark_state.hpp"
 #include "heap/page_heap.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/stop_the_world.hpp"
@@ -281,8 +282,9 @@ TEST(Threads, AStopDoesNotWaitForAThreadBackingPages) {
 // for that CPU), and at mark termination the cycle's lock too.
 std::atomic<int> g_restarts_seen{0};
 std::atomic<int> g_registry_held_at_wake{0};
+std::atomic<int> g_termination_wakes{0};
 std::atomic<int> g_cycle_held_at_termination_wake{0};
-std::thread::id g_collecting_thread;
+thread_local bool t_holds_the_cycle_lock = false;
 
 void see_restart() {
   g_restarts_seen.fetch_add(1);
@@ -290,16 +292,20 @@ void see_restart() {
     std::unique_lock registry(gc::detail::registry_mutex(), std::try_to_lock);
     if (!registry.owns_lock()) g_registry_held_at_wake.fetch_add(1);
   }
-  // Mark start's restart is the collecting thread's, which holds the cycle's lock on purpose;
-  // termination's is the mark controller's.
-  if (std::this_thread::get_id() == g_collecting_thread) return;
+  // The test's own stop and mark start hold the cycle's lock through the restart on purpose, and
+  // so does a termination attempt that finds the mark not done (the mark goes on).
+  if (t_holds_the_cycle_lock || gc::detail::marking()) return;
+  g_termination_wakes.fetch_add(1);
   std::unique_lock cycle(gc::detail::cycle_mutex(), std::try_to_lock);
   if (!cycle.owns_lock()) g_cycle_held_at_termination_wake.fetch_add(1);
 }
 
 TEST(Threads, TheWorldRestartsBeforeItsWakeWithTheLocksGivenBack) {
   gc::detail::ensure_registered();
-  g_collecting_thread = std::this_thread::get_id();
+  // The destructor thread, which the first registration starts, registers in its turn: not while
+  // the hook looks.
+  ASSERT_TRUE(test::eventually([] { return test::threads_named("destructors") == 1; }));
+  t_holds_the_cycle_lock = true;
   gc::detail::set_restart_hook_for_test(see_restart);
   {
     std::lock_guard cycle(gc::detail::cycle_mutex());
@@ -310,6 +316,7 @@ TEST(Threads, TheWorldRestartsBeforeItsWakeWithTheLocksGivenBack) {
   gc::collect();
   gc::detail::set_restart_hook_for_test(nullptr);
   EXPECT_GE(g_restarts_seen.load(), 3);  // the first, mark start, termination
+  EXPECT_EQ(g_termination_wakes.load(), 1);
   EXPECT_EQ(g_registry_held_at_wake.load(), 0);
   EXPECT_EQ(g_cycle_held_at_termination_wake.load(), 0);
 }

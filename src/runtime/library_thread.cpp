@@ -50,11 +50,13 @@ void LibraryThread::start() {
     // now would tell the caller so before it is known, and a refusal lets this call try in turn.
     std::this_thread::yield();
   }
+  if (kind_ == Kind::kMutator) registering_.fetch_add(1, std::memory_order_relaxed);
   try {
     if (refuse_starts_.load(std::memory_order_relaxed))
       throw std::system_error(EAGAIN, std::generic_category(), "refused for a test");
     std::thread([this, s] { run(s); }).detach();  // outside the section: it allocates
   } catch (...) {
+    if (kind_ == Kind::kMutator) registering_.fetch_sub(1, std::memory_order_relaxed);
     {
       CriticalSection critical;
       std::lock_guard lock(s->mutex);
@@ -142,6 +144,7 @@ void LibraryThread::forget_after_fork() {
   signal_.store(new Signal, std::memory_order_release);
   started_.store(false);
   refusal_reported_.store(false, std::memory_order_relaxed);  // the child reports its own
+  registering_.store(0, std::memory_order_relaxed);  // a thread on its way did not come along
 }
 
 namespace {
@@ -179,7 +182,10 @@ bool LibraryThread::wait_for_work(Signal* s) {
 
 __attribute__((noinline)) void LibraryThread::loop(Signal* s) {
   t_gc_time.off = true;  // nobody reads this thread's account (base/thread_gc_time.hpp)
-  if (kind_ == Kind::kMutator) register_current_thread(name_);
+  if (kind_ == Kind::kMutator) {
+    register_current_thread(name_);
+    registering_.fetch_sub(1, std::memory_order_release);
+  }
   for (;;) {
     bool more;
     if (kind_ == Kind::kMutator) {

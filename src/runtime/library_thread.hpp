@@ -69,6 +69,9 @@ class LibraryThread {
   static void refuse_starts_for_test(bool refuse) {
     refuse_starts_.store(refuse, std::memory_order_relaxed);
   }
+  // Tests: kMutator threads started that have not registered yet. A registration takes the
+  // registry's lock, which a test that stages a stop or a mark start may need to find free.
+  static int registering_for_test() { return registering_.load(std::memory_order_acquire); }
   // Tests: `hook` runs on the waking thread just before each wake's system call, where the wake
   // makes it (nullptr: none).
   static void set_wake_hook_for_test(void (*hook)()) {
@@ -104,6 +107,7 @@ class LibraryThread {
   std::atomic<bool> refusal_reported_{false};
   static constinit inline std::atomic<bool> refuse_starts_{false};
   static constinit inline std::atomic<void (*)()> wake_hook_{nullptr};
+  static constinit inline std::atomic<int> registering_{0};
 };
 
 }  // namespace gc::detail

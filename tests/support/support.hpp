@@ -19,6 +19,7 @@
 #include <tricolor/gc.hpp>
 #include <utility>
 
+#include "runtime/library_thread.hpp"
 #include "runtime/safepoint.hpp"
 #include "runtime/thread_registry.hpp"
 
@@ -155,6 +156,13 @@ inline std::size_t threads_named(std::string_view name,
   for (auto* r = gc::detail::registry_head(); r != nullptr; r = r->next)
     n += std::string_view(r->name) == name && (also == nullptr || also(*r));
   return n;
+}
+
+// Waits until every library thread that has been started has registered: the destructor thread,
+// started by the first registration, and the sweeper and scavenger, started by a collection, each
+// take the registry's lock for a moment on their own time. True if none is left on its way.
+inline bool wait_for_library_threads_to_register() {
+  return eventually([] { return gc::detail::LibraryThread::registering_for_test() == 0; });
 }
 
 // True once a library thread of this name has registered.

@@ -222,7 +222,8 @@ TEST(LibraryThread, OnlyMutatorThreadsJoinTheRegistry) {
   g_collector_thread.wake();
   g_mutator_thread.wake();
   ASSERT_TRUE(test::eventually([] { return g_rounds.load() == 2; }));
-  EXPECT_TRUE(test::eventually([] { return test::threads_named("test mutator thread") == 1; }));
+  ASSERT_TRUE(test::wait_for_library_threads_to_register());
+  EXPECT_EQ(test::threads_named("test mutator thread"), 1u);
   EXPECT_EQ(test::threads_named("test collector thread"), 0u);
   g_collector_thread.stop();
   g_mutator_thread.stop();

@@ -46,6 +46,7 @@ void while_a_thread_holds_an_object(unsigned flags, Hold hold, Watch watch) {
   // The library's threads started and idle first: one that registers just after the stop holds
   // the registry's lock, and the starting thread would leave the stacks to the controller.
   test::collect_clean();
+  ASSERT_TRUE(test::wait_for_library_threads_to_register());
   std::atomic<int> step{0};
   std::atomic<gc::detail::ThreadRecord*> record{nullptr};
   std::thread holder([&] {

@@ -304,7 +304,7 @@ TEST(Threads, TheWorldRestartsBeforeItsWakeWithTheLocksGivenBack) {
   gc::detail::ensure_registered();
   // The destructor thread, which the first registration starts, registers in its turn: not while
   // the hook looks.
-  ASSERT_TRUE(test::eventually([] { return test::threads_named("destructors") == 1; }));
+  ASSERT_TRUE(test::wait_for_library_threads_to_register());
   t_holds_the_cycle_lock = true;
   gc::detail::set_restart_hook_for_test(see_restart);
   {

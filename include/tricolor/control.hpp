@@ -38,8 +38,7 @@ struct cycle_stats {
   std::int64_t assist_cpu_ns = 0;       // cpu: mark assists (their monotonic-clock time, as Go)
   std::int64_t background_cpu_ns = 0;   // cpu: the background mark workers
   std::int64_t idle_cpu_ns = 0;         // cpu: marking by a thread waiting in collect() (monotonic
-                                        // clock, as assists), by the idle workers it woke, and by
-                                        // the spare-CPU workers on CPUs the program left idle
+                                        // clock, as assists) and by the idle workers it woke
   std::int64_t termination_cpu_ns = 0;  // cpu: every termination attempt, times every core
   std::int64_t heap_start = 0;          // "A->": heap at mark start
   std::int64_t heap_end = 0;            // "->B->": heap at mark termination
@@ -84,8 +83,7 @@ struct stats {
   // After Go's runtime/metrics.
   std::uint64_t heap_live = 0;  // bytes the last mark found live (/gc/heap/live)
   // Collector CPU time since the start, in ns (/cpu/classes/gc/...): stops of the world times
-  // every core, assists, background workers, idle marking (a waiting collect(), idle CPUs), and
-  // their sum.
+  // every core, assists, background workers, idle marking (a waiting collect()), and their sum.
   std::uint64_t gc_pause_cpu_ns = 0;
   std::uint64_t gc_assist_cpu_ns = 0;
   std::uint64_t gc_background_cpu_ns = 0;

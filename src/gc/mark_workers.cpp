@@ -1,13 +1,8 @@
 #include "gc/mark_workers.hpp"
 
-#include <pthread.h>
-#include <sched.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <chrono>
-#include <thread>
 #include <utility>
 
 #include "base/clock.hpp"
@@ -118,48 +113,6 @@ constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_idle_workers = make_w
 // The last mark the idle workers were woken for.
 constinit std::atomic<std::uint32_t> g_idle_woken_for{0};
 
-// ---- Spare-CPU workers: the CPUs a program that does not wait for the mark leaves idle ----
-// Go runs an idle mark worker on every P that has nothing else to run, whether or not a goroutine
-// waits for the mark. The OS's run queues are not the library's to see, but its scheduler can do
-// the choosing: the spare-CPU workers, one per CPU beside the controller and the workers, run
-// under SCHED_IDLE, which takes a CPU that no other thread wants and never preempts one that does.
-// They join a mark nobody waits for once it has run kSpareAfterNs (the marks of a busy program
-// with a small heap are over by then, and a worker preempted with grey work of its own holds up the
-// mark's termination until it runs again), and mark in slices of kSpareSliceBytes, each handed back
-// to the grey queue when it ends. A mark a thread waits for has the idle workers instead.
-constexpr std::int64_t kSpareAfterNs = 10'000'000;
-constexpr std::int64_t kSpareSliceBytes = 64 * 1024;
-
-// When the mark that woke the workers began (wake_mark_workers).
-constinit std::atomic<std::int64_t> g_mark_woken_ns{0};
-
-thread_local bool t_scheduled_idle = false;
-
-// A spare-CPU worker's round: wait out kSpareAfterNs of the mark, then mark slice by slice until
-// no grey work is left, the mark is over, or a thread waits for it.
-void drain_on_spare_cpus() {
-  if (!t_scheduled_idle) {
-    t_scheduled_idle = true;
-    const sched_param param{};
-    ::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &param);  // a refusal changes nothing
-  }
-  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
-  const auto waited = [cycle] { return g_idle_woken_for.load(std::memory_order_acquire) == cycle; };
-  const std::int64_t wait =
-      g_mark_woken_ns.load(std::memory_order_relaxed) + kSpareAfterNs - now_ns();
-  if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
-  while (still_marking(cycle) && !waited())
-    if (idle_drain(/*as_turn=*/false, kSpareSliceBytes)) return;  // help_mark waits for grey work
-}
-constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_spare_workers =
-    make_workers("spare marker", help_mark<drain_on_spare_cpus>,
-                 std::make_index_sequence<kMaxMarkThreads - 1>{});
-
-// Spare-CPU workers: with the controller and the workers, one thread per CPU.
-int spare_worker_count() {
-  return std::clamp(cpu_count(), mark_worker_count(), kMaxMarkThreads) - mark_worker_count();
-}
-
 // Idle workers: with the controller, the workers and the waiting thread, one thread per CPU.
 int idle_mark_worker_count() {
   const int n =
@@ -179,28 +132,22 @@ bool ensure_mark_workers() noexcept {
   if (!g_controller.try_start()) return false;
   for (int i = 1; i < mark_worker_count(); ++i)
     if (!g_workers[i - 1].try_start()) break;
-  for (int i = 0; i < spare_worker_count(); ++i)
-    if (!g_spare_workers[static_cast<std::size_t>(i)].try_start()) break;
   return true;
 }
 
 void wake_mark_workers() {
-  g_mark_woken_ns.store(now_ns(), std::memory_order_relaxed);
   g_controller.notify();
   for (int i = 1; i < mark_worker_count(); ++i)
     if (g_workers[i - 1].started()) g_workers[i - 1].notify();
-  for (int i = 0; i < spare_worker_count(); ++i)
-    if (g_spare_workers[static_cast<std::size_t>(i)].started())
-      g_spare_workers[static_cast<std::size_t>(i)].notify();
 }
 
-bool idle_drain(bool as_turn, std::int64_t budget) {
+bool idle_drain(bool as_turn) {
   // A turn lasts microseconds: its time from the monotonic clock (the vDSO), as an assist's, not
   // the thread's CPU clock (a system call); a worker's drain is long enough for either.
   const auto clock = as_turn ? now_ns : thread_cpu_ns;
   const std::int64_t start = clock();
   Marker marker(Marker::Mode::kMark);
-  const bool drained = as_turn ? marker.drain_turn(budget) : marker.drain(budget);
+  const bool drained = as_turn ? marker.drain_turn(INT64_MAX) : marker.drain();
   g_mark.idle_work.fetch_add(marker.scanned_bytes(), std::memory_order_relaxed);
   if (marker.scanned_bytes() > 0) count_marking_thread();
   g_mark.idle_cpu_ns.fetch_add(clock() - start, std::memory_order_relaxed);
@@ -222,7 +169,6 @@ void forget_mark_workers_after_fork() {
   g_controller.forget_after_fork();
   for (LibraryThread& w : g_workers) w.forget_after_fork();
   for (LibraryThread& w : g_idle_workers) w.forget_after_fork();
-  for (LibraryThread& w : g_spare_workers) w.forget_after_fork();
 }
 
 }  // namespace gc::detail

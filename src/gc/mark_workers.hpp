@@ -19,10 +19,7 @@
 // of the CPUs' worth of idle workers, so that the controller, the workers, the idle workers and
 // the waiting thread are one thread per CPU (at most 64). They drain like the workers until the
 // mark ends; their CPU time counts as idle marking, not background, and their work is not credit
-// for assists. A mark nobody waits for has the spare-CPU workers instead: one per CPU beside the
-// controller and the workers, under SCHED_IDLE, from 10 ms into the mark (mark_workers.cpp). They
-// take only the CPUs the program leaves idle, so background marking stays a quarter of a busy
-// program's CPUs, and a sleeping or waiting program lends the mark all of its own.
+// for assists. A mark nobody waits for leaves them asleep: background marking stays a quarter.
 #pragma once
 
 #include <cstdint>
@@ -42,7 +39,7 @@ void wake_idle_mark_workers(std::uint32_t cycle);
 // One drain of idle marking, by an idle worker or the waiting thread, until no work is left (true)
 // or, `as_turn`, one turn of a registered thread is over (marker.hpp): counted as idle work and
 // idle CPU, not as credit for assists.
-bool idle_drain(bool as_turn = false, std::int64_t budget = INT64_MAX);
+bool idle_drain(bool as_turn = false);
 // In the child after fork(): the threads are gone; the next cycle starts new ones.
 void forget_mark_workers_after_fork();
 // Number of background mark threads, the controller included.

@@ -494,22 +494,6 @@ TEST(ConcurrentMark, IdleWorkersMarkDuringABlockingCollect) {
   EXPECT_EQ(most, expected);
 }
 
-// A mark that no thread waits for, in a program that sleeps meanwhile, marks on the CPUs the
-// program leaves idle: the controller and the workers, and, once the mark has run 10 ms, the
-// spare-CPU workers (a tree of 2 Mi nodes takes longer than that to mark).
-TEST(ConcurrentMark, AMarkNobodyWaitsForUsesTheCpusAnIdleProgramLeaves) {
-  const auto cpus = std::min(gc::detail::cpu_count(), 64);
-  if (cpus < 2) GTEST_SKIP() << "one CPU: the controller has it";
-  const gc::ptr<TreeNode> root = tree(20);
-  unsigned most = 0;
-  for (int attempt = 0; attempt < 50 && most < 2; ++attempt) {
-    gc::detail::start_cycle_for_test();
-    gc::detail::wait_for_cycle_end();  // asleep, not marking
-    most = std::max(most, gc::read_stats().last_cycle.marking_threads);
-  }
-  EXPECT_GE(most, 2u);
-}
-
 // A word that names a free slot is not an object, whether the marker shades it at once (a stack
 // word) or through its prefetch ring (a slot's value, a barrier entry). The marker reads a slot's
 // mark bit before its allocation bits (Marker::grey); the allocation bits must still be asked.

@@ -322,10 +322,11 @@ void wake_parked_threads() {
 // The world runs from the epoch's change: a parked thread that wakes for any reason leaves its
 // park, and one inside a blocking region leaves it unhindered. The wake comes after the registry's
 // lock is given back, because it often gives this thread's CPU to a thread it wakes: on two CPUs
-// with two program threads the collector then waited 1.5-3.7 ms for a CPU, every cycle of graph
-// churn, and held the lock all the while that a new stop, a thread's registration or exit and the
-// controller's stack scans take. A stop that begins between the unlock and the wake is correct:
-// it claims the threads still parked, which go back to sleep when they see its epoch.
+// with two program threads the collector then waited 0.8-4.1 ms for a CPU at nearly every
+// termination of graph churn (docs/design.md, "The restart's wake"), and held the lock all the
+// while that a new stop, a thread's registration or exit and the controller's stack scans take. A
+// stop that begins between the unlock and the wake is correct: it claims the threads still parked,
+// which go back to sleep when they see its epoch.
 void start_the_world(WorldStopped&& world) {
   TRICOLOR_CHECK(world.registry_.owns_lock(), "start_the_world without a stopped world");
   TRICOLOR_DCHECK(world_stopping(), "the world is not stopped");

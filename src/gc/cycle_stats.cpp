@@ -4,6 +4,7 @@
 
 #include "base/check.hpp"
 #include "base/clock.hpp"
+#include "base/cpus.hpp"
 
 namespace gc::detail {
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "base/clock.hpp"
+#include "base/cpus.hpp"
 #include "base/settings.hpp"
 #include "gc/assist.hpp"
 #include "gc/cycle.hpp"

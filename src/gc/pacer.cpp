@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "base/clock.hpp"
+#include "base/cpus.hpp"
 #include "heap/heap_counters.hpp"
 #include "heap/page_heap.hpp"
 

@@ -7,7 +7,7 @@
 #include <memory>
 #include <mutex>
 
-#include "base/clock.hpp"
+#include "base/cpus.hpp"
 #include "base/mutex.hpp"
 #include "gc/hooks.hpp"
 #include "runtime/safepoint.hpp"

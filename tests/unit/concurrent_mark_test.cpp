@@ -17,6 +17,7 @@
 #include "../support/held_mark.hpp"
 #include "../support/support.hpp"
 #include "base/clock.hpp"
+#include "base/cpus.hpp"
 #include "gc/cycle.hpp"
 #include "gc/mark_queue.hpp"
 #include "gc/mark_state.hpp"

@@ -38,7 +38,8 @@ struct cycle_stats {
   std::int64_t assist_cpu_ns = 0;       // cpu: mark assists (their monotonic-clock time, as Go)
   std::int64_t background_cpu_ns = 0;   // cpu: the background mark workers
   std::int64_t idle_cpu_ns = 0;         // cpu: marking by a thread waiting in collect() (monotonic
-                                        // clock, as assists) and by the idle workers it woke
+                                        // clock, as assists), by the idle workers it woke, and by
+                                        // the spare-CPU workers on CPUs the program left idle
   std::int64_t termination_cpu_ns = 0;  // cpu: every termination attempt, times every core
   std::int64_t heap_start = 0;          // "A->": heap at mark start
   std::int64_t heap_end = 0;            // "->B->": heap at mark termination
@@ -48,8 +49,9 @@ struct cycle_stats {
   std::uint64_t roots = 0;              // root slots scanned ("MB globals" is 8 bytes each)
   std::uint32_t threads = 0;            // "N threads"
   bool forced = false;                  // "(forced)"
-  // Threads that marked in drains of their own: the mark controller and workers, the idle workers
-  // and the threads that waited for the mark (a blocking collect()). Not in gctrace.
+  // Threads that marked in drains of their own: the mark controller and workers, the idle and
+  // spare-CPU workers, and the threads that waited for the mark (a blocking collect()). Not in
+  // gctrace.
   std::uint32_t marking_threads = 0;
 };
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <utility>
 
 #include "base/clock.hpp"
@@ -24,8 +26,11 @@ namespace gc::detail {
 
 namespace {
 
-// Scan work between two publications of background credit.
+// Scan work between two publications of background credit, and two looks for idle CPUs.
 constexpr std::int64_t kCreditSlice = 256 * 1024;
+
+// Wakes a spare-CPU worker for each CPU no thread runs on (below).
+void offer_idle_cpus();
 
 // One drain by a background thread. Its scan work becomes credit that assists may claim, published
 // slice by slice so that an assist waiting at the goal goes on as soon as its debt is covered.
@@ -40,6 +45,7 @@ void background_drain() {
                                          std::memory_order_relaxed);
       published = marker.scanned_bytes();
       notify_assists();
+      offer_idle_cpus();
     }
     if (published > 0) count_marking_thread();
   }
@@ -114,6 +120,84 @@ constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_idle_workers = make_w
 // The last mark the idle workers were woken for.
 constinit std::atomic<std::uint32_t> g_idle_woken_for{0};
 
+// ---- Spare-CPU workers: the CPUs a program that does not wait for the mark leaves idle ----
+// Go runs an idle mark worker on every P with nothing else to run, whether or not a goroutine
+// waits for the mark. The library cannot see a CPU go idle, but the kernel says how many threads
+// of the machine run or wait for a CPU (runnable_threads, base/cpus.hpp). The spare-CPU workers,
+// one per CPU beside the controller and the workers, run at the program's priority:
+//   - A background marker, between two slices of its drain (a few hundred microseconds apart),
+//     reads that count, itself included; for each CPU it leaves idle it wakes one more spare-CPU
+//     worker (offer_idle_cpus). A busy program pays for that read and for no wake.
+//   - A spare-CPU worker marks in slices of kSpareSliceBytes while the count, itself included, is
+//     at most the CPUs': no thread then waits for the CPU it holds. Once a thread does, it ends its
+//     round, until a background marker sees an idle CPU again.
+// A slice's work goes back to the grey queue when the slice ends, so a worker that loses its CPU
+// in the middle of one holds up the mark's termination for as long as a normal thread waits for a
+// CPU (one under SCHED_IDLE or nice 19 could hold it for as long as other threads keep the CPUs
+// busy: design.md, "Idle CPUs for a mark nobody waits for"). A mark that a thread waits for has
+// the idle workers, which mark whatever the count; the spare-CPU workers are not woken for it.
+constexpr std::int64_t kSpareSliceBytes = 256 * 1024;
+// A worker that finds a thread waiting for a CPU looks again kSpareLooks - 1 times,
+// kSpareLookAgainNs apart, before it ends its round: a sleeping program's bursts of work are often
+// that short.
+constexpr int kSpareLooks = 3;
+constexpr std::int64_t kSpareLookAgainNs = 100'000;
+
+// Threads that run or wait for a CPU, the caller included.
+int runnable_now() {
+#if TRICOLOR_TEST_HOOKS
+  // Forced: all CPUs idle but the caller's (1), or none (0).
+  if (const int forced = g_spare_cpu_for_test.load(std::memory_order_relaxed); forced >= 0)
+    return forced != 0 ? 1 : cpu_count() + 1;
+#endif
+  const int runnable = runnable_threads();
+  return runnable >= 1 ? runnable : cpu_count() + 1;  // unknown: no CPU to spare
+}
+
+// Spare-CPU workers in a round.
+constinit std::atomic<int> g_spares_marking{0};
+
+bool waited_for(std::uint32_t cycle) {
+  return g_idle_woken_for.load(std::memory_order_acquire) == cycle;
+}
+
+// A spare-CPU worker's round: the mark that woke it, slice by slice while no thread waits for a
+// CPU.
+void mark_on_spare_cpu() {
+  const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
+  g_spares_marking.fetch_add(1, std::memory_order_relaxed);
+  for (int looks_left = kSpareLooks; still_marking(cycle) && !waited_for(cycle);) {
+    if (runnable_now() > cpu_count()) {
+      if (--looks_left == 0) break;
+      std::this_thread::sleep_for(std::chrono::nanoseconds(kSpareLookAgainNs));
+      continue;
+    }
+    looks_left = kSpareLooks;
+    if (hold_workers()) continue;
+    const std::uint32_t seen = mark_events();
+    if (idle_drain(/*as_turn=*/false, kSpareSliceBytes)) wait_for_grey_work(seen, 1'000'000);
+  }
+  g_spares_marking.fetch_sub(1, std::memory_order_relaxed);
+}
+constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_spare_workers = make_workers(
+    "spare marker", mark_on_spare_cpu, std::make_index_sequence<kMaxMarkThreads - 1>{});
+
+// Spare-CPU workers: with the controller and the workers, one thread per CPU.
+int spare_worker_count() {
+  return std::clamp(cpu_count(), mark_worker_count(), kMaxMarkThreads) - mark_worker_count();
+}
+
+void offer_idle_cpus() {
+  const int spares = spare_worker_count();
+  if (spares == 0 || waited_for(g_mark.cycle.load(std::memory_order_acquire))) return;
+  const int wanted = std::min(cpu_count() - runnable_now(), spares);
+  // Wakes are counted: one for a worker in a round gives it one more, which ends at once if no CPU
+  // is idle by then.
+  for (int i = g_spares_marking.load(std::memory_order_relaxed); i < wanted; ++i)
+    if (g_spare_workers[static_cast<std::size_t>(i)].started())
+      g_spare_workers[static_cast<std::size_t>(i)].notify();
+}
+
 // Idle workers: with the controller, the workers and the waiting thread, one thread per CPU.
 int idle_mark_worker_count() {
   const int n =
@@ -133,6 +217,8 @@ bool ensure_mark_workers() noexcept {
   if (!g_controller.try_start()) return false;
   for (int i = 1; i < mark_worker_count(); ++i)
     if (!g_workers[i - 1].try_start()) break;
+  for (int i = 0; i < spare_worker_count(); ++i)
+    if (!g_spare_workers[static_cast<std::size_t>(i)].try_start()) break;
   return true;
 }
 
@@ -142,13 +228,13 @@ void wake_mark_workers() {
     if (g_workers[i - 1].started()) g_workers[i - 1].notify();
 }
 
-bool idle_drain(bool as_turn) {
+bool idle_drain(bool as_turn, std::int64_t budget) {
   // A turn lasts microseconds: its time from the monotonic clock (the vDSO), as an assist's, not
   // the thread's CPU clock (a system call); a worker's drain is long enough for either.
   const auto clock = as_turn ? now_ns : thread_cpu_ns;
   const std::int64_t start = clock();
   Marker marker(Marker::Mode::kMark);
-  const bool drained = as_turn ? marker.drain_turn(INT64_MAX) : marker.drain();
+  const bool drained = as_turn ? marker.drain_turn(budget) : marker.drain(budget);
   g_mark.idle_work.fetch_add(marker.scanned_bytes(), std::memory_order_relaxed);
   if (marker.scanned_bytes() > 0) count_marking_thread();
   g_mark.idle_cpu_ns.fetch_add(clock() - start, std::memory_order_relaxed);
@@ -170,6 +256,8 @@ void forget_mark_workers_after_fork() {
   g_controller.forget_after_fork();
   for (LibraryThread& w : g_workers) w.forget_after_fork();
   for (LibraryThread& w : g_idle_workers) w.forget_after_fork();
+  for (LibraryThread& w : g_spare_workers) w.forget_after_fork();
+  g_spares_marking.store(0, std::memory_order_relaxed);  // a round the fork cut short never ends
 }
 
 }  // namespace gc::detail

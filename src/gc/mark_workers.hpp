@@ -19,7 +19,10 @@
 // of the CPUs' worth of idle workers, so that the controller, the workers, the idle workers and
 // the waiting thread are one thread per CPU (at most 64). They drain like the workers until the
 // mark ends; their CPU time counts as idle marking, not background, and their work is not credit
-// for assists. A mark nobody waits for leaves them asleep: background marking stays a quarter.
+// for assists. A mark nobody waits for has the spare-CPU workers instead: one per CPU beside the
+// controller and the workers, marking in short slices while the kernel's run queues show a CPU
+// idle (mark_workers.cpp). So background marking stays a quarter of a busy program's CPUs, and a
+// program that sleeps or waits lends the mark the CPUs it leaves.
 #pragma once
 
 #include <cstdint>
@@ -36,10 +39,10 @@ void wake_mark_workers();
 // Wakes the idle workers for mark `cycle`, which the calling thread waits for. Outside critical
 // sections (it may create threads).
 void wake_idle_mark_workers(std::uint32_t cycle);
-// One drain of idle marking, by an idle worker or the waiting thread, until no work is left (true)
-// or, `as_turn`, one turn of a registered thread is over (marker.hpp): counted as idle work and
-// idle CPU, not as credit for assists.
-bool idle_drain(bool as_turn = false);
+// One drain of idle marking, by an idle or spare-CPU worker or the waiting thread, until no work is
+// left (true), `budget` bytes are scanned, or, `as_turn`, one turn of a registered thread is over
+// (marker.hpp): counted as idle work and idle CPU, not as credit for assists.
+bool idle_drain(bool as_turn = false, std::int64_t budget = INT64_MAX);
 // In the child after fork(): the threads are gone; the next cycle starts new ones.
 void forget_mark_workers_after_fork();
 // Number of background mark threads, the controller included.

@@ -9,7 +9,8 @@
 //     the tests of those mechanisms notice (tests/unit/barrier_test.cpp).
 //   - A mark hold keeps the mark controller at a stage of the mark, and the workers idle, so that
 //     a test can make a mutator act at a known point of the mark (tests/support/held_mark.hpp).
-//   - g_idle_mark_workers_for_test sets how many idle mark workers a blocking collect() wakes.
+//   - g_idle_mark_workers_for_test sets how many idle mark workers a blocking collect() wakes;
+//     g_spare_cpu_for_test says whether the spare-CPU workers find a CPU idle.
 //   - g_destructor_registration_hook runs inside a critical section of register_destructor_slow,
 //     so that a test can make a stop land where an allocation's registration may park the thread
 //     (tests/unit/allocation_park_test.cpp).
@@ -71,6 +72,9 @@ void wait_for_cycle_end();
 // The number of idle mark workers, in place of the one the CPUs give (-1: theirs again), so that a
 // machine with few CPUs can show that idle workers mark (tests/unit/concurrent_mark_test.cpp).
 inline constinit std::atomic<int> g_idle_mark_workers_for_test{-1};
+// Whether the spare-CPU mark workers find a CPU to spare, in place of the kernel's run queues: 1
+// always, 0 never (-1: the run queues again), so that a test does not depend on the load beside it.
+inline constinit std::atomic<int> g_spare_cpu_for_test{-1};
 
 #else
 

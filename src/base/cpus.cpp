@@ -16,10 +16,12 @@ namespace gc::detail {
 
 namespace {
 
-constexpr std::size_t kPathMax = 4096;
-// /proc/self/cgroup and mountinfo lines longer than this are skipped: a path that long does not
-// fit kPathMax either.
-constexpr std::size_t kLineMax = 4096;
+// A cgroup's directory: Kubernetes' deepest are about 200 bytes. The buffers live on the stack of
+// whichever thread asks first (a fiber's, perhaps), so they are kept small: about 4 KiB in all.
+constexpr std::size_t kPathMax = 1024;
+// /proc/self/cgroup and mountinfo lines of this many bytes or more are skipped: an overlay mount's
+// line can be longer, a cgroup mount's has a path that fits kPathMax.
+constexpr std::size_t kLineMax = 1024;
 
 // Reads a small file whole into `buf` (NUL-terminated, cut at `size` - 1 bytes). False if it cannot
 // be opened or is empty.
@@ -39,8 +41,8 @@ bool read_small_file(const char* path, char* buf, std::size_t size) {
 }
 
 // Calls on_line(line) for each line of the file at `path` (NUL-terminated, without its newline,
-// writable) until on_line returns true. A line longer than kLineMax is skipped. False if the file
-// cannot be opened.
+// writable) until on_line returns true. A line of kLineMax bytes or more is skipped. False if the
+// file cannot be opened or a read fails (the lines before the failure were seen).
 template <class OnLine>
 bool for_each_line(const char* path, OnLine&& on_line) {
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
@@ -48,10 +50,15 @@ bool for_each_line(const char* path, OnLine&& on_line) {
   char buf[kLineMax];
   std::size_t used = 0;
   bool skipping = false;  // in the rest of a line too long for buf
+  bool ok = true;
   for (bool done = false; !done;) {
     const ssize_t n = ::read(fd, buf + used, sizeof buf - 1 - used);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {  // the end: a last line without a newline
+    if (n < 0) {  // not the end: what is left may be half a line
+      ok = false;
+      break;
+    }
+    if (n == 0) {  // the end: a last line without a newline
       buf[used] = '\0';
       if (used > 0 && !skipping) on_line(buf);
       break;
@@ -74,7 +81,7 @@ bool for_each_line(const char* path, OnLine&& on_line) {
     }
   }
   ::close(fd);
-  return true;
+  return ok;
 }
 
 // Splits `text` in place at each `separator` into at most `max` fields (the last keeps any
@@ -164,33 +171,36 @@ double v2_limit(const char* dir) {
   return static_cast<double>(quota) / static_cast<double>(period);
 }
 
-// The process's cgroup with a CPU limit to read: the cgroup v1 hierarchy that has the cpu
-// controller, else the v2 one ("0::/path").
+// The process's cgroup in one hierarchy: v1's with the cpu controller, or v2's ("0::/path").
 struct Cgroup {
   bool v1 = false;
   bool found = false;
   char path[kPathMax] = "";
 };
 
-Cgroup find_cgroup(const char* self_cgroup) {
-  Cgroup v1, v2;
+// The process's cgroup in the hierarchy `v1` says, from /proc/self/cgroup. A path that climbs out
+// of the namespace (`/..`, a process moved out of its cgroup namespace's root) is not used.
+Cgroup find_cgroup(const char* self_cgroup, bool v1) {
+  Cgroup c;
+  c.v1 = v1;
   for_each_line(self_cgroup, [&](char* line) {
     char* fields[3];
     if (split(line, ':', fields, 3) != 3) return false;
-    Cgroup& c = std::strcmp(fields[0], "0") == 0 && fields[1][0] == '\0' ? v2 : v1;
-    if (&c == &v1 && !has_token(fields[1], "cpu")) return false;
-    if (std::strlen(fields[2]) >= sizeof c.path) return false;
+    const bool is_v2 = std::strcmp(fields[0], "0") == 0 && fields[1][0] == '\0';
+    if (v1 ? is_v2 || !has_token(fields[1], "cpu") : !is_v2) return false;
+    if (std::strlen(fields[2]) >= sizeof c.path || std::strstr(fields[2], "/..") != nullptr)
+      return true;
     std::strcpy(c.path, fields[2]);
     c.found = true;
-    c.v1 = &c == &v1;
-    return c.v1;  // a v1 cpu controller settles it
+    return true;
   });
-  return v1.found ? v1 : v2;
+  return c;
 }
 
 // The directory of `cgroup` under the mount of its hierarchy, into `dir`; the length of the
 // mount point's part into `top` (the walk up stops there: above it is not visible).
-bool find_directory(const CgroupFiles& files, const Cgroup& cgroup, char* dir, std::size_t& top) {
+bool find_directory(const CgroupFiles& files, const Cgroup& cgroup, char (&dir)[kPathMax],
+                    std::size_t& top) {
   bool found = false;
   for_each_line(files.mountinfo, [&](char* line) {
     // "id parent major:minor root mount_point options [optional...] - fstype source superoptions"
@@ -227,15 +237,12 @@ bool find_directory(const CgroupFiles& files, const Cgroup& cgroup, char* dir, s
   return true;
 }
 
-}  // namespace
-
-double cgroup_cpu_limit(const CgroupFiles& files) {
-  const Cgroup cgroup = find_cgroup(files.self_cgroup);
-  if (!cgroup.found) return 0;
+// The tightest limit of `cgroup` and its ancestors up to its mount point (the kernel throttles at
+// each level); -1 if its directory is not mounted where this process can see it.
+double tightest_limit(const CgroupFiles& files, const Cgroup& cgroup) {
   char dir[kPathMax];
   std::size_t top = 0;
-  if (!find_directory(files, cgroup, dir, top)) return 0;
-  // Every level up to the mount point: the kernel throttles at each.
+  if (!cgroup.found || !find_directory(files, cgroup, dir, top)) return -1;
   double tightest = 0;
   for (;;) {
     const double limit = cgroup.v1 ? v1_limit(dir) : v2_limit(dir);
@@ -246,6 +253,16 @@ double cgroup_cpu_limit(const CgroupFiles& files) {
     *slash = '\0';
   }
   return tightest;
+}
+
+}  // namespace
+
+double cgroup_cpu_limit(const CgroupFiles& files) {
+  // The v1 cpu controller where the process has one (a hybrid system's v2 hierarchy then has no
+  // cpu controller), else v2's cpu.max.
+  const double v1 = tightest_limit(files, find_cgroup(files.self_cgroup, /*v1=*/true));
+  if (v1 >= 0) return v1;
+  return std::max(0.0, tightest_limit(files, find_cgroup(files.self_cgroup, /*v1=*/false)));
 }
 
 int cpus_allowed(int affinity_cpus, double cgroup_limit) {
@@ -276,7 +293,9 @@ int cpu_count() {
     const long c = ::sysconf(_SC_NPROCESSORS_ONLN);
     n = c > 0 ? static_cast<int>(c) : 1;
   }
+  const int saved_errno = errno;  // the first call may come from any program thread
   n = cpus_allowed(n, cgroup_cpu_limit());
+  errno = saved_errno;
   // The first answer stays: a thread with a narrower affinity mask could otherwise change the
   // count after the mark worker count was read from it.
   int none = 0;

@@ -89,7 +89,9 @@ MarkReport CycleStats::end(const MarkEnd& mark) {
   report.scan_work = mark.scan_work + mark.stack_bytes + static_cast<std::int64_t>(mark.roots) * 8;
   report.allocated_during_mark = mark.allocated_black;
   report.mark_ns = cycle_.mark_start_ns != 0 ? mark.pause_start_ns - cycle_.mark_start_ns : 0;
-  report.cpu_ns = cycle_cpu;
+  // The CPU limiter's figure leaves idle marking out, as Go's limiter counts idle mark time as
+  // idle: it ran on CPUs no thread wanted, or for a thread that waited for it.
+  report.cpu_ns = cycle_cpu - mark.idle_cpu_ns;
   report.assist_cpu_ns = mark.assist_cpu_ns;
   report.background_cpu_ns = mark.background_cpu_ns;
   report.heap_at_termination = mark.live_now;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <thread>
 #include <utility>
@@ -123,21 +124,25 @@ constinit std::atomic<std::uint32_t> g_idle_woken_for{0};
 // ---- Spare-CPU workers: the CPUs a program that does not wait for the mark leaves idle ----
 // Go runs an idle mark worker on every P with nothing else to run, whether or not a goroutine
 // waits for the mark. The library cannot see a CPU go idle, but the kernel says how many threads
-// of the machine run or wait for a CPU (runnable_threads, base/cpus.hpp). The spare-CPU workers,
-// one per CPU beside the controller and the workers, run at the program's priority:
+// of the whole machine run or wait for a CPU (runnable_threads, base/cpus.hpp). The spare-CPU
+// workers, one per CPU beside the controller and the workers, run at the program's priority:
 //   - A background marker, between two slices of its drain (a few hundred microseconds apart),
-//     reads that count, itself included; for each CPU it leaves idle it wakes one more spare-CPU
-//     worker (offer_idle_cpus). A busy program pays for that read and for no wake.
+//     reads that count, itself included; for each CPU it leaves idle it wakes one spare-CPU worker
+//     not in a round (offer_idle_cpus). A busy program pays for that read and for no wake. The
+//     workers are started at the first mark start after a marker has seen an idle CPU, so a
+//     program that never leaves one has none.
 //   - A spare-CPU worker marks in slices of kSpareSliceBytes while the count, itself included, is
-//     at most the CPUs': no thread then waits for the CPU it holds. Once a thread does, it ends its
-//     round, until a background marker sees an idle CPU again.
+//     at most the CPUs': no thread then waits for the CPU it holds. When it is over by k, the k
+//     workers in a round with the highest indices look again, and end their rounds after
+//     kSpareLooks looks, until a background marker sees an idle CPU again.
 // A slice's work goes back to the grey queue when the slice ends, so a worker that loses its CPU
 // in the middle of one holds up the mark's termination for as long as a normal thread waits for a
 // CPU (one under SCHED_IDLE or nice 19 could hold it for as long as other threads keep the CPUs
 // busy: design.md, "Idle CPUs for a mark nobody waits for"). A mark that a thread waits for has
-// the idle workers, which mark whatever the count; the spare-CPU workers are not woken for it.
+// the idle workers, which mark whatever the count: no spare-CPU worker is woken once the waiting
+// thread has woken them, and one in a round leaves at the end of its slice.
 constexpr std::int64_t kSpareSliceBytes = 256 * 1024;
-// A worker that finds a thread waiting for a CPU looks again kSpareLooks - 1 times,
+// A worker that finds threads waiting for a CPU looks again kSpareLooks - 1 times,
 // kSpareLookAgainNs apart, before it ends its round: a sleeping program's bursts of work are often
 // that short.
 constexpr int kSpareLooks = 3;
@@ -145,29 +150,44 @@ constexpr std::int64_t kSpareLookAgainNs = 100'000;
 
 // Threads that run or wait for a CPU, the caller included.
 int runnable_now() {
+  constexpr int kNoCpuIdle = 1 << 20;
 #if TRICOLOR_TEST_HOOKS
-  // Forced: all CPUs idle but the caller's (1), or none (0).
+  // Forced: every CPU idle but the caller's (1), or none (0).
   if (const int forced = g_spare_cpu_for_test.load(std::memory_order_relaxed); forced >= 0)
-    return forced != 0 ? 1 : cpu_count() + 1;
+    return forced != 0 ? 1 : kNoCpuIdle;
 #endif
   const int runnable = runnable_threads();
-  return runnable >= 1 ? runnable : cpu_count() + 1;  // unknown: no CPU to spare
+  return runnable >= 1 ? runnable : kNoCpuIdle;  // unknown: no CPU to spare
 }
 
-// Spare-CPU workers in a round.
-constinit std::atomic<int> g_spares_marking{0};
+// Bit i: spare-CPU worker i is in a round (kMaxMarkThreads - 1 of them fit).
+constinit std::atomic<std::uint64_t> g_spares_in_round{0};
+// A marker saw an idle CPU while the spare-CPU workers were not started: the next mark start
+// starts them (ensure_mark_workers, on a mutator outside critical sections).
+constinit std::atomic<bool> g_spares_wanted{false};
 
 bool waited_for(std::uint32_t cycle) {
   return g_idle_woken_for.load(std::memory_order_acquire) == cycle;
 }
 
-// A spare-CPU worker's round: the mark that woke it, slice by slice while no thread waits for a
-// CPU.
+// Whether spare-CPU worker `index` should give its CPU up: threads wait for a CPU, and it is among
+// the workers in a round that many from the top.
+bool spare_should_yield(std::size_t index) {
+  const int excess = runnable_now() - cpu_count();
+  if (excess <= 0) return false;
+  const std::uint64_t above = g_spares_in_round.load(std::memory_order_relaxed) >> index >> 1;
+  return std::popcount(above) < excess;
+}
+
+// Spare-CPU worker `kIndex`'s round: the mark that woke it, slice by slice while it need not
+// yield.
+template <std::size_t kIndex>
 void mark_on_spare_cpu() {
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
-  g_spares_marking.fetch_add(1, std::memory_order_relaxed);
+  constexpr std::uint64_t kBit = std::uint64_t{1} << kIndex;
+  g_spares_in_round.fetch_or(kBit, std::memory_order_relaxed);
   for (int looks_left = kSpareLooks; still_marking(cycle) && !waited_for(cycle);) {
-    if (runnable_now() > cpu_count()) {
+    if (spare_should_yield(kIndex)) {
       if (--looks_left == 0) break;
       std::this_thread::sleep_for(std::chrono::nanoseconds(kSpareLookAgainNs));
       continue;
@@ -177,10 +197,14 @@ void mark_on_spare_cpu() {
     const std::uint32_t seen = mark_events();
     if (idle_drain(/*as_turn=*/false, kSpareSliceBytes)) wait_for_grey_work(seen, 1'000'000);
   }
-  g_spares_marking.fetch_sub(1, std::memory_order_relaxed);
+  g_spares_in_round.fetch_and(~kBit, std::memory_order_relaxed);
 }
-constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_spare_workers = make_workers(
-    "spare marker", mark_on_spare_cpu, std::make_index_sequence<kMaxMarkThreads - 1>{});
+template <std::size_t... I>
+constexpr std::array<LibraryThread, sizeof...(I)> make_spare_workers(std::index_sequence<I...>) {
+  return {{LibraryThread("spare marker", mark_on_spare_cpu<I>, kCollector)...}};
+}
+constinit std::array<LibraryThread, kMaxMarkThreads - 1> g_spare_workers =
+    make_spare_workers(std::make_index_sequence<kMaxMarkThreads - 1>{});
 
 // Spare-CPU workers: with the controller and the workers, one thread per CPU.
 int spare_worker_count() {
@@ -190,12 +214,19 @@ int spare_worker_count() {
 void offer_idle_cpus() {
   const int spares = spare_worker_count();
   if (spares == 0 || waited_for(g_mark.cycle.load(std::memory_order_acquire))) return;
-  const int wanted = std::min(cpu_count() - runnable_now(), spares);
-  // Wakes are counted: one for a worker in a round gives it one more, which ends at once if no CPU
-  // is idle by then.
-  for (int i = g_spares_marking.load(std::memory_order_relaxed); i < wanted; ++i)
-    if (g_spare_workers[static_cast<std::size_t>(i)].started())
-      g_spare_workers[static_cast<std::size_t>(i)].notify();
+  // Workers in a round hold CPUs the count includes already: each idle CPU is one more worker.
+  int idle = cpu_count() - runnable_now();
+  const std::uint64_t in_round = g_spares_in_round.load(std::memory_order_relaxed);
+  for (int i = 0; i < spares && idle > 0; ++i) {
+    if (in_round & (std::uint64_t{1} << i)) continue;
+    LibraryThread& worker = g_spare_workers[static_cast<std::size_t>(i)];
+    if (!worker.started()) {
+      g_spares_wanted.store(true, std::memory_order_relaxed);
+      return;
+    }
+    worker.notify();  // counted: a worker that has just begun a round does one more, or leaves
+    --idle;
+  }
 }
 
 // Idle workers: with the controller, the workers and the waiting thread, one thread per CPU.
@@ -217,8 +248,9 @@ bool ensure_mark_workers() noexcept {
   if (!g_controller.try_start()) return false;
   for (int i = 1; i < mark_worker_count(); ++i)
     if (!g_workers[i - 1].try_start()) break;
-  for (int i = 0; i < spare_worker_count(); ++i)
-    if (!g_spare_workers[static_cast<std::size_t>(i)].try_start()) break;
+  if (g_spares_wanted.load(std::memory_order_relaxed))
+    for (int i = 0; i < spare_worker_count(); ++i)
+      if (!g_spare_workers[static_cast<std::size_t>(i)].try_start()) break;
   return true;
 }
 
@@ -257,7 +289,7 @@ void forget_mark_workers_after_fork() {
   for (LibraryThread& w : g_workers) w.forget_after_fork();
   for (LibraryThread& w : g_idle_workers) w.forget_after_fork();
   for (LibraryThread& w : g_spare_workers) w.forget_after_fork();
-  g_spares_marking.store(0, std::memory_order_relaxed);  // a round the fork cut short never ends
+  g_spares_in_round.store(0, std::memory_order_relaxed);  // a round the fork cut short never ends
 }
 
 }  // namespace gc::detail

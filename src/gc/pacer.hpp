@@ -62,7 +62,7 @@ struct MarkReport {
   std::int64_t scan_work = 0;              // bytes of heap objects, stacks and root slots scanned
   std::int64_t allocated_during_mark = 0;  // span-granular
   std::int64_t mark_ns = 0;                // wall time of the concurrent mark
-  std::int64_t cpu_ns = 0;                 // collector CPU time of the whole cycle
+  std::int64_t cpu_ns = 0;                 // collector CPU time of the cycle, idle marking out
   std::int64_t assist_cpu_ns = 0;
   std::int64_t background_cpu_ns = 0;
   std::int64_t heap_at_termination = 0;

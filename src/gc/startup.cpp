@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "base/cpus.hpp"
 #include "base/settings.hpp"
 #include "gc/cycle.hpp"
 #include "gc/cycle_stats.hpp"
@@ -28,6 +29,9 @@ void ensure_runtime() {
     // (base/fixed_pool.hpp says why that matters).
     page_heap();
     root_count();
+    // Read on the first registering thread, not on the first cycle's, which may be a fiber's small
+    // stack or a signal handler's, or, with its controller refused, hold the world stopped.
+    cpu_count();
     install_stop_signal(s.stop_signal);
     install_fork_handlers();
     pacer().configure(s.gc_percent, s.memory_limit);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -123,6 +124,38 @@ TEST(CgroupCpuLimit, SkipsALineTooLongAndReadsTheNext) {
              "30 23 0:27 / /" + std::string(10000, 'x') + " rw - tmpfs tmpfs rw\n" + kV2Mount);
   fake.write("sys/fs/cgroup/app/cpu.max", "100000 100000\n");
   EXPECT_DOUBLE_EQ(fake.limit(), 1.0);
+}
+
+// Lines that straddle the reader's buffer, many of them, and a last line without its newline.
+TEST(CgroupCpuLimit, ReadsPastManyShortLinesToALastLineWithoutANewline) {
+  FakeCgroups fake;
+  fake.write("proc/self/cgroup", "0::/app");
+  std::string mounts;
+  for (int i = 0; i < 200; ++i)
+    mounts += std::to_string(100 + i) + " 23 0:9" + std::to_string(i) + " / /mnt/m" +
+              std::to_string(i) + " rw - tmpfs tmpfs rw\n";
+  mounts += std::string(kV2Mount, std::strlen(kV2Mount) - 1);  // its newline cut
+  fake.write("proc/self/mountinfo", mounts);
+  fake.write("sys/fs/cgroup/app/cpu.max", "300000 100000");
+  EXPECT_DOUBLE_EQ(fake.limit(), 3.0);
+}
+
+// A v1 cpu controller whose hierarchy is not mounted where the process can see it: v2 then.
+TEST(CgroupCpuLimit, FallsBackToV2WhenTheV1HierarchyIsNotVisible) {
+  FakeCgroups fake;
+  fake.write("proc/self/cgroup", "3:cpu,cpuacct:/job\n0::/job\n");
+  fake.write("proc/self/mountinfo", kV2Mount);
+  fake.write("sys/fs/cgroup/job/cpu.max", "200000 100000\n");
+  EXPECT_DOUBLE_EQ(fake.limit(), 2.0);
+}
+
+// A process moved out of its cgroup namespace's root sees a path that climbs out of the mount.
+TEST(CgroupCpuLimit, NoneForAPathThatClimbsOutOfTheMount) {
+  FakeCgroups fake;
+  fake.write("proc/self/cgroup", "0::/../other\n");
+  fake.write("proc/self/mountinfo", kV2Mount);
+  fake.write("sys/fs/other/cpu.max", "100000 100000\n");
+  EXPECT_EQ(fake.limit(), 0);
 }
 
 TEST(CgroupCpuLimit, NoneWithoutTheFiles) {

@@ -178,6 +178,13 @@ struct Cgroup {
   char path[kPathMax] = "";
 };
 
+// Whether `path` has a ".." part.
+bool climbs_out(const char* path) {
+  for (const char* p = std::strstr(path, "/.."); p != nullptr; p = std::strstr(p + 1, "/.."))
+    if (p[3] == '/' || p[3] == '\0') return true;
+  return false;
+}
+
 // The process's cgroup in the hierarchy `v1` says, from /proc/self/cgroup. A path that climbs out
 // of the namespace (`/..`, a process moved out of its cgroup namespace's root) is not used.
 Cgroup find_cgroup(const char* self_cgroup, bool v1) {
@@ -188,8 +195,7 @@ Cgroup find_cgroup(const char* self_cgroup, bool v1) {
     if (split(line, ':', fields, 3) != 3) return false;
     const bool is_v2 = std::strcmp(fields[0], "0") == 0 && fields[1][0] == '\0';
     if (v1 ? is_v2 || !has_token(fields[1], "cpu") : !is_v2) return false;
-    if (std::strlen(fields[2]) >= sizeof c.path || std::strstr(fields[2], "/..") != nullptr)
-      return true;
+    if (std::strlen(fields[2]) >= sizeof c.path || climbs_out(fields[2])) return true;
     std::strcpy(c.path, fields[2]);
     c.found = true;
     return true;
@@ -285,6 +291,7 @@ int cpu_count() {
   int n = g_cpu_count.load(std::memory_order_relaxed);
   if (n != 0) [[likely]]
     return n;
+  const int saved_errno = errno;  // the first call may come from any program thread
   // The CPUs this process may run on (as Go sets GOMAXPROCS): taskset limits the collector too.
   cpu_set_t set;
   if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
@@ -293,7 +300,6 @@ int cpu_count() {
     const long c = ::sysconf(_SC_NPROCESSORS_ONLN);
     n = c > 0 ? static_cast<int>(c) : 1;
   }
-  const int saved_errno = errno;  // the first call may come from any program thread
   n = cpus_allowed(n, cgroup_cpu_limit());
   errno = saved_errno;
   // The first answer stays: a thread with a narrower affinity mask could otherwise change the

@@ -46,7 +46,7 @@ void background_drain() {
                                          std::memory_order_relaxed);
       published = marker.scanned_bytes();
       notify_assists();
-      offer_idle_cpus();
+      if (!done) offer_idle_cpus();  // with work left to share
     }
     if (published > 0) count_marking_thread();
   }
@@ -126,15 +126,16 @@ constinit std::atomic<std::uint32_t> g_idle_woken_for{0};
 // waits for the mark. The library cannot see a CPU go idle, but the kernel says how many threads
 // of the whole machine run or wait for a CPU (runnable_threads, base/cpus.hpp). The spare-CPU
 // workers, one per CPU beside the controller and the workers, run at the program's priority:
-//   - A background marker, between two slices of its drain (a few hundred microseconds apart),
-//     reads that count, itself included; for each CPU it leaves idle it wakes one spare-CPU worker
-//     not in a round (offer_idle_cpus). A busy program pays for that read and for no wake. The
-//     workers are started at the first mark start after a marker has seen an idle CPU, so a
-//     program that never leaves one has none.
+//   - A background marker (the controller, and the workers on 8 CPUs or more), between two slices
+//     of its drain (a few hundred microseconds apart) that leave it work to share, reads that
+//     count, itself included; for each CPU it leaves idle it wakes one spare-CPU worker not in a
+//     round (offer_idle_cpus). A busy program pays for those reads and for no wake. The workers
+//     are started at the first cycle start after a marker has seen an idle CPU, so a program
+//     that never leaves one has none.
 //   - A spare-CPU worker marks in slices of kSpareSliceBytes while the count, itself included, is
 //     at most the CPUs': no thread then waits for the CPU it holds. When it is over by k, the k
-//     workers in a round with the highest indices look again, and end their rounds after
-//     kSpareLooks looks, until a background marker sees an idle CPU again.
+//     workers on a CPU (in a round, not asleep in it) with the highest indices look again, and
+//     end their rounds after kSpareLooks looks, until a background marker sees an idle CPU again.
 // A slice's work goes back to the grey queue when the slice ends, so a worker that loses its CPU
 // in the middle of one holds up the mark's termination for as long as a normal thread waits for a
 // CPU (one under SCHED_IDLE or nice 19 could hold it for as long as other threads keep the CPUs
@@ -148,20 +149,25 @@ constexpr std::int64_t kSpareSliceBytes = 256 * 1024;
 constexpr int kSpareLooks = 3;
 constexpr std::int64_t kSpareLookAgainNs = 100'000;
 
-// Threads that run or wait for a CPU, the caller included.
-int runnable_now() {
+// Threads that run or wait for a CPU, the caller included, as the offer (`for_offer`) or a
+// worker sees them.
+int runnable_now(bool for_offer) {
   constexpr int kNoCpuIdle = 1 << 20;
 #if TRICOLOR_TEST_HOOKS
-  // Forced: every CPU idle but the caller's (1), or none (0).
+  // Forced: every CPU idle but the caller's (1), none (0), or idle to the offer only (2).
   if (const int forced = g_spare_cpu_for_test.load(std::memory_order_relaxed); forced >= 0)
-    return forced != 0 ? 1 : kNoCpuIdle;
+    return forced == 1 || (forced == 2 && for_offer) ? 1 : kNoCpuIdle;
+#else
+  (void)for_offer;
 #endif
   const int runnable = runnable_threads();
   return runnable >= 1 ? runnable : kNoCpuIdle;  // unknown: no CPU to spare
 }
 
-// Bit i: spare-CPU worker i is in a round (kMaxMarkThreads - 1 of them fit).
+// Bit i: spare-CPU worker i is in a round (kMaxMarkThreads - 1 of them fit); and is in one and not
+// asleep in it, so that the run-queue count includes it.
 constinit std::atomic<std::uint64_t> g_spares_in_round{0};
+constinit std::atomic<std::uint64_t> g_spares_on_cpu{0};
 // A marker saw an idle CPU while the spare-CPU workers were not started: the next mark start
 // starts them (ensure_mark_workers, on a mutator outside critical sections).
 constinit std::atomic<bool> g_spares_wanted{false};
@@ -171,12 +177,20 @@ bool waited_for(std::uint32_t cycle) {
 }
 
 // Whether spare-CPU worker `index` should give its CPU up: threads wait for a CPU, and it is among
-// the workers in a round that many from the top.
+// the workers on a CPU that many from the top.
 bool spare_should_yield(std::size_t index) {
-  const int excess = runnable_now() - cpu_count();
+  const int excess = runnable_now(/*for_offer=*/false) - cpu_count();
   if (excess <= 0) return false;
-  const std::uint64_t above = g_spares_in_round.load(std::memory_order_relaxed) >> index >> 1;
+  const std::uint64_t above = g_spares_on_cpu.load(std::memory_order_relaxed) >> index >> 1;
   return std::popcount(above) < excess;
+}
+
+// Worker `kBit`'s sleeps in its round: off the count of workers on a CPU meanwhile.
+template <std::uint64_t kBit, class Sleep>
+void sleep_off_cpu(Sleep&& sleep) {
+  g_spares_on_cpu.fetch_and(~kBit, std::memory_order_relaxed);
+  sleep();
+  g_spares_on_cpu.fetch_or(kBit, std::memory_order_relaxed);
 }
 
 // Spare-CPU worker `kIndex`'s round: the mark that woke it, slice by slice while it need not
@@ -186,17 +200,21 @@ void mark_on_spare_cpu() {
   const std::uint32_t cycle = g_mark.cycle.load(std::memory_order_acquire);
   constexpr std::uint64_t kBit = std::uint64_t{1} << kIndex;
   g_spares_in_round.fetch_or(kBit, std::memory_order_relaxed);
+  g_spares_on_cpu.fetch_or(kBit, std::memory_order_relaxed);
   for (int looks_left = kSpareLooks; still_marking(cycle) && !waited_for(cycle);) {
     if (spare_should_yield(kIndex)) {
       if (--looks_left == 0) break;
-      std::this_thread::sleep_for(std::chrono::nanoseconds(kSpareLookAgainNs));
+      sleep_off_cpu<kBit>(
+          [] { std::this_thread::sleep_for(std::chrono::nanoseconds(kSpareLookAgainNs)); });
       continue;
     }
     looks_left = kSpareLooks;
     if (hold_workers()) continue;
     const std::uint32_t seen = mark_events();
-    if (idle_drain(/*as_turn=*/false, kSpareSliceBytes)) wait_for_grey_work(seen, 1'000'000);
+    if (idle_drain(/*as_turn=*/false, kSpareSliceBytes))
+      sleep_off_cpu<kBit>([seen] { wait_for_grey_work(seen, 1'000'000); });
   }
+  g_spares_on_cpu.fetch_and(~kBit, std::memory_order_relaxed);
   g_spares_in_round.fetch_and(~kBit, std::memory_order_relaxed);
 }
 template <std::size_t... I>
@@ -215,7 +233,7 @@ void offer_idle_cpus() {
   const int spares = spare_worker_count();
   if (spares == 0 || waited_for(g_mark.cycle.load(std::memory_order_acquire))) return;
   // Workers in a round hold CPUs the count includes already: each idle CPU is one more worker.
-  int idle = cpu_count() - runnable_now();
+  int idle = cpu_count() - runnable_now(/*for_offer=*/true);
   const std::uint64_t in_round = g_spares_in_round.load(std::memory_order_relaxed);
   for (int i = 0; i < spares && idle > 0; ++i) {
     if (in_round & (std::uint64_t{1} << i)) continue;
@@ -289,7 +307,10 @@ void forget_mark_workers_after_fork() {
   for (LibraryThread& w : g_workers) w.forget_after_fork();
   for (LibraryThread& w : g_idle_workers) w.forget_after_fork();
   for (LibraryThread& w : g_spare_workers) w.forget_after_fork();
-  g_spares_in_round.store(0, std::memory_order_relaxed);  // a round the fork cut short never ends
+  // A round the fork cut short never ends; and the child asks for workers afresh.
+  g_spares_in_round.store(0, std::memory_order_relaxed);
+  g_spares_on_cpu.store(0, std::memory_order_relaxed);
+  g_spares_wanted.store(false, std::memory_order_relaxed);
 }
 
 }  // namespace gc::detail

@@ -73,7 +73,8 @@ void wait_for_cycle_end();
 // machine with few CPUs can show that idle workers mark (tests/unit/concurrent_mark_test.cpp).
 inline constinit std::atomic<int> g_idle_mark_workers_for_test{-1};
 // Whether the spare-CPU mark workers find a CPU to spare, in place of the kernel's run queues: 1
-// always, 0 never (-1: the run queues again), so that a test does not depend on the load beside it.
+// always, 0 never, 2 the offer always and the workers never (-1: the run queues again), so that a
+// test does not depend on the load beside it.
 inline constinit std::atomic<int> g_spare_cpu_for_test{-1};
 
 #else

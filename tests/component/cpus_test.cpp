@@ -158,6 +158,15 @@ TEST(CgroupCpuLimit, NoneForAPathThatClimbsOutOfTheMount) {
   EXPECT_EQ(fake.limit(), 0);
 }
 
+// A directory whose name only begins with two dots is a directory like any other.
+TEST(CgroupCpuLimit, ADirectoryNamedWithLeadingDotsIsNotAClimb) {
+  FakeCgroups fake;
+  fake.write("proc/self/cgroup", "0::/..data\n");
+  fake.write("proc/self/mountinfo", kV2Mount);
+  fake.write("sys/fs/cgroup/..data/cpu.max", "100000 100000\n");
+  EXPECT_DOUBLE_EQ(fake.limit(), 1.0);
+}
+
 TEST(CgroupCpuLimit, NoneWithoutTheFiles) {
   FakeCgroups fake;
   EXPECT_EQ(fake.limit(), 0);

@@ -537,10 +537,24 @@ TEST(ConcurrentMark, AMarkNobodyWaitsForUsesTheCpusAnIdleProgramLeaves) {
 }
 
 // With no CPU idle, the same marks keep to the controller and the workers: background marking
-// stays a quarter of the CPUs.
+// stays a quarter of the CPUs. (No marker offers a CPU, so no spare-CPU worker is even started.)
 TEST(ConcurrentMark, SpareCpuWorkersLeaveABusyMachineAlone) {
   const SpareCpus none(0);
   const auto background = static_cast<unsigned>(gc::detail::mark_worker_count());
+  EXPECT_LE(most_marking_threads_unwaited(5, background + 1), background);
+}
+
+// A spare-CPU worker woken when a CPU looked idle, that finds threads waiting for every CPU when
+// it comes to mark, leaves its round without marking: the offer is told a CPU is idle, the
+// workers that none is, once the workers are started.
+TEST(ConcurrentMark, ASpareCpuWorkerThatFindsNoCpuToSpareLeavesWithoutMarking) {
+  if (gc::detail::cpu_count() < 2) GTEST_SKIP() << "one CPU: no spare-CPU worker";
+  const auto background = static_cast<unsigned>(gc::detail::mark_worker_count());
+  {
+    const SpareCpus idle(1);
+    ASSERT_GT(most_marking_threads_unwaited(50, background + 1), background);
+  }
+  const SpareCpus offer_only(2);
   EXPECT_LE(most_marking_threads_unwaited(5, background + 1), background);
 }
 

@@ -143,26 +143,26 @@ bool parse_number(const char* text, long long& value) {
   return end != text && errno == 0;
 }
 
+// The file `name` ("/cpu.max") of the cgroup directory `dir`, read whole into `text`.
+bool read_cgroup_file(const char* dir, const char* name, char (&text)[64]) {
+  char path[kPathMax + 32] = "";
+  return append(path, sizeof path, dir, name) && read_small_file(path, text, sizeof text);
+}
+
 // One cgroup directory's own limit in CPUs, 0 for none.
 double v1_limit(const char* dir) {
-  char path[kPathMax + 32] = "";
   char text[64];
   long long quota = 0, period = 0;
-  if (!append(path, sizeof path, dir, "/cpu.cfs_quota_us") ||
-      !read_small_file(path, text, sizeof text) || !parse_number(text, quota) || quota <= 0)
-    return 0;
-  path[0] = '\0';
-  if (!append(path, sizeof path, dir, "/cpu.cfs_period_us") ||
-      !read_small_file(path, text, sizeof text) || !parse_number(text, period) || period <= 0)
+  if (!read_cgroup_file(dir, "/cpu.cfs_quota_us", text) || !parse_number(text, quota) ||
+      quota <= 0 || !read_cgroup_file(dir, "/cpu.cfs_period_us", text) ||
+      !parse_number(text, period) || period <= 0)
     return 0;
   return static_cast<double>(quota) / static_cast<double>(period);
 }
 
 double v2_limit(const char* dir) {
-  char path[kPathMax + 32] = "";
   char text[64];
-  if (!append(path, sizeof path, dir, "/cpu.max") || !read_small_file(path, text, sizeof text))
-    return 0;
+  if (!read_cgroup_file(dir, "/cpu.max", text)) return 0;
   char* fields[2];
   long long quota = 0, period = 0;
   if (split(text, ' ', fields, 2) != 2 || !parse_number(fields[0], quota) || quota <= 0 ||

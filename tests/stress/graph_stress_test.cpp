@@ -6,7 +6,9 @@
 // also holds a pointer-free leaf, made next to the leaves of the nodes made before it and now and
 // then replaced: the marker gathers the mark bits of such objects a word at a time (gc/marker.hpp),
 // and a leaf whose bit was gathered but never set is freed while reachable. Each
-// gc::collect() of the main thread wakes two idle mark workers, whatever the machine's CPUs.
+// gc::collect() of the main thread wakes two idle mark workers, whatever the machine's CPUs, and
+// every mark the pacer starts has the spare-CPU workers marking beside the controller (told that
+// every CPU is idle, so they never step aside).
 #include <gtest/gtest.h>
 
 #include <array>
@@ -210,6 +212,7 @@ TEST(GraphStress, MutatingThreadsNeverSeeAFreedNode) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(run_seconds());
   const auto before = gc::read_stats();
   gc::detail::g_idle_mark_workers_for_test.store(2);
+  gc::detail::g_spare_cpu_for_test.store(1);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) threads.emplace_back(worker, t + 1, deadline);
   // The main thread collects now and then, as a program calling gc::collect() would.
@@ -219,6 +222,7 @@ TEST(GraphStress, MutatingThreadsNeverSeeAFreedNode) {
   }
   for (auto& t : threads) t.join();
   gc::detail::g_idle_mark_workers_for_test.store(-1);
+  gc::detail::g_spare_cpu_for_test.store(-1);
   const auto after = gc::read_stats();
   std::printf(
       "%d s, 4 threads: cycles: %llu, max pause %.3f ms, objects allocated %llu, nodes "
